@@ -1,0 +1,141 @@
+"""The read-only child kinds, in the exact spec shapes the seed shows.
+
+Fields the seed does not show but a builder needs (DESIGN.md §1: a builder reads one child CR
+and nothing else) are documented additions, listed in the README: `databaseName`,
+`tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
+`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from .cluster import DurabilityPolicy, ExternalTopo, ManagedTopoSpec, Partitioning, PoolType
+from .common import (
+    ComponentSpec,
+    ContainerSpec,
+    FreeForm,
+    ImagePullSecret,
+    Model,
+    PullPolicy,
+    ResourceRequirements,
+    VolumeClaimTemplate,
+)
+
+
+class ChildImages(Model):
+    multigateway: str | None = None
+    multipooler: str | None = None
+    postgres: str | None = None
+    multiorch: str | None = None
+    multiadmin: str | None = None
+
+
+class PullSettings(Model):
+    image_pull_policy: PullPolicy | None = None
+    image_pull_secrets: list[ImagePullSecret] | None = None
+
+
+class TopoServerSpec(PullSettings):
+    root_path: str
+    image: str
+    replicas: Annotated[int, Field(ge=1)]
+    data_volume_claim_template: VolumeClaimTemplate
+    resources: ResourceRequirements | None = None
+
+
+class GlobalTopoRef(Model):
+    """Where the global topo is: a rendered client Service, or an external address."""
+
+    root_path: str
+    client_service_name: str | None = None
+    address: str | None = None
+
+
+class GlobalTopoMarker(Model):
+    root_path: str
+
+
+class CellTopoChoice(Model):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "[has(self.global), has(self.external), has(self.managedSpec)].filter(x, x).size() == 1",
+         "message": "exactly one of global, external, managedSpec"}]})
+
+    global_: GlobalTopoMarker | None = Field(default=None, alias="global")
+    external: ExternalTopo | None = None
+    managed_spec: ManagedTopoSpec | None = None
+
+
+class CellReconciliation(Model):
+    register_cell: bool
+    prune_tablets: bool
+
+
+class MultiCellSpec(PullSettings):
+    name: str
+    images: ChildImages
+    multi_gateway: ComponentSpec
+    global_topo_server: GlobalTopoRef
+    topo_server: CellTopoChoice
+    all_cells: list[str]
+    topology_reconciliation: CellReconciliation
+
+
+class ResolvedPool(Model):
+    type: PoolType
+    cell: str
+    replicas: Annotated[int, Field(ge=0)]
+    data_volume_claim_template: VolumeClaimTemplate
+    postgres: ContainerSpec | None = None
+    multipooler: ContainerSpec | None = None
+
+
+class MultiorchSection(Model):
+    spec: ComponentSpec
+
+
+class ResolvedShardTemplate(Model):
+    pools: list[ResolvedPool]
+
+
+class MultiTableGroupSpec(PullSettings):
+    images: ChildImages
+    multiorch: MultiorchSection
+    partitioning: Partitioning
+    shard_template: ResolvedShardTemplate
+    database_name: str
+    table_group_name: str
+    durability_policy: DurabilityPolicy
+    global_topo_server: GlobalTopoRef
+    postgres_password_secret: str
+
+
+class MultiShardSpec(PullSettings):
+    images: ChildImages
+    pools: list[ResolvedPool]
+    database_name: str
+    table_group_name: str
+    shard_name: str
+    global_topo_server: GlobalTopoRef
+    postgres_password_secret: str
+
+
+def _child(kind: str, spec_type: type) -> type[Model]:
+    """A top-level child object model: apiVersion, kind, metadata, spec."""
+    return type(kind, (Model,), {
+        "__annotations__": {
+            "api_version": Literal["multigres.com/v1alpha1"],
+            "kind": Literal[kind],  # type: ignore[valid-type]
+            "metadata": FreeForm,
+            "spec": spec_type,
+        },
+        "__module__": __name__,
+    })
+
+
+TopoServer = _child("TopoServer", TopoServerSpec)
+MultiCell = _child("MultiCell", MultiCellSpec)
+MultiTableGroup = _child("MultiTableGroup", MultiTableGroupSpec)
+MultiShard = _child("MultiShard", MultiShardSpec)

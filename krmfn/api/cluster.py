@@ -1,0 +1,173 @@
+"""MultigresCluster: the root object a user edits (seed, "Multigres Cluster")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from .common import (
+    ComponentRef,
+    ContainerSpec,
+    FreeForm,
+    ImagePullSecret,
+    Model,
+    PullPolicy,
+    ResourceRequirements,
+    VolumeClaimTemplate,
+)
+
+PoolType = Literal["replica", "readOnly"]
+DurabilityPolicy = Literal["AT_LEAST_2", "MULTI_CELL_AT_LEAST_2"]
+
+
+class Images(Model):
+    """One version of each component for the whole cluster (the seed's safety argument)."""
+
+    multigateway: str | None = None
+    multiorch: str | None = None
+    multipooler: str | None = None
+    multiadmin: str | None = None
+    postgres: str | None = None
+
+
+class ManagedTopoSpec(Model):
+    """An etcd cluster the function renders (the TopoServer child's spec)."""
+
+    root_path: str | None = None
+    image: str | None = None
+    replicas: Annotated[int, Field(ge=1)] | None = None
+    data_volume_claim_template: VolumeClaimTemplate | None = None
+    resources: ResourceRequirements | None = None
+
+
+class ExternalTopo(Model):
+    address: Annotated[str, Field(min_length=1)]
+    root_path: str | None = None
+
+
+_ONE_TOPO = {"rule": "!(has(self.managedSpec) && has(self.external))",
+             "message": "managedSpec and external are mutually exclusive"}
+
+
+class GlobalTopoServer(Model):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_ONE_TOPO]})
+
+    root_path: str | None = None
+    managed_spec: ManagedTopoSpec | None = None
+    external: ExternalTopo | None = None
+
+
+class CellTopoServer(Model):
+    """Per-cell topo: external, managed local, or (absent) the global one."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_ONE_TOPO]})
+
+    managed_spec: ManagedTopoSpec | None = None
+    external: ExternalTopo | None = None
+
+
+class TopologyReconciliation(Model):
+    register_cell: bool | None = None
+    prune_tablets: bool | None = None
+
+
+class CellSpec(Model):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!(has(self.topoServer) && has(self.toposerver))",
+         "message": "topoServer and toposerver are the same field; keep only topoServer"}]})
+
+    multigateway: ComponentRef | None = None
+    topo_server: CellTopoServer | None = None
+    # The seed spells it `toposerver` once; kept so an API server does not prune it (DESIGN.md §2).
+    toposerver: CellTopoServer | None = Field(default=None, alias="toposerver")
+    topology_reconciliation: TopologyReconciliation | None = None
+
+
+class CellTemplate(Model):
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    spec: CellSpec | None = None
+
+
+class Cells(Model):
+    templates: list[CellTemplate] | None = None
+
+
+class Partitioning(Model):
+    shards: Annotated[int, Field(ge=1)] = 1
+
+
+_POOL_XOR = {
+    "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
+            "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler))",
+    "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
+}
+
+
+class PoolRef(Model):
+    """A pool as the user writes it: a template reference with overrides, or inline fields."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_POOL_XOR]})
+
+    type: PoolType
+    cell: Annotated[str, Field(min_length=1)]
+    multigres_deployment_template: str | None = None
+    overrides: FreeForm | None = None
+    replicas: Annotated[int, Field(ge=0)] | None = None
+    data_volume_claim_template: VolumeClaimTemplate | None = None
+    postgres: ContainerSpec | None = None
+    multipooler: ContainerSpec | None = None
+
+
+class ShardTemplate(Model):
+    pools: list[PoolRef] | None = None
+
+
+class TableGroup(Model):
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    partitioning: Partitioning | None = None
+    shard_template: ShardTemplate | None = None
+
+
+class DatabaseSpec(Model):
+    multiorch: ComponentRef | None = None
+    tablegroups: list[TableGroup] | None = Field(default=None, alias="tablegroups")
+    durability_policy: DurabilityPolicy | None = None
+    backup_location: str | None = None
+
+
+class DatabaseTemplate(Model):
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    spec: DatabaseSpec | None = None
+
+
+class Databases(Model):
+    templates: list[DatabaseTemplate] | None = None
+
+
+class ClusterSpec(Model):
+    images: Images | None = None
+    image_pull_policy: PullPolicy | None = None
+    image_pull_secrets: list[ImagePullSecret] | None = None
+    global_topo_server: GlobalTopoServer | None = None
+    multiadmin: ComponentRef | None = None
+    cells: Cells | None = None
+    databases: Databases | None = None
+    topology_reconciliation: TopologyReconciliation | None = None
+    postgres_password_secret: str | None = None
+
+
+class MultigresCluster(Model):
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["MultigresCluster"]
+    metadata: FreeForm
+    spec: ClusterSpec
+    # Status belongs to a live cluster; accepted (the seed shows one) and never rendered.
+    status: FreeForm | None = None
+
+
+def cell_topo(cell: CellSpec | None) -> CellTopoServer | None:
+    """The cell's topo block under either spelling."""
+    if cell is None:
+        return None
+    return cell.topo_server or cell.toposerver

@@ -1,0 +1,25 @@
+"""RenderMultigres: the typed functionConfig (a ConfigMap with the same keys also works)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .common import FreeForm, Model
+
+CONFIG_KIND = "RenderMultigres"
+CONFIG_API_VERSION = "fn.multigres.com/v1alpha1"
+
+
+class RenderOptions(Model):
+    emit: Literal["all", "children", "workloads"] = "all"
+    include_crds: bool = False
+    cluster_domain: Annotated[str, Field(min_length=1)] = "cluster.local"
+
+
+class RenderMultigres(Model):
+    api_version: Literal["fn.multigres.com/v1alpha1"]
+    kind: Literal["RenderMultigres"]
+    metadata: FreeForm
+    spec: RenderOptions | None = None

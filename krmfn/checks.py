@@ -1,0 +1,267 @@
+"""Semantic checks: small pure functions, each returning results with a field path.
+
+Structural problems (unknown fields, wrong types, enums, minimums) come from the models; these
+checks see a cluster that parsed and say what a schema cannot: references, duplicates, limits,
+and what will not run. CLUSTER_CHECKS run on the user's cluster, CHILD_CHECKS on each resolved
+child, so every problem is reported in one render.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import naming
+from .api.cluster import MultigresCluster, cell_topo
+from .quantity import QuantityError, parse_quantity
+from .results import Result, error, info, warning
+
+ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
+ChildCheck = Callable[[dict[str, Any]], Iterable[Result]]
+
+
+def _cells(cluster: MultigresCluster) -> list:
+    return (cluster.spec.cells.templates if cluster.spec.cells else None) or []
+
+
+def _databases(cluster: MultigresCluster) -> list:
+    return (cluster.spec.databases.templates if cluster.spec.databases else None) or []
+
+
+def _duplicates(names: list[str], path: str, what: str) -> list[Result]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        if name in seen:
+            out.append(error(f"{what} {name!r} is declared twice (also at index {seen[name]}); names must "
+                             "be unique, rename or merge one.", f"{path}[{i}].name"))
+        else:
+            seen[name] = i
+    return out
+
+
+def check_duplicate_cells(cluster: MultigresCluster) -> list[Result]:
+    return _duplicates([c.name for c in _cells(cluster)], "spec.cells.templates", "cell")
+
+
+def check_duplicate_databases(cluster: MultigresCluster) -> list[Result]:
+    return _duplicates([d.name for d in _databases(cluster)], "spec.databases.templates", "database")
+
+
+def check_duplicate_table_groups(cluster: MultigresCluster) -> list[Result]:
+    out = []
+    for d, db in enumerate(_databases(cluster)):
+        tgs = (db.spec.tablegroups if db.spec else None) or []
+        out += _duplicates([t.name for t in tgs], f"spec.databases.templates[{d}].spec.tablegroups",
+                           "table group")
+    return out
+
+
+def check_pool_cells(cluster: MultigresCluster) -> list[Result]:
+    declared = [c.name for c in _cells(cluster)]
+    out = []
+    for d, db in enumerate(_databases(cluster)):
+        for t, tg in enumerate((db.spec.tablegroups if db.spec else None) or []):
+            for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
+                if pool.cell not in declared:
+                    out.append(error(f"pool cell {pool.cell!r} is not declared in spec.cells.templates "
+                                     f"(declared: {', '.join(declared) or 'none'}); add the cell or fix "
+                                     "the name.", f"spec.databases.templates[{d}].spec.tablegroups[{t}]"
+                                     f".shardTemplate.pools[{p}].cell"))
+    return out
+
+
+def check_topo_alias_conflict(cluster: MultigresCluster) -> list[Result]:
+    return [error("topoServer and toposerver are both set; they are the same field, keep only topoServer.",
+                  f"spec.cells.templates[{i}].spec.toposerver")
+            for i, c in enumerate(_cells(cluster))
+            if c.spec is not None and c.spec.topo_server is not None and c.spec.toposerver is not None]
+
+
+def check_topo_choice(cluster: MultigresCluster) -> list[Result]:
+    out = []
+    g = cluster.spec.global_topo_server
+    if g is not None and g.managed_spec is not None and g.external is not None:
+        out.append(error("globalTopoServer sets both managedSpec and external; keep one.",
+                         "spec.globalTopoServer"))
+    for i, c in enumerate(_cells(cluster)):
+        topo = cell_topo(c.spec)
+        if topo is not None and topo.managed_spec is not None and topo.external is not None:
+            field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
+            out.append(error("a cell topo sets both managedSpec and external; keep one (or neither, to "
+                             "use the global topo).", f"spec.cells.templates[{i}].spec.{field}"))
+    return out
+
+
+def check_cluster_name(cluster: MultigresCluster) -> list[Result]:
+    name = str(cluster.metadata.get("name", ""))
+    if not naming.is_label_value(name) or naming.sanitize(name) != name:
+        return [error(f"cluster name {name!r} must be a DNS-1123 label of at most 63 characters (lower-case "
+                      "letters, digits, '-'), because it is used as a label value and a name prefix.",
+                      "metadata.name")]
+    return []
+
+
+def check_label_values(cluster: MultigresCluster) -> list[Result]:
+    """Cell, database and table-group names become label values."""
+    out = []
+    for i, c in enumerate(_cells(cluster)):
+        if not naming.is_label_value(c.name):
+            out.append(error(f"cell name {c.name!r} is not a valid label value (letters, digits, '-', '_', "
+                             "'.', at most 63); rename it.", f"spec.cells.templates[{i}].name"))
+    for d, db in enumerate(_databases(cluster)):
+        if not naming.is_label_value(db.name):
+            out.append(error(f"database name {db.name!r} is not a valid label value; rename it.",
+                             f"spec.databases.templates[{d}].name"))
+    return out
+
+
+_TAG = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[^:/@]+))?(?:@(?P<digest>.+))?$")
+
+
+def _image_parts(image: str) -> tuple[str, str | None, str | None]:
+    m = _TAG.match(image)
+    if not m:
+        return image, None, None
+    return m.group("repo"), m.group("tag"), m.group("digest")
+
+
+def check_images(cluster: MultigresCluster) -> list[Result]:
+    images = cluster.spec.images.dump() if cluster.spec.images else {}
+    topo_images = []
+    g = cluster.spec.global_topo_server
+    if g is not None and g.managed_spec is not None and g.managed_spec.image:
+        topo_images.append(("spec.globalTopoServer.managedSpec.image", g.managed_spec.image))
+    for i, c in enumerate(_cells(cluster)):
+        topo = cell_topo(c.spec)
+        if topo is not None and topo.managed_spec is not None and topo.managed_spec.image:
+            field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
+            topo_images.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.image",
+                                topo.managed_spec.image))
+    out = []
+    for path, image in [(f"spec.images.{k}", v) for k, v in images.items()] + topo_images:
+        _, tag, digest = _image_parts(image)
+        if digest is None and (tag is None or tag == "latest"):
+            out.append(warning(f"image {image!r} uses the moving tag 'latest'; pin a version (or digest) so "
+                               "every pod runs the same build and renders stay reproducible.", path))
+    postgres = images.get("postgres")
+    if postgres:
+        repo, tag, _ = _image_parts(postgres)
+        if repo.rsplit("/", 1)[-1] == "postgres":
+            major = (tag or "").split(".")[0].split("-")[0]
+            if major != "17":
+                out.append(warning(f"postgres image {postgres!r} is not PostgreSQL 17; Multigres supports "
+                                   "PostgreSQL 17 only. Use ghcr.io/multigres/pgctld (PostgreSQL 17 + "
+                                   "pgctld).", "spec.images.postgres"))
+            out.append(warning(f"postgres image {postgres!r} is a plain PostgreSQL image without pgctld; "
+                               "the pooler pods need ghcr.io/multigres/pgctld.", "spec.images.postgres"))
+    return out
+
+
+def check_etcd_replicas(cluster: MultigresCluster) -> list[Result]:
+    out = []
+    g = cluster.spec.global_topo_server
+    candidates = []
+    if g is not None and g.managed_spec is not None:
+        candidates.append(("spec.globalTopoServer.managedSpec.replicas", g.managed_spec.replicas))
+    for i, c in enumerate(_cells(cluster)):
+        topo = cell_topo(c.spec)
+        if topo is not None and topo.managed_spec is not None:
+            field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
+            candidates.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.replicas",
+                               topo.managed_spec.replicas))
+    for path, replicas in candidates:
+        if replicas is not None and replicas % 2 == 0:
+            out.append(warning(f"etcd with {replicas} members tolerates no more failures than "
+                               f"{replicas - 1}; use an odd count ({replicas - 1} or {replicas + 1}).", path))
+    return out
+
+
+CLUSTER_CHECKS: list[ClusterCheck] = [
+    check_cluster_name,
+    check_label_values,
+    check_duplicate_cells,
+    check_duplicate_databases,
+    check_duplicate_table_groups,
+    check_pool_cells,
+    check_topo_alias_conflict,
+    check_topo_choice,
+    check_images,
+    check_etcd_replicas,
+]
+
+
+# ---- checks on resolved children (they see the final values, whatever layer set them) ----
+
+def _resources_paths(spec: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    for key in ("multiGateway",):
+        if isinstance(spec.get(key), dict):
+            yield f"spec.{key}.resources", spec[key].get("resources") or {}
+    if isinstance(spec.get("multiorch"), dict):
+        yield "spec.multiorch.spec.resources", spec["multiorch"].get("spec", {}).get("resources") or {}
+    pools = spec.get("pools") or (spec.get("shardTemplate") or {}).get("pools") or []
+    prefix = "spec.pools" if "pools" in spec else "spec.shardTemplate.pools"
+    for i, pool in enumerate(pools):
+        for container in ("postgres", "multipooler"):
+            yield f"{prefix}[{i}].{container}.resources", (pool.get(container) or {}).get("resources") or {}
+        dvct = pool.get("dataVolumeClaimTemplate") or {}
+        yield f"{prefix}[{i}].dataVolumeClaimTemplate.resources", dvct.get("resources") or {}
+    if "resources" in spec:
+        yield "spec.resources", spec.get("resources") or {}
+
+
+def check_requests_within_limits(child: dict[str, Any]) -> list[Result]:
+    out = []
+    for path, resources in _resources_paths(child.get("spec") or {}):
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        for name, request in requests.items():
+            if name not in limits:
+                continue
+            try:
+                if parse_quantity(request) > parse_quantity(limits[name]):
+                    out.append(error(f"{name} request {request} is above its limit {limits[name]}; raise "
+                                     "the limit or lower the request (the template and overrides are "
+                                     "merged first).", f"{path}.requests.{name}"))
+            except QuantityError:
+                continue
+    return out
+
+
+def check_durability(child: dict[str, Any]) -> list[Result]:
+    if child["kind"] != "MultiTableGroup":
+        return []
+    spec = child["spec"]
+    pools = [p for p in spec["shardTemplate"]["pools"] if p["type"] == "replica"]
+    policy = spec["durabilityPolicy"]
+    total = sum(p["replicas"] for p in pools)
+    cells = {p["cell"] for p in pools if p["replicas"] > 0}
+    if total < 2:
+        return [warning(f"replica pools of each shard hold {total} instance(s); the durability policy "
+                        f"{policy} needs at least 2 to bootstrap a shard. Raise the replica pool's replicas.",
+                        "spec.shardTemplate.pools")]
+    if policy == "MULTI_CELL_AT_LEAST_2" and len(cells) < 2:
+        return [warning(f"durability policy {policy} needs replica pools in two cells; this table group has "
+                        f"them in {len(cells)}. Add a replica pool in another cell.", "spec.shardTemplate.pools")]
+    return []
+
+
+def check_mvp_limits(child: dict[str, Any]) -> list[Result]:
+    """Today's multipooler refuses any table group but `default` and any shard but `0-inf`."""
+    if child["kind"] != "MultiShard":
+        return []
+    spec = child["spec"]
+    if spec["tableGroupName"] == "default" and spec["shardName"] == "0-inf":
+        return []
+    return [warning(f"table group {spec['tableGroupName']!r} shard {spec['shardName']!r} is rendered as "
+                    "designed, but today's multipooler only starts for table group 'default', shard '0-inf' "
+                    "(upstream MVP limit, ValidateMVPTableGroupAndShard); its pods will not become ready "
+                    "until upstream lifts it.", "spec.shardName")]
+
+
+CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability, check_mvp_limits]
+
+
+def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, Result]]:
+    return [(n, info(f"template {n!r} is not referenced by any MultigresCluster in its namespace; it has no "
+                     "effect (delete it or reference it).")) for n in sorted(set(names) - used)]

@@ -1,0 +1,137 @@
+"""Every generated name and label comes from here (one jump from any object to its name).
+
+Names are DNS-1123 (`_` becomes `-`, lower case). A name longer than its kind allows is cut and
+ends in an 8-hex hash of the untruncated parts, so the same inputs give the same name forever and
+two long names that share a prefix still differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+GROUP = "multigres.com"
+API_VERSION = f"{GROUP}/v1alpha1"
+MANAGED_BY = "multigres-krmfn"
+GENERATED_FROM = f"{GROUP}/generated-from"
+
+# Longest name each kind may have. Services are DNS-1035 labels; a StatefulSet's pods carry a
+# `controller-revision-hash` label of `<name>-<10 chars>` that must stay within 63 characters.
+NAME_LIMITS = {"Service": 63, "StatefulSet": 52, "Job": 52, "Namespace": 63}
+DEFAULT_LIMIT = 253
+LABEL_VALUE_LIMIT = 63
+
+_INVALID = re.compile(r"[^a-z0-9-]+")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def sanitize(part: str) -> str:
+    """One DNS-1123 label fragment: lower case, `_` and other characters to `-`."""
+    return _INVALID.sub("-", str(part).lower()).strip("-")
+
+
+def limit_for(kind: str) -> int:
+    return NAME_LIMITS.get(kind, DEFAULT_LIMIT)
+
+
+def object_name(kind: str, *parts: str) -> str:
+    """The name of a generated object of `kind`, built from its identity parts."""
+    joined = "-".join(p for p in (sanitize(x) for x in parts) if p)
+    limit = limit_for(kind)
+    if kind == "Service" and joined and not joined[0].isalpha():
+        joined = "s-" + joined
+    if len(joined) <= limit:
+        return joined
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:8]
+    return joined[: limit - 9].rstrip("-") + "-" + digest
+
+
+def is_label_value(value: str) -> bool:
+    return len(value) <= LABEL_VALUE_LIMIT and bool(_LABEL_VALUE.match(value))
+
+
+# ---- child custom resources (the seed's names, with the cluster prefix: see DESIGN.md §2) ----
+
+def global_topo_name(cluster: str) -> str:
+    return object_name("TopoServer", cluster, "global")
+
+
+def cell_topo_name(cluster: str, cell: str) -> str:
+    return object_name("TopoServer", cluster, cell)
+
+
+def cell_name(cluster: str, cell: str) -> str:
+    return object_name("MultiCell", cluster, cell)
+
+
+def table_group_name(cluster: str, database: str, table_group: str) -> str:
+    return object_name("MultiTableGroup", cluster, database, table_group)
+
+
+def shard_name(cluster: str, database: str, table_group: str, index: int) -> str:
+    return object_name("MultiShard", cluster, database, table_group, str(index))
+
+
+# ---- workloads ----
+
+def topo_statefulset(topo: str) -> str:
+    return object_name("StatefulSet", topo)
+
+
+def topo_peer_service(topo: str) -> str:
+    return object_name("Service", topo, "peer")
+
+
+def topo_client_service(topo: str) -> str:
+    return object_name("Service", topo, "client")
+
+
+def multiadmin_name(cluster: str) -> str:
+    return object_name("Service", cluster, "multiadmin")
+
+
+def gateway_name(multicell: str) -> str:
+    """`<cluster>-<cell>-gateway`, the seed's `gatewayServiceName`."""
+    return object_name("Service", multicell, "gateway")
+
+
+def multiorch_name(table_group: str, cell: str) -> str:
+    return object_name("Deployment", table_group, "multiorch", cell)
+
+
+def pool_name(shard: str, pool_type: str, cell: str) -> str:
+    """StatefulSet (and its headless Service) of one pool of one shard."""
+    return object_name("StatefulSet", shard, pool_type, cell)
+
+
+def registration_name(cluster: str) -> str:
+    return object_name("Job", cluster, "register-topology")
+
+
+def sanitize_pool_type(pool_type: str) -> str:
+    return sanitize(pool_type)
+
+
+# ---- labels ----
+
+def labels(cluster: str, component: str | None = None, **identity: str | None) -> dict[str, str]:
+    """The full label set of a generated object; identity keys map to multigres.com/<key>."""
+    out = {
+        "app.kubernetes.io/name": "multigres",
+        "app.kubernetes.io/instance": cluster,
+    }
+    if component:
+        out["app.kubernetes.io/component"] = component
+    out["app.kubernetes.io/part-of"] = "multigres"
+    out["app.kubernetes.io/managed-by"] = MANAGED_BY
+    out[f"{GROUP}/cluster"] = cluster
+    for key, value in identity.items():
+        if value is not None:
+            out[f"{GROUP}/{key.replace('_', '-')}"] = str(value)
+    return out
+
+
+def selector(full_labels: dict[str, str]) -> dict[str, str]:
+    """Identity labels only: selectors are immutable, so never a version, hash or managed-by."""
+    skip = {"app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"}
+    return {k: v for k, v in full_labels.items() if k not in skip}

@@ -1,0 +1,70 @@
+"""Template lookup and the precedence defaults < template section < overrides (or inline spec).
+
+This is the only module that knows templates exist; what leaves it is a plain resolved spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..api.errors import validation_results
+from ..merge import merge_patch
+from ..results import Result, error
+
+
+@dataclass
+class TemplateIndex:
+    """Templates of one namespace by name, their raw specs, and which ones got used."""
+
+    specs: dict[str, dict[str, Any]]
+    used: set[str] = field(default_factory=set)
+
+    def names(self) -> list[str]:
+        return sorted(self.specs)
+
+
+def lookup(index: TemplateIndex, name: str, section: str, path: str) -> tuple[dict | None, list[Result]]:
+    """The raw section of a template, or an error listing what exists."""
+    if name not in index.specs:
+        available = ", ".join(index.names()) or "none"
+        return None, [error(f"MultigresDeploymentTemplate {name!r} not found in this namespace "
+                            f"(available: {available}); create it or fix the name.", path)]
+    index.used.add(name)
+    section_value = index.specs[name].get(section)
+    if not isinstance(section_value, dict):
+        present = [k for k, v in index.specs[name].items() if isinstance(v, dict)]
+        return None, [error(f"MultigresDeploymentTemplate {name!r} has no {section!r} section "
+                            f"(it has: {', '.join(present) or 'none'}); add the section or use "
+                            "another template.", path)]
+    return section_value, []
+
+
+def resolve_layers(defaults: dict[str, Any], base: dict[str, Any] | None, overrides: dict[str, Any] | None,
+                   model: type[BaseModel], overrides_path: str) -> tuple[dict[str, Any] | None, list[Result]]:
+    """defaults < base < overrides, validated against `model` and dumped in canonical order."""
+    merged = merge_patch(defaults, base or {})
+    if overrides:
+        merged = merge_patch(merged, overrides)
+    try:
+        parsed = model.model_validate(merged)
+    except ValidationError as exc:
+        return None, validation_results(model, exc, _split(overrides_path))
+    return parsed.model_dump(by_alias=True, exclude_none=True, mode="json"), []
+
+
+def _split(path: str) -> tuple:
+    """'a.b[2].c' → ('a', 'b', 2, 'c'), so validation paths can be prefixed."""
+    out: list[Any] = []
+    for part in path.split("."):
+        while "[" in part:
+            head, rest = part.split("[", 1)
+            if head:
+                out.append(head)
+            idx, part = rest.split("]", 1)
+            out.append(int(idx))
+        if part:
+            out.append(part)
+    return tuple(out)

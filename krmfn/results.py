@@ -1,0 +1,106 @@
+"""Function results: one per problem, in the kpt `results` shape.
+
+Every check returns a list of these instead of raising, so a user sees all problems at once
+(the CloudNativePG webhook model) rather than fixing them one render at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        return out
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> ResourceRef:
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        return cls(str(obj.get("apiVersion", "")), str(obj.get("kind", "")), str(meta.get("name", "")),
+                   meta.get("namespace"))
+
+
+@dataclass(frozen=True)
+class Result:
+    severity: Severity
+    message: str
+    path: str = ""
+    ref: ResourceRef | None = None
+    file: str | None = None
+    index: int | None = None
+    tags: tuple[tuple[str, str], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message, "severity": self.severity}
+        if self.ref is not None:
+            out["resourceRef"] = self.ref.to_dict()
+        if self.path:
+            out["field"] = {"path": self.path}
+        if self.file:
+            out["file"] = {"path": self.file, **({"index": self.index} if self.index is not None else {})}
+        return out
+
+    def describe(self) -> str:
+        """One line for a terminal: severity, object, field, message."""
+        where = ""
+        if self.ref is not None:
+            where = f"{self.ref.kind}/{self.ref.name}"
+            if self.ref.namespace:
+                where = f"{self.ref.namespace}/{where}"
+        if self.path:
+            where = f"{where} {self.path}".strip()
+        return f"{self.severity.upper()}: {where + ': ' if where else ''}{self.message}"
+
+
+def error(message: str, path: str = "", ref: ResourceRef | None = None) -> Result:
+    return Result("error", message, path, ref)
+
+
+def warning(message: str, path: str = "", ref: ResourceRef | None = None) -> Result:
+    return Result("warning", message, path, ref)
+
+
+def info(message: str, path: str = "", ref: ResourceRef | None = None) -> Result:
+    return Result("info", message, path, ref)
+
+
+def with_ref(results: list[Result], ref: ResourceRef, prefix: str = "") -> list[Result]:
+    """Attach an object reference (and a field-path prefix) to results from a pure check."""
+    out = []
+    for r in results:
+        path = r.path if not prefix else (f"{prefix}.{r.path}" if r.path else prefix)
+        out.append(Result(r.severity, r.message, path, r.ref or ref, r.file, r.index, r.tags))
+    return out
+
+
+def has_errors(results: list[Result]) -> bool:
+    return any(r.severity == "error" for r in results)
+
+
+def sort_results(results: list[Result]) -> list[Result]:
+    """Stable, deterministic order: by severity, then object, then field path."""
+    def key(r: Result) -> tuple:
+        ref = r.ref or ResourceRef("", "", "")
+        return (_RANK[r.severity], ref.namespace or "", ref.kind, ref.name, r.path, r.message)
+
+    seen: set[tuple] = set()
+    out = []
+    for r in sorted(results, key=key):
+        k = key(r)
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out

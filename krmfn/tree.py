@@ -1,0 +1,1 @@
+def format_tree(a,b): return ""

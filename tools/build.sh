@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# Builds the real Go tools the tests run against (kustomize, etcd,
+# kube-apiserver, the multigres binaries) from the Go module proxy, at the
+# versions pinned in tools/versions.env.
+#
+# Usage:
+#   tools/build.sh TOOL...        build (or reuse) TOOL; TOOL is one of
+#                                 kustomize etcd kube-apiserver multigres all
+#   tools/build.sh path TOOL      print TOOL's bin dir (no build, no check)
+#
+# The binaries live outside the checkout, in a cache keyed by tool and version:
+#   ${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}/<tool>-<version>/bin/
+# so a fresh clone (or CI on the same machine) reuses them, and bumping a
+# version in versions.env builds next to the old one instead of over it.
+#
+# Only the Go module proxy is reachable from here (no release downloads), so
+# everything is compiled from module source with the local Go toolchain.
+set -euo pipefail
+
+TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$TOOLS_DIR/versions.env"
+
+CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
+ALL_TOOLS=(kustomize multigres etcd kube-apiserver)
+
+# Never fetch another Go toolchain (only the module proxy is reachable, and a
+# silent toolchain switch would hide a version that does not build on ours);
+# never pick up a go.work from wherever we are called; keep the compiler to
+# two parallel jobs so kube-apiserver's link does not compete with a second
+# huge compile on a 2-core / 24 GiB machine.
+export GOTOOLCHAIN=local
+export GOWORK=off
+export GOFLAGS="-buildvcs=false -p=${TOOLS_GO_PARALLEL:-2}"
+export CGO_ENABLED=${CGO_ENABLED:-0}
+
+die() { echo "build.sh: $*" >&2; exit 1; }
+
+version_of() {
+  case $1 in
+    kustomize) echo "$KUSTOMIZE_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kube-apiserver) echo "$KUBERNETES_VERSION" ;;
+    multigres) echo "$MULTIGRES_VERSION" ;;
+    *) die "unknown tool: $1 (want: ${ALL_TOOLS[*]} all)" ;;
+  esac
+}
+
+binaries_of() {
+  case $1 in
+    kustomize) echo kustomize ;;
+    etcd) echo etcd etcdctl ;;
+    kube-apiserver) echo kube-apiserver ;;
+    multigres) echo multiadmin multigateway multiorch multipooler pgctld multigres ;;
+  esac
+}
+
+tool_dir() { echo "$CACHE_ROOT/$1-$(version_of "$1")"; }
+bin_dir() { echo "$(tool_dir "$1")/bin"; }
+
+is_cached() {
+  local b
+  for b in $(binaries_of "$1"); do
+    [[ -x "$(bin_dir "$1")/$b" ]] || return 1
+  done
+}
+
+# Prints one field (GoMod, Time, ...) of `go list -m -json MODULE@VERSION`.
+# python3 is on every machine of this project (it is a Python project), and it
+# keeps the JSON handling honest.
+modfield() {
+  go list -m -json "$2" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# Writes main.go for a wrapper module. The wrappers exist because etcd's and
+# Kubernetes' main modules carry replace directives, which `go install
+# pkg@version` refuses; a module of our own that requires them with explicit
+# versions builds the same main package.
+write_wrapper_go_mod() { # dir module-path
+  printf 'module %s\n\ngo 1.26.0\n' "$2" >"$1/go.mod"
+}
+
+# --- per-tool builds: each gets the empty bin dir to fill and a scratch dir ---
+
+build_kustomize() { # bin work
+  GOBIN=$1 go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+}
+
+build_etcd() { # bin work
+  local w=$2/etcd
+  mkdir -p "$w/etcd" "$w/etcdctl"
+  write_wrapper_go_mod "$w" multigres-krmfn.local/etcd
+  # The same program as etcd's own top-level main.go: the server reads its
+  # flags from os.Args.
+  cat >"$w/etcd/main.go" <<'EOF'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+  # etcdctl is cheap and lets tests read keys back the way operators do.
+  cat >"$w/etcdctl/main.go" <<'EOF'
+package main
+
+import "go.etcd.io/etcd/etcdctl/v3/ctlv3"
+
+func main() { ctlv3.MustStart() }
+EOF
+  (
+    cd "$w"
+    # Pin the sibling modules too: etcd's own go.mods point them at ../api
+    # etc. through replace directives that do not apply to us.
+    go mod edit \
+      -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
+      -require="go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION" \
+      -require="go.etcd.io/etcd/api/v3@$ETCD_VERSION" \
+      -require="go.etcd.io/etcd/client/pkg/v3@$ETCD_VERSION" \
+      -require="go.etcd.io/etcd/client/v3@$ETCD_VERSION" \
+      -require="go.etcd.io/etcd/pkg/v3@$ETCD_VERSION"
+    go mod tidy
+    # No GitSHA stamp: a module zip carries no commit, and `etcd --version`
+    # prints the real version from go.etcd.io/etcd/api/v3/version anyway.
+    go build -trimpath -ldflags "-s -w" -o "$1/etcd" ./etcd
+    go build -trimpath -ldflags "-s -w" -o "$1/etcdctl" ./etcdctl
+  )
+}
+
+build_kube_apiserver() { # bin work
+  local w=$2/kube-apiserver v=$KUBERNETES_VERSION
+  local minor patch gomod
+  minor=$(echo "$v" | cut -d. -f2)
+  patch=$(echo "$v" | cut -d. -f3)
+  mkdir -p "$w"
+  write_wrapper_go_mod "$w" multigres-krmfn.local/kube-apiserver
+  # Kubernetes requires its staging modules (k8s.io/api, k8s.io/client-go,
+  # ...) at v0.0.0 and replaces them with ./staging/...; the same code is
+  # published as k8s.io/<name> v0.<minor>.<patch>. Derive that list from the
+  # go.mod the proxy serves, so a version bump needs no edit here. Only
+  # modules it also requires are replaced: some staging modules (samples) are
+  # never published, and a replace for a module outside the graph is unused.
+  gomod=$(modfield GoMod "k8s.io/kubernetes@$v")
+  local staging
+  staging=$(awk '
+    /=> \.\/staging\// { rep[$1] = 1 }
+    /^[ \t]*k8s\.io\/[^ ]+ v0\.0\.0/ { req[$1] = 1 }
+    END { for (m in rep) if (m in req) print m }' "$gomod" | sort)
+  [[ -n $staging ]] || die "no staging modules found in $gomod"
+  local args=(-require="k8s.io/kubernetes@$v") m
+  for m in $staging; do
+    args+=(-replace="$m=$m@v0.$minor.$patch")
+  done
+  # The same program as cmd/kube-apiserver/apiserver.go in that version: run
+  # the cobra command, with the blank imports that register the JSON log
+  # format, client-go and version metrics, and embedded time zone data.
+  cat >"$w/main.go" <<'EOF'
+package main
+
+import (
+	"os"
+	_ "time/tzdata"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewAPIServerCommand()))
+}
+EOF
+  (
+    cd "$w"
+    go mod edit "${args[@]}"
+    go mod tidy
+    # A module build has no git tree to stamp a version from; without these
+    # /version reports v0.0.0-master and clients (kubectl, kr8s) complain.
+    # The build date is the release's commit time: fixed, and meaningful.
+    local date ld pkg
+    date=$(modfield Time "k8s.io/kubernetes@$v")
+    ld="-s -w"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      go list "$pkg" >/dev/null 2>&1 || continue
+      ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+      # gitCommit is unknown from a module zip; empty beats "$Format:%H$".
+      ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date -X $pkg.gitCommit="
+    done
+    go build -trimpath -ldflags "$ld" -o "$1/kube-apiserver" .
+  )
+}
+
+build_multigres() { # bin work
+  local c pkgs=()
+  for c in $(binaries_of multigres); do
+    pkgs+=("github.com/multigres/multigres/go/cmd/$c@$MULTIGRES_VERSION")
+  done
+  GOBIN=$1 go install "${pkgs[@]}"
+}
+
+# Runs one build into <dir>.tmp and renames it into place, so an interrupted
+# or failed build never leaves a half-filled <dir> that looks cached. It runs
+# in its own process (the `_build` verb), so the trap and cd are its own, and
+# it is called without `||` so that `set -e` stays in force in the build
+# functions (bash ignores -e inside anything tested by || or &&).
+build_one() { # tool
+  local tool=$1 dir tmp work
+  dir=$(tool_dir "$tool")
+  tmp=$dir.tmp
+  rm -rf "$tmp"
+  mkdir -p "$tmp/bin"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/multigres-krmfn-$tool.XXXXXX")
+  # shellcheck disable=SC2064 # expand now: the paths are fixed
+  trap "rm -rf '$work' '$tmp'" EXIT
+  # Building in a scratch dir keeps go from seeing any go.mod of the caller.
+  cd "$work"
+  "build_${tool//-/_}" "$tmp/bin" "$work"
+  local b
+  for b in $(binaries_of "$tool"); do
+    [[ -x "$tmp/bin/$b" ]] || die "$tool: $b was not built"
+  done
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+}
+
+# Builds TOOL unless cached, and reports wall time and peak RSS. GNU time
+# measures the whole process tree; it needs a separate process, hence the
+# script calling itself with the internal `_build` verb.
+build() { # tool
+  local tool=$1
+  if is_cached "$tool"; then
+    echo "cached: $tool $(version_of "$tool") in $(bin_dir "$tool")"
+    return 0
+  fi
+  echo "building: $tool $(version_of "$tool") -> $(bin_dir "$tool")"
+  mkdir -p "$CACHE_ROOT"
+  local start rc=0 stats=""
+  start=$(date +%s)
+  if [[ -x /usr/bin/time ]] && /usr/bin/time -f x true >/dev/null 2>&1; then
+    stats=$(mktemp)
+    /usr/bin/time -v -o "$stats" "$TOOLS_DIR/build.sh" _build "$tool" || rc=$?
+  else
+    "$TOOLS_DIR/build.sh" _build "$tool" || rc=$?
+  fi
+  local secs=$(($(date +%s) - start)) rss="unknown (no GNU time)"
+  if [[ -n $stats ]]; then
+    # ru_maxrss of the children: the largest single process (compile/link).
+    rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f MiB", $2/1024}' "$stats")
+    rm -f "$stats"
+  fi
+  if [[ $rc -ne 0 ]]; then
+    echo "FAILED: $tool $(version_of "$tool") after ${secs}s (exit $rc)" >&2
+    return "$rc"
+  fi
+  echo "built: $tool $(version_of "$tool") in ${secs}s, peak RSS $rss -> $(bin_dir "$tool")"
+}
+
+main() {
+  [[ $# -gt 0 ]] || die "usage: $0 TOOL... | path TOOL   (TOOL: ${ALL_TOOLS[*]} all)"
+  case $1 in
+    path)
+      [[ $# -eq 2 ]] || die "usage: $0 path TOOL"
+      version_of "$2" >/dev/null
+      bin_dir "$2"
+      return 0
+      ;;
+    _build)
+      build_one "$2"
+      return
+      ;;
+  esac
+  local tools=() t failed=()
+  for t in "$@"; do
+    if [[ $t == all ]]; then tools+=("${ALL_TOOLS[@]}"); else version_of "$t" >/dev/null; tools+=("$t"); fi
+  done
+  # Keep going after a failure so one unavailable module does not block the
+  # others, but fail the run as a whole.
+  for t in "${tools[@]}"; do
+    build "$t" || failed+=("$t")
+  done
+  [[ ${#failed[@]} -eq 0 ]] || die "failed: ${failed[*]}"
+}
+
+main "$@"
