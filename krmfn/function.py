@@ -151,7 +151,8 @@ def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
         resolved_all.append(resolved)
         if any(r.severity == "error" for r in cluster_problems + resolved.results):
             continue
-        objects = _emit(resolved, options, rl)
+        objects, build_results = _emit(resolved, options, rl)
+        results.extend(build_results)
         results.extend(check_collisions(objects))
         for obj in objects:
             _annotate(obj, _generated_path(cluster_item, obj))
@@ -177,13 +178,16 @@ def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
     return Output(passthrough + generated, sort_results(results), resolved_all)
 
 
-def _emit(resolved: Resolved, options: RenderOptions, rl: ResourceList) -> list[dict[str, Any]]:
-    """Child CRs and/or workloads, as the options ask."""
+def _emit(resolved: Resolved, options: RenderOptions,
+          rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
+    """Child CRs and/or workloads, as the options ask, and what the build stage reports."""
     objects: list[dict[str, Any]] = []
+    results: list[Result] = []
     if options.emit in ("all", "children"):
         objects += resolved.children
     if options.emit in ("all", "workloads"):
         from .build import build_all
 
-        objects += build_all(resolved, options, rl)
-    return objects
+        workloads, results = build_all(resolved, options, rl)
+        objects += workloads
+    return objects, results

@@ -1,0 +1,86 @@
+"""Test helpers, in one place: paths, rendering, CLI runs, tool requirements."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from krmfn import yamlio
+from krmfn.function import Output, run
+from krmfn.resourcelist import ResourceList, parse_resource_list, read_paths, write_resource_list
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+REQUIRE_TOOLS = os.environ.get("REQUIRE_TOOLS") == "1"
+CLI = [sys.executable, "-m", "krmfn"]
+
+
+def render_paths(*paths: str | Path) -> Output:
+    """The function run on files, as `multigres-krmfn render` does."""
+    return run(read_paths([str(p) for p in paths]))
+
+
+def objects(out: Output, kind: str | None = None) -> list[dict[str, Any]]:
+    """Generated objects (optionally of one kind)."""
+    return [i.obj for i in out.items if i.generated and (kind is None or i.kind == kind)]
+
+
+def find(out: Output, kind: str, name: str) -> dict[str, Any]:
+    matches = [o for o in objects(out, kind) if o["metadata"]["name"] == name]
+    assert matches, f"no {kind} named {name}; have {[o['metadata']['name'] for o in objects(out, kind)]}"
+    return matches[0]
+
+
+def resource_list(*objs: dict[str, Any], function_config: dict[str, Any] | None = None) -> str:
+    body: dict[str, Any] = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList",
+                            "items": list(objs)}
+    if function_config is not None:
+        body["functionConfig"] = function_config
+    return yamlio.dump(body)
+
+
+def run_text(text: str) -> Output:
+    return run(parse_resource_list(text))
+
+
+def run_function(stdin: str) -> subprocess.CompletedProcess:
+    """The console entry point in function mode, as kpt execs it."""
+    return subprocess.run(CLI, input=stdin, capture_output=True, text=True, cwd=ROOT)
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd or ROOT)
+
+
+def require_tool(name: str, path: str | None = None) -> str:
+    """Path of a tool; skip with a reason when missing, unless REQUIRE_TOOLS=1 (CI), then fail."""
+    found = path if path and os.path.exists(path) else shutil.which(name)
+    if found:
+        return found
+    reason = f"{name} is not installed (set REQUIRE_TOOLS=1 to make this a failure)"
+    if REQUIRE_TOOLS:
+        pytest.fail(f"REQUIRE_TOOLS=1 but {name} is missing")
+    pytest.skip(reason)
+
+
+def write_rl(rl: ResourceList, out: Output) -> str:
+    return write_resource_list(out.items, out.results, rl.dash_column)
+
+
+def golden(name: str, text: str) -> None:
+    """Compare text with tests/golden/<name>; UPDATE_GOLDEN=1 rewrites it."""
+    path = GOLDEN / name
+    if UPDATE_GOLDEN or not path.exists():
+        if not UPDATE_GOLDEN and os.environ.get("CI"):
+            pytest.fail(f"golden file {path} is missing; run with UPDATE_GOLDEN=1 and commit it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
