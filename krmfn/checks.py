@@ -212,6 +212,8 @@ def _resources_paths(spec: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]
 
 
 def check_requests_within_limits(child: dict[str, Any]) -> list[Result]:
+    if child["kind"] == "MultiShard":
+        return []  # its pools are the table group's, checked there once
     out = []
     for path, resources in _resources_paths(child.get("spec") or {}):
         requests, limits = resources.get("requests") or {}, resources.get("limits") or {}

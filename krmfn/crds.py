@@ -1,0 +1,131 @@
+"""CustomResourceDefinitions generated from the pydantic models (never a second hand-kept schema).
+
+Pydantic's JSON schema uses `$ref`, `anyOf` with null for optional fields, titles and
+`additionalProperties: false`; a CRD needs a structural schema: inlined, every node typed,
+no `additionalProperties: false`. `openapi_schema` does that conversion; cross-field rules live
+on the models as `x-kubernetes-validations` and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel
+
+from . import naming, yamlio
+
+_DROP = {"title", "default", "description", "examples"}
+
+
+def _resolve(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_resolve(n, defs) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
+        extra = {k: v for k, v in node.items() if k != "$ref"}
+        return _resolve({**target, **extra}, defs)
+    if "anyOf" in node and not node.get("x-kubernetes-int-or-string"):
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        if len(options) == 1:
+            return _resolve({**options[0], **rest}, defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP or key == "$defs":
+            continue
+        if key == "additionalProperties" and value is False:
+            continue
+        if key == "const":
+            out["enum"] = [value]
+            continue
+        if key == "properties":
+            out[key] = {k: _resolve(v, defs) for k, v in value.items()}
+        else:
+            out[key] = _resolve(value, defs)
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    return out
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A structural OpenAPI v3 schema for a model, as CRDs and function.yaml need it."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    schema = _resolve(raw, raw.get("$defs", {}))
+    return schema
+
+
+def _version_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = openapi_schema(model)
+    props = schema["properties"]
+    props["metadata"] = {"type": "object"}
+    props.setdefault("status", {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+    schema["required"] = [r for r in schema.get("required", []) if r not in ("apiVersion", "kind", "metadata")]
+    for key in ("apiVersion", "kind"):
+        props[key] = {"type": "string"}
+    return schema
+
+
+def _plural(kind: str) -> str:
+    return kind.lower() + "s"
+
+
+def _crd(kind: str, model: type[BaseModel], short: list[str], columns: list[dict[str, Any]]) -> dict[str, Any]:
+    plural = _plural(kind)
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{plural}.{naming.GROUP}",
+            "labels": {"app.kubernetes.io/part-of": "multigres",
+                       "app.kubernetes.io/managed-by": naming.MANAGED_BY},
+        },
+        "spec": {
+            "group": naming.GROUP,
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
+                      "shortNames": short, "categories": ["multigres"]},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": columns,
+                "schema": {"openAPIV3Schema": _version_schema(model)},
+            }],
+        },
+    }
+
+
+def _age() -> dict[str, Any]:
+    return {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+
+
+def crd_objects() -> list[dict[str, Any]]:
+    """The six CRDs, user-editable kinds first."""
+    from .api.children import MultiCell, MultiShard, MultiTableGroup, TopoServer
+    from .api.cluster import MultigresCluster
+    from .api.template import MultigresDeploymentTemplate
+
+    return [
+        _crd("MultigresCluster", MultigresCluster, ["mgc"], [_age()]),
+        _crd("MultigresDeploymentTemplate", MultigresDeploymentTemplate, ["mgdt"], [_age()]),
+        _crd("TopoServer", TopoServer, ["mgtopo"], [
+            {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"}, _age()]),
+        _crd("MultiCell", MultiCell, ["mgcell"], [
+            {"name": "Cell", "type": "string", "jsonPath": ".spec.name"}, _age()]),
+        _crd("MultiTableGroup", MultiTableGroup, ["mgtg"], [
+            {"name": "Database", "type": "string", "jsonPath": ".spec.databaseName"},
+            {"name": "TableGroup", "type": "string", "jsonPath": ".spec.tableGroupName"},
+            {"name": "Shards", "type": "integer", "jsonPath": ".spec.partitioning.shards"}, _age()]),
+        _crd("MultiShard", MultiShard, ["mgshard"], [
+            {"name": "Database", "type": "string", "jsonPath": ".spec.databaseName"},
+            {"name": "TableGroup", "type": "string", "jsonPath": ".spec.tableGroupName"},
+            {"name": "Shard", "type": "string", "jsonPath": ".spec.shardName"}, _age()]),
+    ]
+
+
+def crds_yaml() -> str:
+    return "".join("---\n" + yamlio.dump(obj) for obj in crd_objects())

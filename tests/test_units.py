@@ -1,0 +1,107 @@
+"""Unit tests of the small pure pieces: merge, names, quantities, key ranges, YAML schema."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from krmfn import naming, yamlio
+from krmfn.merge import merge_patch
+from krmfn.quantity import QuantityError, parse_quantity
+from krmfn.resolve.cluster import key_range
+
+
+@pytest.mark.parametrize(("target", "patch", "expected"), [
+    ({"a": 1, "b": {"c": 2, "d": 3}}, {"b": {"c": 9}}, {"a": 1, "b": {"c": 9, "d": 3}}),
+    ({"a": [1, 2]}, {"a": [3]}, {"a": [3]}),
+    ({"a": 1, "b": 2}, {"b": None}, {"a": 1}),
+    ({"a": {"b": 1}}, {"a": "x"}, {"a": "x"}),
+    ({}, {"a": {"b": None, "c": 1}}, {"a": {"c": 1}}),
+    ({"a": 1}, "scalar", "scalar"),
+])
+def test_merge_patch_rfc7386(target, patch, expected):
+    assert merge_patch(target, patch) == expected
+
+
+def test_merge_patch_does_not_mutate_inputs():
+    target, patch = {"a": {"b": 1}}, {"a": {"c": 2}}
+    merge_patch(target, patch)
+    assert target == {"a": {"b": 1}} and patch == {"a": {"c": 2}}
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("500m", Fraction(1, 2)), ("1", Fraction(1)), ("1Gi", Fraction(2**30)), ("1000Gi", Fraction(1000 * 2**30)),
+    ("1k", Fraction(1000)), ("1e3", Fraction(1000)), ("0.5", Fraction(1, 2)), (4, Fraction(4)),
+    ("128Mi", Fraction(128 * 2**20)), ("2E", Fraction(2 * 10**18)), (".5", Fraction(1, 2)),
+])
+def test_parse_quantity(text, value):
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("bad", ["", "1GB", "abc", "1.2.3", "Gi", "1 Gi", True])
+def test_parse_quantity_rejects(bad):
+    with pytest.raises(QuantityError):
+        parse_quantity(bad)
+
+
+def test_quantities_compare_across_units():
+    assert parse_quantity("1") > parse_quantity("500m")
+    assert parse_quantity("1Gi") > parse_quantity("1G")
+    assert parse_quantity("1024Mi") == parse_quantity("1Gi")
+
+
+@pytest.mark.parametrize(("kind", "parts", "expected"), [
+    ("MultiTableGroup", ("example", "production_db", "orders_tg"), "example-production-db-orders-tg"),
+    ("Service", ("Prod", "Cell_A"), "prod-cell-a"),
+    ("Service", ("1abc", "x"), "s-1abc-x"),
+])
+def test_object_name(kind, parts, expected):
+    assert naming.object_name(kind, *parts) == expected
+
+
+def test_long_names_are_truncated_with_stable_hash():
+    parts = ("a" * 40, "database_with_a_long_name", "tg", "0")
+    name = naming.object_name("StatefulSet", *parts)
+    assert len(name) == 52
+    assert name == naming.object_name("StatefulSet", *parts)
+    other = naming.object_name("StatefulSet", "a" * 40, "database_with_a_long_name", "tg", "1")
+    assert other != name and other[:43] == name[:43]
+
+
+@pytest.mark.parametrize("kind", ["Service", "StatefulSet", "Deployment", "MultiShard"])
+def test_names_fit_their_kind(kind):
+    name = naming.object_name(kind, "x" * 300)
+    assert len(name) <= naming.limit_for(kind)
+
+
+def test_selector_has_identity_labels_only():
+    full = naming.labels("c", "shard", database="d", shard="0")
+    sel = naming.selector(full)
+    assert "app.kubernetes.io/managed-by" not in sel and sel["multigres.com/shard"] == "0"
+    assert set(sel.items()) <= set(full.items())
+
+
+@pytest.mark.parametrize(("count", "ranges"), [
+    (1, ["0-inf"]), (2, ["0-80", "80-inf"]), (4, ["0-40", "40-80", "80-c0", "c0-inf"]),
+    (3, ["0-5555", "5555-aaaa", "aaaa-inf"]),
+])
+def test_key_ranges(count, ranges):
+    assert [key_range(i, count) for i in range(count)] == ranges
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("on", "on"), ("yes", "yes"), ("no", "no"), ("off", "off"), ("y", "y"),
+    ("0755", 755), ("0o17", 15), ("0x1f", 31), ("true", True), ("False", False),
+    ("2001-12-14", "2001-12-14"), ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"),
+    ("~", None), ("null", None), ("1.5", 1.5), ("1_000", "1_000"), ("12:30:00", "12:30:00"),
+    ("!!timestamp 2001-12-14", "2001-12-14"),
+])
+def test_core_schema_scalars(text, value):
+    assert yamlio.load(f"v: {text}\n") == {"v": value}
+
+
+def test_dumper_quotes_what_yaml11_would_misread():
+    out = yamlio.dump({"a": "on", "b": "0755", "c": "1", "d": "2001-12-14", "e": "true"})
+    assert yamlio.load(out) == {"a": "on", "b": "0755", "c": "1", "d": "2001-12-14", "e": "true"}
+    assert "a: 'on'" in out and "c: '1'" in out
