@@ -45,3 +45,29 @@ def password_secret(cluster: str) -> str:
 
 
 PASSWORD_KEY = "password"
+
+# ---- build stage: ports, users, paths (docs/workloads.md) ----
+
+# The local provisioner's port convention (reference/multigres-runtime.md).
+PORTS = {
+    "multiadmin": {"http": 15000, "grpc": 15070},
+    "multigateway": {"http": 15100, "grpc": 15170, "postgres": 5432},
+    "multipooler": {"http": 15200, "grpc": 15270},
+    "multiorch": {"http": 15300, "grpc": 15370},
+    "pgctld": {"http": 15400, "grpc": 15470, "postgres": 5432},
+    "etcd": {"client": 2379, "peer": 2380, "metrics": 2381},
+}
+MULTIGRES_BIN = "/multigres/bin"
+PGCTLD_BIN = "/usr/local/bin/pgctld"
+ETCD_BIN = "/usr/local/bin/etcd"
+ETCDCTL_BIN = "/usr/local/bin/etcdctl"
+# Explicit ids: the etcd image's default user is root; the multigres image's is 65532; the pgctld
+# image runs postgres as `postgres` (999), and the pooler pod's containers share its data volume.
+NONROOT_UID = 65532
+POSTGRES_UID = 999
+POOLER_DIR = "/data"
+PGDATA = "/data/pg_data"
+ETCD_DATA_MOUNT = "/var/lib/etcd"
+ETCD_DATA_DIR = "/var/lib/etcd/data"
+PASSWORD_MOUNT = "/etc/multigres/postgres-password"
+ETCD_COMPACTION_RETENTION = "1h"

@@ -135,3 +135,59 @@ def selector(full_labels: dict[str, str]) -> dict[str, str]:
     """Identity labels only: selectors are immutable, so never a version, hash or managed-by."""
     skip = {"app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"}
     return {k: v for k, v in full_labels.items() if k not in skip}
+
+
+# ---- build stage (workloads) ----
+
+CONTAINER_NAME_LIMIT = 63
+
+
+def pool_service(shard: str, pool_type: str, cell: str) -> str:
+    """Headless Service of one pool: the StatefulSet's name, kept a valid DNS-1035 Service name."""
+    return object_name("Service", pool_name(shard, pool_type, cell))
+
+
+def topo_pdb(topo: str) -> str:
+    return object_name("PodDisruptionBudget", topo)
+
+
+def pool_pdb(shard: str, pool_type: str, cell: str) -> str:
+    return object_name("PodDisruptionBudget", pool_name(shard, pool_type, cell))
+
+
+def gateway_pdb(multicell: str) -> str:
+    return object_name("PodDisruptionBudget", gateway_name(multicell))
+
+
+def registration_job(cluster: str, digest: str) -> str:
+    """The registration Job, suffixed with a digest of the records it writes.
+
+    A Job's pod template is immutable: a changed record set must be a new Job (the GitOps tool
+    prunes the old one), the way kustomize suffixes generated ConfigMaps with a content hash.
+    """
+    return object_name("Job", registration_name(cluster), digest[:8])
+
+
+def container_name(*parts: str) -> str:
+    """A container name (DNS-1123 label, at most 63), cut with the same hash rule as objects."""
+    joined = "-".join(p for p in (sanitize(x) for x in parts) if p)
+    if len(joined) <= CONTAINER_NAME_LIMIT:
+        return joined
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:8]
+    return joined[: CONTAINER_NAME_LIMIT - 9].rstrip("-") + "-" + digest
+
+
+def identity_of(child: dict) -> dict[str, str]:
+    """Identity labels of a child CR (`multigres.com/<key>` minus cluster), as naming.labels kwargs."""
+    meta = child.get("metadata") or {}
+    out = {}
+    for key, value in (meta.get("labels") or {}).items():
+        if key.startswith(GROUP + "/") and key != f"{GROUP}/cluster":
+            out[key.split("/", 1)[1].replace("-", "_")] = str(value)
+    return out
+
+
+def cluster_of(child: dict) -> str:
+    """The cluster a child CR belongs to, from its `multigres.com/cluster` label."""
+    meta = child.get("metadata") or {}
+    return str((meta.get("labels") or {}).get(f"{GROUP}/cluster", ""))

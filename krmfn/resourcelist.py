@@ -30,8 +30,9 @@ class Item:
     """One KRM object plus, when it came from input, its original source text."""
 
     obj: dict[str, Any]
-    text: str | None = None  # source span starting at the sequence dash (function mode) or doc text
+    text: str | None = None  # source span starting at the sequence dash (function mode)
     generated: bool = False
+    doc: str | None = None  # source text of the whole document (read from a file)
 
     @property
     def kind(self) -> str:
@@ -79,11 +80,25 @@ class ResourceList:
 
 
 def _dash_position(text: str, content_start: int) -> int | None:
-    """Index of the `-` that introduces a block-sequence entry starting at content_start."""
-    i = content_start - 1
-    while i >= 0 and text[i] in " \t\r\n":
-        i -= 1
-    return i if i >= 0 and text[i] == "-" else None
+    """Index of the `-` that introduces a block-sequence entry starting at content_start.
+
+    Between the dash and the content there may be spaces, line breaks and comment lines
+    (`- # note` then the object on the next line).
+    """
+    line_start = _line_start(text, content_start)
+    segment = text[line_start:content_start]
+    while True:
+        stripped = segment.strip()
+        if stripped == "-" or (stripped.startswith("-") and stripped[1:2] in (" ", "\t")
+                               and stripped[1:].lstrip().startswith("#")):
+            return line_start + segment.index("-")
+        if stripped and not stripped.startswith("#"):
+            return None
+        if line_start == 0:
+            return None
+        end = line_start - 1
+        line_start = _line_start(text, end)
+        segment = text[line_start:end]
 
 
 def _line_start(text: str, index: int) -> int:
@@ -175,10 +190,10 @@ def write_resource_list(items: list[Item], results: list[Result], dash_column: i
     pad = " " * dash_column
     for item in items:
         if item.text is not None and not item.generated:
-            parts.append(pad + item.text)
-        else:
-            body = yamlio.dump(item.obj)
-            parts.append(pad + "- " + _indent(body, dash_column + 2)[dash_column + 2:])
+            parts.append(pad + item.text)  # the original span, dash included
+            continue
+        body = item.doc if item.doc is not None and not item.generated else yamlio.dump(item.obj)
+        parts.append(pad + "- " + _indent(body, dash_column + 2)[dash_column + 2:])
     if results:
         parts.append(yamlio.dump({"results": [r.to_dict() for r in results]}))
     return "".join(parts)
@@ -230,7 +245,7 @@ def read_paths(paths: list[str]) -> ResourceList:
                     obj["metadata"]["annotations"] = {}
                 obj["metadata"]["annotations"][PATH] = rel
                 obj["metadata"]["annotations"][INDEX] = str(index)
-                rl.items.append(Item(obj, chunk.strip("\n") + "\n"))
+                rl.items.append(Item(obj, doc=chunk.strip("\n") + "\n"))
                 index += 1
     return rl
 
@@ -252,8 +267,8 @@ def write_stream(items: list[Item]) -> str:
     """Plain multi-document YAML; read-from-file items as their source text."""
     docs = []
     for item in items:
-        if item.text is not None and not item.generated:
-            docs.append(item.text)
+        if item.doc is not None and not item.generated:
+            docs.append(item.doc)
         else:
             docs.append(yamlio.dump(strip_internal(item.obj)))
     return "---\n".join(docs)

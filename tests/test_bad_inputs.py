@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from helpers import EXAMPLES, resource_list, run_function, run_text
+
 from krmfn import yamlio
 
 BASE = yamlio.load((EXAMPLES / "minimal" / "cluster.yaml").read_text())
@@ -119,7 +119,8 @@ CASES: list[tuple[str, Callable[[], list], str, str, str]] = [
      "error", "metadata.name", "DNS-1123"),
     ("wrong-api-version", with_cluster(lambda o: o.update(apiVersion="multigres.com/v1")),
      "error", "apiVersion", "multigres.com/v1alpha1"),
-    ("latest-image", with_cluster(lambda o: spec(o).update(images={"multigateway": "ghcr.io/multigres/multigres:latest"})),
+    ("latest-image",
+     with_cluster(lambda o: spec(o).update(images={"multigateway": "ghcr.io/multigres/multigres:latest"})),
      "warning", "spec.images.multigateway", "'latest'"),
     ("untagged-image", with_cluster(lambda o: spec(o).update(images={"multiorch": "ghcr.io/multigres/multigres"})),
      "warning", "spec.images.multiorch", "'latest'"),

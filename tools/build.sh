@@ -22,6 +22,8 @@ TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$TOOLS_DIR/versions.env"
 
 CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
+# The builds cd into scratch dirs, so a relative root would point elsewhere.
+[[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
 ALL_TOOLS=(kustomize multigres etcd kube-apiserver)
 
 # Never fetch another Go toolchain (only the module proxy is reachable, and a
@@ -73,7 +75,7 @@ modfield() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
-# Writes main.go for a wrapper module. The wrappers exist because etcd's and
+# Writes the go.mod of a wrapper module. The wrappers exist because etcd's and
 # Kubernetes' main modules carry replace directives, which `go install
 # pkg@version` refuses; a module of our own that requires them with explicit
 # versions builds the same main package.
@@ -133,7 +135,8 @@ EOF
 
 build_kube_apiserver() { # bin work
   local w=$2/kube-apiserver v=$KUBERNETES_VERSION
-  local minor patch gomod
+  local major minor patch gomod
+  major=$(echo "${v#v}" | cut -d. -f1)
   minor=$(echo "$v" | cut -d. -f2)
   patch=$(echo "$v" | cut -d. -f3)
   mkdir -p "$w"
@@ -188,7 +191,7 @@ EOF
     ld="-s -w"
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       go list "$pkg" >/dev/null 2>&1 || continue
-      ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+      ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
       # gitCommit is unknown from a module zip; empty beats "$Format:%H$".
       ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date -X $pkg.gitCommit="
     done

@@ -1,0 +1,33 @@
+# Developer entry points. The README's two commands need none of this; CI runs .ci/run.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv test lint crds golden bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+test: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check krmfn tests
+
+# The committed CRDs are generated from the models; tests/test_crds.py fails when they are stale.
+crds: venv
+	$(VENV)/bin/multigres-krmfn crds > crds/multigres.com_crds.yaml
+
+# Rewrite the golden files after an intended output change (review the diff!).
+golden: venv
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_examples.py
+
+bench: venv
+	$(PY) tools/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+include tools/tools.mk

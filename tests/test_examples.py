@@ -1,0 +1,128 @@
+"""The examples: golden outputs, the seed's own samples field for field, and the seed's counts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from helpers import EXAMPLES, ROOT, find, golden, objects, render_paths, run_cli
+
+from krmfn import yamlio
+from krmfn.tree import desired_instances
+
+SEED_TEXT = (ROOT.parent / "shared" / "seeds" / "000_b45921103fcd096f.txt")
+CLUSTER = "example-multigres-cluster"
+# Fields a builder needs that the seed's samples do not show (README, "Child resources").
+ADDITIONS = {"databaseName", "tableGroupName", "shardName", "durabilityPolicy", "globalTopoServer",
+             "postgresPasswordSecret"}
+
+
+def seed_samples() -> dict[str, dict]:
+    if not SEED_TEXT.exists():
+        pytest.skip("the seed (../shared/seeds) is not beside this checkout")
+    blocks = re.findall(r"```yaml\n(.*?)```", SEED_TEXT.read_text(), re.S)
+    docs = [yamlio.load(b) for b in blocks]
+    return {d["kind"]: d for d in docs}
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return render_paths(EXAMPLES / "seed")
+
+
+def test_seed_child_counts(seed):
+    counts = {k: len(objects(seed, k)) for k in ("TopoServer", "MultiCell", "MultiTableGroup", "MultiShard")}
+    assert counts == {"TopoServer": 2, "MultiCell": 2, "MultiTableGroup": 4, "MultiShard": 5}
+
+
+def test_seed_desired_instances(seed):
+    (resolved,) = seed.resolved
+    assert {db["name"]: desired_instances(db) for db in resolved.databases} == {"production_db": 14}
+
+
+@pytest.mark.parametrize(("kind", "name"), [
+    ("MultiTableGroup", f"{CLUSTER}-production-db-orders-tg"),
+    ("MultiShard", f"{CLUSTER}-production-db-orders-tg-0"),
+])
+def test_seed_samples_field_for_field(seed, kind, name):
+    """The seed's resolved samples come out exactly, apart from the cluster-name prefix."""
+    sample = seed_samples()[kind]
+    ours = find(seed, kind, name)
+    assert sample["metadata"]["name"] == name.removeprefix(CLUSTER + "-")
+    assert {k: v for k, v in ours["spec"].items() if k not in ADDITIONS} == sample["spec"]
+    for key, value in sample["metadata"]["labels"].items():
+        assert ours["metadata"]["labels"][key] == value
+    assert ours["metadata"]["namespace"] == sample["metadata"]["namespace"]
+
+
+def test_seed_topo_server_sample(seed):
+    sample = seed_samples()["TopoServer"]
+    ours = find(seed, "TopoServer", f"{CLUSTER}-global")
+    assert ours["spec"] == sample["spec"]
+    assert ours["metadata"]["labels"]["multigres.com/cluster"] == CLUSTER
+
+
+def test_seed_multicell_shape(seed):
+    """The seed's MultiCell sample is for a cell the example lacks; compare its shape and topo forms."""
+    sample = seed_samples()["MultiCell"]
+    east = find(seed, "MultiCell", f"{CLUSTER}-us-east-1")
+    assert list(east["spec"]) == list(sample["spec"])
+    assert east["spec"]["globalTopoServer"] == sample["spec"]["globalTopoServer"]
+    assert east["spec"]["topoServer"] == sample["spec"]["topoServer"]
+    assert east["spec"]["multiGateway"] == sample["spec"]["multiGateway"]
+    assert east["spec"]["topologyReconciliation"] == sample["spec"]["topologyReconciliation"]
+    west = find(seed, "MultiCell", f"{CLUSTER}-us-west-2")
+    assert west["spec"]["topoServer"]["managedSpec"]["rootPath"] == "/multigres/us-west-2"
+    assert west["spec"]["allCells"] == ["us-east-1", "us-west-2"]
+
+
+def test_seed_images_propagate_only_what_each_child_needs(seed):
+    for cell in objects(seed, "MultiCell"):
+        assert set(cell["spec"]["images"]) == {"multigateway"}
+    for kind in ("MultiTableGroup", "MultiShard"):
+        for obj in objects(seed, kind):
+            assert list(obj["spec"]["images"]) == ["multipooler", "postgres", "multiorch"]
+
+
+def test_analytics_overrides_merge(seed):
+    pool = find(seed, "MultiTableGroup", f"{CLUSTER}-production-db-analytics-tg")["spec"]["shardTemplate"]["pools"][0]
+    assert pool["dataVolumeClaimTemplate"]["resources"]["requests"]["storage"] == "1000Gi"
+    assert pool["dataVolumeClaimTemplate"]["accessModes"] == ["ReadWriteOnce"]
+    assert pool["postgres"]["resources"] == {"requests": {"cpu": "4", "memory": "4Gi"},
+                                             "limits": {"cpu": "4", "memory": "8Gi"}}
+
+
+@pytest.mark.parametrize("example", ["seed", "minimal"])
+def test_golden_render(example):
+    proc = run_cli("render", f"examples/{example}")
+    assert proc.returncode == 0, proc.stderr
+    golden(f"{example}.render.yaml", proc.stdout)
+    golden(f"{example}.results.txt", proc.stderr)
+
+
+@pytest.mark.parametrize("example", ["seed", "minimal"])
+def test_golden_tree(example):
+    proc = run_cli("tree", f"examples/{example}")
+    assert proc.returncode == 0, proc.stderr
+    golden(f"{example}.tree.txt", proc.stdout)
+
+
+def test_tree_reports_seed_instances():
+    proc = run_cli("tree", "examples/seed")
+    assert "database production_db: desiredInstances 14" in proc.stdout
+    assert "cell us-west-2: topo managed local" in proc.stdout
+
+
+def test_render_leaves_out_local_config():
+    proc = run_cli("render", "examples/seed")
+    docs = [yamlio.load(d) for d in proc.stdout.split("\n---\n")]
+    assert not [d for d in docs if d and d.get("kind") == "Kptfile"]
+    assert "internal.config.kubernetes.io" not in proc.stdout and "config.kubernetes.io/path" not in proc.stdout
+
+
+def test_minimal_is_what_upstream_runs():
+    out = render_paths(EXAMPLES / "minimal")
+    assert not [r for r in out.results if "MVP" in r.message]
+    (shard,) = objects(out, "MultiShard")
+    assert (shard["spec"]["databaseName"], shard["spec"]["tableGroupName"], shard["spec"]["shardName"]) == (
+        "postgres", "default", "0-inf")
