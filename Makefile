@@ -25,7 +25,7 @@ golden: venv
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_examples.py
 
 bench: venv
-	$(PY) tools/bench.py
+	$(PY) scripts/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -39,7 +39,7 @@ class Model(BaseModel):
     """Strict base: unknown fields are errors, YAML names are the aliases."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, serialize_by_alias=True,
-                              validate_by_alias=True, validate_by_name=False)
+                              validate_by_alias=True, validate_by_name=False, defer_build=True)
 
     def dump(self) -> dict[str, Any]:
         """YAML-shaped dict: aliases, unset optional fields left out, declaration order."""
