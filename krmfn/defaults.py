@@ -6,7 +6,7 @@ The default Multigres images are pinned to the same upstream version the flag ch
 
 from __future__ import annotations
 
-MULTIGRES_TAG = "sha-6bd80b9"
+MULTIGRES_TAG = "sha-829712a"
 MULTIGRES_IMAGE = f"ghcr.io/multigres/multigres:{MULTIGRES_TAG}"
 PGCTLD_IMAGE = f"ghcr.io/multigres/pgctld:{MULTIGRES_TAG}"
 ETCD_IMAGE = "gcr.io/etcd-development/etcd:v3.6.16"
@@ -71,3 +71,5 @@ ETCD_DATA_MOUNT = "/var/lib/etcd"
 ETCD_DATA_DIR = "/var/lib/etcd/data"
 PASSWORD_MOUNT = "/etc/multigres/postgres-password"
 ETCD_COMPACTION_RETENTION = "1h"
+REGISTRATION_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
+REGISTRATION_BACKOFF_LIMIT = 6
