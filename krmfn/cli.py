@@ -9,22 +9,28 @@ from __future__ import annotations
 import sys
 
 
-def function_mode(stdin: str) -> tuple[str, int]:
-    """ResourceList in, ResourceList out; exit 1 when any result is an error."""
+def function_mode(stdin: str) -> tuple[str, int, list[str]]:
+    """ResourceList in, ResourceList out; exit 1 when any result is an error.
+
+    Error results are also returned as lines for stderr: kustomize drops a failed function's
+    ResourceList and shows only its stderr, which would otherwise hide the reason.
+    """
     from .function import run
     from .resourcelist import parse_resource_list, write_resource_list
-    from .results import has_errors
 
     rl = parse_resource_list(stdin)
     out = run(rl)
-    return write_resource_list(out.items, out.results, rl.dash_column), 1 if has_errors(out.results) else 0
+    errors = [r.describe() for r in out.results if r.severity == "error"]
+    return write_resource_list(out.items, out.results, rl.dash_column), 1 if errors else 0, errors
 
 
 def main() -> None:
     if len(sys.argv) == 1:
-        text, code = function_mode(sys.stdin.read())
+        text, code, errors = function_mode(sys.stdin.read())
         sys.stdout.write(text)
         sys.stdout.flush()
+        for line in errors:
+            sys.stderr.write(line + "\n")
         raise SystemExit(code)
     from .commands import cli
 

@@ -1,0 +1,125 @@
+"""Argo CD: argocd/plugin.yaml's commands, run the way the repo-server runs them.
+
+The repo-server runs `generate` (command + args) with cwd = the application's source folder and
+ARGOCD_APP_NAME, ARGOCD_APP_NAMESPACE and the app's plugin env as ARGOCD_ENV_*; it applies
+whatever YAML is printed. What these prove:
+- the output is exactly the objects to apply (the same objects `multigres-krmfn render` gives),
+  with no Kptfile, function config, local-config object or kpt/kustomize bookkeeping annotation;
+- ARGOCD_ENV_EMIT / _INCLUDE_CRDS / _CLUSTER_DOMAIN reach the function and override the folder's
+  own RenderMultigres;
+- a failed render exits non-zero with nothing on stdout (Argo CD must never apply, or prune
+  against, a partial or empty manifest set);
+- a folder that kpt already rendered (generated/ committed) gives the same objects, no duplicates;
+- `discover` claims folders with a MultigresCluster and no others.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import EXAMPLES, ROOT, require_tool
+
+from krmfn import yamlio
+from krmfn.plugins import argocd_options
+
+PLUGIN = yamlio.load((ROOT / "argocd" / "plugin.yaml").read_text())
+VENV_BIN = Path(sys.executable).parent
+BOOKKEEPING = ("config.kubernetes.io/path", "config.kubernetes.io/index", "internal.config.kubernetes.io/",
+               "config.k8s.io/id", "kustomize.config.k8s.io/")
+
+
+def repo_server_env(**params: str) -> dict[str, str]:
+    env = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": os.environ.get("HOME", "/"),
+           "ARGOCD_APP_NAME": "multigres", "ARGOCD_APP_NAMESPACE": "multigres",
+           "ARGOCD_APP_SOURCE_PATH": "examples/seed"}
+    env.update({f"ARGOCD_ENV_{k}": v for k, v in params.items()})
+    return env
+
+
+def run_step(step: str, folder: Path, **params: str) -> subprocess.CompletedProcess:
+    spec = PLUGIN["spec"][step] if step == "generate" else PLUGIN["spec"]["discover"]["find"]
+    argv = [*spec["command"], *spec.get("args", [])]
+    return subprocess.run(argv, cwd=folder, env=repo_server_env(**params), capture_output=True, text=True)
+
+
+def docs(stream: str) -> list[dict[str, Any]]:
+    return [d for d in (yamlio.load(c) for c in yamlio.split_documents(stream)) if d]
+
+
+def app(tmp: Path, example: str = "seed") -> Path:
+    folder = tmp / example
+    shutil.copytree(EXAMPLES / example, folder, ignore=shutil.ignore_patterns(".expected"))
+    return folder
+
+
+def test_generate_prints_only_objects_to_apply(tmp_path: Path) -> None:
+    proc = run_step("generate", app(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    out = docs(proc.stdout)
+    kinds = {d["kind"] for d in out}
+    assert {"MultigresCluster", "MultigresDeploymentTemplate", "TopoServer", "MultiCell", "MultiTableGroup",
+            "MultiShard"} <= kinds
+    assert not kinds & {"Kptfile", "RenderMultigres", "Kustomization"}
+    for d in out:
+        ann = d["metadata"].get("annotations") or {}
+        assert not [k for k in ann if k.startswith(BOOKKEEPING)], d["metadata"]
+        assert ann.get("config.kubernetes.io/local-config") != "true"
+    reference = subprocess.run([str(VENV_BIN / "multigres-krmfn"), "render", str(EXAMPLES / "seed")],
+                               capture_output=True, text=True)
+    want = sorted((d["kind"], d["metadata"]["name"]) for d in docs(reference.stdout))
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in out) == want
+
+
+def test_env_parameters_override_the_folder_config(tmp_path: Path) -> None:
+    folder = app(tmp_path)
+    (folder / "render.yaml").write_text(
+        "apiVersion: fn.multigres.com/v1alpha1\nkind: RenderMultigres\nmetadata:\n  name: render\n"
+        "  annotations:\n    config.kubernetes.io/local-config: \"true\"\nspec:\n  emit: workloads\n")
+    proc = run_step("generate", folder, EMIT="children", INCLUDE_CRDS="true")
+    assert proc.returncode == 0, proc.stderr
+    kinds = [d["kind"] for d in docs(proc.stdout)]
+    assert "RenderMultigres" not in kinds
+    assert kinds.count("CustomResourceDefinition") == 6
+    assert "MultiShard" in kinds  # emit=children from the env beat emit=workloads from the folder
+
+
+def test_env_parameter_mapping() -> None:
+    folder = {"kind": "RenderMultigres", "spec": {"emit": "children", "clusterDomain": "a.local"}}
+    cfg = argocd_options(folder, {"ARGOCD_ENV_CLUSTER_DOMAIN": "b.local", "ARGOCD_ENV_INCLUDE_CRDS": "True",
+                                  "ARGOCD_ENV_EMIT": ""})
+    assert cfg["spec"] == {"emit": "children", "clusterDomain": "b.local", "includeCrds": True}
+
+
+@pytest.mark.parametrize("params", [{}, {"EMIT": "everything"}], ids=["missing-template", "bad-emit"])
+def test_failure_is_non_zero_with_no_output(params: dict[str, str], tmp_path: Path) -> None:
+    folder = app(tmp_path, "missing-template" if not params else "seed")
+    proc = run_step("generate", folder, **params)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "ERROR" in proc.stderr
+
+
+def test_folder_rendered_by_kpt_gives_the_same_objects(tmp_path: Path) -> None:
+    kpt = require_tool("kpt")
+    fresh = docs(run_step("generate", app(tmp_path / "a")).stdout)
+    folder = app(tmp_path / "b")
+    env = repo_server_env()
+    subprocess.run([kpt, "fn", "render", str(folder), "--allow-exec"], env=env, check=True, capture_output=True)
+    assert (folder / "generated").is_dir()
+    proc = run_step("generate", folder)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(map(repr, docs(proc.stdout))) == sorted(map(repr, fresh))
+
+
+def test_discover(tmp_path: Path) -> None:
+    assert run_step("discover", app(tmp_path)).stdout.strip() == "./cluster.yaml"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+    assert run_step("discover", other).stdout.strip() == ""

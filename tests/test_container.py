@@ -1,0 +1,102 @@
+"""The container image and the function's catalog metadata agree with the package.
+
+What these prove (without building the image; there is no registry access in tests):
+- the Dockerfile's ENTRYPOINT is the package's console script (pyproject.toml [project.scripts])
+  with no arguments, i.e. function mode; the base is python:3.11-slim; the user is nobody;
+- .dockerignore keeps the package source (krmfn/, including krmfn/build/) in the context;
+- function.yaml is a KRMFunctionDefinition whose functionConfig schema is exactly the one
+  krmfn/crds.py generates from RenderMultigres (UPDATE_GOLDEN=1 rewrites it), whose image tag is
+  the package version, and whose image is the one the kustomize container config uses.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import tomllib
+from typing import Any
+
+from helpers import ROOT, UPDATE_GOLDEN
+
+from krmfn import yamlio
+
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+FUNCTION_YAML = ROOT / "function.yaml"
+HEADER = ("# KRM function metadata (kpt function catalog / KRM functions registry format).\n"
+          "# The functionConfig schema is generated from krmfn.api.config.RenderMultigres by\n"
+          "# krmfn.crds.openapi_schema: regenerate with UPDATE_GOLDEN=1 pytest tests/test_container.py\n")
+
+
+def instructions(name: str) -> list[str]:
+    return re.findall(rf"^{name}\s+(.+)$", DOCKERFILE, re.M)
+
+
+def test_entrypoint_is_the_console_script_in_function_mode() -> None:
+    entry = json.loads(instructions("ENTRYPOINT")[-1])
+    assert len(entry) == 1, "function mode means no arguments"
+    scripts = PYPROJECT["project"]["scripts"]
+    name = entry[0].rsplit("/", 1)[-1]
+    assert scripts.get(name) == "krmfn.cli:main"
+    assert not instructions("CMD")
+
+
+def test_base_image_and_user() -> None:
+    assert all(base.split()[0] == "python:3.11-slim" for base in instructions("FROM"))
+    assert instructions("USER")[-1].strip() in ("65534", "65534:65534", "nobody")
+
+
+def test_dockerignore_keeps_the_package() -> None:
+    patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
+                if p.strip() and not p.startswith("#")]
+
+    def excluded(path: str) -> bool:
+        verdict = False
+        for p in patterns:
+            negate = p.startswith("!")
+            pat = p.lstrip("!").rstrip("/")
+            if fnmatch.fnmatch(path, pat) or fnmatch.fnmatch(path, pat + "/*") or path.startswith(pat + "/"):
+                verdict = not negate
+        return verdict
+
+    for path in ("pyproject.toml", "README.md", "krmfn/cli.py", "krmfn/build/__init__.py"):
+        assert not excluded(path), path
+    for path in (".venv/bin/python", "tests/test_kpt.py", ".git/HEAD"):
+        assert excluded(path), path
+
+
+def _generated_schema() -> dict[str, Any]:
+    from krmfn.api.config import RenderMultigres
+    from krmfn.crds import openapi_schema
+
+    return openapi_schema(RenderMultigres)
+
+
+def test_function_yaml_schema_is_generated_from_the_model() -> None:
+    definition = yamlio.load(FUNCTION_YAML.read_text())
+    version = definition["spec"]["versions"][0]
+    schema = _generated_schema()
+    if UPDATE_GOLDEN:
+        version["schema"] = {"openAPIV3Schema": schema}
+        FUNCTION_YAML.write_text(HEADER + yamlio.dump(definition))
+    assert version["schema"]["openAPIV3Schema"] == schema, "UPDATE_GOLDEN=1 regenerates function.yaml's schema"
+
+
+def test_function_yaml_metadata() -> None:
+    definition = yamlio.load(FUNCTION_YAML.read_text())
+    assert (definition["apiVersion"], definition["kind"]) == ("config.kubernetes.io/v1alpha1", "KRMFunctionDefinition")
+    spec = definition["spec"]
+    assert (spec["group"], spec["names"]["kind"]) == ("fn.multigres.com", "RenderMultigres")
+    for key in ("description", "publisher", "versions"):
+        assert spec[key]
+    version = spec["versions"][0]
+    for key in ("name", "idempotent", "runtime", "usage", "examples", "license"):
+        assert key in version, key
+    image = version["runtime"]["container"]["image"]
+    assert image.endswith(":v" + PYPROJECT["project"]["version"])
+    for path in [version["usage"], *version["examples"]]:
+        assert (ROOT / path).exists(), path
+    container = yamlio.load((ROOT / "kustomization" / "container" / "render-multigres.yaml").read_text())
+    runtime = yamlio.load(container["metadata"]["annotations"]["config.kubernetes.io/function"])
+    assert runtime["container"]["image"] == image
