@@ -34,16 +34,40 @@ def limit_for(kind: str) -> int:
     return NAME_LIMITS.get(kind, DEFAULT_LIMIT)
 
 
-def object_name(kind: str, *parts: str) -> str:
-    """The name of a generated object of `kind`, built from its identity parts."""
+def fit(limit: int, *parts: str) -> str:
+    """Join sanitised parts; past `limit`, keep whole leading and trailing words around a hash.
+
+    `example-multigres-cluster-production-db-orders-tg-0-replica-us-west-2` (70) becomes
+    `example-<hash>-orders-tg-0-replica-us-west-2` (52): the hash of the untruncated parts keeps
+    the name unique and stable; the trailing words (table group, shard, pool type, cell) keep it
+    readable, since the leading ones (the cluster) are the same for every object of a cluster.
+    """
     joined = "-".join(p for p in (sanitize(x) for x in parts) if p)
-    limit = limit_for(kind)
-    if kind == "Service" and joined and not joined[0].isalpha():
-        joined = "s-" + joined
     if len(joined) <= limit:
         return joined
     digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:8]
-    return joined[: limit - 9].rstrip("-") + "-" + digest
+    words = joined.split("-")
+    budget = limit - len(digest) - 2
+    tail: list[str] = []
+    while len(words) > 1 and len("-".join([words[-1], *tail])) <= budget - len(words[0]) - 1:
+        tail.insert(0, words.pop())
+    head = ""
+    for word in words:
+        candidate = f"{head}-{word}" if head else word
+        if len(candidate) > budget - len("-".join(tail)):
+            break
+        head = candidate
+    if not head:
+        head = words[0][: max(1, budget - len("-".join(tail)))]
+    return "-".join(p for p in (head, digest, "-".join(tail)) if p)
+
+
+def object_name(kind: str, *parts: str) -> str:
+    """The name of a generated object of `kind`, built from its identity parts."""
+    name = fit(limit_for(kind), *parts)
+    if kind == "Service" and name and not name[0].isalpha():
+        name = fit(limit_for(kind), "s", *parts)
+    return name
 
 
 def is_label_value(value: str) -> bool:
@@ -168,13 +192,19 @@ def registration_job(cluster: str, digest: str) -> str:
     return object_name("Job", registration_name(cluster), digest[:8])
 
 
+def dns_label(*parts: str) -> str:
+    """A DNS-1123 label (at most 63), cut with the same rule as object names."""
+    return fit(CONTAINER_NAME_LIMIT, *parts)
+
+
 def container_name(*parts: str) -> str:
-    """A container name (DNS-1123 label, at most 63), cut with the same hash rule as objects."""
-    joined = "-".join(p for p in (sanitize(x) for x in parts) if p)
-    if len(joined) <= CONTAINER_NAME_LIMIT:
-        return joined
-    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:8]
-    return joined[: CONTAINER_NAME_LIMIT - 9].rstrip("-") + "-" + digest
+    return dns_label(*parts)
+
+
+def multiorch_deployment(table_group: str, cell: str) -> str:
+    """multiorch's Deployment: a DNS label, since its name prefixes pod names and hostnames (the
+    API server warns above 63); `multiorch_name` allows 253."""
+    return dns_label(table_group, "multiorch", cell)
 
 
 def identity_of(child: dict) -> dict[str, str]:

@@ -61,12 +61,19 @@ def test_object_name(kind, parts, expected):
 
 
 def test_long_names_are_truncated_with_stable_hash():
-    parts = ("a" * 40, "database_with_a_long_name", "tg", "0")
+    parts = ("example-multigres-cluster-production-db-orders-tg-0", "readOnly", "us-east-1")
     name = naming.object_name("StatefulSet", *parts)
-    assert len(name) == 52
+    assert len(name) <= 52
     assert name == naming.object_name("StatefulSet", *parts)
-    other = naming.object_name("StatefulSet", "a" * 40, "database_with_a_long_name", "tg", "1")
-    assert other != name and other[:43] == name[:43]
+    assert name.startswith("example-") and name.endswith("-orders-tg-0-readonly-us-east-1")
+    other = naming.object_name("StatefulSet", "example-multigres-cluster-production-db-orders-tg-1", *parts[1:])
+    assert other != name and other.endswith("-orders-tg-1-readonly-us-east-1")
+
+
+def test_names_that_differ_only_in_the_cut_part_still_differ():
+    a = naming.object_name("StatefulSet", "a" * 40, "db_one", "tg", "0")
+    b = naming.object_name("StatefulSet", "a" * 40, "db-two", "tg", "0")
+    assert a != b and len(a) <= 52 and len(b) <= 52
 
 
 @pytest.mark.parametrize("kind", ["Service", "StatefulSet", "Deployment", "MultiShard"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from helpers import ROOT
+
 from krmfn import defaults
 
 
@@ -17,7 +18,7 @@ def _versions() -> dict[str, str]:
 
 def test_default_multigres_images_match_the_pinned_module_version():
     commit = _versions()["MULTIGRES_VERSION"].rsplit("-", 1)[-1]
-    assert defaults.MULTIGRES_TAG == f"sha-{commit[:7]}"
+    assert f"sha-{commit[:7]}" == defaults.MULTIGRES_TAG
     assert defaults.MULTIGRES_IMAGE.endswith(defaults.MULTIGRES_TAG)
     assert defaults.PGCTLD_IMAGE.endswith(defaults.MULTIGRES_TAG)
 

@@ -215,6 +215,12 @@ build_multigres() { # bin work
 build_one() { # tool
   local tool=$1 dir tmp work
   dir=$(tool_dir "$tool")
+  # One build per tool at a time (tests and a manual `make tools` may race); whoever waited
+  # finds the result cached.
+  mkdir -p "$(dirname "$dir")"
+  exec 9>"$dir.lock"
+  flock 9
+  if is_cached "$tool"; then echo "cached: $(bin_dir "$tool")"; return 0; fi
   tmp=$dir.tmp
   rm -rf "$tmp"
   mkdir -p "$tmp/bin"

@@ -190,7 +190,9 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, name: str, namespace
                             "root": root}
         else:
             choice = {"global": {"rootPath": out.global_topo.get("rootPath", defaults.GLOBAL_ROOT)}}
-            registration = {"name": cell.name, "global": True, "root": choice["global"]["rootPath"]}
+            # As upstream's createclustermetadata: a cell on the global etcd gets its own root below it.
+            registration = {"name": cell.name, "global": True,
+                            "root": f"{choice['global']['rootPath'].rstrip('/')}/{cell.name}"}
         reconcile = _reconciliation(cluster, cell)
         registration["register"] = reconcile["registerCell"]
         out.cell_registrations.append(registration)

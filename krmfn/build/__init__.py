@@ -1,0 +1,95 @@
+"""Build stage: one child CR in, Kubernetes objects out (DESIGN.md §1, §3).
+
+Each builder reads one child CR (plus render options in a BuildContext) and nothing else; the
+multiadmin and registration builders read a small view of the cluster itself. Output order is
+fixed: global topo, registration, multiadmin, then every other child in resolve order.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import defaults, naming
+from ..results import ResourceRef, Result, warning
+from .admin import build_multiadmin
+from .cell import build_multicell
+from .meta import BuildContext, ClusterView
+from .registration import build_registration
+from .shard import build_multishard
+from .tablegroup import build_multitablegroup
+from .topo import build_topo_server
+
+BUILDERS = {
+    "TopoServer": build_topo_server,
+    "MultiCell": build_multicell,
+    "MultiTableGroup": build_multitablegroup,
+    "MultiShard": build_multishard,
+}
+
+
+def cluster_view(resolved: Any) -> ClusterView:
+    """The cluster-level facts multiadmin and registration need, shaped like a child CR."""
+    meta: dict[str, Any] = {"name": resolved.name}
+    if resolved.namespace:
+        meta["namespace"] = resolved.namespace
+    meta["labels"] = naming.labels(resolved.name)
+    meta["annotations"] = {naming.GENERATED_FROM: f"{resolved.namespace or ''}/{resolved.name}"}
+    global_topo = [c for c in resolved.of_kind("TopoServer")
+                   if c["metadata"]["name"] == naming.global_topo_name(resolved.name)]
+    image = global_topo[0]["spec"]["image"] if global_topo else defaults.ETCD_IMAGE
+    return ClusterView(metadata=meta, images=dict(resolved.images), pull=dict(resolved.pull),
+                       multiadmin=resolved.multiadmin, global_topo=dict(resolved.global_topo),
+                       topo_image=image, cell_registrations=list(resolved.cell_registrations),
+                       databases=list(resolved.databases))
+
+
+def check_password_secrets(children: list[dict[str, Any]], items: list[Any]) -> list[Result]:
+    """Secrets are referenced, never generated: warn when the password Secret is not an input."""
+    secrets = {}
+    for item in items:
+        if item.kind == "Secret" and item.api_version == "v1":
+            secrets.setdefault(item.name, []).append(item)
+    out, seen = [], set()
+    for child in children:
+        name = (child.get("spec") or {}).get("postgresPasswordSecret")
+        ns = (child.get("metadata") or {}).get("namespace")
+        if child["kind"] != "MultiShard" or not name or (ns, name) in seen:
+            continue
+        seen.add((ns, name))
+        found = [s for s in secrets.get(name, []) if s.namespace in (None, ns)]
+        where = f" in namespace {ns!r}" if ns else ""
+        if not found:
+            out.append(warning(
+                f"Secret {name!r}{where} (key {defaults.PASSWORD_KEY!r}, the postgres password) is not among the "
+                "inputs; the pooler pods will not start until it exists. Create it outside Git, e.g. "
+                f"`kubectl create secret generic {name} --from-literal={defaults.PASSWORD_KEY}=...`, or add it "
+                "to the package with a secret manager.", "spec.postgresPasswordSecret", ResourceRef.of(child)))
+        elif not any(defaults.PASSWORD_KEY in ((s.obj.get("data") or {}) | (s.obj.get("stringData") or {}))
+                     for s in found):
+            out.append(warning(f"Secret {name!r} has no key {defaults.PASSWORD_KEY!r}; the pooler pods read the "
+                               "postgres password from it.", "spec.postgresPasswordSecret", ResourceRef.of(child)))
+    return out
+
+
+def build_all(resolved: Any, options: Any, rl: Any) -> tuple[list[dict[str, Any]], list[Result]]:
+    """Workloads of every child of one resolved cluster, and what building them found."""
+    ctx = BuildContext(cluster_domain=getattr(options, "cluster_domain", "cluster.local"))
+    view = cluster_view(resolved)
+    global_name = naming.global_topo_name(resolved.name)
+    children = list(resolved.children)
+    first = [c for c in children if c["kind"] == "TopoServer" and c["metadata"]["name"] == global_name]
+    rest = [c for c in children if c not in first]
+    objects: list[dict[str, Any]] = []
+    for child in first:
+        objects += build_topo_server(child, ctx)
+    objects += build_registration(view, ctx)
+    objects += build_multiadmin(view, ctx)
+    for child in rest:
+        builder = BUILDERS.get(child["kind"])
+        if builder is not None:
+            objects += builder(child, ctx)
+    results = ctx.results + check_password_secrets(children, getattr(rl, "items", []))
+    # Builders share sub-dicts (resources, selectors) with their child CRs; a JSON round trip
+    # makes every object independent, so no YAML anchors appear and no edit leaks between objects.
+    return json.loads(json.dumps(objects)), results

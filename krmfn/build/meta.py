@@ -1,0 +1,218 @@
+"""Pod defaults in one place: metadata, security contexts, probes, ports, addresses.
+
+Every builder goes through these helpers so that a security or labelling rule is written once
+and holds for every pod we render (docs/workloads.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import defaults, naming
+from ..results import Result
+
+# Argo CD sync waves: topo first, then registration, then the servers, gateways last.
+WAVES = {"topo": "0", "registration": "1", "server": "2", "gateway": "3"}
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+DEPENDS_ON = "config.kubernetes.io/depends-on"
+
+_DOWNWARD = {
+    "POD_NAME": "metadata.name",
+    "POD_NAMESPACE": "metadata.namespace",
+    "POD_IP": "status.podIP",
+}
+_VAR = re.compile(r"(?<!\$)\$\(([A-Z_][A-Z0-9_]*)\)")
+
+
+@dataclass
+class BuildContext:
+    """Render options a builder may read, and where it reports problems (builders return objects)."""
+
+    cluster_domain: str = "cluster.local"
+    results: list[Result] = field(default_factory=list)
+
+
+@dataclass
+class ClusterView:
+    """What the cluster-level builders (multiadmin, registration) need from a resolved cluster.
+
+    It has the shape of a child CR (`metadata` with name, namespace, labels, annotations) so
+    meta.metadata works on it as on any child.
+    """
+
+    metadata: dict[str, Any]
+    images: dict[str, str]
+    pull: dict[str, Any]
+    multiadmin: dict[str, Any] | None
+    global_topo: dict[str, Any]
+    topo_image: str
+    cell_registrations: list[dict[str, Any]]
+    databases: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["name"])
+
+    @property
+    def namespace(self) -> str | None:
+        return self.metadata.get("namespace")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Dict-style access to `metadata`, so helpers taking a child dict accept a view."""
+        return self.metadata if key == "metadata" else default
+
+
+def namespace_of(child: dict[str, Any]) -> str | None:
+    return (child.get("metadata") or {}).get("namespace")
+
+
+def metadata(name: str, child: dict[str, Any], labels: dict[str, str], wave: str,
+             extra_annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """Object metadata: name, the child's namespace, labels, generated-from copied from the child."""
+    meta: dict[str, Any] = {"name": name}
+    ns = namespace_of(child)
+    if ns:
+        meta["namespace"] = ns
+    meta["labels"] = dict(labels)
+    source = ((child.get("metadata") or {}).get("annotations") or {}).get(naming.GENERATED_FROM, "")
+    meta["annotations"] = {naming.GENERATED_FROM: source, SYNC_WAVE: wave, **(extra_annotations or {})}
+    return meta
+
+
+def obj(api_version: str, kind: str, meta: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """A Kubernetes object in the key order kubectl users expect."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, "spec": spec}
+
+
+def depends_on(group: str, namespace: str | None, kind: str, name: str) -> str:
+    """kpt's depends-on reference; the core group is the empty string."""
+    if namespace:
+        return f"{group}/namespaces/{namespace}/{kind}/{name}"
+    return f"{group}/{kind}/{name}"
+
+
+# ---- addresses ----
+
+def service_host(service: str, namespace: str | None, cluster_domain: str) -> str:
+    """Stable DNS name of a Service; `$(POD_NAMESPACE)` when the child has no namespace yet."""
+    return f"{service}.{namespace or '$(POD_NAMESPACE)'}.svc.{cluster_domain}"
+
+
+def topo_address(ref: dict[str, Any], namespace: str | None, ctx: BuildContext) -> str:
+    """`<client Service DNS>:2379` for a rendered topo, else the external address as given."""
+    if ref.get("clientServiceName"):
+        host = service_host(ref["clientServiceName"], namespace, ctx.cluster_domain)
+        return f"{host}:{defaults.PORTS['etcd']['client']}"
+    return str(ref.get("address", ""))
+
+
+def topo_flags(ref: dict[str, Any], namespace: str | None, ctx: BuildContext) -> list[str]:
+    return [f"--topo-global-server-addresses={topo_address(ref, namespace, ctx)}",
+            f"--topo-global-root={ref['rootPath']}"]
+
+
+# ---- pods ----
+
+def pod_security(uid: int) -> dict[str, Any]:
+    """Pod-level security: explicit non-root ids (an image's USER may be root or non-numeric)."""
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+            "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security(read_only_root: bool = True) -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": read_only_root,
+            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def http_probe(path: str, port: str, period: int = 10, failures: int = 3, delay: int = 0) -> dict[str, Any]:
+    probe: dict[str, Any] = {"httpGet": {"path": path, "port": port}}
+    if delay:
+        probe["initialDelaySeconds"] = delay
+    probe.update({"periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures})
+    return probe
+
+
+def ports(component: str, prefix: str = "") -> list[dict[str, Any]]:
+    """Container ports of a component from the ports table; `prefix` keeps names unique per pod."""
+    return [{"name": f"{prefix}{name}", "containerPort": number, "protocol": "TCP"}
+            for name, number in defaults.PORTS[component].items()]
+
+
+def container(name: str, image: str, command: list[str], args: list[str], pull: dict[str, Any], *,
+              env: list[dict[str, Any]] | None = None, container_ports: list[dict[str, Any]] | None = None,
+              resources: dict[str, Any] | None = None, probes: dict[str, Any] | None = None,
+              mounts: list[dict[str, Any]] | None = None, read_only_root: bool = True) -> dict[str, Any]:
+    """A container; downward-API env is added for every `$(POD_*)` its args use."""
+    out: dict[str, Any] = {"name": name, "image": image}
+    if pull.get("imagePullPolicy"):
+        out["imagePullPolicy"] = pull["imagePullPolicy"]
+    out["command"] = command
+    out["args"] = args
+    used = sorted({v for a in command + args for v in _VAR.findall(a) if v in _DOWNWARD})
+    all_env = [{"name": v, "valueFrom": {"fieldRef": {"fieldPath": _DOWNWARD[v]}}} for v in used]
+    all_env += env or []
+    if all_env:
+        out["env"] = all_env
+    if container_ports:
+        out["ports"] = container_ports
+    out["resources"] = copy.deepcopy(resources or {})
+    out.update(probes or {})
+    if mounts:
+        out["volumeMounts"] = mounts
+    out["securityContext"] = container_security(read_only_root)
+    return out
+
+
+def pod_spec(containers: list[dict[str, Any]], pull: dict[str, Any], uid: int, *,
+             selector: dict[str, str] | None = None, volumes: list[dict[str, Any]] | None = None,
+             init_containers: list[dict[str, Any]] | None = None, restart_policy: str | None = None,
+             grace: int | None = None) -> dict[str, Any]:
+    """A pod spec with our defaults: no API token, no service links, spread across nodes."""
+    spec: dict[str, Any] = {}
+    if restart_policy:
+        spec["restartPolicy"] = restart_policy
+    spec["automountServiceAccountToken"] = False
+    spec["enableServiceLinks"] = False
+    if grace is not None:
+        spec["terminationGracePeriodSeconds"] = grace
+    spec["securityContext"] = pod_security(uid)
+    if pull.get("imagePullSecrets"):
+        spec["imagePullSecrets"] = [dict(s) for s in pull["imagePullSecrets"]]
+    if selector:
+        spec["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "podAffinityTerm": {"labelSelector": {"matchLabels": dict(selector)},
+                                "topologyKey": "kubernetes.io/hostname"}}]}}
+    if init_containers:
+        spec["initContainers"] = init_containers
+    spec["containers"] = containers
+    if volumes:
+        spec["volumes"] = volumes
+    return spec
+
+
+def pull_of(spec: dict[str, Any]) -> dict[str, Any]:
+    """The pull settings a child spec carries (imagePullPolicy, imagePullSecrets)."""
+    return {k: spec[k] for k in ("imagePullPolicy", "imagePullSecrets") if spec.get(k)}
+
+
+def tmp_volume() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A writable /tmp for containers with a read-only root filesystem."""
+    return {"name": "tmp", "emptyDir": {}}, {"name": "tmp", "mountPath": "/tmp"}
+
+
+def claim_template(name: str, template: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """A StatefulSet volumeClaimTemplate; an access mode is required, so default ReadWriteOnce."""
+    spec = copy.deepcopy(template)
+    spec.setdefault("accessModes", ["ReadWriteOnce"])
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "labels": dict(labels)}, "spec": spec}
+
+
+def service_ports(container_ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Service ports that target container ports by name."""
+    return [{"name": p["name"], "port": p["containerPort"], "targetPort": p["name"], "protocol": "TCP"}
+            for p in container_ports]

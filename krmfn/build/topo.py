@@ -1,0 +1,108 @@
+"""TopoServer → etcd: StatefulSet, headless peer Service, client Service, PodDisruptionBudget.
+
+Members find each other by the stable DNS names the headless Service gives StatefulSet pods
+(`<pod>.<peer>.<ns>.svc.<domain>`), so the member list is known at render time and no
+discovery service or shell script is needed (the etcd image has no shell).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import defaults, naming
+from . import meta
+from .meta import BuildContext
+
+
+def quorum(replicas: int) -> int:
+    return replicas // 2 + 1
+
+
+def max_unavailable(replicas: int) -> int:
+    """Members that may be evicted at once without losing quorum: replicas - quorum.
+
+    1 and 2 members give 0: such an etcd has no failure tolerance, so a voluntary eviction would
+    stop every Multigres component from reaching the topology. The PDB then blocks node drains
+    until a human decides (scale to 3, or delete the PDB) — Kubernetes' documented choice for a
+    single-instance stateful application that must not be stopped silently.
+    """
+    return max(replicas - quorum(replicas), 0)
+
+
+def _peer_url(pod: str, peer: str, namespace: str | None, ctx: BuildContext, port: str) -> str:
+    host = f"{pod}.{meta.service_host(peer, namespace, ctx.cluster_domain)}"
+    return f"http://{host}:{defaults.PORTS['etcd'][port]}"
+
+
+def etcd_args(name: str, sts: str, peer: str, replicas: int, namespace: str | None,
+              ctx: BuildContext) -> list[str]:
+    members = ",".join(f"{sts}-{i}={_peer_url(f'{sts}-{i}', peer, namespace, ctx, 'peer')}"
+                       for i in range(replicas))
+    p = defaults.PORTS["etcd"]
+    return [
+        "--name=$(POD_NAME)",
+        f"--data-dir={defaults.ETCD_DATA_DIR}",
+        f"--listen-client-urls=http://0.0.0.0:{p['client']}",
+        f"--advertise-client-urls={_peer_url('$(POD_NAME)', peer, namespace, ctx, 'client')}",
+        f"--listen-peer-urls=http://0.0.0.0:{p['peer']}",
+        f"--initial-advertise-peer-urls={_peer_url('$(POD_NAME)', peer, namespace, ctx, 'peer')}",
+        f"--listen-metrics-urls=http://0.0.0.0:{p['metrics']}",
+        f"--initial-cluster={members}",
+        "--initial-cluster-state=new",
+        f"--initial-cluster-token={name}",
+        "--auto-compaction-mode=periodic",
+        f"--auto-compaction-retention={defaults.ETCD_COMPACTION_RETENTION}",
+    ]
+
+
+def build_topo_server(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
+    """The etcd cluster of one managed TopoServer."""
+    spec = child["spec"]
+    name = child["metadata"]["name"]
+    namespace = meta.namespace_of(child)
+    cluster = naming.cluster_of(child)
+    labels = naming.labels(cluster, "etcd", **naming.identity_of(child))
+    selector = naming.selector(labels)
+    sts = naming.topo_statefulset(name)
+    peer = naming.topo_peer_service(name)
+    client = naming.topo_client_service(name)
+    replicas = int(spec["replicas"])
+    pull = meta.pull_of(spec)
+    wave = meta.WAVES["topo"]
+    ports = meta.ports("etcd")
+
+    etcd = meta.container(
+        "etcd", spec["image"], [defaults.ETCD_BIN],
+        etcd_args(name, sts, peer, replicas, namespace, ctx), pull,
+        container_ports=ports, resources=spec.get("resources"),
+        probes={"livenessProbe": meta.http_probe("/livez", "metrics", failures=8, delay=10),
+                "readinessProbe": meta.http_probe("/readyz", "metrics", period=5)},
+        mounts=[{"name": "data", "mountPath": defaults.ETCD_DATA_MOUNT}])
+    template = {"metadata": {"labels": dict(labels)},
+                "spec": meta.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30)}
+    statefulset = meta.obj("apps/v1", "StatefulSet", meta.metadata(sts, child, labels, wave), {
+        "serviceName": peer,
+        "replicas": replicas,
+        "podManagementPolicy": "Parallel",
+        "selector": {"matchLabels": selector},
+        "template": template,
+        "volumeClaimTemplates": [meta.claim_template("data", spec["dataVolumeClaimTemplate"], selector)],
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+    })
+    peer_svc = meta.obj("v1", "Service", meta.metadata(peer, child, labels, wave), {
+        "clusterIP": "None",
+        "publishNotReadyAddresses": True,
+        "selector": dict(selector),
+        "ports": meta.service_ports([p for p in ports if p["name"] in ("client", "peer")]),
+    })
+    client_svc = meta.obj("v1", "Service", meta.metadata(client, child, labels, wave), {
+        "type": "ClusterIP",
+        "selector": dict(selector),
+        "ports": meta.service_ports([p for p in ports if p["name"] == "client"]),
+    })
+    pdb = meta.obj("policy/v1", "PodDisruptionBudget", meta.metadata(naming.topo_pdb(name), child, labels, wave), {
+        "maxUnavailable": max_unavailable(replicas),
+        "selector": {"matchLabels": dict(selector)},
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    })
+    return [statefulset, peer_svc, client_svc, pdb]

@@ -1,0 +1,126 @@
+"""The two global-topo records, encoded as protobuf at render time (no protobuf dependency).
+
+Field numbers from multigres `proto/clustermetadata.proto`; the durability policies as
+`go/common/topoclient/durability.go` builds them (AtLeastN / MultiCellAtLeastN). Wire rules as
+Go's proto.Marshal: fields in number order, proto3 zero values left out, one tag per element
+of a repeated string, embedded messages length-delimited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+QUORUM_AT_LEAST_N = 3
+QUORUM_MULTI_CELL_AT_LEAST_N = 4
+_VARINT, _LEN = 0, 2
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _tag(number: int, wire: int) -> bytes:
+    return varint(number << 3 | wire)
+
+
+def f_int(number: int, value: int) -> bytes:
+    return _tag(number, _VARINT) + varint(value) if value else b""
+
+
+def f_bytes(number: int, data: bytes, keep_empty: bool = False) -> bytes:
+    if not data and not keep_empty:
+        return b""
+    return _tag(number, _LEN) + varint(len(data)) + data
+
+
+def f_str(number: int, value: str) -> bytes:
+    return f_bytes(number, value.encode())
+
+
+def cell(name: str, server_addresses: list[str], root: str) -> bytes:
+    """clustermetadata.Cell{name=1, server_addresses=2 (repeated), root=3}."""
+    return f_str(1, name) + b"".join(f_str(2, a) for a in server_addresses) + f_str(3, root)
+
+
+def durability_policy(policy: str) -> bytes:
+    """DurabilityPolicy{policy_name=1, policy_version=2 (unset), quorum_type=3, required_count=4, description=5}."""
+    if policy.startswith("MULTI_CELL_AT_LEAST_"):
+        n, quorum = int(policy.rsplit("_", 1)[1]), QUORUM_MULTI_CELL_AT_LEAST_N
+        description = f"At least {n} nodes from different cells must acknowledge"
+    elif policy.startswith("AT_LEAST_"):
+        n, quorum = int(policy.rsplit("_", 1)[1]), QUORUM_AT_LEAST_N
+        description = f"At least {n} nodes must acknowledge"
+    else:
+        raise ValueError(f"unknown durability policy {policy!r}")
+    return f_str(1, policy) + f_int(3, quorum) + f_int(4, n) + f_str(5, description)
+
+
+def database(name: str, backup_path: str, cells: list[str], policy: str) -> bytes:
+    """Database{name=1, backup_location=2 (BackupLocation{filesystem=1: FilesystemBackup{path=1}}),
+    cells=3 (repeated), bootstrap_durability_policy=4}."""
+    location = f_bytes(1, f_str(1, backup_path), keep_empty=True)
+    return (f_str(1, name) + f_bytes(2, location, keep_empty=True)
+            + b"".join(f_str(3, c) for c in cells) + f_bytes(4, durability_policy(policy), keep_empty=True))
+
+
+# ---- decoding (tests, and the consistency checker reading records back) ----
+
+def decode(data: bytes) -> list[tuple[int, Any]]:
+    """(field number, int | bytes) pairs in wire order; raises ValueError on malformed input."""
+    out: list[tuple[int, Any]] = []
+    i = 0
+
+    def read_varint() -> int:
+        nonlocal i
+        shift = value = 0
+        while True:
+            if i >= len(data):
+                raise ValueError("truncated varint")
+            byte = data[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    while i < len(data):
+        key = read_varint()
+        number, wire = key >> 3, key & 7
+        if wire == _VARINT:
+            out.append((number, read_varint()))
+        elif wire == _LEN:
+            size = read_varint()
+            if i + size > len(data):
+                raise ValueError("truncated field")
+            out.append((number, data[i:i + size]))
+            i += size
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    return out
+
+
+def decode_cell(data: bytes) -> dict[str, Any]:
+    fields = decode(data)
+    return {"name": _one(fields, 1), "server_addresses": [v.decode() for n, v in fields if n == 2],
+            "root": _one(fields, 3)}
+
+
+def decode_database(data: bytes) -> dict[str, Any]:
+    fields = decode(data)
+    location = dict(decode(dict(fields)[2]))
+    policy = decode(dict(fields)[4])
+    return {"name": _one(fields, 1), "backup_path": _one(decode(location[1]), 1),
+            "cells": [v.decode() for n, v in fields if n == 3],
+            "policy": {"policy_name": _one(policy, 1), "policy_version": dict(policy).get(2, 0),
+                       "quorum_type": dict(policy).get(3, 0), "required_count": dict(policy).get(4, 0),
+                       "description": _one(policy, 5)}}
+
+
+def _one(fields: list[tuple[int, Any]], number: int) -> str:
+    values = [v for n, v in fields if n == number]
+    return values[-1].decode() if values else ""

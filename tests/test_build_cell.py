@@ -1,0 +1,57 @@
+"""MultiCell → multigateway Deployment, Service and PDB."""
+
+from __future__ import annotations
+
+import copy
+
+from consistency import args_of, child
+from helpers import EXAMPLES, render_paths
+
+from krmfn.build.cell import build_multicell
+from krmfn.build.meta import BuildContext
+
+SEED = render_paths(EXAMPLES / "seed").resolved[0]
+
+
+def test_gateway_deployment_service_and_pdb() -> None:
+    deploy, svc, pdb = build_multicell(child(SEED, "MultiCell", "-us-east-1"), BuildContext())
+    assert deploy["metadata"]["name"] == svc["metadata"]["name"] == "example-multigres-cluster-us-east-1-gateway"
+    assert deploy["spec"]["replicas"] == 2 and pdb["spec"]["maxUnavailable"] == 1
+    c = deploy["spec"]["template"]["spec"]["containers"][0]
+    args = args_of(c)
+    assert args["--cell"] == "us-east-1"
+    assert args["--topo-global-server-addresses"] == (
+        "example-multigres-cluster-global-client.multigres.svc.cluster.local:2379")
+    assert args["--topo-global-root"] == "/multigres/global"
+    assert (args["--http-port"], args["--grpc-port"], args["--pg-port"]) == ("15100", "15170", "5432")
+    assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"http": 15100, "grpc": 15170, "postgres": 5432}
+    assert c["resources"]["limits"]["memory"] == "1Gi"
+    assert c["livenessProbe"]["httpGet"] == {"path": "/live", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert deploy["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "3"
+
+
+def test_cell_with_its_own_topo_still_talks_to_the_global_one() -> None:
+    """Binaries take only global topo flags; the cell's topo is found through its Cell record."""
+    deploy = build_multicell(child(SEED, "MultiCell", "-us-west-2"), BuildContext())[0]
+    args = args_of(deploy["spec"]["template"]["spec"]["containers"][0])
+    assert args["--topo-global-server-addresses"].startswith("example-multigres-cluster-global-client.")
+    assert args["--cell"] == "us-west-2"
+
+
+def test_external_global_address_is_used_as_is_and_one_replica_gets_no_pdb() -> None:
+    cell = copy.deepcopy(child(SEED, "MultiCell", "-us-east-1"))
+    cell["spec"]["globalTopoServer"] = {"rootPath": "/g", "address": "etcd.example.com:2379"}
+    cell["spec"]["multiGateway"]["replicas"] = 1
+    objs = build_multicell(cell, BuildContext())
+    assert [o["kind"] for o in objs] == ["Deployment", "Service"]
+    args = args_of(objs[0]["spec"]["template"]["spec"]["containers"][0])
+    assert args["--topo-global-server-addresses"] == "etcd.example.com:2379"
+    assert args["--topo-global-root"] == "/g"
+
+
+def test_selector_is_identity_only() -> None:
+    deploy = build_multicell(child(SEED, "MultiCell", "-us-east-1"), BuildContext())[0]
+    selector = deploy["spec"]["selector"]["matchLabels"]
+    assert "app.kubernetes.io/managed-by" not in selector and selector["multigres.com/cell"] == "us-east-1"
+    assert selector.items() <= deploy["spec"]["template"]["metadata"]["labels"].items()
