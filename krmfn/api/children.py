@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from .cluster import DurabilityPolicy, ExternalTopo, ManagedTopoSpec, Partitioning, PoolType
+from .cluster import DurabilityPolicy, ExternalTopo, Images, ManagedTopoSpec, Partitioning, PoolType
 from .common import (
     ComponentSpec,
     ContainerSpec,
@@ -23,14 +23,6 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
-
-
-class ChildImages(Model):
-    multigateway: str | None = None
-    multipooler: str | None = None
-    postgres: str | None = None
-    multiorch: str | None = None
-    multiadmin: str | None = None
 
 
 class PullSettings(Model):
@@ -75,7 +67,7 @@ class CellReconciliation(Model):
 
 class MultiCellSpec(PullSettings):
     name: str
-    images: ChildImages
+    images: Images
     multi_gateway: ComponentSpec
     global_topo_server: GlobalTopoRef
     topo_server: CellTopoChoice
@@ -100,26 +92,27 @@ class ResolvedShardTemplate(Model):
     pools: list[ResolvedPool]
 
 
-class MultiTableGroupSpec(PullSettings):
-    images: ChildImages
+class ShardPlacement(PullSettings):
+    """What table groups and shards add to the seed's shapes: who they are, where topo is."""
+
+    database_name: str
+    table_group_name: str
+    global_topo_server: GlobalTopoRef
+    postgres_password_secret: str
+
+
+class MultiTableGroupSpec(ShardPlacement):
+    images: Images
     multiorch: MultiorchSection
     partitioning: Partitioning
     shard_template: ResolvedShardTemplate
-    database_name: str
-    table_group_name: str
     durability_policy: DurabilityPolicy
-    global_topo_server: GlobalTopoRef
-    postgres_password_secret: str
 
 
-class MultiShardSpec(PullSettings):
-    images: ChildImages
+class MultiShardSpec(ShardPlacement):
+    images: Images
     pools: list[ResolvedPool]
-    database_name: str
-    table_group_name: str
     shard_name: str
-    global_topo_server: GlobalTopoRef
-    postgres_password_secret: str
 
 
 def _child(kind: str, spec_type: type) -> type[Model]:

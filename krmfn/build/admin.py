@@ -18,26 +18,15 @@ def build_multiadmin(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any
         return []
     name = naming.multiadmin_name(view.name)
     labels = naming.labels(view.name, "multiadmin")
-    selector = naming.selector(labels)
     p = defaults.PORTS["multiadmin"]
-    ports = meta.ports("multiadmin")
-    tmp_vol, tmp_mount = meta.tmp_volume()
     args = [f"--http-port={p['http']}", f"--grpc-port={p['grpc']}",
             *meta.topo_flags(view.global_topo, view.namespace, ctx), "--service-map=grpc-multiadmin"]
-    admin = meta.container(
-        "multiadmin", view.images["multiadmin"], [f"{defaults.MULTIGRES_BIN}/multiadmin"], args, view.pull,
-        container_ports=ports, resources=spec.get("resources"),
-        probes={"livenessProbe": meta.http_probe("/live", "http", delay=10),
-                "readinessProbe": meta.http_probe("/ready", "http", period=5)},
-        mounts=[tmp_mount])
+    admin, tmp = meta.server_container("multiadmin", view.images["multiadmin"], args, view.pull,
+                                       spec.get("resources"))
     wave = meta.WAVES["server"]
-    deployment = meta.obj("apps/v1", "Deployment", meta.metadata(name, view, labels, wave), {
-        "replicas": int(spec.get("replicas", defaults.COMPONENT_REPLICAS["multiadmin"])),
-        "selector": {"matchLabels": selector},
-        "template": {"metadata": {"labels": dict(labels)},
-                     "spec": meta.pod_spec([admin], view.pull, defaults.NONROOT_UID, selector=selector,
-                                           volumes=[tmp_vol])},
-    })
+    replicas = int(spec.get("replicas", defaults.COMPONENT_REPLICAS["multiadmin"]))
+    deployment = meta.deployment(meta.metadata(name, view, labels, wave), labels, replicas, [admin], view.pull,
+                                 defaults.NONROOT_UID, [tmp])
     service = meta.obj("v1", "Service", meta.metadata(name, view, labels, wave), {
-        "type": "ClusterIP", "selector": dict(selector), "ports": meta.service_ports(ports)})
+        "type": "ClusterIP", "selector": naming.selector(labels), "ports": meta.service_ports(admin["ports"])})
     return [deployment, service]

@@ -216,3 +216,70 @@ def service_ports(container_ports: list[dict[str, Any]]) -> list[dict[str, Any]]
     """Service ports that target container ports by name."""
     return [{"name": p["name"], "port": p["containerPort"], "targetPort": p["name"], "protocol": "TCP"}
             for p in container_ports]
+
+
+# ---- shared object shapes ----
+
+def server_container(binary: str, image: str, args: list[str], pull: dict[str, Any],
+                     resources: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A stateless Multigres server (multiadmin, multigateway, multiorch) and its /tmp volume.
+
+    Same layout for all three: the binary from the multigres image, its ports from the table,
+    `/live` and `/ready` on the named HTTP port, a read-only root with a writable /tmp.
+    """
+    tmp_vol, tmp_mount = tmp_volume()
+    out = container(binary, image, [f"{defaults.MULTIGRES_BIN}/{binary}"], args, pull,
+                    container_ports=ports(binary), resources=resources,
+                    probes={"livenessProbe": http_probe("/live", "http", delay=10),
+                            "readinessProbe": http_probe("/ready", "http", period=5)},
+                    mounts=[tmp_mount])
+    return out, tmp_vol
+
+
+def deployment(meta: dict[str, Any], labels: dict[str, str], replicas: int, containers: list[dict[str, Any]],
+               pull: dict[str, Any], uid: int, volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Deployment whose selector is the identity labels and whose pods spread across nodes."""
+    selector = naming.selector(labels)
+    return obj("apps/v1", "Deployment", meta, {
+        "replicas": replicas,
+        "selector": {"matchLabels": selector},
+        "template": {"metadata": {"labels": dict(labels)},
+                     "spec": pod_spec(containers, pull, uid, selector=selector, volumes=volumes)},
+    })
+
+
+def stateful_set(meta: dict[str, Any], labels: dict[str, str], service: str, replicas: int,
+                 pod: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any]:
+    """A StatefulSet that starts its pods together and never deletes their data.
+
+    Parallel start: etcd members and poolers both need several peers up before any is ready.
+    Retain/Retain: rendering (or scaling down) must never cause a PersistentVolumeClaim to go.
+    """
+    selector = naming.selector(labels)
+    return obj("apps/v1", "StatefulSet", meta, {
+        "serviceName": service,
+        "replicas": replicas,
+        "podManagementPolicy": "Parallel",
+        "selector": {"matchLabels": selector},
+        "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+        "volumeClaimTemplates": [claim_template("data", claim, selector)],
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+    })
+
+
+def headless_service(meta: dict[str, Any], labels: dict[str, str],
+                     container_ports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stable per-pod DNS names, published before readiness so peers find each other at start."""
+    return obj("v1", "Service", meta, {
+        "clusterIP": "None",
+        "publishNotReadyAddresses": True,
+        "selector": naming.selector(labels),
+        "ports": service_ports(container_ports),
+    })
+
+
+def disruption_budget(meta: dict[str, Any], labels: dict[str, str], max_unavailable: int) -> dict[str, Any]:
+    """A PodDisruptionBudget; pods that are not ready anyway may always be evicted."""
+    return obj("policy/v1", "PodDisruptionBudget", meta, {
+        "maxUnavailable": max_unavailable, "selector": {"matchLabels": naming.selector(labels)},
+        "unhealthyPodEvictionPolicy": "AlwaysAllow"})

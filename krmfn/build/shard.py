@@ -94,29 +94,13 @@ def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -
     ]
     containers = [pgctld_container(spec, pool, pull),
                   multipooler_container(spec, pool, pull, service, namespace, ctx)]
-    template = {"metadata": {"labels": dict(labels)},
-                "spec": meta.pod_spec(containers, pull, defaults.POSTGRES_UID, selector=selector,
-                                      volumes=volumes, grace=60)}
-    statefulset = meta.obj("apps/v1", "StatefulSet", meta.metadata(sts, child, labels, wave), {
-        "serviceName": service,
-        "replicas": int(pool["replicas"]),
-        # Parallel: bootstrap needs several poolers up at once (AT_LEAST_2), none is ready before.
-        "podManagementPolicy": "Parallel",
-        "selector": {"matchLabels": selector},
-        "template": template,
-        "volumeClaimTemplates": [meta.claim_template("data", pool["dataVolumeClaimTemplate"], selector)],
-        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-    })
-    headless = meta.obj("v1", "Service", meta.metadata(service, child, labels, wave), {
-        "clusterIP": "None",
-        "publishNotReadyAddresses": True,
-        "selector": dict(selector),
-        "ports": meta.service_ports(meta.ports("multipooler")),
-    })
-    pdb = meta.obj("policy/v1", "PodDisruptionBudget",
-                   meta.metadata(naming.pool_pdb(shard, pool_type, cell), child, labels, wave),
-                   {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)},
-                    "unhealthyPodEvictionPolicy": "AlwaysAllow"})
+    pod = meta.pod_spec(containers, pull, defaults.POSTGRES_UID, selector=selector, volumes=volumes, grace=60)
+    statefulset = meta.stateful_set(meta.metadata(sts, child, labels, wave), labels, service, int(pool["replicas"]),
+                                    pod, pool["dataVolumeClaimTemplate"])
+    headless = meta.headless_service(meta.metadata(service, child, labels, wave), labels,
+                                     meta.ports("multipooler"))
+    pdb = meta.disruption_budget(meta.metadata(naming.pool_pdb(shard, pool_type, cell), child, labels, wave),
+                                 labels, 1)
     return [statefulset, headless, pdb]
 
 

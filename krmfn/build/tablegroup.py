@@ -26,30 +26,19 @@ def build_multitablegroup(child: dict[str, Any], ctx: BuildContext) -> list[dict
     orch_spec = (spec.get("multiorch") or {}).get("spec") or {}
     pull = meta.pull_of(spec)
     p = defaults.PORTS["multiorch"]
-    ports = meta.ports("multiorch")
+    replicas = int(orch_spec.get("replicas", defaults.COMPONENT_REPLICAS["multiorch"]))
     out = []
     for cell in pool_cells((spec.get("shardTemplate") or {}).get("pools") or []):
         name = naming.multiorch_deployment(tg, cell)
         labels = naming.labels(cluster, "multiorch", **{**naming.identity_of(child), "cell": cell})
-        selector = naming.selector(labels)
-        tmp_vol, tmp_mount = meta.tmp_volume()
         args = [
             f"--http-port={p['http']}", f"--grpc-port={p['grpc']}", f"--cell={cell}",
             f"--watch-targets={spec['databaseName']}/{spec['tableGroupName']}",
             *meta.topo_flags(spec["globalTopoServer"], namespace, ctx),
             "--hostname=$(POD_IP)", "--service-id=$(POD_NAME)",
         ]
-        orch = meta.container(
-            "multiorch", spec["images"]["multiorch"], [f"{defaults.MULTIGRES_BIN}/multiorch"], args, pull,
-            container_ports=ports, resources=orch_spec.get("resources"),
-            probes={"livenessProbe": meta.http_probe("/live", "http", delay=10),
-                    "readinessProbe": meta.http_probe("/ready", "http", period=5)},
-            mounts=[tmp_mount])
-        out.append(meta.obj("apps/v1", "Deployment", meta.metadata(name, child, labels, meta.WAVES["server"]), {
-            "replicas": int(orch_spec.get("replicas", defaults.COMPONENT_REPLICAS["multiorch"])),
-            "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": dict(labels)},
-                         "spec": meta.pod_spec([orch], pull, defaults.NONROOT_UID, selector=selector,
-                                               volumes=[tmp_vol])},
-        }))
+        orch, tmp = meta.server_container("multiorch", spec["images"]["multiorch"], args, pull,
+                                          orch_spec.get("resources"))
+        out.append(meta.deployment(meta.metadata(name, child, labels, meta.WAVES["server"]), labels, replicas,
+                                   [orch], pull, defaults.NONROOT_UID, [tmp]))
     return out

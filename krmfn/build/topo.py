@@ -78,31 +78,16 @@ def build_topo_server(child: dict[str, Any], ctx: BuildContext) -> list[dict[str
         probes={"livenessProbe": meta.http_probe("/livez", "metrics", failures=8, delay=10),
                 "readinessProbe": meta.http_probe("/readyz", "metrics", period=5)},
         mounts=[{"name": "data", "mountPath": defaults.ETCD_DATA_MOUNT}])
-    template = {"metadata": {"labels": dict(labels)},
-                "spec": meta.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30)}
-    statefulset = meta.obj("apps/v1", "StatefulSet", meta.metadata(sts, child, labels, wave), {
-        "serviceName": peer,
-        "replicas": replicas,
-        "podManagementPolicy": "Parallel",
-        "selector": {"matchLabels": selector},
-        "template": template,
-        "volumeClaimTemplates": [meta.claim_template("data", spec["dataVolumeClaimTemplate"], selector)],
-        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-    })
-    peer_svc = meta.obj("v1", "Service", meta.metadata(peer, child, labels, wave), {
-        "clusterIP": "None",
-        "publishNotReadyAddresses": True,
-        "selector": dict(selector),
-        "ports": meta.service_ports([p for p in ports if p["name"] in ("client", "peer")]),
-    })
+    pod = meta.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30)
+    statefulset = meta.stateful_set(meta.metadata(sts, child, labels, wave), labels, peer, replicas, pod,
+                                    spec["dataVolumeClaimTemplate"])
+    peer_svc = meta.headless_service(meta.metadata(peer, child, labels, wave), labels,
+                                     [p for p in ports if p["name"] in ("client", "peer")])
     client_svc = meta.obj("v1", "Service", meta.metadata(client, child, labels, wave), {
         "type": "ClusterIP",
         "selector": dict(selector),
         "ports": meta.service_ports([p for p in ports if p["name"] == "client"]),
     })
-    pdb = meta.obj("policy/v1", "PodDisruptionBudget", meta.metadata(naming.topo_pdb(name), child, labels, wave), {
-        "maxUnavailable": max_unavailable(replicas),
-        "selector": {"matchLabels": dict(selector)},
-        "unhealthyPodEvictionPolicy": "AlwaysAllow",
-    })
+    pdb = meta.disruption_budget(meta.metadata(naming.topo_pdb(name), child, labels, wave), labels,
+                                 max_unavailable(replicas))
     return [statefulset, peer_svc, client_svc, pdb]
