@@ -150,12 +150,11 @@ def check_images(cluster: MultigresCluster) -> list[Result]:
         repo, tag, _ = _image_parts(postgres)
         if repo.rsplit("/", 1)[-1] == "postgres":
             major = (tag or "").split(".")[0].split("-")[0]
-            if major != "17":
-                out.append(warning(f"postgres image {postgres!r} is not PostgreSQL 17; Multigres supports "
-                                   "PostgreSQL 17 only. Use ghcr.io/multigres/pgctld (PostgreSQL 17 + "
-                                   "pgctld).", "spec.images.postgres"))
-            out.append(warning(f"postgres image {postgres!r} is a plain PostgreSQL image without pgctld; "
-                               "the pooler pods need ghcr.io/multigres/pgctld.", "spec.images.postgres"))
+            version = "" if major == "17" else (" and is not PostgreSQL 17 (Multigres supports PostgreSQL 17 "
+                                                "only)")
+            out.append(warning(f"postgres image {postgres!r} is a plain PostgreSQL image without pgctld{version}; "
+                               "the pooler pods need ghcr.io/multigres/pgctld (PostgreSQL 17 + pgctld).",
+                               "spec.images.postgres"))
     return out
 
 

@@ -96,6 +96,13 @@ CASES: list[tuple[str, Callable[[], list], str, str, str]] = [
     ("unknown-field-in-overrides", with_cluster(lambda o: pool(o).update(
         multigresDeploymentTemplate="tpl", overrides={"replicaz": 2}), TEMPLATE),
      "error", f"{POOL}.overrides.replicaz", "Did you mean 'replicas'"),
+    ("float-quantity", with_cluster(lambda o: pool(o).update(
+        multipooler={"resources": {"requests": {"memory": 1.5}}})),
+     "error", f"{POOL}.multipooler.resources.requests.memory", "write an integer or a string"),
+    ("replicas-as-string", with_cluster(lambda o: pool(o).update(replicas="3")),
+     "error", f"{POOL}.replicas", "expected a whole number"),
+    ("pools-not-a-list", with_cluster(lambda o: tg(o)["shardTemplate"].update(pools={"type": "replica"})),
+     "error", f"{DB}.tablegroups[0].shardTemplate.pools", "expected a list"),
     ("zero-shards", with_cluster(lambda o: tg(o).update(partitioning={"shards": 0})),
      "error", f"{DB}.tablegroups[0].partitioning.shards", "at least 1"),
     ("negative-shards", with_cluster(lambda o: tg(o).update(partitioning={"shards": -2})),
@@ -153,6 +160,8 @@ def test_bad_input(objs, severity, path, fragment):
     out = run_text(resource_list(*objs()))
     matches = [r for r in out.results if r.severity == severity and r.path == path and fragment in r.message]
     assert matches, "\n".join(r.describe() for r in out.results)
+    same = [r for r in out.results if (r.path, r.severity, r.ref) == (path, severity, matches[0].ref)]
+    assert len(same) == 1, "reported twice: " + "\n".join(r.describe() for r in same)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[2] == "error"], ids=lambda c: c[0])

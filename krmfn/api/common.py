@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from ..quantity import PATTERN, QuantityError, parse_quantity
 
 
 def _check_quantity(value: Any) -> Any:
+    """An integer or a quantity string, as the API server's int-or-string schema accepts."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity; write an integer or a string such as "
+                         "500m, 2, 1Gi or 250Gi")
     try:
         parse_quantity(value)
     except QuantityError as exc:
@@ -23,8 +27,8 @@ def _check_quantity(value: Any) -> Any:
 
 
 Quantity = Annotated[
-    StrictInt | StrictStr,
-    AfterValidator(_check_quantity),
+    Any,
+    BeforeValidator(_check_quantity),
     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}], "pattern": PATTERN,
                     "x-kubernetes-int-or-string": True}),
 ]
@@ -39,7 +43,8 @@ class Model(BaseModel):
     """Strict base: unknown fields are errors, YAML names are the aliases."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, serialize_by_alias=True,
-                              validate_by_alias=True, validate_by_name=False, defer_build=True)
+                              validate_by_alias=True, validate_by_name=False, defer_build=True,
+                              strict=True)
 
     def dump(self) -> dict[str, Any]:
         """YAML-shaped dict: aliases, unset optional fields left out, declaration order."""

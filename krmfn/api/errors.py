@@ -64,6 +64,11 @@ def known_fields(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
+_TYPES = {"int_type": "a whole number", "int_parsing": "a whole number", "bool_type": "true or false",
+          "string_type": "a string", "dict_type": "a mapping (key: value)", "list_type": "a list",
+          "model_type": "a mapping (key: value)"}
+
+
 def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
     loc = tuple(err["loc"])
     kind = err["type"]
@@ -85,6 +90,8 @@ def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
     if kind in ("greater_than_equal", "greater_than"):
         bound = err.get("ctx", {}).get("ge", err.get("ctx", {}).get("gt"))
         return f"value {err.get('input')!r} is too small; it must be at least {bound}."
+    if kind in _TYPES:
+        return f"expected {_TYPES[kind]}, got {err.get('input')!r}; fix the value's type."
     if kind == "value_error":
         return f"{err['msg'].removeprefix('Value error, ')}."
     return f"{err['msg']} (got {err.get('input')!r})."
