@@ -112,3 +112,15 @@ def test_dumper_quotes_what_yaml11_would_misread():
     out = yamlio.dump({"a": "on", "b": "0755", "c": "1", "d": "2001-12-14", "e": "true"})
     assert yamlio.load(out) == {"a": "on", "b": "0755", "c": "1", "d": "2001-12-14", "e": "true"}
     assert "a: 'on'" in out and "c: '1'" in out
+
+
+@pytest.mark.parametrize(("resources", "expected"), [
+    (None, {"requests": {"cpu": "100m", "memory": "128Mi"}}),
+    ({"requests": {"cpu": "2"}}, {"requests": {"cpu": "2", "memory": "128Mi"}}),
+    ({"limits": {"memory": "64Mi"}}, {"requests": {"cpu": "100m"}, "limits": {"memory": "64Mi"}}),
+    ({"requests": {"cpu": "1", "memory": "1Gi"}}, {"requests": {"cpu": "1", "memory": "1Gi"}}),
+])
+def test_default_requests_fill_only_what_nobody_sized(resources, expected):
+    from krmfn.resolve.cluster import fill_requests
+
+    assert fill_requests(resources, {"cpu": "100m", "memory": "128Mi"}) == expected

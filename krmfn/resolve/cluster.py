@@ -64,9 +64,34 @@ def _child(kind: str, name: str, namespace: str | None, labels: dict[str, str], 
     return {"apiVersion": naming.API_VERSION, "kind": kind, "metadata": meta, "spec": spec}
 
 
+def fill_requests(resources: dict[str, Any] | None, requests: dict[str, str]) -> dict[str, Any]:
+    """Default requests for resources nobody sized, so no pod runs BestEffort (evicted first).
+
+    Only where neither a request nor a limit is written: Kubernetes takes a limit as the request,
+    and a default request above someone's limit would be our error, not theirs.
+    """
+    out = dict(resources or {})
+    limits = out.get("limits") or {}
+    current = dict(out.get("requests") or {})
+    for name, value in requests.items():
+        if name not in current and name not in limits:
+            current[name] = value
+    if current:
+        out = {"requests": current, **{k: v for k, v in out.items() if k != "requests"}}
+    return out
+
+
 def resolve_component(ref: ComponentRef | None, section: str, index: TemplateIndex,
                       path: str) -> tuple[dict[str, Any] | None, list[Result]]:
     """A component's resolved spec: defaults < template section < overrides, or inline spec."""
+    spec, problems = _component_layers(ref, section, index, path)
+    if spec is not None:
+        spec["resources"] = fill_requests(spec.get("resources"), defaults.COMPONENT_REQUESTS)
+    return spec, problems
+
+
+def _component_layers(ref: ComponentRef | None, section: str, index: TemplateIndex,
+                      path: str) -> tuple[dict[str, Any] | None, list[Result]]:
     base_defaults = {"replicas": defaults.COMPONENT_REPLICAS[section]}
     if ref is None:
         return resolve_layers(base_defaults, None, None, ComponentSpec, path)
@@ -110,6 +135,9 @@ def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[dict[s
         spec, problems = resolve_layers(defaults.POOL, inline, None, PoolSpec, path)
     if spec is None:
         return None, problems
+    for container, requests in defaults.POOL_REQUESTS.items():
+        section = spec.get(container) or {}
+        spec[container] = {**section, "resources": fill_requests(section.get("resources"), requests)}
     full = ResolvedPool.model_validate({"type": pool.type, "cell": pool.cell, **spec})
     return full.dump(), problems
 
