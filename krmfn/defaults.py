@@ -23,6 +23,7 @@ COMPONENT_REPLICAS = {"multiadmin": 1, "multiorch": 1, "multigateway": 2}
 
 # Requests for whatever nobody sized (neither request nor limit written): never BestEffort pods.
 COMPONENT_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
+ETCD_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
 POOL_REQUESTS = {"postgres": {"cpu": "500m", "memory": "1Gi"}, "multipooler": {"cpu": "100m", "memory": "128Mi"}}
 
 DATA_VOLUME = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}

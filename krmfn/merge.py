@@ -21,3 +21,20 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+def fill_requests(resources: dict[str, Any] | None, requests: dict[str, str]) -> dict[str, Any]:
+    """Default requests for resources nobody sized, so no pod runs BestEffort (evicted first).
+
+    Only where neither a request nor a limit is written: Kubernetes takes a limit as the request,
+    and a default request above someone's limit would be our error, not theirs.
+    """
+    out = dict(resources or {})
+    limits = out.get("limits") or {}
+    current = dict(out.get("requests") or {})
+    for name, value in requests.items():
+        if name not in current and name not in limits:
+            current[name] = value
+    if current:
+        out = {"requests": current, **{k: v for k, v in out.items() if k != "requests"}}
+    return out

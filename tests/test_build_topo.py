@@ -84,11 +84,17 @@ def test_pdb_keeps_quorum(replicas: int, expected: int) -> None:
 def test_pull_settings_and_resources_from_the_spec() -> None:
     topo = copy.deepcopy(_global())
     topo["spec"].update(imagePullPolicy="Always", imagePullSecrets=[{"name": "regcred"}],
-                        resources={"requests": {"cpu": "100m"}})
+                        resources={"requests": {"cpu": "2"}, "limits": {"memory": "1Gi"}})
     pod = build_topo_server(topo, BuildContext())[0]["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
     assert pod["containers"][0]["imagePullPolicy"] == "Always"
-    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "100m"}}
+    # What the spec sizes is kept; no default request is added beside a written limit.
+    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "2"}, "limits": {"memory": "1Gi"}}
+
+
+def test_unsized_etcd_gets_default_requests() -> None:
+    pod = build_topo_server(_global(), BuildContext())[0]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}}
 
 
 def test_metadata_copies_namespace_and_generated_from_and_sets_the_wave() -> None:

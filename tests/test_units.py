@@ -121,6 +121,6 @@ def test_dumper_quotes_what_yaml11_would_misread():
     ({"requests": {"cpu": "1", "memory": "1Gi"}}, {"requests": {"cpu": "1", "memory": "1Gi"}}),
 ])
 def test_default_requests_fill_only_what_nobody_sized(resources, expected):
-    from krmfn.resolve.cluster import fill_requests
+    from krmfn.merge import fill_requests
 
     assert fill_requests(resources, {"cpu": "100m", "memory": "128Mi"}) == expected

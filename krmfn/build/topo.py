@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import defaults, naming
+from ..merge import fill_requests
 from . import meta
 from .meta import BuildContext
 
@@ -74,7 +75,7 @@ def build_topo_server(child: dict[str, Any], ctx: BuildContext) -> list[dict[str
     etcd = meta.container(
         "etcd", spec["image"], [defaults.ETCD_BIN],
         etcd_args(name, sts, peer, replicas, namespace, ctx), pull,
-        container_ports=ports, resources=spec.get("resources"),
+        container_ports=ports, resources=fill_requests(spec.get("resources"), defaults.ETCD_REQUESTS),
         probes={"livenessProbe": meta.http_probe("/livez", "metrics", failures=8, delay=10),
                 "readinessProbe": meta.http_probe("/readyz", "metrics", period=5)},
         mounts=[{"name": "data", "mountPath": defaults.ETCD_DATA_MOUNT}])

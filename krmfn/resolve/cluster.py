@@ -14,7 +14,7 @@ from ..api.children import ResolvedPool
 from ..api.cluster import CellTemplate, MultigresCluster, PoolRef, cell_topo
 from ..api.common import ComponentRef, ComponentSpec
 from ..api.template import PoolSpec
-from ..merge import merge_patch
+from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .templates import TemplateIndex, lookup, resolve_layers
 
@@ -62,23 +62,6 @@ def _child(kind: str, name: str, namespace: str | None, labels: dict[str, str], 
     meta["labels"] = labels
     meta["annotations"] = {naming.GENERATED_FROM: f"{namespace or ''}/{cluster}"}
     return {"apiVersion": naming.API_VERSION, "kind": kind, "metadata": meta, "spec": spec}
-
-
-def fill_requests(resources: dict[str, Any] | None, requests: dict[str, str]) -> dict[str, Any]:
-    """Default requests for resources nobody sized, so no pod runs BestEffort (evicted first).
-
-    Only where neither a request nor a limit is written: Kubernetes takes a limit as the request,
-    and a default request above someone's limit would be our error, not theirs.
-    """
-    out = dict(resources or {})
-    limits = out.get("limits") or {}
-    current = dict(out.get("requests") or {})
-    for name, value in requests.items():
-        if name not in current and name not in limits:
-            current[name] = value
-    if current:
-        out = {"requests": current, **{k: v for k, v in out.items() if k != "requests"}}
-    return out
 
 
 def resolve_component(ref: ComponentRef | None, section: str, index: TemplateIndex,
