@@ -84,3 +84,27 @@ def golden(name: str, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+
+
+def go_tool(tool: str, binary: str) -> str:
+    """A binary built from the Go module proxy (tools/build.sh), built on first use and cached.
+
+    Runs `make tools-<tool>` when the cache lacks it; without Go (or when the build fails) the
+    test skips with the reason, or fails under REQUIRE_TOOLS=1.
+    """
+    build = ["bash", str(ROOT / "tools" / "build.sh")]
+    where = subprocess.run([*build, "path", tool], capture_output=True, text=True, cwd=ROOT)
+    path = Path(where.stdout.strip()) / binary
+    if where.returncode == 0 and path.exists():
+        return str(path)
+    if shutil.which("go") is None:
+        return require_tool(binary, None)
+    make = shutil.which("make")
+    cmd = [make, "-C", str(ROOT), f"tools-{tool}"] if make else [*build, tool]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not path.exists():
+        reason = f"building {tool} failed: {proc.stderr.strip()[-400:]}"
+        if REQUIRE_TOOLS:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return str(path)

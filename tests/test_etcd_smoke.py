@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import EXAMPLES, ROOT, objects, render_paths, require_tool
+from helpers import EXAMPLES, go_tool, objects, render_paths
 from processes import (
     ProcessGroup,
     can_bind,
@@ -53,21 +53,9 @@ DEFAULT_DURABILITY = "AT_LEAST_2"
 
 # --- tools ----------------------------------------------------------------------------------------
 
-def _etcd_dir() -> Path | None:
-    try:
-        out = subprocess.run(["bash", str(ROOT / "tools" / "build.sh"), "path", "etcd"], capture_output=True,
-                             text=True, timeout=30, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(out)
-
-
 @pytest.fixture(scope="module")
 def etcd_bins() -> tuple[str, str]:
-    d = _etcd_dir()
-    etcd = require_tool("etcd", str(d / "etcd") if d else None)
-    etcdctl = require_tool("etcdctl", str(d / "etcdctl") if d else None)
-    return etcd, etcdctl
+    return go_tool("etcd", "etcd"), go_tool("etcd", "etcdctl")
 
 
 # --- a small, strict protobuf decoder -------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import EXAMPLES, ROOT, require_tool
+from helpers import EXAMPLES, ROOT, go_tool, require_tool
 
 from krmfn import yamlio
 
@@ -34,9 +34,7 @@ LOOSE = ["--enable-alpha-plugins", "--load-restrictor", "LoadRestrictionsNone"]
 
 
 def standalone_kustomize() -> str:
-    out = subprocess.run(["bash", str(ROOT / "tools" / "build.sh"), "path", "kustomize"],
-                         capture_output=True, text=True)
-    return require_tool("kustomize", os.path.join(out.stdout.strip(), "kustomize"))
+    return go_tool("kustomize", "kustomize")
 
 
 def objects(stream: str) -> list[str]:
