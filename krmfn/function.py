@@ -67,17 +67,13 @@ def _template_index(templates: list[Item], results: list[Result]) -> dict[str | 
     by_ns: dict[str | None, TemplateIndex] = {}
     for item in templates:
         try:
-            MultigresDeploymentTemplate.model_validate(_without_internal(item.obj))
+            MultigresDeploymentTemplate.model_validate(item.obj)
         except ValidationError as exc:
             results.extend(with_ref(validation_results(MultigresDeploymentTemplate, exc), ResourceRef.of(item.obj)))
             continue
         index = by_ns.setdefault(item.namespace, TemplateIndex({}))
         index.specs[item.name] = item.obj.get("spec") or {}
     return by_ns
-
-
-def _without_internal(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj  # metadata is free-form in the models; kept as a seam for stricter metadata later
 
 
 def _generated_path(cluster: Item, obj: dict[str, Any]) -> str:

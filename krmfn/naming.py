@@ -119,10 +119,6 @@ def gateway_name(multicell: str) -> str:
     return object_name("Service", multicell, "gateway")
 
 
-def multiorch_name(table_group: str, cell: str) -> str:
-    return object_name("Deployment", table_group, "multiorch", cell)
-
-
 def pool_name(shard: str, pool_type: str, cell: str) -> str:
     """StatefulSet (and its headless Service) of one pool of one shard."""
     return object_name("StatefulSet", shard, pool_type, cell)
@@ -130,10 +126,6 @@ def pool_name(shard: str, pool_type: str, cell: str) -> str:
 
 def registration_name(cluster: str) -> str:
     return object_name("Job", cluster, "register-topology")
-
-
-def sanitize_pool_type(pool_type: str) -> str:
-    return sanitize(pool_type)
 
 
 # ---- labels ----
@@ -203,7 +195,7 @@ def container_name(*parts: str) -> str:
 
 def multiorch_deployment(table_group: str, cell: str) -> str:
     """multiorch's Deployment: a DNS label, since its name prefixes pod names and hostnames (the
-    API server warns above 63); `multiorch_name` allows 253."""
+    API server warns above 63 characters)."""
     return dns_label(table_group, "multiorch", cell)
 
 
