@@ -12,13 +12,13 @@ could mistake for a bool or number, so both kinds of readers see the same value.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import yaml
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class CoreLoader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -59,30 +59,104 @@ def _construct_timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> st
     return loader.construct_scalar(node)
 
 
+_CORE = yaml.resolver.Resolver()
+_CORE.yaml_implicit_resolvers = CoreLoader.yaml_implicit_resolvers
+
 CoreLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
 CoreLoader.add_constructor("tag:yaml.org,2002:bool", _construct_core_bool)
 CoreLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
 
 
-class Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    """Block-style dumper that indents sequences inside mappings, as kyaml writes them."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
-        return super().increase_indent(flow, False)
+_YAML11 = yaml.resolver.Resolver()
+_PLAIN = re.compile(r"\A[A-Za-z0-9_./$(][A-Za-z0-9_./$()@=+,:~-]*\Z")
+_SCALAR_CACHE: dict[str, str] = {}
 
 
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+def _is_plain(text: str) -> bool:
+    """Whether a string can be written unquoted and still read back as this string.
+
+    Conservative on purpose: only a safe alphabet, no `: ` or trailing `:`, and nothing that a
+    YAML 1.1 reader (kubectl's) or a 1.2 core reader (kyaml's) would take for a bool, number,
+    null or timestamp.
+    """
+    if not _PLAIN.match(text) or text.endswith(":") or ": " in text:
+        return False
+    for resolver in (_YAML11, _CORE):
+        if resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":
+            return False
+    return True
 
 
-Dumper.add_representer(str, _represent_str)
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return json.dumps(value)
+    text = str(value)
+    cached = _SCALAR_CACHE.get(text)
+    if cached is None:
+        # A JSON string is a valid YAML double-quoted scalar with the same escapes.
+        cached = text if _is_plain(text) else json.dumps(text)
+        _SCALAR_CACHE[text] = cached
+    return cached
+
+
+def _emit(value: Any, indent: str, out: list[str]) -> None:
+    """Block YAML of JSON-like data: mappings indented by two, sequences at their key's column."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            head = f"{indent}{_scalar(str(key))}:"
+            if isinstance(item, dict) and item:
+                out.append(head + "\n")
+                _emit(item, indent + "  ", out)
+            elif isinstance(item, list) and item:
+                out.append(head + "\n")
+                _emit(item, indent, out)
+            else:
+                out.append(f"{head} {_inline(item)}\n")
+    else:
+        for item in value:
+            if isinstance(item, dict) and item:
+                inner: list[str] = []
+                _emit(item, indent + "  ", inner)
+                first = inner[0]
+                out.append(f"{indent}- {first[len(indent) + 2:]}")
+                out.extend(inner[1:])
+            elif isinstance(item, list) and item:
+                inner = []
+                _emit(item, indent + "  ", inner)
+                out.append(f"{indent}- {inner[0][len(indent) + 2:]}")
+                out.extend(inner[1:])
+            else:
+                out.append(f"{indent}- {_inline(item)}\n")
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _scalar(value)
 
 
 def dump(obj: Any) -> str:
-    """Dump one object as block YAML, keys in insertion order."""
-    return yaml.dump(obj, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=4096,
-                     allow_unicode=True)
+    """Block YAML of plain data (dicts, lists, str, int, float, bool, None), keys in order.
+
+    Generated objects only (pass-through items keep their source text). A small emitter rather
+    than PyYAML's: its Python representer was most of a render's run time, and a fixed, simple
+    style (double-quoted JSON strings where quoting is needed) reads the same in every YAML reader.
+    """
+    if not isinstance(obj, dict | list) or not obj:
+        return _inline(obj) + "\n"
+    out: list[str] = []
+    _emit(obj, "", out)
+    return "".join(out)
 
 
 def load(text: str) -> Any:

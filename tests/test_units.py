@@ -111,7 +111,7 @@ def test_core_schema_scalars(text, value):
 def test_dumper_quotes_what_yaml11_would_misread():
     out = yamlio.dump({"a": "on", "b": "0755", "c": "1", "d": "2001-12-14", "e": "true"})
     assert yamlio.load(out) == {"a": "on", "b": "0755", "c": "1", "d": "2001-12-14", "e": "true"}
-    assert "a: 'on'" in out and "c: '1'" in out
+    assert 'a: "on"' in out and 'c: "1"' in out
 
 
 @pytest.mark.parametrize(("resources", "expected"), [
@@ -124,3 +124,45 @@ def test_default_requests_fill_only_what_nobody_sized(resources, expected):
     from krmfn.merge import fill_requests
 
     assert fill_requests(resources, {"cpu": "100m", "memory": "128Mi"}) == expected
+
+
+_TRICKY_STRINGS = ["", " ", "on", "off", "yes", "No", "y", "~", "null", "0755", "0o17", "0x1f", "1e3", "1_000",
+                   "12:30:00", "2001-12-14", "true", ".inf", "-", "- a", "a: b", "a:", "#x", "a #b", "x\ny",
+                   "x\n", "'q'", '"q"', "[a]", "{a}", "&a", "*a", "!t", "|", ">", "%", "@x", "`x`", "\x1a\x00",
+                   "ünïcode", "tab\there", "$(POD_NAME)", "a,b", "0-inf", "--flag=value", "=", "?x", " lead",
+                   "trail ", "1.5", "+1", "-1", ".5", "0.", "NaN", ".nan", "=x", "::", "a:b:c", "/multigres/global"]
+
+
+@pytest.mark.parametrize("text", _TRICKY_STRINGS)
+def test_dump_round_trips_strings_in_both_yaml_versions(text):
+    import yaml
+
+    doc = yamlio.dump({text or "k": text, "list": [text], "nested": {"x": [{"y": text}]}})
+    for loader in (yaml.SafeLoader, yamlio.CoreLoader):
+        assert yaml.load(doc, Loader=loader) == {text or "k": text, "list": [text], "nested": {"x": [{"y": text}]}}
+
+
+def test_dump_round_trips_structures():
+    import random
+
+    import yaml
+
+    rng = random.Random(7)
+
+    def value(depth: int):
+        kind = rng.choice(["str", "int", "bool", "none", "dict", "list"] if depth < 4 else ["str", "int"])
+        if kind == "str":
+            return rng.choice(_TRICKY_STRINGS)
+        if kind == "int":
+            return rng.randint(-5, 10**6)
+        if kind == "bool":
+            return rng.random() < 0.5
+        if kind == "none":
+            return None
+        if kind == "dict":
+            return {rng.choice(_TRICKY_STRINGS) or "k": value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(300):
+        data = {"root": value(0)}
+        assert yaml.load(yamlio.dump(data), Loader=yamlio.CoreLoader) == data
