@@ -68,7 +68,8 @@ CoreLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_a
 
 
 _YAML11 = yaml.resolver.Resolver()
-_PLAIN = re.compile(r"\A[A-Za-z0-9_./$(][A-Za-z0-9_./$()@=+,:~-]*\Z")
+# A safe alphabet; a leading dash only as in command-line flags (`--cell=a`, `-v`), never `- ` or `---`.
+_PLAIN = re.compile(r"\A(?:[A-Za-z0-9_./$(]|--?[A-Za-z])[A-Za-z0-9_./$()@=+,:~-]*\Z")
 _SCALAR_CACHE: dict[str, str] = {}
 
 

@@ -130,7 +130,8 @@ _TRICKY_STRINGS = ["", " ", "on", "off", "yes", "No", "y", "~", "null", "0755", 
                    "12:30:00", "2001-12-14", "true", ".inf", "-", "- a", "a: b", "a:", "#x", "a #b", "x\ny",
                    "x\n", "'q'", '"q"', "[a]", "{a}", "&a", "*a", "!t", "|", ">", "%", "@x", "`x`", "\x1a\x00",
                    "ünïcode", "tab\there", "$(POD_NAME)", "a,b", "0-inf", "--flag=value", "=", "?x", " lead",
-                   "trail ", "1.5", "+1", "-1", ".5", "0.", "NaN", ".nan", "=x", "::", "a:b:c", "/multigres/global"]
+                   "trail ", "---", "--", "-x", "--x=1", "--- a", "-.5",
+                   "1.5", "+1", "-1", ".5", "0.", "NaN", ".nan", "=x", "::", "a:b:c", "/multigres/global"]
 
 
 @pytest.mark.parametrize("text", _TRICKY_STRINGS)
