@@ -18,8 +18,7 @@ def build_multiadmin(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any
         return []
     name = naming.multiadmin_name(view.name)
     labels = naming.labels(view.name, "multiadmin")
-    p = defaults.PORTS["multiadmin"]
-    args = [f"--http-port={p['http']}", f"--grpc-port={p['grpc']}",
+    args = [*meta.server_flags("multiadmin"),
             *meta.topo_flags(view.global_topo, view.namespace, ctx), "--service-map=grpc-multiadmin"]
     admin, tmp = meta.server_container("multiadmin", view.images["multiadmin"], args, view.pull,
                                        spec.get("resources"))

@@ -24,11 +24,8 @@ def build_multicell(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, 
     pull = meta.pull_of(spec)
     p = defaults.PORTS["multigateway"]
     args = [
-        f"--http-port={p['http']}", f"--grpc-port={p['grpc']}", f"--pg-port={p['postgres']}",
-        f"--cell={spec['name']}",
-        *meta.topo_flags(spec["globalTopoServer"], namespace, ctx),
-        # Deployment pods have no resolvable hostname: register the pod IP, name the pod.
-        "--hostname=$(POD_IP)", "--service-id=$(POD_NAME)",
+        *meta.server_flags("multigateway"), f"--pg-port={p['postgres']}", f"--cell={spec['name']}",
+        *meta.topo_flags(spec["globalTopoServer"], namespace, ctx), *meta.DEPLOYMENT_IDENTITY,
     ]
     gateway, tmp = meta.server_container("multigateway", spec["images"]["multigateway"], args, pull,
                                          gateway_spec.get("resources"))

@@ -109,6 +109,16 @@ def topo_address(ref: dict[str, Any], namespace: str | None, ctx: BuildContext) 
     return str(ref.get("address", ""))
 
 
+def server_flags(component: str) -> list[str]:
+    """`--http-port`/`--grpc-port` from the ports table: 0 would mean random / off upstream."""
+    p = defaults.PORTS[component]
+    return [f"--http-port={p['http']}", f"--grpc-port={p['grpc']}"]
+
+
+# Deployment pods have no resolvable hostname: register the pod IP, and name the pod.
+DEPLOYMENT_IDENTITY = ["--hostname=$(POD_IP)", "--service-id=$(POD_NAME)"]
+
+
 def topo_flags(ref: dict[str, Any], namespace: str | None, ctx: BuildContext) -> list[str]:
     return [f"--topo-global-server-addresses={topo_address(ref, namespace, ctx)}",
             f"--topo-global-root={ref['rootPath']}"]

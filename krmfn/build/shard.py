@@ -47,10 +47,9 @@ def pgctld_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str,
 
 def multipooler_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str, Any], service: str,
                           namespace: str | None, ctx: BuildContext) -> dict[str, Any]:
-    p = defaults.PORTS["multipooler"]
     host = f"$(POD_NAME).{meta.service_host(service, namespace, ctx.cluster_domain)}"
     args = [
-        f"--http-port={p['http']}", f"--grpc-port={p['grpc']}",
+        *meta.server_flags("multipooler"),
         *meta.topo_flags(spec["globalTopoServer"], namespace, ctx),
         f"--cell={pool['cell']}", f"--database={spec['databaseName']}",
         f"--table-group={spec['tableGroupName']}", f"--shard={spec['shardName']}",

@@ -25,17 +25,15 @@ def build_multitablegroup(child: dict[str, Any], ctx: BuildContext) -> list[dict
     tg = child["metadata"]["name"]
     orch_spec = (spec.get("multiorch") or {}).get("spec") or {}
     pull = meta.pull_of(spec)
-    p = defaults.PORTS["multiorch"]
     replicas = int(orch_spec.get("replicas", defaults.COMPONENT_REPLICAS["multiorch"]))
     out = []
     for cell in pool_cells((spec.get("shardTemplate") or {}).get("pools") or []):
         name = naming.multiorch_deployment(tg, cell)
         labels = naming.labels(cluster, "multiorch", **{**naming.identity_of(child), "cell": cell})
         args = [
-            f"--http-port={p['http']}", f"--grpc-port={p['grpc']}", f"--cell={cell}",
+            *meta.server_flags("multiorch"), f"--cell={cell}",
             f"--watch-targets={spec['databaseName']}/{spec['tableGroupName']}",
-            *meta.topo_flags(spec["globalTopoServer"], namespace, ctx),
-            "--hostname=$(POD_IP)", "--service-id=$(POD_NAME)",
+            *meta.topo_flags(spec["globalTopoServer"], namespace, ctx), *meta.DEPLOYMENT_IDENTITY,
         ]
         orch, tmp = meta.server_container("multiorch", spec["images"]["multiorch"], args, pull,
                                           orch_spec.get("resources"))
