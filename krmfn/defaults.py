@@ -1,12 +1,13 @@
 """Built-in defaults: the bottom layer under template sections and overrides (README "Defaults").
 
-The default Multigres images are pinned to the same upstream version the flag checks build
-(tools/versions.env, MULTIGRES_VERSION); tests/test_versions.py keeps the two in step.
+The default Multigres images are the ones upstream publishes for the commit the flag checks and
+the real-node tests build (tools/versions.env, MULTIGRES_COMMIT); tests/test_versions.py keeps the
+two in step.
 """
 
 from __future__ import annotations
 
-MULTIGRES_TAG = "sha-829712a"
+MULTIGRES_TAG = "sha-6bd80b9"
 MULTIGRES_IMAGE = f"ghcr.io/multigres/multigres:{MULTIGRES_TAG}"
 PGCTLD_IMAGE = f"ghcr.io/multigres/pgctld:{MULTIGRES_TAG}"
 ETCD_IMAGE = "gcr.io/etcd-development/etcd:v3.6.16"

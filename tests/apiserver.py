@@ -10,7 +10,7 @@ both processes again. The class does not depend on pytest:
 
 `locate_binaries()` finds the two binaries: `$KUBEBUILDER_ASSETS` (the envtest convention: a
 directory holding `etcd` and `kube-apiserver`) or the project's tool cache, built or reused through
-`make tools-etcd tools-kube-apiserver`. The session fixture `apiserver` (registered in conftest.py)
+`make tools-etcd tools-kubernetes`. The session fixture `apiserver` (registered in conftest.py)
 puts both together and skips with a reason when the tools are missing (fails under REQUIRE_TOOLS=1).
 See docs/development.md.
 """
@@ -95,19 +95,19 @@ def locate_binaries() -> Binaries:
         return Binaries(etcd, kas, f"KUBEBUILDER_ASSETS={assets}", kubectl if _executable(kubectl) else None)
 
     etcd = _cache_dir("etcd") / "etcd"
-    kas = _cache_dir("kube-apiserver") / "kube-apiserver"
+    kas = _cache_dir("kubernetes") / "kube-apiserver"
     cached = _executable(etcd) and _executable(kas)
     if not cached and not shutil.which("go"):
         raise ToolsUnavailable("etcd/kube-apiserver are not built and Go is not installed "
-                               "(install Go and run `make tools-etcd tools-kube-apiserver`, "
+                               "(install Go and run `make tools-etcd tools-kubernetes`, "
                                "or set KUBEBUILDER_ASSETS)")
     # A no-op when cached; otherwise a long build (kube-apiserver takes many minutes).
     if not cached:
-        print("building etcd and kube-apiserver (make tools-etcd tools-kube-apiserver); this takes a while",
+        print("building etcd and kube-apiserver (make tools-etcd tools-kubernetes); this takes a while",
               file=sys.stderr)
     make = shutil.which("make")
-    cmd = ([make, "-C", str(ROOT), "tools-etcd", "tools-kube-apiserver"] if make
-           else ["bash", str(ROOT / "tools" / "build.sh"), "etcd", "kube-apiserver"])
+    cmd = ([make, "-C", str(ROOT), "tools-etcd", "tools-kubernetes"] if make
+           else ["bash", str(ROOT / "tools" / "build.sh"), "etcd", "kubernetes"])
     # Two test sessions must not build the same tool into the same cache at once.
     cache_root = etcd.parent.parent.parent
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def locate_binaries() -> Binaries:
         tail = "\n".join((build.stdout + build.stderr).splitlines()[-15:])
         raise ToolsUnavailable(f"`{' '.join(cmd)}` did not produce etcd and kube-apiserver "
                                f"(exit {build.returncode}):\n{tail}")
-    return Binaries(etcd, kas, "tool cache (make tools-etcd tools-kube-apiserver)")
+    return Binaries(etcd, kas, "tool cache (make tools-etcd tools-kubernetes)")
 
 
 # --- processes ---------------------------------------------------------------------------------

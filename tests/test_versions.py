@@ -16,8 +16,8 @@ def _versions() -> dict[str, str]:
     return pairs
 
 
-def test_default_multigres_images_match_the_pinned_module_version():
-    commit = _versions()["MULTIGRES_VERSION"].rsplit("-", 1)[-1]
+def test_default_multigres_images_match_the_pinned_commit():
+    commit = _versions()["MULTIGRES_COMMIT"]
     assert f"sha-{commit[:7]}" == defaults.MULTIGRES_TAG
     assert defaults.MULTIGRES_IMAGE.endswith(defaults.MULTIGRES_TAG)
     assert defaults.PGCTLD_IMAGE.endswith(defaults.MULTIGRES_TAG)

@@ -5,7 +5,7 @@
 #
 # Usage:
 #   tools/build.sh TOOL...        build (or reuse) TOOL; TOOL is one of
-#                                 kustomize etcd kube-apiserver multigres all
+#                                 kustomize etcd kubernetes containerd coredns multigres all
 #   tools/build.sh path TOOL      print TOOL's bin dir (no build, no check)
 #
 # The binaries live outside the checkout, in a cache keyed by tool and version:
@@ -24,7 +24,7 @@ source "$TOOLS_DIR/versions.env"
 CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
 # The builds cd into scratch dirs, so a relative root would point elsewhere.
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
-ALL_TOOLS=(kustomize multigres etcd kube-apiserver)
+ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres)
 
 # Never fetch another Go toolchain (only the module proxy is reachable, and a
 # silent toolchain switch would hide a version that does not build on ours);
@@ -42,8 +42,10 @@ version_of() {
   case $1 in
     kustomize) echo "$KUSTOMIZE_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
-    kube-apiserver) echo "$KUBERNETES_VERSION" ;;
-    multigres) echo "$MULTIGRES_VERSION" ;;
+    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    containerd) echo "$CONTAINERD_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
+    multigres) echo "$MULTIGRES_COMMIT" ;;
     *) die "unknown tool: $1 (want: ${ALL_TOOLS[*]} all)" ;;
   esac
 }
@@ -52,7 +54,9 @@ binaries_of() {
   case $1 in
     kustomize) echo kustomize ;;
     etcd) echo etcd etcdctl ;;
-    kube-apiserver) echo kube-apiserver ;;
+    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl ;;
+    containerd) echo containerd ctr containerd-shim-runc-v2 ;;
+    coredns) echo coredns ;;
     multigres) echo multiadmin multigateway multiorch multipooler pgctld multigres ;;
   esac
 }
@@ -133,14 +137,14 @@ EOF
   )
 }
 
-build_kube_apiserver() { # bin work
-  local w=$2/kube-apiserver v=$KUBERNETES_VERSION
+build_kubernetes() { # bin work
+  local w=$2/kubernetes v=$KUBERNETES_VERSION
   local major minor patch gomod
   major=$(echo "${v#v}" | cut -d. -f1)
   minor=$(echo "$v" | cut -d. -f2)
   patch=$(echo "$v" | cut -d. -f3)
   mkdir -p "$w"
-  write_wrapper_go_mod "$w" multigres-krmfn.local/kube-apiserver
+  write_wrapper_go_mod "$w" multigres-krmfn.local/kubernetes
   # Kubernetes requires its staging modules (k8s.io/api, k8s.io/client-go,
   # ...) at v0.0.0 and replaces them with ./staging/...; the same code is
   # published as k8s.io/<name> v0.<minor>.<patch>. Derive that list from the
@@ -158,31 +162,19 @@ build_kube_apiserver() { # bin work
   for m in $staging; do
     args+=(-replace="$m=$m@v0.$minor.$patch")
   done
-  # The same program as cmd/kube-apiserver/apiserver.go in that version: run
-  # the cobra command, with the blank imports that register the JSON log
-  # format, client-go and version metrics, and embedded time zone data.
-  cat >"$w/main.go" <<'EOF'
-package main
-
-import (
-	"os"
-	_ "time/tzdata"
-
-	"k8s.io/component-base/cli"
-	_ "k8s.io/component-base/logs/json/register"
-	_ "k8s.io/component-base/metrics/prometheus/clientgo"
-	_ "k8s.io/component-base/metrics/prometheus/version"
-	"k8s.io/kubernetes/cmd/kube-apiserver/app"
-)
-
-func main() {
-	os.Exit(cli.Run(app.NewAPIServerCommand()))
-}
-EOF
+  # A main.go importing nothing but the kubernetes module keeps `go mod tidy`
+  # from dropping it; the binaries are the upstream main packages themselves,
+  # built from the module cache (go builds main packages of dependencies).
+  printf 'package main\n\nimport _ "k8s.io/kubernetes/cmd/kubelet/app"\n\nfunc main() {}\n' >"$w/main.go"
   (
     cd "$w"
     go mod edit "${args[@]}"
     go mod tidy
+    local b pkgs=()
+    for b in $(binaries_of kubernetes); do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+    # Records the go.sum entries of every command's dependencies (tidy only
+    # saw the one import of main.go).
+    go get "${pkgs[@]}"
     # A module build has no git tree to stamp a version from; without these
     # /version reports v0.0.0-master and clients (kubectl, kr8s) complain.
     # The build date is the release's commit time: fixed, and meaningful.
@@ -195,16 +187,38 @@ EOF
       # gitCommit is unknown from a module zip; empty beats "$Format:%H$".
       ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date -X $pkg.gitCommit="
     done
-    go build -trimpath -ldflags "$ld" -o "$1/kube-apiserver" .
+    go build -trimpath -ldflags "$ld" -o "$1/" "${pkgs[@]}"
   )
 }
 
+build_containerd() { # bin work
+  # no_btrfs: the btrfs snapshotter needs btrfs headers; overlayfs is used.
+  local c pkgs=() m=github.com/containerd/containerd/v2/cmd
+  for c in $(binaries_of containerd); do pkgs+=("$m/$c@$CONTAINERD_VERSION"); done
+  GOBIN=$1 go install -tags no_btrfs -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" "${pkgs[@]}"
+}
+
+build_coredns() { # bin work
+  GOBIN=$1 go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+}
+
+# The vendored upstream archive, checked against shared/vendor/SHA256SUMS.
+vendor_file() { # name
+  local dir=${MULTIGRES_KRMFN_VENDOR:-$TOOLS_DIR/../../shared/vendor}
+  [[ -f $dir/$1 ]] || die "missing $dir/$1 (set MULTIGRES_KRMFN_VENDOR to the vendor folder)"
+  (cd "$dir" && grep " $1\$" SHA256SUMS | sha256sum -c --quiet -) >&2 || die "checksum of $dir/$1 does not match SHA256SUMS"
+  echo "$(cd "$dir" && pwd)/$1"
+}
+
 build_multigres() { # bin work
-  local c pkgs=()
-  for c in $(binaries_of multigres); do
-    pkgs+=("github.com/multigres/multigres/go/cmd/$c@$MULTIGRES_VERSION")
-  done
-  GOBIN=$1 go install "${pkgs[@]}"
+  local src c pkgs=()
+  src=$(vendor_file "multigres-$MULTIGRES_COMMIT.tar.gz")
+  mkdir -p "$2/src"
+  tar -xzf "$src" -C "$2/src"
+  for c in $(binaries_of multigres); do pkgs+=("./go/cmd/$c"); done
+  # cgo (the SQL parser is C); the binaries link Debian 12's glibc, which the
+  # newer glibc of the image root runs.
+  (cd "$2/src" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$1/" "${pkgs[@]}")
 }
 
 # Runs one build into <dir>.tmp and renames it into place, so an interrupted

@@ -7,12 +7,11 @@
 
 TOOLS_BUILD ?= tools/build.sh
 
-.PHONY: tools tools-kustomize tools-etcd tools-kube-apiserver tools-multigres
+.PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres
 
-# Everything the tests need. Not multigres: the Go module proxy refuses that module here (403),
-# so `make tools-multigres` fails until it serves a version (see tools/versions.env).
+# Everything the tests need (multigres from the vendored upstream archive, see tools/versions.env).
 tools:
-	$(TOOLS_BUILD) kustomize etcd kube-apiserver
+	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres
 
 tools-kustomize:
 	$(TOOLS_BUILD) kustomize
@@ -20,8 +19,14 @@ tools-kustomize:
 tools-etcd:
 	$(TOOLS_BUILD) etcd
 
-tools-kube-apiserver:
-	$(TOOLS_BUILD) kube-apiserver
+tools-kubernetes:
+	$(TOOLS_BUILD) kubernetes
+
+tools-containerd:
+	$(TOOLS_BUILD) containerd
+
+tools-coredns:
+	$(TOOLS_BUILD) coredns
 
 tools-multigres:
 	$(TOOLS_BUILD) multigres
