@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test lint crds golden bench clean
+.PHONY: venv test e2e lint crds golden bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -12,6 +12,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: venv
 	$(PY) -m pytest -q
+
+# The tests on the real node only (root; builds the node's tools and images on first use).
+e2e: venv
+	$(PY) -m pytest -q -m e2e tests/e2e
 
 lint: venv
 	$(VENV)/bin/ruff check krmfn tests

@@ -1,0 +1,50 @@
+"""Small helpers of the real-node tests: namespaces, waits and one-shot pods."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from knode.cluster import Node
+
+
+def namespace(node: Node, name: str) -> str:
+    node.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true")
+    node.kubectl("create", "namespace", name)
+    node.wait_service_account(name)
+    return name
+
+
+def get(node: Node, ns: str, what: str) -> Any:
+    return json.loads(node.kubectl("get", "-n", ns, what, "-o", "json").stdout)
+
+
+def wait(node: Node, ns: str, what: str, condition: str, timeout: int = 180) -> None:
+    """kubectl wait, with the objects' state in the error."""
+    res = node.kubectl("wait", "-n", ns, what, f"--for={condition}", f"--timeout={timeout}s", check=False,
+                       timeout=timeout + 30)
+    if res.returncode != 0:
+        state = node.kubectl("get", "-n", ns, "all,pvc", "-o", "wide", check=False).stdout
+        events = node.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout
+        raise AssertionError(f"{what} not {condition} after {timeout}s: {res.stderr}\n{state}\n{events[-4000:]}")
+
+
+def run_pod(node: Node, ns: str, name: str, image: str, command: list[str], timeout: int = 120,
+            user: int | None = None) -> str:
+    """Run a pod to completion; returns its log, fails with it when the pod fails."""
+    spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [
+        {"name": "main", "image": image, "imagePullPolicy": "Never", "command": command}]}
+    if user is not None:
+        spec["securityContext"] = {"runAsUser": user}
+    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, "spec": spec}])
+    deadline = time.monotonic() + timeout
+    phase = ""
+    while time.monotonic() < deadline:
+        phase = get(node, ns, f"pod/{name}")["status"].get("phase", "")
+        if phase in ("Succeeded", "Failed"):
+            break
+        time.sleep(0.5)
+    log = node.kubectl("logs", "-n", ns, name, check=False).stdout
+    assert phase == "Succeeded", f"pod {name} ended {phase or 'not'}: {log}"
+    return log

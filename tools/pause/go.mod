@@ -1,0 +1,3 @@
+module multigres-krmfn.local/pause
+
+go 1.26.0
