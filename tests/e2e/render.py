@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
 
+import yaml
 from helpers import CLI, ROOT
 from knode.cluster import Node
 
@@ -29,3 +32,43 @@ def password_secret(node: Node, ns: str, cluster: str, password: str = "e2e-secr
 
 def apply_render(node: Node, text: str, *extra: str) -> None:
     node.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", *extra, input=text)
+
+
+def fit_to_node(text: str, cpu: str = "10m", memory: str = "64Mi") -> str:
+    """The test node has 2 cores: lower every container's CPU and memory *requests* (never the
+    limits, nothing else) so a production-sized render schedules on it. Stands in for what a
+    LimitRange cannot do (lower an explicit request)."""
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    for doc in docs:
+        spec = doc.get("spec") or {}
+        pod = (spec.get("template") or {}).get("spec") or (spec.get("jobTemplate") or {}).get("spec", {}).get(
+            "template", {}).get("spec")
+        if not pod:
+            continue
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            requests = (c.get("resources") or {}).get("requests")
+            if requests:
+                if "cpu" in requests:
+                    requests["cpu"] = cpu
+                if "memory" in requests:
+                    requests["memory"] = memory
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def render_cluster(cluster: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> str:
+    """Render a MultigresCluster given as data (plus templates), through the CLI on a temp package."""
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = [cluster, *(extra or [])]
+        (Path(tmp) / "cluster.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        return render(Path(tmp))
+
+
+def load_example(name: str, namespace: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The example's MultigresCluster (moved to namespace) and its other documents."""
+    docs: list[dict[str, Any]] = []
+    for f in sorted((ROOT / "examples" / name).glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") != "Kptfile"]
+    for d in docs:
+        d.setdefault("metadata", {})["namespace"] = namespace
+    cluster = next(d for d in docs if d["kind"] == "MultigresCluster")
+    return cluster, [d for d in docs if d is not cluster]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from kube import namespace, run_pod, wait
 from knode.cluster import Node, image_archives
+from kube import namespace, run_pod, wait
 
 
 def _images() -> dict[str, str]:

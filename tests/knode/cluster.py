@@ -25,13 +25,25 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from apiserver import _Process, _free_ports
+from apiserver import _free_ports, _Process
 
 from . import addons, hoststate
 from .api import Api
 from .config import (
-    API_PORT, API_SERVICE_IP, BRIDGE, CLUSTER_DOMAIN, DNS_IP, NODE_IP, NODE_NAME, POD_CIDR, SERVICE_CIDR,
-    containerd_toml, cni_conflist, kube_proxy_config, kubeconfig, kubelet_config,
+    API_PORT,
+    API_SERVICE_IP,
+    BRIDGE,
+    CLUSTER_DOMAIN,
+    DNS_IP,
+    NODE_IP,
+    NODE_NAME,
+    POD_CIDR,
+    SERVICE_CIDR,
+    cni_conflist,
+    containerd_toml,
+    kube_proxy_config,
+    kubeconfig,
+    kubelet_config,
 )
 from .storage import Provisioner
 
@@ -157,7 +169,8 @@ class Node:
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.kube / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args]
-        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
+                             env={**os.environ, "KUBECTL_APPLYSET": "true"})
         if check and res.returncode != 0:
             raise KubectlError(res.returncode, cmd, res.stdout, res.stderr)
         return res

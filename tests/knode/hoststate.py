@@ -99,9 +99,10 @@ def add_forward_guard(pod_cidr: str) -> None:
 
 def kill_pod_processes() -> None:
     """SIGKILL everything in the kubepods cgroups (containers outlive their shims otherwise)."""
+    top = CGROUP_ROOT / "pids" / "kubepods"
     for _ in range(50):
         pids = set()
-        for procs in (CGROUP_ROOT / "pids" / "kubepods").rglob("cgroup.procs") if (CGROUP_ROOT / "pids" / "kubepods").exists() else []:
+        for procs in top.rglob("cgroup.procs") if top.exists() else []:
             with contextlib.suppress(OSError):
                 pids.update(int(p) for p in procs.read_text().split())
         if not pids:

@@ -1,0 +1,235 @@
+"""`examples/minimal`, rendered and applied server-side on the real node, is a working Multigres
+cluster: the topology is registered, the shard bootstraps from its first backup, SQL goes through
+the gateway, the standbys stream with AT_LEAST_2 durability, a deleted primary is replaced with no
+acknowledged write lost, a new replica restores from the backup, pods come back with their data,
+and a removed pool leaves its volumes behind.
+
+The tests run in file order on one deployment (module fixture); each builds on the previous. The
+measured times go to `e2e-logs/minimal-times.txt` (docs/runtime-checks.md quotes them).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from conftest import LOG_DIR
+from knode.cluster import Node
+from kube import namespace, run_pod, wait
+from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster
+from sql import PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
+
+NS = "minimal"
+CLUSTER = "minimal"
+GATEWAY = f"{CLUSTER}-zone1-gateway"
+POOL_SELECTOR = "app.kubernetes.io/component=multipooler"
+ETCD_IMAGE = "gcr.io/etcd-development/etcd:v3.6.16"
+MULTIGRES_IMAGE = "ghcr.io/multigres/multigres:sha-6bd80b9"
+
+
+@dataclass
+class Deployment:
+    node: Node
+    spec: dict[str, Any]
+    extra: list[dict[str, Any]]
+    applied_at: float
+    times: dict[str, float] = field(default_factory=dict)
+
+    def apply(self, spec: dict[str, Any] | None = None, *flags: str) -> None:
+        if spec is not None:
+            self.spec = spec
+        apply_render(self.node, fit_to_node(render_cluster(self.spec, self.extra)), *flags)
+
+
+@pytest.fixture(scope="module")
+def deployment(node: Node) -> Iterator[Deployment]:
+    ns = namespace(node, NS)
+    install_crds(node)
+    password_secret(node, ns, CLUSTER, PASSWORD)
+    spec, extra = load_example("minimal", ns)
+    dep = Deployment(node, spec, extra, time.monotonic())
+    dep.apply()
+    start_client(node, ns)
+    yield dep
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    (LOG_DIR / "minimal-times.txt").write_text("".join(f"{k}: {v:.1f}s\n" for k, v in dep.times.items()))
+    node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
+
+
+def _all_running(node: Node, ns: str) -> bool:
+    pods = json.loads(node.kubectl("get", "pods", "-n", ns, "-o", "json").stdout)["items"]
+    return bool(pods) and all(p["status"].get("phase") in ("Running", "Succeeded") for p in pods)
+
+
+# --- the platform part: topology ---------------------------------------------------------------
+
+def test_etcd_multiadmin_and_gateways_become_ready(deployment: Deployment) -> None:
+    node = deployment.node
+    node.kubectl("rollout", "status", "-n", NS, f"statefulset/{CLUSTER}-global", "--timeout=240s", timeout=300)
+    wait(node, NS, f"deployment/{CLUSTER}-multiadmin", "condition=Available", timeout=180)
+    wait(node, NS, f"deployment/{GATEWAY}", "condition=Available", timeout=180)
+
+
+def test_registration_job_writes_the_cell_and_database_records(deployment: Deployment) -> None:
+    node = deployment.node
+    wait(node, NS, "job -l app.kubernetes.io/component=topo-registration", "condition=Complete", timeout=240)
+    keys = run_pod(node, NS, "etcd-keys", ETCD_IMAGE, [
+        "/usr/local/bin/etcdctl", f"--endpoints={CLUSTER}-global-client:2379", "get", "--prefix", "--keys-only",
+        "/multigres/global/"]).split()
+    assert "/multigres/global/cells/zone1/Cell" in keys
+    assert "/multigres/global/databases/postgres/Database" in keys
+    # The records decode with upstream's own CLI, through multiadmin.
+    admin = f"{CLUSTER}-multiadmin:15070"
+    out = run_pod(node, NS, "getcell", MULTIGRES_IMAGE, [
+        "bash", "-c", f"multigres getcell --name zone1 --admin-server {admin} && echo && "
+                      f"multigres getdatabase --name postgres --admin-server {admin}"])
+    cell, database = (json.loads(part) for part in out.replace("}{", "}\n{").split("\n", 1))
+    assert cell["cell"]["root"] == "/multigres/global/zone1"
+    assert database["database"]["backup_location"]
+    assert database["database"]["bootstrap_durability_policy"]["policy_name"] == "AT_LEAST_2"
+
+
+# --- serving SQL -------------------------------------------------------------------------------
+
+def test_serves_sql_after_bootstrapping_from_the_first_backup(deployment: Deployment) -> None:
+    node = deployment.node
+    deadline = time.monotonic() + 300
+    while not _all_running(node, NS):
+        assert time.monotonic() < deadline, node.kubectl("get", "pods", "-n", NS, "-o", "wide").stdout
+        time.sleep(1)
+    running = time.monotonic()
+    deployment.times["apply_to_all_running"] = running - deployment.applied_at
+    _, took = wait_gateway_sql(node, NS, GATEWAY, "select 1", timeout=240)
+    deployment.times["all_running_to_first_query"] = took
+    deployment.times["apply_to_first_query"] = time.monotonic() - deployment.applied_at
+    wait(node, NS, f"pod -l {POOL_SELECTOR}", "condition=Ready", timeout=180)
+    out = gateway_sql(node, NS, GATEWAY, "create table e2e_rows (id int primary key, note text); "
+                                         "insert into e2e_rows select g, 'row ' || g from generate_series(1, 1000) g; "
+                                         "select count(*) from e2e_rows")
+    assert out.splitlines()[-1] == "1000"
+    pods = pooler_pods(node, NS)
+    info = node.kubectl("exec", "-n", NS, pods[0], "-c", "multipooler", "--", "pgbackrest",
+                        "--config=/data/pgbackrest/pgbackrest.conf", "--stanza=multigres", "info",
+                        "--output=json").stdout
+    backups = json.loads(info)[0]["backup"]
+    assert backups and backups[0]["type"] == "full", info[:2000]
+
+
+def test_standbys_stream_and_commits_wait_for_one(deployment: Deployment) -> None:
+    node = deployment.node
+    pods = pooler_pods(node, NS)
+    main = primary(node, NS, pods)
+    rows = local_sql(node, NS, main, "select application_name, state, sync_state from pg_stat_replication "
+                                     "order by 1").splitlines()
+    assert len(rows) == len(pods) - 1, rows
+    names = local_sql(node, NS, main, "show synchronous_standby_names")
+    assert names.startswith("ANY 1 ("), names
+    for row in rows:
+        name, state, sync = row.split("|")
+        assert state == "streaming" and sync == "quorum" and name in names, (rows, names)
+    assert local_sql(node, NS, main, "show synchronous_commit") == "on"
+    # The commit returned, so a standby has flushed past the commit's WAL already.
+    lsn = gateway_sql(node, NS, GATEWAY, "insert into e2e_rows values (1001, 'durable') "
+                                         "returning pg_current_wal_lsn()")
+    flushed = local_sql(node, NS, main, "select count(*) from pg_stat_replication "
+                                        f"where sync_state = 'quorum' and flush_lsn >= '{lsn}'::pg_lsn")
+    assert int(flushed) >= 1, (lsn, flushed)
+
+
+def _writer(node: Node, seconds: int) -> str:
+    """A pod that inserts one row every 0.1 s for `seconds` through the gateway and logs
+    `ack <id> <ms>` or `fail <id> <ms>` per attempt (bounded: at most 10 × seconds attempts)."""
+    script = (f"end=$(( $(date +%s) + {seconds} )); i=100000; "
+              "while [ $(date +%s) -lt $end ]; do i=$((i+1)); "
+              f"if timeout 5 psql -h {GATEWAY} -U postgres -d postgres -Atq "
+              "-c \"insert into e2e_rows values ($i, 'w')\" "
+              ">/dev/null 2>&1; then echo ack $i $(date +%s%3N); else echo fail $i $(date +%s%3N); fi; "
+              "sleep 0.1; done")
+    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "writer", "namespace": NS},
+                 "spec": {"restartPolicy": "Never", "containers": [{
+                     "name": "writer", "image": "ghcr.io/multigres/pgctld:sha-6bd80b9", "imagePullPolicy": "Never",
+                     "command": ["bash", "-c", script], "env": [{"name": "PGPASSWORD", "value": PASSWORD}],
+                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}}])
+    wait(node, NS, "pod/writer", "condition=Ready", timeout=60)
+    return "writer"
+
+
+def test_failover_keeps_every_acknowledged_row(deployment: Deployment) -> None:
+    node = deployment.node
+    pods = pooler_pods(node, NS)
+    old = primary(node, NS, pods)
+    _writer(node, seconds=60)
+    time.sleep(5)
+    killed_ms = int(time.time() * 1000)
+    node.kubectl("delete", "pod", "-n", NS, old, "--wait=false")
+    wait(node, NS, "pod/writer", "jsonpath={.status.phase}=Succeeded", timeout=120)
+    log = node.kubectl("logs", "-n", NS, "writer").stdout.split("\n")
+    attempts = [(kind, int(i), int(ms)) for kind, i, ms in (line.split() for line in log if line)]
+    acked = {i for kind, i, _ in attempts if kind == "ack"}
+    after = [(kind, ms) for kind, _, ms in attempts if ms >= killed_ms]
+    failures = [ms for kind, ms in after if kind == "fail"]
+    back = next((ms for kind, ms in after if kind == "ack" and (not failures or ms > failures[0])), None)
+    assert back is not None, f"no write succeeded after the primary's pod was deleted: {after[-5:]}"
+    deployment.times["failover_writes_back"] = (back - killed_ms) / 1000
+    deployment.times["failover_failed_attempts"] = len(failures)
+    assert back - killed_ms <= 30_000, f"writes came back after {(back - killed_ms) / 1000:.1f}s"
+    present = {int(x) for x in gateway_sql(node, NS, GATEWAY, "select id from e2e_rows where id > 100000")
+               .split()}
+    assert acked <= present, f"acknowledged rows lost: {sorted(acked - present)[:20]}"
+    new = primary(node, NS, [p for p in pooler_pods(node, NS) if p != old])
+    assert new != old
+
+
+def _pool(spec: dict[str, Any]) -> dict[str, Any]:
+    return spec["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"][0]
+
+
+def test_a_new_replica_restores_from_the_backup_and_pods_keep_their_data(deployment: Deployment) -> None:
+    node = deployment.node
+    wait(node, NS, f"pod -l {POOL_SELECTOR}", "condition=Ready", timeout=240)
+    spec = copy.deepcopy(deployment.spec)
+    _pool(spec)["replicas"] = 4
+    deployment.apply(spec)
+    sts = f"{CLUSTER}-postgres-default-0-replica-zone1"
+    node.kubectl("rollout", "status", "-n", NS, f"statefulset/{sts}", "--timeout=300s", timeout=330)
+    newest = f"{sts}-3"
+    deadline = time.monotonic() + 180
+    while True:  # the fourth pod restores from the backup and streams: three standbys stream
+        main = primary(node, NS, pooler_pods(node, NS))
+        rows = local_sql(node, NS, main, "select count(*) from pg_stat_replication where state = 'streaming'")
+        if rows == "3":
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(2)
+    assert local_sql(node, NS, newest, "select count(*) from e2e_rows where id <= 1000") == "1000"
+    # Every pooler pod deleted at once: they come back from their volumes, with the rows.
+    node.kubectl("delete", "pod", "-n", NS, "-l", POOL_SELECTOR, "--wait=true", timeout=180)
+    wait(node, NS, f"pod -l {POOL_SELECTOR}", "condition=Ready", timeout=300)
+    out, _ = wait_gateway_sql(node, NS, GATEWAY, "select count(*) from e2e_rows where id <= 1000", timeout=180)
+    assert out == "1000"
+
+
+def test_removing_a_pool_keeps_its_volumes(deployment: Deployment) -> None:
+    node = deployment.node
+    spec = copy.deepcopy(deployment.spec)
+    pools = spec["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"]
+    pools.append({"type": "readOnly", "cell": "zone1", "replicas": 1})
+    deployment.apply(spec, "--prune", "--applyset=e2e-minimal", "-n", NS)
+    ro = [s for s in node.kubectl("get", "sts", "-n", NS, "-o", "name").stdout.split() if "read" in s]
+    assert len(ro) == 1, ro
+    ro_name = ro[0].split("/", 1)[1]
+    deadline = time.monotonic() + 120
+    while not (claims := [c for c in node.kubectl("get", "pvc", "-n", NS, "-o", "name").stdout.split()
+                          if ro_name in c]):
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    pools.pop()
+    deployment.apply(spec, "--prune", "--applyset=e2e-minimal", "-n", NS)
+    assert ro[0] not in node.kubectl("get", "sts", "-n", NS, "-o", "name").stdout.split()
+    left = node.kubectl("get", "pvc", "-n", NS, "-o", "name").stdout.split()
+    assert all(c in left for c in claims), (claims, left)
