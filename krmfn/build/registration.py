@@ -90,7 +90,7 @@ request() (  # METHOD PATH BODY: print the response body; fail unless etcd answe
   printf 'Content-Length: %d\r\nConnection: close\r\n\r\n%s' "${#3}" "$3" >&3
   response="$(cat <&3)"
   status="${response%%$'\r'*}"
-  [[ "$status" == "HTTP/1.1 200"* ]] || { echo "$1 $2: ${status:-no answer}" >&2; exit 1; }
+  [[ "$status" =~ ^HTTP/[0-9.]+\ 200 ]] || { echo "$1 $2: ${status:-no answer}" >&2; exit 1; }
   printf '%s\n' "${response#*$'\r\n\r\n'}"
 )
 
@@ -101,7 +101,8 @@ put() {  # KEY FILE
   echo "put $1"
 }
 
-until [[ "$(request GET /health '' 2> /dev/null)" == *'"health":"true"'* ]]; do
+healthy='"health"[[:space:]]*:[[:space:]]*"true"'
+until [[ "$(request GET /health '' 2> /dev/null)" =~ $healthy ]]; do
   echo "waiting for etcd at $host:$port"
   sleep 2
 done
