@@ -89,7 +89,8 @@ def check_secrets(children: list[dict[str, Any]], items: list[Any],
             if not found:
                 make = how.format(name=name, cluster=naming.cluster_of(child), namespace=ns or "NAMESPACE")
                 out.append(warning(
-                    f"Secret {name!r}{where} (keys {', '.join(keys)}: {what}) is not among the inputs; the "
+                    f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
+                    f"{what}) is not among the inputs; the "
                     f"pooler pods will not start until it exists. Create it outside Git, e.g. {make}.",
                     f"spec.{field}", ref))
                 continue
