@@ -110,6 +110,10 @@ def check_label_values(cluster: MultigresCluster) -> list[Result]:
         if not naming.is_label_value(c.name):
             out.append(error(f"cell name {c.name!r} is not a valid label value (letters, digits, '-', '_', "
                              "'.', at most 63); rename it.", f"spec.cells.templates[{i}].name"))
+        elif "_" in c.name:
+            out.append(error(f"cell name {c.name!r} contains '_'; multipooler names its replicas "
+                             "`<cell>_<service-id>` and refuses a cell with '_' (upstream replicaident.go). "
+                             "Use '-' instead.", f"spec.cells.templates[{i}].name"))
     for d, db in enumerate(_databases(cluster)):
         if not naming.is_label_value(db.name):
             out.append(error(f"database name {db.name!r} is not a valid label value; rename it.",
@@ -260,7 +264,29 @@ def check_mvp_limits(child: dict[str, Any]) -> list[Result]:
                     "until upstream lifts it.", "spec.shardName")]
 
 
-CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability, check_mvp_limits]
+APPLICATION_NAME_LIMIT = 63
+
+
+def check_service_ids(child: dict[str, Any]) -> list[Result]:
+    """multipooler refuses to start when `<cell>_<service-id>` (its postgres application_name) is
+    longer than 63 characters (go/services/multipooler/internal/manager/consensus/replicaident.go)."""
+    if child["kind"] != "MultiTableGroup":
+        return []
+    out = []
+    for i, pool in enumerate(child["spec"]["shardTemplate"]["pools"]):
+        cell, replicas = str(pool["cell"]), int(pool["replicas"])
+        room = APPLICATION_NAME_LIMIT - 1 - naming.service_id_length(replicas)
+        if len(cell) > room:
+            out.append(error(f"cell name {cell!r} ({len(cell)} characters) is too long for this pool's "
+                             f"multipoolers: `<cell>_<service-id>` must fit {APPLICATION_NAME_LIMIT} characters "
+                             f"and the service IDs of {replicas} pods take {naming.service_id_length(replicas)}. "
+                             f"Shorten the cell name to at most {room} characters.",
+                             f"spec.shardTemplate.pools[{i}].cell"))
+    return out
+
+
+CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability, check_mvp_limits,
+                                  check_service_ids]
 
 
 def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, Result]]:

@@ -60,7 +60,7 @@ PORTS = {
     "multigateway": {"http": 15100, "grpc": 15170, "postgres": 5432},
     "multipooler": {"http": 15200, "grpc": 15270},
     "multiorch": {"http": 15300, "grpc": 15370},
-    "pgctld": {"http": 15400, "grpc": 15470, "postgres": 5432},
+    "pgctld": {"http": 15400, "grpc": 15470, "postgres": 5432, "pgbackrest": 8432},
     "etcd": {"client": 2379, "peer": 2380, "metrics": 2381},
 }
 MULTIGRES_BIN = "/multigres/bin"
@@ -78,4 +78,33 @@ ETCD_DATA_DIR = "/var/lib/etcd/data"
 PASSWORD_MOUNT = "/etc/multigres/postgres-password"
 ETCD_COMPACTION_RETENTION = "1h"
 REGISTRATION_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
-REGISTRATION_BACKOFF_LIMIT = 6
+# The Job's pod waits for etcd's /health itself (registration.py), so retries are for real failures;
+# the deadline bounds the whole Job, waiting included, so a broken topo does not hang a sync forever.
+REGISTRATION_BACKOFF_LIMIT = 10
+REGISTRATION_DEADLINE_SECONDS = 1200
+REGISTRATION_MOUNT = "/etc/multigres/registration"
+
+# ---- pooler pods: backups, pg_hba, pgBackRest TLS (docs/workloads.md "Pooler pods") ----
+
+# The backup repository of a shard: one claim shared by every pod of every pool of the shard, so
+# ReadWriteMany. No storage class means the cluster's default class.
+BACKUP_VOLUME_SIZE = "10Gi"
+BACKUP_ACCESS_MODES = ["ReadWriteMany"]
+# multipooler's connection pool against pgctld's postgresql.conf max_connections = 110
+# (go/services/pgctld/postgresconfig_gen_test.go); the official operator uses the same 40.
+CONNPOOL_GLOBAL_CAPACITY = 40
+PG_HBA_MOUNT = "/etc/multigres/pg-hba"
+PG_HBA_FILE = "pg_hba_template.conf"
+# pgctld reads ca.crt, pgbackrest.crt and pgbackrest.key from --pgbackrest-cert-dir
+# (go/common/backup/serverconfig.go); a kubernetes.io/tls Secret's keys are mapped to those names.
+PGBACKREST_CERT_DIR = "/etc/multigres/pgbackrest-tls"
+PGBACKREST_CERT_FILES = {"ca.crt": "ca.crt", "tls.crt": "pgbackrest.crt", "tls.key": "pgbackrest.key"}
+# The pgBackRest TLS server accepts client certificates whose CN is `pgbackrest`
+# (config/pgbackrest/pgbackrest_server_template.conf: tls-server-auth=pgbackrest=*).
+PGBACKREST_CN = "pgbackrest"
+# multipooler passes these to pgBackRest for S3 repositories with use_env_credentials
+# (go/tools/s3/credentials.go); AWS_SESSION_TOKEN is optional.
+S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Native sidecars and startup probes: how long a server may take to start listening.
+STARTUP_PERIOD_SECONDS = 5
+STARTUP_FAILURES = 60

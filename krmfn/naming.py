@@ -175,6 +175,49 @@ def gateway_pdb(multicell: str) -> str:
     return object_name("PodDisruptionBudget", gateway_name(multicell))
 
 
+def registration_configmap(cluster: str, digest: str) -> str:
+    """The ConfigMap holding the records and the script of one registration Job (same digest)."""
+    return object_name("ConfigMap", registration_name(cluster), digest[:8])
+
+
+def backup_claim(shard: str) -> str:
+    """The backup repository claim of one shard, shared by all its pools and cells."""
+    return object_name("PersistentVolumeClaim", shard, "backups")
+
+
+def pg_hba_configmap(shard: str) -> str:
+    return object_name("ConfigMap", shard, "pg-hba")
+
+
+def pgbackrest_tls_secret(cluster: str) -> str:
+    """The user's (or cert-manager's) kubernetes.io/tls Secret for pgBackRest, keys ca.crt/tls.crt/tls.key."""
+    return f"{cluster}-pgbackrest-tls"
+
+
+def pgbackrest_certificate(cluster: str) -> str:
+    return object_name("Certificate", cluster, "pgbackrest")
+
+
+SERVICE_ID_HASH = 8
+
+
+def service_id_prefix(namespace: str | None, statefulset: str) -> str:
+    """The render-time half of a pooler's service ID: 8 hex of where its StatefulSet is.
+
+    Upstream registers `<cell>_<service-id>` as the postgres application_name, at most 63
+    characters (go/services/multipooler/internal/manager/consensus/replicaident.go), so the pod
+    name does not fit; the pod's ordinal (label apps.kubernetes.io/pod-index) completes it at run
+    time: `<prefix>-<ordinal>`. Namespace and StatefulSet name are unique, so the prefix is too
+    (up to a 32-bit hash collision), and it never changes across restarts.
+    """
+    return hashlib.sha256(f"{namespace or ''}/{statefulset}".encode()).hexdigest()[:SERVICE_ID_HASH]
+
+
+def service_id_length(replicas: int) -> int:
+    """Longest service ID of a pool of `replicas` pods (`<8 hex>-<ordinal>`)."""
+    return SERVICE_ID_HASH + 1 + len(str(max(replicas - 1, 0)))
+
+
 def registration_job(cluster: str, digest: str) -> str:
     """The registration Job, suffixed with a digest of the records it writes.
 

@@ -8,12 +8,14 @@ result messages (a missing Secret is fine when a result says so).
 
 from __future__ import annotations
 
+import base64
 import re
+import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from krmfn.build import topo_records
-from krmfn.build.registration import as_arg
+from krmfn.build.registration import SCRIPT
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -27,6 +29,7 @@ NAME_RULES = {
     "Service": (63, DNS1035_LABEL), "StatefulSet": (52, DNS1123_LABEL), "Job": (52, DNS1123_LABEL),
     "Deployment": (63, DNS1123_LABEL), "PodDisruptionBudget": (253, DNS1123_SUBDOMAIN),
     "ConfigMap": (253, DNS1123_SUBDOMAIN), "Secret": (253, DNS1123_SUBDOMAIN),
+    "PersistentVolumeClaim": (253, DNS1123_SUBDOMAIN),
 }
 UNSTABLE_SELECTOR = re.compile(r"(version|hash|revision)", re.I)
 TOPO_FLAGS = ("--topo-global-server-addresses=", "--endpoints=")
@@ -140,10 +143,23 @@ def _topo_addresses(objects: list[dict[str, Any]]) -> Iterable[tuple[dict[str, A
                 for flag in TOPO_FLAGS:
                     if arg.startswith(flag):
                         yield wl, f"container {c['name']} {flag}", arg[len(flag):]
-            if "put" in args and args[-2].endswith("/Cell"):
-                record = topo_records.decode_cell(args[-1].replace("$$", "$").encode())
-                for address in record["server_addresses"]:
-                    yield wl, f"Cell record {args[-2]}", address
+    for cm, key, value in registration_records(objects):
+        try:
+            addresses = topo_records.decode_cell(value)["server_addresses"] if key.endswith("/Cell") else []
+        except ValueError:
+            continue  # rule_records reports it
+        for address in addresses:
+            yield cm, f"Cell record {key}", address
+
+
+def registration_records(objects: list[dict[str, Any]]) -> Iterable[tuple[dict[str, Any], str, bytes]]:
+    """(ConfigMap, etcd key, record bytes) of every `put KEY "$dir/FILE"` line of a registration script."""
+    for cm in (o for o in objects if o.get("kind") == "ConfigMap" and SCRIPT in (o.get("data") or {})):
+        for line in cm["data"][SCRIPT].splitlines():
+            words = shlex.split(line) if line.startswith("put ") else []
+            if len(words) == 3:
+                data = (cm.get("binaryData") or {}).get(words[2].rsplit("/", 1)[-1])
+                yield cm, words[1], base64.b64decode(data) if data is not None else b""
 
 
 def rule_topo_addresses(objects: list[dict[str, Any]], messages: list[str], domain: str) -> Iterable[str]:
@@ -249,27 +265,53 @@ def rule_port_names(objects: list[dict[str, Any]], messages: list[str], domain: 
 
 
 def rule_records(objects: list[dict[str, Any]], messages: list[str], domain: str) -> Iterable[str]:
-    """Every `etcdctl put` value decodes as the record its key names and survives as an argument."""
+    """Every record a registration script puts exists and decodes as the record its key names."""
+    for cm, key, value in registration_records(objects):
+        try:
+            decoded = (topo_records.decode_cell(value) if key.endswith("/Cell")
+                       else topo_records.decode_database(value))
+        except (ValueError, KeyError) as exc:
+            yield f"records: {_id(cm)} {key}: does not decode ({exc})"
+            continue
+        if not key.endswith(f"/{decoded['name']}/{key.rsplit('/', 1)[1]}"):
+            yield f"records: {_id(cm)} {key}: record name {decoded['name']!r} does not match its key"
+
+
+def _shard_of(obj: dict[str, Any]) -> tuple[str, ...]:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return (_ns(obj), *(labels.get(f"multigres.com/{k}", "") for k in ("cluster", "database", "table-group", "shard")))
+
+
+def rule_backups(objects: list[dict[str, Any]], messages: list[str], domain: str) -> Iterable[str]:
+    """Every pooler pod mounts its shard's one backup claim, rendered, at the same path in pgctld and
+    multipooler; a pod without a claim must be on S3 (AWS settings come from the Database record)."""
+    claims = {(_ns(o), o["metadata"]["name"]): o for o in objects if o.get("kind") == "PersistentVolumeClaim"}
+    per_shard: dict[tuple[str, ...], set[str]] = {}
     for wl, pod in pod_templates(objects):
-        for c in _containers(pod):
-            args = c.get("args") or []
-            if "put" not in args:
-                continue
-            key, value = args[-2], args[-1].replace("$$", "$").encode()
-            try:
-                decoded = (topo_records.decode_cell(value) if key.endswith("/Cell")
-                           else topo_records.decode_database(value))
-            except (ValueError, KeyError) as exc:
-                yield f"records: {_id(wl)} {key}: does not decode ({exc})"
-                continue
-            if not key.endswith(f"/{decoded['name']}/{key.rsplit('/', 1)[1]}"):
-                yield f"records: {_id(wl)} {key}: record name {decoded['name']!r} does not match its key"
-            if as_arg(value) != args[-1]:
-                yield f"records: {_id(wl)} {key}: value is not a faithful argument"
+        if (wl["metadata"].get("labels") or {}).get("app.kubernetes.io/component") != "multipooler":
+            continue
+        volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
+        backup = [v for v in volumes.values() if "persistentVolumeClaim" in v]
+        if not backup:
+            continue
+        claim = backup[0]["persistentVolumeClaim"]["claimName"]
+        per_shard.setdefault(_shard_of(wl), set()).add(claim)
+        if (_ns(wl), claim) not in claims:
+            yield f"backups: {_id(wl)} mounts claim {claim!r}, which is not rendered"
+        elif "ReadWriteMany" not in claims[(_ns(wl), claim)]["spec"].get("accessModes", []):
+            yield f"backups: {_id(wl)} claim {claim!r} is not ReadWriteMany, yet every pod of the shard mounts it"
+        paths = {c["name"]: [m["mountPath"] for m in c.get("volumeMounts") or [] if m["name"] == backup[0]["name"]]
+                 for c in _containers(pod) if c["name"] in ("pgctld", "multipooler")}
+        if len({tuple(p) for p in paths.values()}) != 1 or not all(paths.values()) or len(paths) != 2:
+            yield f"backups: {_id(wl)} pgctld and multipooler do not mount the backup claim at one path ({paths})"
+    for shard, names in sorted(per_shard.items()):
+        if len(names) > 1:
+            yield f"backups: pools of shard {shard} mount different claims {sorted(names)}"
 
 
 RULES: list[Rule] = [rule_service_selects, rule_statefulset_service, rule_named_ports, rule_topo_addresses,
-                     rule_references, rule_names, rule_selectors, rule_port_names, rule_records]
+                     rule_references, rule_names, rule_selectors, rule_port_names, rule_records,
+                     rule_backups]
 
 
 def check(objects: list[dict[str, Any]], messages: list[str] | None = None,

@@ -40,6 +40,10 @@ def tg(obj):
     return obj["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]
 
 
+def db(obj):
+    return obj["spec"]["databases"]["templates"][0].setdefault("spec", {})
+
+
 def cell(obj):
     return obj["spec"]["cells"]["templates"][0]
 
@@ -147,6 +151,32 @@ CASES: list[tuple[str, Callable[[], list], str, str, str]] = [
      "warning", "spec.shardName", "MVP"),
     ("invalid-template", lambda: [cluster(lambda o: None), {**TEMPLATE, "spec": {"shardPool": {"replica": 1}}}],
      "error", "spec.shardPool.replica", "Did you mean 'replicas'"),
+    # backups (S3 or a shared claim) and pgBackRest TLS: API additions of docs/workloads.md
+    ("backup-volume-and-s3", with_cluster(lambda o: db(o).update(backup={
+        "volumeClaimTemplate": {"storageClassName": "nfs"}, "s3": {"bucket": "b", "region": "r"}})),
+     "error", f"{DB}.backup", "volumeClaimTemplate and s3"),
+    ("backup-s3-and-location", with_cluster(lambda o: db(o).update(
+        backupLocation="/backups", backup={"s3": {"bucket": "b", "region": "r"}})),
+     "error", f"{DB}.backupLocation", "remove backupLocation"),
+    ("backup-s3-without-bucket", with_cluster(lambda o: db(o).update(backup={"s3": {"region": "r"}})),
+     "error", f"{DB}.backup.s3.bucket", "required"),
+    ("backup-s3-secret-not-a-name", with_cluster(lambda o: db(o).update(backup={"s3": {
+        "bucket": "b", "region": "r", "credentialsSecret": "My_Secret"}})),
+     "error", f"{DB}.backup.s3.credentialsSecret", "pattern"),
+    ("backup-size-not-a-quantity", with_cluster(lambda o: db(o).update(backup={"volumeClaimTemplate": {
+        "resources": {"requests": {"storage": "ten gigs"}}}})),
+     "error", f"{DB}.backup.volumeClaimTemplate.resources.requests.storage", "quantity"),
+    ("cert-manager-without-issuer-name", with_cluster(lambda o: spec(o).update(
+        pgbackrestTLS={"certManager": {"issuerRef": {"kind": "ClusterIssuer"}}})),
+     "error", "spec.pgbackrestTLS.certManager.issuerRef.name", "required"),
+    ("cert-manager-without-namespace", with_cluster(lambda o: (spec(o).update(
+        pgbackrestTLS={"certManager": {"issuerRef": {"name": "ca"}}}), o["metadata"].pop("namespace"))),
+     "error", "spec.pgbackrestTLS.certManager", "set metadata.namespace"),
+    ("cell-with-underscore", with_cluster(lambda o: (cell(o).update(name="zone_1"), pool(o).update(cell="zone_1"))),
+     "error", f"{CELLS}[0].name", "contains '_'"),
+    ("cell-too-long-for-service-ids", with_cluster(lambda o: (cell(o).update(name="z" * 60),
+                                                            pool(o).update(cell="z" * 60))),
+     "error", "spec.shardTemplate.pools[0].cell", "Shorten the cell name to at most 52"),
     ("missing-name", lambda: [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}],
      "error", "items[0]", "metadata.name"),
     ("missing-kind", lambda: [{"apiVersion": "v1", "metadata": {"name": "x"}}], "error", "items[0]", "kind"),

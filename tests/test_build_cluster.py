@@ -31,14 +31,16 @@ def test_multiadmin() -> None:
     assert deploy["metadata"]["annotations"]["multigres.com/generated-from"] == "multigres/example-multigres-cluster"
 
 
-def _puts(job: dict) -> dict[str, bytes]:
-    pod = job["spec"]["template"]["spec"]
-    return {c["args"][-2]: c["args"][-1].replace("$$", "$").encode() for c in pod["initContainers"]}
+def _puts(objs: list[dict]) -> dict[str, bytes]:
+    """etcd key → record bytes, read off the registration ConfigMap's script and binaryData."""
+    from consistency import registration_records
+
+    return {key: value for _, key, value in registration_records(objs)}
 
 
 def test_registration_writes_each_cell_with_its_own_topo_and_each_database() -> None:
-    (job,) = build_registration(cluster_view(SEED), BuildContext())
-    puts = _puts(job)
+    cm, job = build_registration(cluster_view(SEED), BuildContext())
+    puts = _puts([cm])
     assert list(puts) == ["/multigres/global/cells/us-east-1/Cell", "/multigres/global/cells/us-west-2/Cell",
                           "/multigres/global/databases/production_db/Database"]
     east = tr.decode_cell(puts["/multigres/global/cells/us-east-1/Cell"])
@@ -53,8 +55,13 @@ def test_registration_writes_each_cell_with_its_own_topo_and_each_database() -> 
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "OnFailure"
     assert pod["containers"][0]["args"][-4:] == ["get", "--prefix", "--keys-only", "/multigres/global/"]
-    assert all(c["command"] == ["/usr/local/bin/etcdctl"] and c["image"] == "quay.io/coreos/etcd:v3.5.17"
-               for c in pod["initContainers"] + pod["containers"])
+    assert pod["containers"][0]["image"] == "quay.io/coreos/etcd:v3.5.17"  # etcdctl reads them back
+    (register,) = pod["initContainers"]
+    assert register["command"] == ["/bin/bash"] and register["image"] == "multigres/multigres:latest"
+    assert register["args"] == ["/etc/multigres/registration/register.sh",
+                                "example-multigres-cluster-global-client.multigres.svc.cluster.local:2379"]
+    assert pod["volumes"] == [{"name": "records", "configMap": {"name": cm["metadata"]["name"], "defaultMode": 0o444}}]
+    assert cm["metadata"]["name"].rsplit("-", 1)[1] == job["metadata"]["name"].rsplit("-", 1)[1]  # one digest
     ann = job["metadata"]["annotations"]
     assert ann["config.kubernetes.io/depends-on"] == (
         "apps/namespaces/multigres/StatefulSet/example-multigres-cluster-global")
@@ -63,11 +70,11 @@ def test_registration_writes_each_cell_with_its_own_topo_and_each_database() -> 
 
 def test_registration_skips_unregistered_cells_and_renames_on_change() -> None:
     view = cluster_view(SEED)
-    (before,) = build_registration(view, BuildContext())
+    _, before = build_registration(view, BuildContext())
     view.cell_registrations = copy.deepcopy(view.cell_registrations)
     view.cell_registrations[0]["register"] = False
-    (after,) = build_registration(view, BuildContext())
-    assert "/multigres/global/cells/us-east-1/Cell" not in _puts(after)
+    cm, after = build_registration(view, BuildContext())
+    assert "/multigres/global/cells/us-east-1/Cell" not in _puts([cm])
     assert before["metadata"]["name"] != after["metadata"]["name"]  # a Job's template is immutable
     assert before["metadata"]["name"].startswith("example-multigres-cluster-register-topology-")
 
@@ -75,30 +82,38 @@ def test_registration_skips_unregistered_cells_and_renames_on_change() -> None:
 def test_external_cell_record_holds_its_address() -> None:
     view = cluster_view(SEED)
     view.cell_registrations = [{"name": "x", "addresses": ["etcd-x:2379"], "root": "/multigres/x", "register": True}]
-    (job,) = build_registration(view, BuildContext())
-    assert tr.decode_cell(_puts(job)["/multigres/global/cells/x/Cell"])["server_addresses"] == ["etcd-x:2379"]
+    cm, _ = build_registration(view, BuildContext())
+    assert tr.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["etcd-x:2379"]
 
 
-def test_a_record_that_cannot_be_an_argument_is_an_error_result() -> None:
+def test_a_long_record_travels_in_binary_data_without_error() -> None:
+    """A length of 128 or more is not UTF-8 (varint byte >= 0x80): binaryData carries any bytes."""
     view = cluster_view(SEED)
     view.cell_registrations = [{"name": "x", "addresses": ["e" * 200 + ":2379"], "root": "/x", "register": True}]
     ctx = BuildContext()
-    (job,) = build_registration(view, ctx)
-    assert "/multigres/global/cells/x/Cell" not in _puts(job)
-    assert [r.severity for r in ctx.results] == ["error"] and "shorten" in ctx.results[0].message
+    cm, _ = build_registration(view, ctx)
+    assert tr.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["e" * 200 + ":2379"]
+    assert ctx.results == []
+
+
+def test_registration_waits_for_etcd_within_a_deadline() -> None:
+    cm, job = build_registration(cluster_view(SEED), BuildContext())
+    assert job["spec"]["backoffLimit"] == 10 and job["spec"]["activeDeadlineSeconds"] == 1200
+    script = cm["data"]["register.sh"]
+    assert "GET /health" in script and "POST /v3/kv/put" in script
 
 
 def test_records_survive_the_yaml_writer() -> None:
-    (job,) = build_registration(cluster_view(SEED), BuildContext())
-    back = yaml.load(yamlio.dump(job), Loader=yamlio.CoreLoader)
-    assert back == job
+    objs = build_registration(cluster_view(SEED), BuildContext())
+    back = yaml.load(yamlio.dump({"items": objs}), Loader=yamlio.CoreLoader)
+    assert back == {"items": objs}
 
 
 def test_build_all_order_and_no_shared_dicts() -> None:
     objs, _ = build_all(SEED, RenderOptions(), ResourceList())
     kinds = [o["kind"] for o in objs]
-    assert kinds[:5] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "Job"]
-    assert kinds[5:7] == ["Deployment", "Service"]  # multiadmin
+    assert kinds[:6] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "ConfigMap", "Job"]
+    assert kinds[6:8] == ["Deployment", "Service"]  # multiadmin
     assert objs == build_all(SEED, RenderOptions(), ResourceList())[0]  # deterministic
     assert "&id" not in yamlio.dump({"items": objs})  # no YAML anchors between objects
     ids = [id(d) for o in objs for d in _dicts(o)]
@@ -113,18 +128,35 @@ def _dicts(value: object) -> list[object]:
     return []
 
 
+TLS = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+       "metadata": {"name": "example-multigres-cluster-pgbackrest-tls", "namespace": "multigres"},
+       "data": {"ca.crt": "", "tls.crt": "", "tls.key": ""}}
+
+
 def test_missing_password_secret_is_a_warning_and_a_present_one_is_not() -> None:
-    _, results = build_all(SEED, RenderOptions(), ResourceList())
+    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(TLS)]))
     assert [r.severity for r in results] == ["warning"]
     assert "example-multigres-cluster-postgres-password" in results[0].message
     secret = {"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": "example-multigres-cluster-postgres-password", "namespace": "multigres"},
               "stringData": {"password": "x"}}
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret)]))
+    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret), Item(TLS)]))
     assert results == []
     del secret["stringData"]
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret)]))
+    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret), Item(TLS)]))
     assert len(results) == 1 and "has no key 'password'" in results[0].message
+
+
+def test_missing_pgbackrest_tls_secret_is_a_warning_that_says_how_to_make_it() -> None:
+    password = {"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "x"}, "metadata": {
+        "name": "example-multigres-cluster-postgres-password", "namespace": "multigres"}}
+    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(password)]))
+    assert [(r.severity, r.path) for r in results] == [("warning", "spec.pgbackrestTLSSecret")]
+    assert "scripts/make-pgbackrest-tls.sh example-multigres-cluster multigres" in results[0].message
+    partial = copy.deepcopy(TLS)
+    del partial["data"]["ca.crt"]
+    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(password), Item(partial)]))
+    assert len(results) == 1 and "has no key 'ca.crt'" in results[0].message
 
 
 def test_cluster_domain_option_reaches_every_address() -> None:

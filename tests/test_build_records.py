@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from krmfn.build import topo_records as tr
-from krmfn.build.registration import as_arg
+
+FS = {"filesystem": {"path": "/backups"}}
 
 
 def test_varint() -> None:
@@ -35,13 +36,13 @@ def test_database_record_by_hand() -> None:
     location = bytes([0x0A, 4, 0x0A, 2]) + b"/b"
     expected = (bytes([0x0A, 1]) + b"d" + bytes([0x12, len(location)]) + location
                 + bytes([0x1A, 1]) + b"a" + bytes([0x22, len(policy)]) + policy)
-    assert tr.database("d", "/b", ["a"], "AT_LEAST_2") == expected
+    assert tr.database("d", {"filesystem": {"path": "/b"}}, ["a"], "AT_LEAST_2") == expected
 
 
 def test_database_round_trip_and_policies() -> None:
-    data = tr.database("production_db", "/backups", ["us-east-1", "us-west-2"], "MULTI_CELL_AT_LEAST_2")
+    data = tr.database("production_db", FS, ["us-east-1", "us-west-2"], "MULTI_CELL_AT_LEAST_2")
     assert tr.decode_database(data) == {
-        "name": "production_db", "backup_path": "/backups", "cells": ["us-east-1", "us-west-2"],
+        "name": "production_db", "backup_path": "/backups", "s3": None, "cells": ["us-east-1", "us-west-2"],
         "policy": {"policy_name": "MULTI_CELL_AT_LEAST_2", "policy_version": 0,
                    "quorum_type": tr.QUORUM_MULTI_CELL_AT_LEAST_N, "required_count": 2,
                    "description": "At least 2 nodes from different cells must acknowledge"}}
@@ -58,8 +59,17 @@ def test_unknown_policy_and_malformed_input() -> None:
         tr.decode(b"\x0b")  # wire type 3
 
 
-def test_records_as_arguments() -> None:
-    assert as_arg(tr.cell("a", ["h:1"], "/r")) == "\n\x01a\x12\x03h:1\x1a\x02/r"
-    assert as_arg(tr.cell("a", ["$(X):1"], "/r")).count("$$(X)") == 1  # no kubelet expansion
-    assert as_arg(tr.cell("a", ["h" * 200], "/r")) is None  # length varint 0xc8 0x01: not UTF-8
-    assert as_arg(b"\x00") is None
+def test_s3_location_by_hand() -> None:
+    """BackupLocation{s3=2: S3Backup{bucket=1, region=2, endpoint=3, key_prefix=4, use_env_credentials=5}}."""
+    s3 = {"bucket": "b", "region": "r", "endpoint": "http://e", "keyPrefix": "p/", "credentialsSecret": "creds"}
+    inner = (bytes([0x0A, 1]) + b"b" + bytes([0x12, 1]) + b"r" + bytes([0x1A, 8]) + b"http://e"
+             + bytes([0x22, 2]) + b"p/" + bytes([0x28, 1]))
+    assert tr.backup_location({"s3": s3}) == bytes([0x12, len(inner)]) + inner
+
+
+def test_s3_without_a_secret_uses_ambient_credentials_and_round_trips() -> None:
+    data = tr.database("d", {"s3": {"bucket": "b", "region": "us-east-1"}}, ["a"], "AT_LEAST_2")
+    db = tr.decode_database(data)
+    assert db["backup_path"] == ""
+    assert db["s3"] == {"bucket": "b", "region": "us-east-1", "endpoint": "", "key_prefix": "",
+                        "use_env_credentials": 0}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from consistency import args_of, child
-from helpers import EXAMPLES, render_paths
+from helpers import EXAMPLES, objects, render_paths, resource_list, run_text
 
+from krmfn import yamlio
+from krmfn.build import topo_records as tr
 from krmfn.build.meta import BuildContext
 from krmfn.build.shard import build_multishard
 
@@ -18,11 +21,18 @@ def _orders0() -> dict:
 
 
 def _containers(sts: dict) -> dict[str, dict]:
-    return {c["name"]: c for c in sts["spec"]["template"]["spec"]["containers"]}
+    pod = sts["spec"]["template"]["spec"]
+    return {c["name"]: c for c in pod.get("initContainers", []) + pod["containers"]}
+
+
+def _pools(shard: dict) -> list[dict]:
+    """The pool objects (StatefulSet, Service, PDB, ...) after the per-shard claim and ConfigMap."""
+    return [o for o in build_multishard(shard, BuildContext()) if o["kind"] not in ("PersistentVolumeClaim",
+                                                                                       "ConfigMap")]
 
 
 def test_one_statefulset_service_and_pdb_per_pool() -> None:
-    objs = build_multishard(_orders0(), BuildContext())
+    objs = _pools(_orders0())
     assert [o["kind"] for o in objs] == ["StatefulSet", "Service", "PodDisruptionBudget"] * 2
     replica, readonly = objs[0], objs[3]
     assert replica["spec"]["replicas"] == 2 and readonly["spec"]["replicas"] == 1
@@ -35,13 +45,13 @@ def test_one_statefulset_service_and_pdb_per_pool() -> None:
 
 
 def test_multipooler_flags() -> None:
-    sts, svc, _ = build_multishard(_orders0(), BuildContext())[:3]
+    sts, svc, _ = _pools(_orders0())[:3]
     args = args_of(_containers(sts)["multipooler"])
     assert args["--database"] == "production_db"
     assert args["--table-group"] == "orders_tg"
     assert args["--shard"] == "0-80"
     assert args["--cell"] == "us-west-2"
-    assert args["--service-id"] == "$(POD_NAME)"
+    assert re.fullmatch(r"[0-9a-f]{8}-\$\(POD_INDEX\)", args["--service-id"])
     assert args["--hostname"] == f"$(POD_NAME).{svc['metadata']['name']}.multigres.svc.cluster.local"
     assert args["--pooler-dir"] == "/data"
     assert args["--socket-file"] == "/data/pg_sockets/.s.PGSQL.5432"
@@ -51,7 +61,7 @@ def test_multipooler_flags() -> None:
 
 
 def test_pgctld_runs_the_server_with_pgdata_on_the_shared_volume() -> None:
-    sts = build_multishard(_orders0(), BuildContext())[0]
+    sts = _pools(_orders0())[0]
     cs = _containers(sts)
     assert cs["pgctld"]["command"] == ["/usr/local/bin/pgctld"] and cs["pgctld"]["args"][0] == "server"
     assert cs["pgctld"]["image"] == "postgres:15.3" and cs["multipooler"]["image"] == "multigres/multigres:latest"
@@ -66,7 +76,7 @@ def test_pgctld_runs_the_server_with_pgdata_on_the_shared_volume() -> None:
 
 
 def test_password_secret_volume_and_postgres_user() -> None:
-    sts = build_multishard(_orders0(), BuildContext())[0]
+    sts = _pools(_orders0())[0]
     pod = sts["spec"]["template"]["spec"]
     secret = next(v for v in pod["volumes"] if v["name"] == "postgres-password")["secret"]
     assert secret["secretName"] == "example-multigres-cluster-postgres-password"
@@ -78,14 +88,14 @@ def test_password_secret_volume_and_postgres_user() -> None:
 
 
 def test_port_names_are_unique_and_short() -> None:
-    sts = build_multishard(_orders0(), BuildContext())[0]
-    names = [p["name"] for c in sts["spec"]["template"]["spec"]["containers"] for p in c["ports"]]
+    sts = _pools(_orders0())[0]
+    names = [p["name"] for c in _containers(sts).values() for p in c["ports"]]
     assert len(names) == len(set(names)) and all(len(n) <= 15 for n in names)
 
 
 def test_pools_of_two_shards_do_not_share_selectors() -> None:
-    a = build_multishard(_orders0(), BuildContext())[0]
-    b = build_multishard(child(SEED, "MultiShard", "-orders-tg-1"), BuildContext())[0]
+    a = _pools(_orders0())[0]
+    b = _pools(child(SEED, "MultiShard", "-orders-tg-1"))[0]
     assert a["spec"]["selector"] != b["spec"]["selector"]
     assert a["metadata"]["name"] != b["metadata"]["name"]
 
@@ -93,5 +103,144 @@ def test_pools_of_two_shards_do_not_share_selectors() -> None:
 def test_missing_access_modes_default_to_read_write_once() -> None:
     shard = copy.deepcopy(_orders0())
     del shard["spec"]["pools"][0]["dataVolumeClaimTemplate"]["accessModes"]
-    sts = build_multishard(shard, BuildContext())[0]
+    sts = _pools(shard)[0]
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+# ---- what a shard needs to bootstrap (docs/workloads.md "Pooler pods") ----
+
+MINIMAL = yamlio.load((EXAMPLES / "minimal" / "cluster.yaml").read_text())
+
+
+def _render_minimal(mutate=lambda o: None) -> list[dict]:
+    obj = copy.deepcopy(MINIMAL)
+    mutate(obj)
+    return objects(run_text(resource_list(obj)))
+
+
+def _db(obj: dict) -> dict:
+    return obj["spec"]["databases"]["templates"][0]["spec"]
+
+
+def _mounts(container: dict) -> dict[str, str]:
+    return {m["name"]: m["mountPath"] for m in container.get("volumeMounts") or []}
+
+
+def test_one_backup_claim_per_shard_mounted_by_every_pool_in_both_containers() -> None:
+    objs = build_multishard(_orders0(), BuildContext())
+    (claim,) = [o for o in objs if o["kind"] == "PersistentVolumeClaim"]
+    assert claim["metadata"]["name"] == "example-multigres-cluster-production-db-orders-tg-0-backups"
+    assert claim["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}}
+    # Removing a pool (or the shard) from the render must not delete the repository.
+    assert claim["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+    assert claim["metadata"]["annotations"]["cli-utils.sigs.k8s.io/on-remove"] == "keep"
+    for sts in (o for o in objs if o["kind"] == "StatefulSet"):
+        vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "backups")
+        assert vol["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+        assert {n: _mounts(c)["backups"] for n, c in _containers(sts).items()} == {
+            "pgctld": "/backups", "multipooler": "/backups"}
+
+
+def test_backup_claim_size_and_class_come_from_the_database() -> None:
+    objs = _render_minimal(lambda o: _db(o).update(backup={"volumeClaimTemplate": {
+        "storageClassName": "nfs-client", "resources": {"requests": {"storage": "50Gi"}}}}))
+    (claim,) = [o for o in objs if o["kind"] == "PersistentVolumeClaim"]
+    assert claim["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "50Gi"}},
+                             "storageClassName": "nfs-client"}
+
+
+def test_s3_backups_have_no_claim_and_credentials_come_from_a_secret_reference() -> None:
+    s3 = {"bucket": "bk", "region": "eu-west-1", "endpoint": "http://minio:9000", "credentialsSecret": "s3-creds"}
+    objs = _render_minimal(lambda o: _db(o).update(backup={"s3": s3}))
+    assert not [o for o in objs if o["kind"] == "PersistentVolumeClaim"]
+    sts = next(o for o in objs if o["kind"] == "StatefulSet" and "-replica-" in o["metadata"]["name"])
+    cs = _containers(sts)
+    assert "backups" not in _mounts(cs["pgctld"]) and "backups" not in _mounts(cs["multipooler"])
+    env = {e["name"]: e for e in cs["multipooler"]["env"]}
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {"name": "s3-creds", "key": "AWS_ACCESS_KEY_ID"}
+    assert env["AWS_SESSION_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    assert not any(e["name"].startswith("AWS_") for e in cs["pgctld"]["env"])
+    from consistency import registration_records
+
+    (db,) = [tr.decode_database(v) for _, k, v in registration_records(objs) if k.endswith("/Database")]
+    assert db["s3"] == {"bucket": "bk", "region": "eu-west-1", "endpoint": "http://minio:9000", "key_prefix": "",
+                        "use_env_credentials": 1}
+
+
+def test_pg_hba_template_allows_tcp_replication_and_pgctld_reads_it() -> None:
+    objs = build_multishard(_orders0(), BuildContext())
+    (cm,) = [o for o in objs if o["kind"] == "ConfigMap"]
+    lines = [ln.split() for ln in cm["data"]["pg_hba_template.conf"].splitlines() if ln and not ln.startswith("#")]
+    assert ["host", "replication", "all", "0.0.0.0/0", "scram-sha-256"] in lines
+    assert ["host", "replication", "all", "::0/0", "scram-sha-256"] in lines
+    assert all(ln[-1] == "scram-sha-256" for ln in lines)  # never trust
+    pgctld = _containers(objs[2])["pgctld"]
+    path = args_of(pgctld)["--pg-hba-template"]
+    assert path.rsplit("/", 1) == [_mounts(pgctld)["pg-hba"], "pg_hba_template.conf"]
+    vol = next(v for v in objs[2]["spec"]["template"]["spec"]["volumes"] if v["name"] == "pg-hba")
+    assert vol["configMap"]["name"] == cm["metadata"]["name"]
+
+
+def test_pgctld_creates_the_database() -> None:
+    sts = _pools(_orders0())[0]
+    assert args_of(_containers(sts)["pgctld"])["--pg-database"] == "production_db"
+
+
+def test_service_ids_are_short_unique_per_pool_and_use_the_pod_ordinal() -> None:
+    ids = [args_of(_containers(o)["multipooler"])["--service-id"] for o in _pools(_orders0())
+           if o["kind"] == "StatefulSet"]
+    assert len(set(ids)) == 2 and ids == [args_of(_containers(o)["multipooler"])["--service-id"]
+                                          for o in _pools(_orders0()) if o["kind"] == "StatefulSet"]  # stable
+    sts = _pools(_orders0())[0]
+    env = {e["name"]: e for e in _containers(sts)["multipooler"]["env"]}
+    assert env["POD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    assert len(ids[0].replace("$(POD_INDEX)", "0")) == 10
+
+
+def test_pgctld_is_a_native_sidecar_and_servers_have_startup_probes() -> None:
+    pod = _pools(_orders0())[0]["spec"]["template"]["spec"]
+    (pgctld,) = pod["initContainers"]
+    assert pgctld["name"] == "pgctld" and pgctld["restartPolicy"] == "Always"
+    assert [c["name"] for c in pod["containers"]] == ["multipooler"]
+    for c in (pgctld, pod["containers"][0]):
+        assert c["startupProbe"]["httpGet"]["path"] == "/live"
+        assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] == 300
+
+
+def test_multipooler_pool_capacity_fits_under_max_connections() -> None:
+    args = args_of(_containers(_pools(_orders0())[0])["multipooler"])
+    assert args["--connpool-global-capacity"] == "40"
+
+
+def test_pgbackrest_tls_is_mounted_with_upstream_file_names_in_both_containers() -> None:
+    sts = _pools(_orders0())[0]
+    cs = _containers(sts)
+    vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "pgbackrest-tls")
+    assert vol["secret"]["secretName"] == "example-multigres-cluster-pgbackrest-tls"
+    assert vol["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}, {"key": "tls.crt", "path": "pgbackrest.crt"},
+                                      {"key": "tls.key", "path": "pgbackrest.key"}]
+    assert vol["secret"]["defaultMode"] == 0o440  # group-readable: fsGroup 999, both containers run as 999
+    cert_dir = args_of(cs["pgctld"])["--pgbackrest-cert-dir"]
+    assert _mounts(cs["pgctld"])["pgbackrest-tls"] == _mounts(cs["multipooler"])["pgbackrest-tls"] == cert_dir
+    pooler = args_of(cs["multipooler"])
+    assert [pooler[f"--pgbackrest-{k}-file"] for k in ("cert", "key", "ca")] == [
+        f"{cert_dir}/pgbackrest.crt", f"{cert_dir}/pgbackrest.key", f"{cert_dir}/ca.crt"]
+    assert pooler["--pgbackrest-port"] == args_of(cs["pgctld"])["--pgbackrest-port"] == "8432"
+
+
+def test_headless_service_publishes_postgres_and_pgbackrest_before_ready() -> None:
+    _, svc, _ = _pools(_orders0())[:3]
+    assert {p["name"] for p in svc["spec"]["ports"]} == {"http", "grpc", "postgres", "pgbackrest"}
+    assert svc["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_cert_manager_certificate_covers_every_pool_hostname() -> None:
+    objs = _render_minimal(lambda o: o["spec"].update(pgbackrestTLS={"certManager": {"issuerRef": {
+        "name": "ca", "kind": "ClusterIssuer"}}}))
+    (cert,) = [o for o in objs if o["kind"] == "Certificate"]
+    assert cert["spec"]["secretName"] == "minimal-pgbackrest-tls" and cert["spec"]["commonName"] == "pgbackrest"
+    assert set(cert["spec"]["usages"]) >= {"server auth", "client auth"}
+    assert cert["spec"]["issuerRef"] == {"name": "ca", "kind": "ClusterIssuer"}
+    hosts = [args_of(_containers(o)["multipooler"])["--hostname"] for o in objs if o["kind"] == "StatefulSet"
+             and o["metadata"]["labels"].get("app.kubernetes.io/component") == "multipooler"]
+    assert hosts and all(h.replace("$(POD_NAME)", "*") in cert["spec"]["dnsNames"] for h in hosts)

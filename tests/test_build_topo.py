@@ -32,7 +32,8 @@ def test_etcd_members_come_from_the_headless_service_dns_names() -> None:
     assert args["--name"] == "$(POD_NAME)"
     assert args["--initial-advertise-peer-urls"] == f"http://$(POD_NAME).{dns}:2380"
     assert args["--advertise-client-urls"] == f"http://$(POD_NAME).{dns}:2379"
-    assert args["--listen-metrics-urls"] == "http://0.0.0.0:2381"
+    assert args["--listen-metrics-urls"] == "http://[::]:2381"  # dual-stack on Linux
+    assert args["--listen-client-urls"] == "http://[::]:2379" and args["--listen-peer-urls"] == "http://[::]:2380"
     assert args["--data-dir"].startswith("/var/lib/etcd/")
     assert peer["spec"]["clusterIP"] == "None" and peer["spec"]["publishNotReadyAddresses"] is True
     assert client["metadata"]["name"] == "example-multigres-cluster-global-client"

@@ -72,12 +72,17 @@ def break_topo_port(objs: list[dict]) -> None:
     args[i] = args[i].replace(":2379", ":2380")
 
 
-def break_cell_record(objs: list[dict]) -> None:
-    from krmfn.build import topo_records
-    from krmfn.build.registration import as_arg
+def _records(objs: list[dict]) -> dict:
+    return next(o for o in by_kind(objs, "ConfigMap") if "binaryData" in o)["binaryData"]
 
-    init = _pod(objs, "Job")["initContainers"][0]
-    init["args"][-1] = as_arg(topo_records.cell("us-east-1", ["gone.multigres.svc.cluster.local:2379"], "/r"))
+
+def break_cell_record(objs: list[dict]) -> None:
+    import base64
+
+    from krmfn.build import topo_records
+
+    record = topo_records.cell("us-east-1", ["gone.multigres.svc.cluster.local:2379"], "/r")
+    _records(objs)["record-0"] = base64.b64encode(record).decode()
 
 
 def break_secret_reference(objs: list[dict]) -> None:
@@ -120,7 +125,29 @@ def break_port_name_duplicate(objs: list[dict]) -> None:
 
 
 def break_record_bytes(objs: list[dict]) -> None:
-    _pod(objs, "Job")["initContainers"][-1]["args"][-1] = "\x0a\x7fshort"
+    _records(objs)["record-0"] = "Cn9zaG9ydA=="  # 0a 7f "short": a length past the end
+
+
+def _pooler(objs: list[dict]) -> dict:
+    return _first(objs, "StatefulSet", lambda o: o["metadata"]["labels"]["app.kubernetes.io/component"]
+                  == "multipooler")["spec"]["template"]["spec"]
+
+
+def break_backup_claim_missing(objs: list[dict]) -> None:
+    objs[:] = [o for o in objs if o.get("kind") != "PersistentVolumeClaim"]
+
+
+def break_backup_mount_one_container(objs: list[dict]) -> None:
+    pgctld = _pooler(objs)["initContainers"][0]
+    pgctld["volumeMounts"] = [m for m in pgctld["volumeMounts"] if m["name"] != "backups"]
+
+
+def break_backup_claim_not_shared(objs: list[dict]) -> None:
+    claim = next(o for o in by_kind(objs, "PersistentVolumeClaim"))
+    objs.append(dict(claim, metadata=dict(claim["metadata"], name="other")))
+    sts = _first(objs, "StatefulSet", lambda o: "-orders-tg-0-" in o["metadata"]["name"])  # one of two pools
+    vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "backups")
+    vol["persistentVolumeClaim"]["claimName"] = "other"
 
 
 BREAKERS = {
@@ -133,6 +160,7 @@ BREAKERS = {
     "selectors": [break_selector_hash, break_selector_subset, break_pdb_selector],
     "port-names": [break_port_name_length, break_port_name_duplicate],
     "records": [break_record_bytes],
+    "backups": [break_backup_claim_missing, break_backup_mount_one_container, break_backup_claim_not_shared],
 }
 CASES = [(rule, f) for rule, fs in BREAKERS.items() for f in fs]
 
@@ -161,7 +189,7 @@ def test_every_rule_has_a_negative_case() -> None:
 
     ids = {r.__name__.removeprefix("rule_").replace("_", "-") for r in RULES}
     aliases = {"service-selects", "statefulset-service", "named-ports", "topo-addresses", "references",
-               "names", "selectors", "port-names", "records"}
+               "names", "selectors", "port-names", "records", "backups"}
     assert ids == aliases
     assert set(BREAKERS) == (aliases - {"topo-addresses"}) | {"topo-address"}
 

@@ -15,7 +15,7 @@ SEED_TEXT = ROOT / "tests" / "data" / "seed-design.md"
 CLUSTER = "example-multigres-cluster"
 # Fields a builder needs that the seed's samples do not show (README, "Child resources").
 ADDITIONS = {"databaseName", "tableGroupName", "shardName", "durabilityPolicy", "globalTopoServer",
-             "postgresPasswordSecret"}
+             "postgresPasswordSecret", "backup", "pgbackrestTLSSecret"}
 
 
 def seed_samples() -> dict[str, dict]:

@@ -109,10 +109,35 @@ class MultiTableGroupSpec(ShardPlacement):
     durability_policy: DurabilityPolicy
 
 
+class FilesystemRepository(Model):
+    path: str
+    volume_claim_template: VolumeClaimTemplate
+
+
+class S3Repository(Model):
+    bucket: str
+    region: str
+    endpoint: str | None = None
+    key_prefix: str | None = None
+    credentials_secret: str | None = None
+
+
+class ResolvedBackup(Model):
+    """Exactly one of filesystem (a claim per shard) or s3."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "has(self.filesystem) != has(self.s3)", "message": "exactly one of filesystem, s3"}]})
+
+    filesystem: FilesystemRepository | None = None
+    s3: S3Repository | None = None
+
+
 class MultiShardSpec(ShardPlacement):
     images: Images
     pools: list[ResolvedPool]
     shard_name: str
+    backup: ResolvedBackup
+    pgbackrest_tls_secret: str = Field(alias="pgbackrestTLSSecret")
 
 
 def _child(kind: str, spec_type: type) -> type[Model]:

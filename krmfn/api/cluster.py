@@ -17,6 +17,9 @@ from .common import (
     VolumeClaimTemplate,
 )
 
+# A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
+ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+
 PoolType = Literal["replica", "readOnly"]
 DurabilityPolicy = Literal["AT_LEAST_2", "MULTI_CELL_AT_LEAST_2"]
 
@@ -129,11 +132,41 @@ class TableGroup(Model):
     shard_template: ShardTemplate | None = None
 
 
+class S3Backup(Model):
+    """An S3 (or S3-compatible) backup repository: upstream's clustermetadata.S3Backup.
+
+    With `credentialsSecret`, multipooler reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    (optional) AWS_SESSION_TOKEN from that Secret; without it, pgBackRest finds credentials itself
+    (IRSA web identity or EC2 instance metadata).
+    """
+
+    bucket: Annotated[str, Field(min_length=1)]
+    region: Annotated[str, Field(min_length=1)]
+    endpoint: str | None = None
+    key_prefix: str | None = None
+    credentials_secret: ObjectName | None = None
+
+
+_ONE_REPOSITORY = {"rule": "!(has(self.volumeClaimTemplate) && has(self.s3))",
+                   "message": "a backup repository is a volume (volumeClaimTemplate) or s3, not both"}
+
+
+class BackupSpec(Model):
+    """Where a database's pgBackRest repository lives: a shared volume per shard (default) or S3."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_ONE_REPOSITORY]})
+
+    volume_claim_template: VolumeClaimTemplate | None = None
+    s3: S3Backup | None = None
+
+
 class DatabaseSpec(Model):
     multiorch: ComponentRef | None = None
     tablegroups: list[TableGroup] | None = Field(default=None, alias="tablegroups")
     durability_policy: DurabilityPolicy | None = None
+    # The filesystem repository's path (the Database record's location and the mount point).
     backup_location: str | None = None
+    backup: BackupSpec | None = None
 
 
 class DatabaseTemplate(Model):
@@ -143,6 +176,23 @@ class DatabaseTemplate(Model):
 
 class Databases(Model):
     templates: list[DatabaseTemplate] | None = None
+
+
+class IssuerRef(Model):
+    name: Annotated[str, Field(min_length=1)]
+    kind: str | None = None
+    group: str | None = None
+
+
+class CertManager(Model):
+    issuer_ref: IssuerRef
+
+
+class PgBackRestTLS(Model):
+    """The TLS Secret of the pgBackRest servers; cert-manager may produce it."""
+
+    secret_name: ObjectName | None = None
+    cert_manager: CertManager | None = None
 
 
 class ClusterSpec(Model):
@@ -155,6 +205,7 @@ class ClusterSpec(Model):
     databases: Databases | None = None
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
+    pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
 
 
 class MultigresCluster(Model):

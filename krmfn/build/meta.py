@@ -23,6 +23,8 @@ _DOWNWARD = {
     "POD_NAME": "metadata.name",
     "POD_NAMESPACE": "metadata.namespace",
     "POD_IP": "status.podIP",
+    # The StatefulSet ordinal (Kubernetes >= 1.28 labels every StatefulSet pod with it).
+    "POD_INDEX": "metadata.labels['apps.kubernetes.io/pod-index']",
 }
 _VAR = re.compile(r"(?<!\$)\$\(([A-Z_][A-Z0-9_]*)\)")
 
@@ -51,6 +53,8 @@ class ClusterView:
     topo_image: str
     cell_registrations: list[dict[str, Any]]
     databases: list[dict[str, Any]]
+    pgbackrest_tls_secret: str = ""
+    cert_manager_issuer: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -143,6 +147,11 @@ def http_probe(path: str, port: str, period: int = 10, failures: int = 3, delay:
         probe["initialDelaySeconds"] = delay
     probe.update({"periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures})
     return probe
+
+
+def startup_probe(path: str, port: str) -> dict[str, Any]:
+    """Hold liveness off while a server starts (pgctld may run initdb or a restore first)."""
+    return http_probe(path, port, period=defaults.STARTUP_PERIOD_SECONDS, failures=defaults.STARTUP_FAILURES)
 
 
 def ports(component: str, prefix: str = "") -> list[dict[str, Any]]:

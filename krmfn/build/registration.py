@@ -2,20 +2,22 @@
 
 `multigres createclustermetadata` cannot express the seed (it registers one database named
 `postgres` and puts every cell on the global etcd), so the records are encoded here
-(topo_records.py) and written with `etcdctl put` from the etcd image, one init container per
-record (the image has no shell). Writing the desired records on every run is declarative. The
+(topo_records.py), shipped in a ConfigMap's binaryData, and written by a small bash script on the
+multigres image through etcd's JSON gateway (the etcd image has no shell); an etcdctl container
+reads them back. Writing the desired records on every run is declarative. The
 Job's name carries a digest of what it writes: a Job's pod template is immutable, so new records
 make a new Job, and the GitOps tool prunes the old one.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import shlex
 from typing import Any
 
 from .. import defaults, naming
-from ..results import ResourceRef, error
 from . import meta, topo_records
 from .meta import BuildContext, ClusterView
 
@@ -64,60 +66,97 @@ def database_records(view: ClusterView) -> list[tuple[str, str, bytes]]:
     root = view.global_topo["rootPath"].rstrip("/")
     order = [str(r["name"]) for r in view.cell_registrations]
     return [(db["name"], f"{root}/databases/{db['name']}/Database",
-             topo_records.database(db["name"], db["backupLocation"], database_cells(db, order),
+             topo_records.database(db["name"], db["backup"], database_cells(db, order),
                                    db["durabilityPolicy"]))
             for db in view.databases]
 
 
-def as_arg(value: bytes) -> str | None:
-    """The record as a container argument: valid UTF-8 without NUL, `$` escaped from expansion."""
-    if b"\x00" in value:
-        return None
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text.replace("$", "$$")
+SCRIPT = "register.sh"
+
+# Runs on the multigres image (bash, coreutils): the etcd image has no shell, and a record's bytes
+# cannot travel as a container argument (a length byte >= 0x80 is not UTF-8). It waits for etcd's
+# /health, then writes each record file through etcd's JSON gateway (POST /v3/kv/put with base64 key
+# and value, served on the client port by etcd 3.4+), over bash's /dev/tcp.
+SCRIPT_HEAD = r"""#!/bin/bash
+# Topology registration, rendered by multigres-krmfn (docs/workloads.md "Topology registration").
+set -euo pipefail
+endpoint="${1#*://}"; endpoint="${endpoint%%,*}"
+dir="$(dirname "$0")"
+host="${endpoint%:*}"; port="${endpoint##*:}"; host="${host#[}"; host="${host%]}"
+
+request() (  # METHOD PATH BODY: print the response body; fail unless etcd answers 200
+  exec 3<>"/dev/tcp/$host/$port"
+  printf '%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n' "$1" "$2" "$host" >&3
+  printf 'Content-Length: %d\r\nConnection: close\r\n\r\n%s' "${#3}" "$3" >&3
+  response="$(cat <&3)"
+  status="${response%%$'\r'*}"
+  [[ "$status" =~ ^HTTP/[0-9.]+\ 200 ]] || { echo "$1 $2: ${status:-no answer}" >&2; exit 1; }
+  printf '%s\n' "${response#*$'\r\n\r\n'}"
+)
+
+put() {  # KEY FILE
+  local body
+  body="{\"key\":\"$(printf '%s' "$1" | base64 -w0)\",\"value\":\"$(base64 -w0 < "$2")\"}"
+  request POST /v3/kv/put "$body" > /dev/null
+  echo "put $1"
+}
+
+healthy='"health"[[:space:]]*:[[:space:]]*"true"'
+until [[ "$(request GET /health '' 2> /dev/null)" =~ $healthy ]]; do
+  echo "waiting for etcd at $host:$port"
+  sleep 2
+done
+"""
+
+
+def script(keys: list[str]) -> str:
+    """The registration script: the fixed head, then one `put` per record file."""
+    lines = [f'put {shlex.quote(key)} "$dir/record-{i}"' for i, key in enumerate(keys)]
+    return SCRIPT_HEAD + "\n".join(lines) + "\n"
+
+
+def records_configmap(view: ClusterView, records: list[tuple[str, bytes]], labels: dict[str, str],
+                      digest: str) -> dict[str, Any]:
+    """The records as binaryData (any bytes, any length) and the script that writes them."""
+    cm = {"apiVersion": "v1", "kind": "ConfigMap",
+          "metadata": meta.metadata(naming.registration_configmap(view.name, digest), view, labels,
+                                    meta.WAVES["registration"]),
+          "data": {SCRIPT: script([k for k, _ in records])},
+          "binaryData": {f"record-{i}": base64.b64encode(v).decode() for i, (_, v) in enumerate(records)}}
+    return cm
 
 
 def build_registration(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any]]:
     endpoint = meta.topo_address(view.global_topo, view.namespace, ctx)
-    etcdctl = [defaults.ETCDCTL_BIN, f"--endpoints={endpoint}"]
-    ref = ResourceRef(naming.API_VERSION, "MultigresCluster", view.name, view.namespace)
-    init, used = [], set()
-    records = [("cell", n, k, v, "spec.cells.templates") for n, k, v in cell_records(view, ctx)]
-    records += [("database", n, k, v, "spec.databases.templates") for n, k, v in database_records(view)]
-    for kind, name, key, value, path in records:
-        arg = as_arg(value)
-        if arg is None:
-            ctx.results.append(error(
-                f"the topology record of {kind} {name!r} does not fit in a container argument (its protobuf "
-                "bytes are not valid UTF-8, usually a name or address of 128 characters or more); shorten it.",
-                path, ref))
-            continue
-        cname = naming.container_name(kind, name)
-        if cname in used:
-            cname = naming.container_name(kind, str(len(init)), name)
-        used.add(cname)
-        init.append(meta.container(cname, view.topo_image, etcdctl[:1], [*etcdctl[1:], "put", key, arg],
-                                   view.pull, resources=defaults.REGISTRATION_RESOURCES))
+    records = [(k, v) for _, k, v in cell_records(view, ctx)] + [(k, v) for _, k, v in database_records(view)]
     root = view.global_topo["rootPath"].rstrip("/")
-    show = meta.container("list-records", view.topo_image, etcdctl[:1],
-                          [*etcdctl[1:], "get", "--prefix", "--keys-only", f"{root}/"], view.pull,
-                          resources=defaults.REGISTRATION_RESOURCES)
-    digest = hashlib.sha256(json.dumps([c["args"] for c in init + [show]] + [view.topo_image]).encode()).hexdigest()
+    image = view.images["multiadmin"]
+    digest = hashlib.sha256(json.dumps([[k, base64.b64encode(v).decode()] for k, v in records]
+                                       + [script([k for k, _ in records]), endpoint, image,
+                                          view.topo_image]).encode()).hexdigest()
     labels = naming.labels(view.name, "topo-registration")
+    configmap = records_configmap(view, records, labels, digest)
+    mount = {"name": "records", "mountPath": defaults.REGISTRATION_MOUNT, "readOnly": True}
+    register = meta.container("register", image, ["/bin/bash"],
+                              [f"{defaults.REGISTRATION_MOUNT}/{SCRIPT}", endpoint], view.pull,
+                              resources=defaults.REGISTRATION_RESOURCES, mounts=[mount])
+    # Read back with etcdctl, so the Job's log lists what the topo holds.
+    show = meta.container("list-records", view.topo_image, [defaults.ETCDCTL_BIN],
+                          [f"--endpoints={endpoint}", "get", "--prefix", "--keys-only", f"{root}/"], view.pull,
+                          resources=defaults.REGISTRATION_RESOURCES)
     extra = {}
     if view.global_topo.get("clientServiceName") and view.namespace:
         # kpt needs the namespace in the reference; without one, Argo's sync wave still orders it.
         sts = naming.topo_statefulset(naming.global_topo_name(view.name))
         extra[meta.DEPENDS_ON] = meta.depends_on("apps", view.namespace, "StatefulSet", sts)
+    volume = {"name": "records", "configMap": {"name": configmap["metadata"]["name"], "defaultMode": 0o444}}
     job = meta.obj("batch/v1", "Job",
                    meta.metadata(naming.registration_job(view.name, digest), view, labels,
                                  meta.WAVES["registration"], extra), {
         "backoffLimit": defaults.REGISTRATION_BACKOFF_LIMIT,
+        "activeDeadlineSeconds": defaults.REGISTRATION_DEADLINE_SECONDS,
         "template": {"metadata": {"labels": dict(labels)},
-                     "spec": meta.pod_spec([show], view.pull, defaults.NONROOT_UID, init_containers=init,
-                                           restart_policy="OnFailure")},
+                     "spec": meta.pod_spec([show], view.pull, defaults.NONROOT_UID, init_containers=[register],
+                                           restart_policy="OnFailure", volumes=[volume])},
     })
-    return [job]
+    return [configmap, job]

@@ -1,8 +1,12 @@
-"""MultiShard → per pool: a StatefulSet of pgctld + multipooler pods, a headless Service, a PDB.
+"""MultiShard → per pool: a StatefulSet of pgctld + multipooler pods, a headless Service, a PDB;
+per shard: the backup repository claim and the pg_hba template.
 
 A replica finds its primary through the hostname the primary registered, so every pod
 registers its stable DNS name from the headless Service (`--hostname`). Claims are retained on
-delete and on scale-down: rendering never causes data to be deleted.
+delete and on scale-down: rendering never causes data to be deleted. What each pod needs to
+bootstrap a shard (backup repository, TCP replication in pg_hba, the database, a short service ID,
+pgBackRest TLS) follows upstream at the pinned commit; docs/workloads.md "Pooler pods" lists the
+sources.
 """
 
 from __future__ import annotations
@@ -15,59 +19,136 @@ from .meta import BuildContext
 
 SOCKET = f"{defaults.POOLER_DIR}/pg_sockets/.s.PGSQL.{defaults.PORTS['pgctld']['postgres']}"
 PASSWORD_FILE = f"{defaults.PASSWORD_MOUNT}/{defaults.PASSWORD_KEY}"
+PG_HBA_TEMPLATE = f"{defaults.PG_HBA_MOUNT}/{defaults.PG_HBA_FILE}"
+TLS_FILES = {name: f"{defaults.PGBACKREST_CERT_DIR}/{name}" for name in defaults.PGBACKREST_CERT_FILES.values()}
+
+# Upstream's built-in template (config/postgres/pg_hba_template.conf) with replication also allowed
+# over TCP: standbys stream from the primary's pod address and pgBackRest connects from peers. Every
+# connection still authenticates with SCRAM (all instances share the postgres password). pgctld
+# renders it as a Go template (go/services/pgctld/postgresconfig_gen.go); no variable is needed.
+PG_HBA = """\
+# pg_hba.conf template rendered by multigres-krmfn for pgctld --pg-hba-template.
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             all                                     scram-sha-256
+local   replication     all                                     scram-sha-256
+host    replication     all             0.0.0.0/0               scram-sha-256
+host    replication     all             ::0/0                   scram-sha-256
+host    all             all             0.0.0.0/0               scram-sha-256
+host    all             all             ::0/0                   scram-sha-256
+"""
 
 
 def _env() -> list[dict[str, Any]]:
-    # Both binaries read the password file named by POSTGRES_PASSWORD_FILE (go/common/pgsecret);
-    # pgctld has no password-file flag in the sources we read.
+    # Both binaries read the password file named by POSTGRES_PASSWORD_FILE (go/common/pgsecret).
     return [{"name": "PGDATA", "value": defaults.PGDATA},
             {"name": "POSTGRES_PASSWORD_FILE", "value": PASSWORD_FILE}]
 
 
-def _mounts(*extra: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"name": "data", "mountPath": defaults.POOLER_DIR},
-            {"name": "postgres-password", "mountPath": defaults.PASSWORD_MOUNT, "readOnly": True}, *extra]
+def s3_env(backup: dict[str, Any]) -> list[dict[str, Any]]:
+    """AWS credentials for an S3 repository, from the user's Secret (never a value in the render).
+
+    multipooler writes them into the pgBackRest config it generates (go/common/backup/config.go,
+    PgBackRestCredentials), so only the multipooler container needs them.
+    """
+    secret = (backup.get("s3") or {}).get("credentialsSecret")
+    if not secret:
+        return []
+    out = []
+    for key in defaults.S3_CREDENTIAL_KEYS:
+        ref: dict[str, Any] = {"name": secret, "key": key}
+        if key == "AWS_SESSION_TOKEN":
+            ref["optional"] = True
+        out.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
+    return out
+
+
+def _mounts(backup: dict[str, Any], *extra: dict[str, Any]) -> list[dict[str, Any]]:
+    out = [{"name": "data", "mountPath": defaults.POOLER_DIR},
+           {"name": "postgres-password", "mountPath": defaults.PASSWORD_MOUNT, "readOnly": True},
+           {"name": "pgbackrest-tls", "mountPath": defaults.PGBACKREST_CERT_DIR, "readOnly": True}]
+    if "filesystem" in backup:
+        out.append({"name": "backups", "mountPath": backup["filesystem"]["path"]})
+    return [*out, *extra]
 
 
 def pgctld_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str, Any]) -> dict[str, Any]:
+    """pgctld as a native sidecar (an init container that keeps running, Kubernetes >= 1.29).
+
+    It starts before multipooler and stops after it, so postgres outlives multipooler's graceful
+    shutdown, as the official operator runs it.
+    """
     p = defaults.PORTS["pgctld"]
     args = ["server", f"--pooler-dir={defaults.POOLER_DIR}", f"--grpc-port={p['grpc']}",
-            f"--http-port={p['http']}", f"--pg-port={p['postgres']}"]
+            f"--http-port={p['http']}", f"--pg-port={p['postgres']}",
+            # initdb creates the database only when it is not `postgres` (go/cmd/pgctld/command/init.go).
+            f"--pg-database={spec['databaseName']}",
+            f"--pg-hba-template={PG_HBA_TEMPLATE}",
+            f"--pgbackrest-port={p['pgbackrest']}", f"--pgbackrest-cert-dir={defaults.PGBACKREST_CERT_DIR}"]
     ports = [{"name": "pgctld-http", "containerPort": p["http"], "protocol": "TCP"},
              {"name": "pgctld-grpc", "containerPort": p["grpc"], "protocol": "TCP"},
-             {"name": "postgres", "containerPort": p["postgres"], "protocol": "TCP"}]
+             {"name": "postgres", "containerPort": p["postgres"], "protocol": "TCP"},
+             {"name": "pgbackrest", "containerPort": p["pgbackrest"], "protocol": "TCP"}]
     # postgres and pgbackrest write outside the data volume (locks, logs): root stays writable.
-    return meta.container(
+    out = meta.container(
         "pgctld", spec["images"]["postgres"], [defaults.PGCTLD_BIN], args, pull, env=_env(),
         container_ports=ports, resources=(pool.get("postgres") or {}).get("resources"),
-        probes={"livenessProbe": meta.http_probe("/live", "pgctld-http", delay=10),
+        probes={"startupProbe": meta.startup_probe("/live", "pgctld-http"),
+                "livenessProbe": meta.http_probe("/live", "pgctld-http", delay=10),
                 "readinessProbe": meta.http_probe("/ready", "pgctld-http", period=5)},
-        mounts=_mounts({"name": "shm", "mountPath": "/dev/shm"}), read_only_root=False)
+        mounts=_mounts(spec["backup"], {"name": "shm", "mountPath": "/dev/shm"},
+                       {"name": "pg-hba", "mountPath": defaults.PG_HBA_MOUNT, "readOnly": True}),
+        read_only_root=False)
+    return {"name": out.pop("name"), "restartPolicy": "Always", **out}
 
 
-def multipooler_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str, Any], service: str,
-                          namespace: str | None, ctx: BuildContext) -> dict[str, Any]:
+def multipooler_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str, Any], sts: str,
+                          service: str, namespace: str | None, ctx: BuildContext) -> dict[str, Any]:
     host = f"$(POD_NAME).{meta.service_host(service, namespace, ctx.cluster_domain)}"
+    pgbackrest_port = defaults.PORTS["pgctld"]["pgbackrest"]
     args = [
         *meta.server_flags("multipooler"),
         *meta.topo_flags(spec["globalTopoServer"], namespace, ctx),
         f"--cell={pool['cell']}", f"--database={spec['databaseName']}",
         f"--table-group={spec['tableGroupName']}", f"--shard={spec['shardName']}",
-        # The pod name is unique in the namespace and stable across restarts; a bare pod index
-        # would collide between two pools of one cell.
-        "--service-id=$(POD_NAME)", f"--hostname={host}",
+        # `<cell>_<service-id>` must fit 63 characters: a per-StatefulSet hash plus the ordinal.
+        f"--service-id={naming.service_id_prefix(namespace, sts)}-$(POD_INDEX)", f"--hostname={host}",
         f"--pgctld-addr=localhost:{defaults.PORTS['pgctld']['grpc']}",
         f"--pooler-dir={defaults.POOLER_DIR}", f"--socket-file={SOCKET}",
         f"--pg-port={defaults.PORTS['pgctld']['postgres']}", "--service-map=grpc-pooler",
+        f"--connpool-global-capacity={defaults.CONNPOOL_GLOBAL_CAPACITY}",
+        f"--pgbackrest-cert-file={TLS_FILES['pgbackrest.crt']}",
+        f"--pgbackrest-key-file={TLS_FILES['pgbackrest.key']}",
+        f"--pgbackrest-ca-file={TLS_FILES['ca.crt']}", f"--pgbackrest-port={pgbackrest_port}",
     ]
     _, tmp_mount = meta.tmp_volume()
     return meta.container(
         "multipooler", spec["images"]["multipooler"], [f"{defaults.MULTIGRES_BIN}/multipooler"], args, pull,
-        env=_env(), container_ports=meta.ports("multipooler"),
+        env=_env() + s3_env(spec["backup"]), container_ports=meta.ports("multipooler"),
         resources=(pool.get("multipooler") or {}).get("resources"),
-        probes={"livenessProbe": meta.http_probe("/live", "http", delay=10),
+        probes={"startupProbe": meta.startup_probe("/live", "http"),
+                "livenessProbe": meta.http_probe("/live", "http", delay=10),
                 "readinessProbe": meta.http_probe("/ready", "http", period=5)},
-        mounts=_mounts(tmp_mount))
+        mounts=_mounts(spec["backup"], tmp_mount))
+
+
+def pool_volumes(spec: dict[str, Any], shard: str) -> list[dict[str, Any]]:
+    """Secrets are mounted group-readable: the pod's fsGroup is postgres' gid, and both containers
+    run as that user (pgBackRest accepts a root-owned key file of mode 0640 or less)."""
+    tmp_vol, _ = meta.tmp_volume()
+    out = [
+        {"name": "postgres-password", "secret": {
+            "secretName": spec["postgresPasswordSecret"], "defaultMode": 0o440,
+            "items": [{"key": defaults.PASSWORD_KEY, "path": defaults.PASSWORD_KEY}]}},
+        {"name": "pgbackrest-tls", "secret": {
+            "secretName": spec["pgbackrestTLSSecret"], "defaultMode": 0o440,
+            "items": [{"key": k, "path": v} for k, v in defaults.PGBACKREST_CERT_FILES.items()]}},
+        {"name": "pg-hba", "configMap": {"name": naming.pg_hba_configmap(shard), "defaultMode": 0o444}},
+        {"name": "shm", "emptyDir": {"medium": "Memory"}},
+        tmp_vol,
+    ]
+    if "filesystem" in spec["backup"]:
+        out.append({"name": "backups", "persistentVolumeClaim": {"claimName": naming.backup_claim(shard)}})
+    return out
 
 
 def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
@@ -83,28 +164,52 @@ def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -
     service = naming.pool_service(shard, pool_type, cell)
     pull = meta.pull_of(spec)
     wave = meta.WAVES["server"]
-    tmp_vol, _ = meta.tmp_volume()
-    volumes = [
-        {"name": "postgres-password", "secret": {
-            "secretName": spec["postgresPasswordSecret"], "defaultMode": 0o440,
-            "items": [{"key": defaults.PASSWORD_KEY, "path": defaults.PASSWORD_KEY}]}},
-        {"name": "shm", "emptyDir": {"medium": "Memory"}},
-        tmp_vol,
-    ]
-    containers = [pgctld_container(spec, pool, pull),
-                  multipooler_container(spec, pool, pull, service, namespace, ctx)]
-    pod = meta.pod_spec(containers, pull, defaults.POSTGRES_UID, selector=selector, volumes=volumes, grace=60)
+    pod = meta.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx)], pull,
+                        defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard), grace=60,
+                        init_containers=[pgctld_container(spec, pool, pull)])
     statefulset = meta.stateful_set(meta.metadata(sts, child, labels, wave), labels, service, int(pool["replicas"]),
                                     pod, pool["dataVolumeClaimTemplate"])
+    # Peers reach each other's postgres and pgBackRest server by the pod names this Service publishes.
+    peer_ports = [p for p in pod["initContainers"][0]["ports"] if p["name"] in ("postgres", "pgbackrest")]
     headless = meta.headless_service(meta.metadata(service, child, labels, wave), labels,
-                                     meta.ports("multipooler"))
+                                     meta.ports("multipooler") + peer_ports)
     pdb = meta.disruption_budget(meta.metadata(naming.pool_pdb(shard, pool_type, cell), child, labels, wave),
                                  labels, 1)
     return [statefulset, headless, pdb]
 
 
+# Argo CD (sync option) and kpt live / cli-utils (on-remove) both leave an object so annotated in
+# the cluster when it disappears from the render: a backup repository must outlive its pools.
+KEEP_ANNOTATIONS = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+                    "cli-utils.sigs.k8s.io/on-remove": "keep"}
+
+
+def backup_claim(child: dict[str, Any]) -> list[dict[str, Any]]:
+    """The shard's backup repository: one ReadWriteMany claim for all pools and cells (none for S3)."""
+    backup = child["spec"]["backup"]
+    if "filesystem" not in backup:
+        return []
+    cluster = naming.cluster_of(child)
+    labels = naming.labels(cluster, "backup-repository", **naming.identity_of(child))
+    name = naming.backup_claim(child["metadata"]["name"])
+    claim = meta.obj("v1", "PersistentVolumeClaim",
+                     meta.metadata(name, child, labels, meta.WAVES["server"], KEEP_ANNOTATIONS),
+                     dict(backup["filesystem"]["volumeClaimTemplate"]))
+    return [claim]
+
+
+def pg_hba_configmap(child: dict[str, Any]) -> dict[str, Any]:
+    cluster = naming.cluster_of(child)
+    labels = naming.labels(cluster, "multipooler", **naming.identity_of(child))
+    name = naming.pg_hba_configmap(child["metadata"]["name"])
+    cm = meta.obj("v1", "ConfigMap", meta.metadata(name, child, labels, meta.WAVES["server"]), {})
+    cm.pop("spec")
+    cm["data"] = {defaults.PG_HBA_FILE: PG_HBA}
+    return cm
+
+
 def build_multishard(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = [*backup_claim(child), pg_hba_configmap(child)]
     for pool in child["spec"].get("pools") or []:
         out += build_pool(child, pool, ctx)
     return out

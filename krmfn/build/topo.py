@@ -40,14 +40,16 @@ def etcd_args(name: str, sts: str, peer: str, replicas: int, namespace: str | No
     members = ",".join(f"{sts}-{i}={_peer_url(f'{sts}-{i}', peer, namespace, ctx, 'peer')}"
                        for i in range(replicas))
     p = defaults.PORTS["etcd"]
+    # `[::]` is the IPv6 wildcard; on Linux (net.ipv6.bindv6only=0, the default) it accepts IPv4
+    # too, so one URL serves single-stack IPv4, IPv6 and dual-stack clusters.
     return [
         "--name=$(POD_NAME)",
         f"--data-dir={defaults.ETCD_DATA_DIR}",
-        f"--listen-client-urls=http://0.0.0.0:{p['client']}",
+        f"--listen-client-urls=http://[::]:{p['client']}",
         f"--advertise-client-urls={_peer_url('$(POD_NAME)', peer, namespace, ctx, 'client')}",
-        f"--listen-peer-urls=http://0.0.0.0:{p['peer']}",
+        f"--listen-peer-urls=http://[::]:{p['peer']}",
         f"--initial-advertise-peer-urls={_peer_url('$(POD_NAME)', peer, namespace, ctx, 'peer')}",
-        f"--listen-metrics-urls=http://0.0.0.0:{p['metrics']}",
+        f"--listen-metrics-urls=http://[::]:{p['metrics']}",
         f"--initial-cluster={members}",
         "--initial-cluster-state=new",
         f"--initial-cluster-token={name}",

@@ -60,11 +60,24 @@ def durability_policy(policy: str) -> bytes:
     return f_str(1, policy) + f_int(3, quorum) + f_int(4, n) + f_str(5, description)
 
 
-def database(name: str, backup_path: str, cells: list[str], policy: str) -> bytes:
-    """Database{name=1, backup_location=2 (BackupLocation{filesystem=1: FilesystemBackup{path=1}}),
-    cells=3 (repeated), bootstrap_durability_policy=4}."""
-    location = f_bytes(1, f_str(1, backup_path), keep_empty=True)
-    return (f_str(1, name) + f_bytes(2, location, keep_empty=True)
+def backup_location(backup: dict[str, Any]) -> bytes:
+    """BackupLocation{filesystem=1: FilesystemBackup{path=1} | s3=2: S3Backup{bucket=1, region=2,
+    endpoint=3, key_prefix=4, use_env_credentials=5}} (proto/clustermetadata.proto).
+
+    use_env_credentials is true exactly when the pods get a credentials Secret: multipooler then
+    reads AWS_* from its environment (go/common/backup/config.go).
+    """
+    if "s3" in backup:
+        s3 = backup["s3"]
+        inner = (f_str(1, s3["bucket"]) + f_str(2, s3["region"]) + f_str(3, s3.get("endpoint") or "")
+                 + f_str(4, s3.get("keyPrefix") or "") + f_int(5, 1 if s3.get("credentialsSecret") else 0))
+        return f_bytes(2, inner, keep_empty=True)
+    return f_bytes(1, f_str(1, backup["filesystem"]["path"]), keep_empty=True)
+
+
+def database(name: str, backup: dict[str, Any], cells: list[str], policy: str) -> bytes:
+    """Database{name=1, backup_location=2, cells=3 (repeated), bootstrap_durability_policy=4}."""
+    return (f_str(1, name) + f_bytes(2, backup_location(backup), keep_empty=True)
             + b"".join(f_str(3, c) for c in cells) + f_bytes(4, durability_policy(policy), keep_empty=True))
 
 
@@ -114,7 +127,10 @@ def decode_database(data: bytes) -> dict[str, Any]:
     fields = decode(data)
     location = dict(decode(dict(fields)[2]))
     policy = decode(dict(fields)[4])
-    return {"name": _one(fields, 1), "backup_path": _one(decode(location[1]), 1),
+    s3 = decode(location[2]) if 2 in location else None
+    return {"name": _one(fields, 1), "backup_path": _one(decode(location[1]), 1) if 1 in location else "",
+            "s3": None if s3 is None else {"bucket": _one(s3, 1), "region": _one(s3, 2), "endpoint": _one(s3, 3),
+                                           "key_prefix": _one(s3, 4), "use_env_credentials": dict(s3).get(5, 0)},
             "cells": [v.decode() for n, v in fields if n == 3],
             "policy": {"policy_name": _one(policy, 1), "policy_version": dict(policy).get(2, 0),
                        "quorum_type": dict(policy).get(3, 0), "required_count": dict(policy).get(4, 0),

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import defaults, naming
 from ..api.children import ResolvedPool
-from ..api.cluster import CellTemplate, MultigresCluster, PoolRef, cell_topo
+from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef, cell_topo
 from ..api.common import ComponentRef, ComponentSpec
 from ..api.template import PoolSpec
 from ..merge import fill_requests, merge_patch
@@ -33,6 +33,8 @@ class Resolved:
     cell_registrations: list[dict[str, Any]] = field(default_factory=list)
     databases: list[dict[str, Any]] = field(default_factory=list)
     password_secret: str = ""
+    pgbackrest_tls_secret: str = ""
+    cert_manager_issuer: dict[str, Any] | None = None
     results: list[Result] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
@@ -223,6 +225,31 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, name: str, namespace
         out.children.append(_child("MultiCell", naming.cell_name(name, cell.name), namespace, labels, name, spec))
 
 
+def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[dict[str, Any], list[Result]]:
+    """A database's backup repository: S3 as given, else a filesystem path on a claim per shard.
+
+    The claim defaults to ReadWriteMany and 10Gi on the cluster's default storage class; what the
+    user writes in backup.volumeClaimTemplate is merged over it (JSON Merge Patch, as overrides).
+    """
+    backup = spec.backup if spec else None
+    location = spec.backup_location if spec else None
+    if backup is not None and backup.s3 is not None:
+        if backup.volume_claim_template is not None:
+            return {}, [error("backup sets both volumeClaimTemplate and s3; a repository is one or the other, "
+                              "keep one.", f"{path}.backup")]
+        problems = []
+        if location is not None:
+            problems.append(error("backupLocation is a filesystem path and backup.s3 is set; remove "
+                                  "backupLocation (the S3 repository's place is bucket and keyPrefix).",
+                                  f"{path}.backupLocation"))
+        return {"s3": backup.s3.dump()}, problems
+    base = {"accessModes": list(defaults.BACKUP_ACCESS_MODES),
+            "resources": {"requests": {"storage": defaults.BACKUP_VOLUME_SIZE}}}
+    user = backup.volume_claim_template.dump() if backup is not None and backup.volume_claim_template else {}
+    return {"filesystem": {"path": location or defaults.BACKUP_LOCATION,
+                           "volumeClaimTemplate": merge_patch(base, user)}}, []
+
+
 def _databases(cluster: MultigresCluster, index: TemplateIndex, name: str, namespace: str | None,
                out: Resolved) -> None:
     databases = (cluster.spec.databases.templates if cluster.spec.databases else None) or []
@@ -233,9 +260,10 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, name: str, names
                                            f"{dpath}.multiorch")
         out.results.extend(problems)
         durability = (db.spec.durability_policy if db.spec else None) or defaults.DURABILITY_POLICY
-        summary: dict[str, Any] = {"name": db.name, "durabilityPolicy": durability,
-                                   "backupLocation": (db.spec.backup_location if db.spec else None)
-                                   or defaults.BACKUP_LOCATION, "tableGroups": []}
+        backup, problems = resolve_backup(db.spec, dpath)
+        out.results.extend(problems)
+        summary: dict[str, Any] = {"name": db.name, "durabilityPolicy": durability, "backup": backup,
+                                   "tableGroups": []}
         out.databases.append(summary)
         for t, tg in enumerate((db.spec.tablegroups if db.spec else None) or []):
             tpath = f"{dpath}.tablegroups[{t}]"
@@ -275,6 +303,8 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, name: str, names
                     "shardName": key_range(s, shards),
                     "globalTopoServer": dict(out.global_topo),
                     "postgresPasswordSecret": out.password_secret,
+                    "backup": backup,
+                    "pgbackrestTLSSecret": out.pgbackrest_tls_secret,
                 }
                 labels = naming.labels(name, "shard", **identity, shard=str(s))
                 out.children.append(_child("MultiShard", naming.shard_name(name, db.name, tg.name, s),
@@ -290,6 +320,10 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.images = {**defaults.IMAGES, **images}
     out.pull = _pull(cluster)
     out.password_secret = cluster.spec.postgres_password_secret or defaults.password_secret(name)
+    tls = cluster.spec.pgbackrest_tls
+    out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
+    if tls is not None and tls.cert_manager is not None:
+        out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
     _global_topo(cluster, name, namespace, out)
     _cells(cluster, index, name, namespace, out)
     admin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")
