@@ -25,13 +25,15 @@ they fail instead. No Kubernetes node is needed.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,20 +69,33 @@ def _function_image() -> str:
     return image
 
 
-def _limit(resource: int, cap: int) -> int:
-    hard = __import__("resource").getrlimit(resource)[1]
+def _limit(which: int, cap: int) -> int:
+    hard = resource.getrlimit(which)[1]
     return cap if hard < 0 else min(hard, cap)
 
 
 @dataclass
 class Built:
     image: str
+    base_image: str
     env: dict[str, str]
     podman: str
     kpt: str
     timings: dict[str, float] = field(default_factory=dict)
     size: int = 0
     base_size: int = 0
+    sources: str = ""
+
+
+def _sources_digest() -> str:
+    """A digest of what the Dockerfile copies (and the editable venv runs): pyproject, README, krmfn/."""
+    files = [ROOT / "pyproject.toml", ROOT / "README.md",
+             *(p for p in (ROOT / "krmfn").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+               and p.suffix != ".pyc")]
+    h = hashlib.sha256()
+    for p in sorted(files):
+        h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _run(cmd: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
@@ -105,24 +120,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     podman = require_tool("podman")
     require_tool("debootstrap")
     kpt = require_tool("kpt")
-    import resource
 
     conf = tmp_path_factory.mktemp("podman") / "containers.conf"
     conf.write_text(CONTAINERS_CONF.format(nofile=_limit(resource.RLIMIT_NOFILE, 20000),
                                            nproc=_limit(resource.RLIMIT_NPROC, 32768)))
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    b = Built(image=_function_image(), env=env, podman=podman, kpt=kpt)
+    b = Built(image=_function_image(), base_image="", env=env, podman=podman, kpt=kpt)
 
     start = time.monotonic()
     base = _checked(["bash", str(ROOT / "tools" / "pybase.sh")], env, "tools/pybase.sh")
     b.timings["base (tools/pybase.sh)"] = time.monotonic() - start
     print(base.stderr, file=sys.stderr, end="")
-    base_image = base.stdout.strip().splitlines()[-1]
+    b.base_image = base_image = base.stdout.strip().splitlines()[-1]
     b.base_size = _size(podman, base_image, env)
 
     cmd = [podman, "build", "--runtime", "runc", "--pull=never", "-f", str(ROOT / "Dockerfile"), "-t", b.image]
     if HOST_CA_BUNDLE.exists():
         cmd += ["--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"]
+    b.sources = _sources_digest()
     start = time.monotonic()
     _checked([*cmd, str(ROOT)], env, "podman build of the Dockerfile")
     b.timings["image (podman build)"] = time.monotonic() - start
@@ -134,13 +149,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
               + "".join(f"{k}: {v:.1f}s\n" for k, v in b.timings.items()))
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     (LOG_DIR / "function-image.txt").write_text(report)
-    print(report, end="")
     yield b
 
 
-def test_image_size_is_recorded(built: Built) -> None:
+def test_image_size_is_recorded(built: Built, record_property: Callable[[str, object], None]) -> None:
     assert built.size > built.base_size > 0
-    assert f"size: {built.size} bytes" in (LOG_DIR / "function-image.txt").read_text()
+    report = (LOG_DIR / "function-image.txt").read_text()
+    assert f"size: {built.size} bytes" in report
+    record_property("image_size_bytes", built.size)
+    print(report, end="")
+
+
+def test_build_time_ca_mount_is_not_in_the_image(built: Built) -> None:
+    """The host's CA bundle was mounted into the build only: the image keeps its base's bundle."""
+    def bundle(image: str) -> str:
+        return _checked([built.podman, "run", "--rm", "--entrypoint", "sha256sum", image,
+                         str(HOST_CA_BUNDLE)], built.env, f"sha256sum in {image}").stdout.split()[0]
+
+    assert bundle(built.image) == bundle(built.base_image)
 
 
 def test_image_runs_as_non_root(built: Built) -> None:
@@ -217,6 +243,9 @@ def test_kpt_render_with_the_image_matches_exec_mode_byte_for_byte(built: Built,
     assert "--network none" in " ".join(args), f"kpt did not cut the network: {args}"
     assert "--user" in args and args[args.index("--user") + 1] not in ("0", "root"), args
 
+    if _sources_digest() != built.sources:
+        pytest.fail("the package's sources changed while this test ran (the image and the editable venv "
+                    "now run different code); run it again")
     got, want = _files(by_image), _files(by_exec)
     assert got.pop("Kptfile") == want.pop("Kptfile").replace(exec_line.encode(), image_line.encode())
     assert sorted(got) == sorted(want), "the two renders wrote different files"
