@@ -21,8 +21,8 @@ def get(node: Node, ns: str, what: str) -> Any:
 
 
 def wait(node: Node, ns: str, what: str, condition: str, timeout: int = 180) -> None:
-    """kubectl wait, with the objects' state in the error."""
-    res = node.kubectl("wait", "-n", ns, what, f"--for={condition}", f"--timeout={timeout}s", check=False,
+    """kubectl wait (`what` may hold a selector: "pod -l a=b"), with the objects' state in the error."""
+    res = node.kubectl("wait", "-n", ns, *what.split(), f"--for={condition}", f"--timeout={timeout}s", check=False,
                        timeout=timeout + 30)
     if res.returncode != 0:
         state = node.kubectl("get", "-n", ns, "all,pvc", "-o", "wide", check=False).stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -72,3 +73,13 @@ def load_example(name: str, namespace: str) -> tuple[dict[str, Any], list[dict[s
         d.setdefault("metadata", {})["namespace"] = namespace
     cluster = next(d for d in docs if d["kind"] == "MultigresCluster")
     return cluster, [d for d in docs if d is not cluster]
+
+
+def tls_secret(node: Node, ns: str, cluster: str, rendered: str) -> None:
+    """The pgBackRest TLS Secret, made from the render with the script the README gives users."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(["bash", str(ROOT / "scripts" / "make-pgbackrest-tls.sh"), cluster, ns],
+                             input=rendered, capture_output=True, text=True, cwd=tmp,
+                             env={**os.environ, "PGBACKREST_TLS_DIR": str(Path(tmp) / "tls")})
+        assert out.returncode == 0, out.stderr
+        node.kubectl("apply", "--server-side", "-f", "-", input=out.stdout)

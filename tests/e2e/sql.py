@@ -26,7 +26,7 @@ def gateway_sql(node: Node, ns: str, host: str, sql: str, database: str = "postg
                 timeout: float = 60) -> str:
     """Run sql through the gateway Service; -At output (unaligned, tuples only)."""
     res = node.kubectl("exec", "-n", ns, client, "--", "psql", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "5432",
-                       "-U", "postgres", "-d", database, "-At", "-c", sql, timeout=timeout)
+                       "-U", "postgres", "-d", database, "-Atq", "-c", sql, timeout=timeout)
     return res.stdout.strip()
 
 

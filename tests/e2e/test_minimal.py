@@ -21,7 +21,15 @@ import pytest
 from conftest import LOG_DIR
 from knode.cluster import Node
 from kube import namespace, run_pod, wait
-from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster
+from render import (
+    apply_render,
+    fit_to_node,
+    install_crds,
+    load_example,
+    password_secret,
+    render_cluster,
+    tls_secret,
+)
 from sql import PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
 NS = "minimal"
@@ -52,6 +60,7 @@ def deployment(node: Node) -> Iterator[Deployment]:
     install_crds(node)
     password_secret(node, ns, CLUSTER, PASSWORD)
     spec, extra = load_example("minimal", ns)
+    tls_secret(node, ns, CLUSTER, render_cluster(spec, extra))
     dep = Deployment(node, spec, extra, time.monotonic())
     dep.apply()
     start_client(node, ns)
@@ -88,7 +97,9 @@ def test_registration_job_writes_the_cell_and_database_records(deployment: Deplo
     out = run_pod(node, NS, "getcell", MULTIGRES_IMAGE, [
         "bash", "-c", f"multigres getcell --name zone1 --admin-server {admin} && echo && "
                       f"multigres getdatabase --name postgres --admin-server {admin}"])
-    cell, database = (json.loads(part) for part in out.replace("}{", "}\n{").split("\n", 1))
+    decoder = json.JSONDecoder()
+    cell, end = decoder.raw_decode(out.strip())
+    database, _ = decoder.raw_decode(out.strip()[end:].strip())
     assert cell["cell"]["root"] == "/multigres/global/zone1"
     assert database["database"]["backup_location"]
     assert database["database"]["bootstrap_durability_policy"]["policy_name"] == "AT_LEAST_2"
