@@ -244,3 +244,13 @@ def test_cert_manager_certificate_covers_every_pool_hostname() -> None:
     hosts = [args_of(_containers(o)["multipooler"])["--hostname"] for o in objs if o["kind"] == "StatefulSet"
              and o["metadata"]["labels"].get("app.kubernetes.io/component") == "multipooler"]
     assert hosts and all(h.replace("$(POD_NAME)", "*") in cert["spec"]["dnsNames"] for h in hosts)
+
+
+def test_pgbackrest_tls_secret_name_can_be_chosen_and_reaches_pods_and_certificate() -> None:
+    objs = _render_minimal(lambda o: o["spec"].update(pgbackrestTLS={"secretName": "my-tls", "certManager": {
+        "issuerRef": {"name": "ca"}}}))
+    (cert,) = [o for o in objs if o["kind"] == "Certificate"]
+    assert cert["spec"]["secretName"] == "my-tls" and cert["spec"]["issuerRef"] == {"name": "ca", "kind": "Issuer"}
+    sts = next(o for o in objs if o["kind"] == "StatefulSet" and "-replica-" in o["metadata"]["name"])
+    vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "pgbackrest-tls")
+    assert vol["secret"]["secretName"] == "my-tls"
