@@ -254,3 +254,11 @@ def test_pgbackrest_tls_secret_name_can_be_chosen_and_reaches_pods_and_certifica
     sts = next(o for o in objs if o["kind"] == "StatefulSet" and "-replica-" in o["metadata"]["name"])
     vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "pgbackrest-tls")
     assert vol["secret"]["secretName"] == "my-tls"
+
+
+def test_missing_s3_credentials_secret_is_a_warning() -> None:
+    obj = copy.deepcopy(MINIMAL)
+    _db(obj).update(backup={"s3": {"bucket": "b", "region": "r", "credentialsSecret": "s3-creds"}})
+    results = run_text(resource_list(obj)).results
+    (r,) = [r for r in results if r.path == "spec.backup.s3.credentialsSecret"]
+    assert r.severity == "warning" and "'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'" in r.message
