@@ -134,6 +134,7 @@ def test_one_backup_claim_per_shard_mounted_by_every_pool_in_both_containers() -
     # Removing a pool (or the shard) from the render must not delete the repository.
     assert claim["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
     assert claim["metadata"]["annotations"]["cli-utils.sigs.k8s.io/on-remove"] == "keep"
+    assert claim["metadata"]["annotations"]["client.lifecycle.config.k8s.io/deletion"] == "detach"
     for sts in (o for o in objs if o["kind"] == "StatefulSet"):
         vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "backups")
         assert vol["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
