@@ -91,7 +91,8 @@ REGISTRATION_MOUNT = "/etc/multigres/registration"
 BACKUP_VOLUME_SIZE = "10Gi"
 BACKUP_ACCESS_MODES = ["ReadWriteMany"]
 # multipooler's connection pool against pgctld's postgresql.conf max_connections = 110
-# (go/services/pgctld/postgresconfig_gen_test.go); the official operator uses the same 40.
+# (go/services/pgctld/postgresconfig_gen.go sets MaxConnections = 110); the official operator
+# uses the same 40, leaving room for replication, pgBackRest and superuser connections.
 CONNPOOL_GLOBAL_CAPACITY = 40
 PG_HBA_MOUNT = "/etc/multigres/pg-hba"
 PG_HBA_FILE = "pg_hba_template.conf"

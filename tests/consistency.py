@@ -200,6 +200,8 @@ def _references(pod: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 def rule_references(objects: list[dict[str, Any]], messages: list[str], domain: str) -> Iterable[str]:
     present = {(o.get("kind"), o.get("metadata", {}).get("name")) for o in objects}
+    # A cert-manager Certificate writes its Secret.
+    present |= {("Secret", o["spec"]["secretName"]) for o in objects if o.get("kind") == "Certificate"}
     for wl, pod in pod_templates(objects):
         for kind, name in sorted(set(_references(pod))):
             if (kind, name) not in present and not any(f"{kind} {name!r}" in m for m in messages):

@@ -163,13 +163,20 @@ def test_example_gives_no_server_warnings(applied: Applied):
 
 
 def test_rendering_and_applying_again_changes_nothing(apiserver: ApiServer, applied: Applied, render_config):
+    """A PersistentVolumeClaim is rewritten once by the server on its first update after create,
+    whatever its content (measured with a bare claim: versions n, n+1, n+1 over three applies), so
+    claims are compared from the second apply on; everything else from the first."""
     before = {k: o["metadata"]["resourceVersion"] for k, o in _served(apiserver, applied.text).items()}
     again = _render(applied.example, render_config)
     _apply(apiserver, again)
     after = {k: o["metadata"]["resourceVersion"] for k, o in _served(apiserver, again).items()}
     assert set(after) == set(before)
-    changed = sorted(k for k in before if after[k] != before[k])
+    changed = sorted(k for k in before if after[k] != before[k] and k[0] != "PersistentVolumeClaim")
     assert not changed, f"re-applying the same render changed {changed}"
+    _apply(apiserver, _render(applied.example, render_config))
+    third = {k: o["metadata"]["resourceVersion"] for k, o in _served(apiserver, again).items()}
+    changed = sorted(k for k in after if third[k] != after[k])
+    assert not changed, f"applying the same render a third time changed {changed}"
 
 
 def test_custom_resources_read_back_as_applied(apiserver: ApiServer, applied: Applied):

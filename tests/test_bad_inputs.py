@@ -166,6 +166,9 @@ CASES: list[tuple[str, Callable[[], list], str, str, str]] = [
     ("backup-size-not-a-quantity", with_cluster(lambda o: db(o).update(backup={"volumeClaimTemplate": {
         "resources": {"requests": {"storage": "ten gigs"}}}})),
      "error", f"{DB}.backup.volumeClaimTemplate.resources.requests.storage", "quantity"),
+    ("backup-claim-not-shared", with_cluster(lambda o: db(o).update(backup={"volumeClaimTemplate": {
+        "accessModes": ["ReadWriteOnce"]}})),
+     "warning", f"{DB}.backup.volumeClaimTemplate.accessModes", "lack ReadWriteMany"),
     ("cert-manager-without-issuer-name", with_cluster(lambda o: spec(o).update(
         pgbackrestTLS={"certManager": {"issuerRef": {"kind": "ClusterIssuer"}}})),
      "error", "spec.pgbackrestTLS.certManager.issuerRef.name", "required"),

@@ -55,3 +55,11 @@ def test_selector_is_identity_only() -> None:
     selector = deploy["spec"]["selector"]["matchLabels"]
     assert "app.kubernetes.io/managed-by" not in selector and selector["multigres.com/cell"] == "us-east-1"
     assert selector.items() <= deploy["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_stateless_servers_have_a_startup_probe_on_live() -> None:
+    from consistency import by_kind, output_objects
+
+    for deploy in by_kind(output_objects(render_paths(EXAMPLES / "seed")), "Deployment"):
+        (c,) = deploy["spec"]["template"]["spec"]["containers"]
+        assert c["startupProbe"]["httpGet"] == {"path": "/live", "port": "http"}, deploy["metadata"]["name"]

@@ -134,6 +134,7 @@ def test_one_backup_claim_per_shard_mounted_by_every_pool_in_both_containers() -
     # Removing a pool (or the shard) from the render must not delete the repository.
     assert claim["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
     assert claim["metadata"]["annotations"]["cli-utils.sigs.k8s.io/on-remove"] == "keep"
+    assert claim["metadata"]["annotations"]["client.lifecycle.config.k8s.io/deletion"] == "detach"
     for sts in (o for o in objs if o["kind"] == "StatefulSet"):
         vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "backups")
         assert vol["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
@@ -244,3 +245,21 @@ def test_cert_manager_certificate_covers_every_pool_hostname() -> None:
     hosts = [args_of(_containers(o)["multipooler"])["--hostname"] for o in objs if o["kind"] == "StatefulSet"
              and o["metadata"]["labels"].get("app.kubernetes.io/component") == "multipooler"]
     assert hosts and all(h.replace("$(POD_NAME)", "*") in cert["spec"]["dnsNames"] for h in hosts)
+
+
+def test_pgbackrest_tls_secret_name_can_be_chosen_and_reaches_pods_and_certificate() -> None:
+    objs = _render_minimal(lambda o: o["spec"].update(pgbackrestTLS={"secretName": "my-tls", "certManager": {
+        "issuerRef": {"name": "ca"}}}))
+    (cert,) = [o for o in objs if o["kind"] == "Certificate"]
+    assert cert["spec"]["secretName"] == "my-tls" and cert["spec"]["issuerRef"] == {"name": "ca", "kind": "Issuer"}
+    sts = next(o for o in objs if o["kind"] == "StatefulSet" and "-replica-" in o["metadata"]["name"])
+    vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "pgbackrest-tls")
+    assert vol["secret"]["secretName"] == "my-tls"
+
+
+def test_missing_s3_credentials_secret_is_a_warning() -> None:
+    obj = copy.deepcopy(MINIMAL)
+    _db(obj).update(backup={"s3": {"bucket": "b", "region": "r", "credentialsSecret": "s3-creds"}})
+    results = run_text(resource_list(obj)).results
+    (r,) = [r for r in results if r.path == "spec.backup.s3.credentialsSecret"]
+    assert r.severity == "warning" and "'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'" in r.message

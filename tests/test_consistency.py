@@ -243,3 +243,16 @@ def test_variants_are_consistent_and_valid(name: str) -> None:
     for obj in objs:
         if not obj["apiVersion"].startswith("multigres.com/"):
             kubernetes_validate.validate(obj, "1.37", strict=True)
+
+
+def test_s3_and_cert_manager_variant_is_consistent() -> None:
+    from helpers import resource_list, run_text
+
+    from krmfn import yamlio
+
+    cluster = yamlio.load((EXAMPLES / "minimal" / "cluster.yaml").read_text())
+    cluster["spec"]["pgbackrestTLS"] = {"certManager": {"issuerRef": {"name": "ca"}}}
+    cluster["spec"]["databases"]["templates"][0]["spec"]["backup"] = {"s3": {
+        "bucket": "b", "region": "r", "credentialsSecret": "s3-creds"}}
+    out = run_text(resource_list(cluster))
+    assert check(output_objects(out), result_messages(out)) == []

@@ -8,15 +8,18 @@ from typing import Any
 import kubernetes_validate
 import pytest
 from consistency import output_objects
-from helpers import EXAMPLES, objects, render_paths
+from helpers import EXAMPLES, objects, render_paths, resource_list, run_text
+
+from krmfn import yamlio
 
 K8S_VERSION = "1.37"
 EXAMPLE_DIRS = sorted(d for d in EXAMPLES.iterdir() if d.is_dir() and any(d.glob("*.yaml")))
 
 
 def builtin(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Objects of Kubernetes' own groups (our CRs are checked against our CRDs elsewhere)."""
-    return [o for o in objs if not str(o.get("apiVersion", "")).startswith("multigres.com/")
+    """Objects of Kubernetes' own groups (our CRs are checked against our CRDs elsewhere; a
+    cert-manager Certificate has no schema here)."""
+    return [o for o in objs if not str(o.get("apiVersion", "")).startswith(("multigres.com/", "cert-manager.io/"))
             and o.get("kind") not in ("Kptfile", "CustomResourceDefinition")]
 
 
@@ -30,7 +33,20 @@ def test_generated_objects_validate_strictly(example: Any) -> None:
 
 def test_seed_has_every_workload_kind() -> None:
     kinds = {o["kind"] for o in builtin(objects(render_paths(EXAMPLES / "seed")))}
-    assert kinds == {"StatefulSet", "Service", "PodDisruptionBudget", "Job", "Deployment"}
+    assert kinds == {"StatefulSet", "Service", "PodDisruptionBudget", "Job", "Deployment", "ConfigMap",
+                     "PersistentVolumeClaim"}
+
+
+def test_s3_and_cert_manager_variant_validates_strictly() -> None:
+    """The objects only an S3 repository and a cert-manager issuer produce (AWS env from a Secret)."""
+    cluster = yamlio.load((EXAMPLES / "minimal" / "cluster.yaml").read_text())
+    cluster["spec"]["pgbackrestTLS"] = {"certManager": {"issuerRef": {"name": "ca", "kind": "ClusterIssuer"}}}
+    cluster["spec"]["databases"]["templates"][0]["spec"]["backup"] = {"s3": {
+        "bucket": "b", "region": "eu-west-1", "credentialsSecret": "s3-credentials"}}
+    objs = objects(run_text(resource_list(cluster)))
+    assert [o["kind"] for o in objs if o["kind"] == "Certificate"] == ["Certificate"]
+    for obj in builtin(objs):
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
 
 def test_strict_validation_rejects_an_unknown_field() -> None:

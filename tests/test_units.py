@@ -167,3 +167,20 @@ def test_dump_round_trips_structures():
     for _ in range(300):
         data = {"root": value(0)}
         assert yaml.load(yamlio.dump(data), Loader=yamlio.CoreLoader) == data
+
+
+def test_per_shard_object_names_fit_253_and_stay_dns1123():
+    import re
+
+    shard = "s" * 250  # the longest MultiShard names are cut to 253 already
+    for name in (naming.backup_claim(shard), naming.pg_hba_configmap(shard)):
+        assert len(name) <= 253 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
+    assert naming.backup_claim("c-db-tg-0") == "c-db-tg-0-backups"
+
+
+def test_service_id_prefix_is_stable_and_distinguishes_pools():
+    a = naming.service_id_prefix("ns", "c-db-tg-0-replica-zone1")
+    assert a == naming.service_id_prefix("ns", "c-db-tg-0-replica-zone1") and len(a) == 8
+    assert a != naming.service_id_prefix("ns", "c-db-tg-0-readonly-zone1")
+    assert a != naming.service_id_prefix("other", "c-db-tg-0-replica-zone1")
+    assert [naming.service_id_length(n) for n in (1, 10, 11, 101)] == [10, 10, 11, 12]

@@ -55,7 +55,7 @@ def _secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
     return secrets
 
 
-# (child spec field, keys the pods read, what the Secret is, how to make it)
+# (child spec field, dotted, keys the pods read, what the Secret is, how to make it)
 _SECRETS = [
     ("postgresPasswordSecret", (defaults.PASSWORD_KEY,), "the postgres password",
      "`kubectl create secret generic {name} --from-literal=" + defaults.PASSWORD_KEY + "=...`, or add it to the "
@@ -63,7 +63,17 @@ _SECRETS = [
     ("pgbackrestTLSSecret", tuple(defaults.PGBACKREST_CERT_FILES), "pgBackRest's TLS CA, certificate and key",
      "`scripts/make-pgbackrest-tls.sh {cluster} {namespace}` (README \"pgBackRest TLS\"), or set "
      "spec.pgbackrestTLS.certManager.issuerRef on the cluster"),
+    ("backup.s3.credentialsSecret", defaults.S3_CREDENTIAL_KEYS[:2], "S3 credentials for pgBackRest",
+     "`kubectl create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=... "
+     "--from-literal=AWS_SECRET_ACCESS_KEY=...`"),
 ]
+
+
+def _field(spec: dict[str, Any], dotted: str) -> Any:
+    value: Any = spec
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def check_secrets(children: list[dict[str, Any]], items: list[Any],
@@ -79,7 +89,7 @@ def check_secrets(children: list[dict[str, Any]], items: list[Any],
         spec = child.get("spec") or {}
         ns = (child.get("metadata") or {}).get("namespace")
         for field, keys, what, how in _SECRETS:
-            name = spec.get(field)
+            name = _field(spec, field)
             if child["kind"] != "MultiShard" or not name or (ns, name) in seen or (ns, name) in rendered:
                 continue
             seen.add((ns, name))

@@ -244,12 +244,13 @@ def server_container(binary: str, image: str, args: list[str], pull: dict[str, A
     """A stateless Multigres server (multiadmin, multigateway, multiorch) and its /tmp volume.
 
     Same layout for all three: the binary from the multigres image, its ports from the table,
-    `/live` and `/ready` on the named HTTP port, a read-only root with a writable /tmp.
+    `/live` (startup and liveness) and `/ready` on the named HTTP port, a read-only root with a writable /tmp.
     """
     tmp_vol, tmp_mount = tmp_volume()
     out = container(binary, image, [f"{defaults.MULTIGRES_BIN}/{binary}"], args, pull,
                     container_ports=ports(binary), resources=resources,
-                    probes={"livenessProbe": http_probe("/live", "http", delay=10),
+                    probes={"startupProbe": startup_probe("/live", "http"),
+                            "livenessProbe": http_probe("/live", "http", delay=10),
                             "readinessProbe": http_probe("/ready", "http", period=5)},
                     mounts=[tmp_mount])
     return out, tmp_vol

@@ -178,10 +178,12 @@ def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -
     return [statefulset, headless, pdb]
 
 
-# Argo CD (sync option) and kpt live / cli-utils (on-remove) both leave an object so annotated in
-# the cluster when it disappears from the render: a backup repository must outlive its pools.
+# Argo CD (sync option) and the cli-utils based appliers — kpt live (on-remove), Config Sync and
+# cli-utils' older key (deletion: detach) — leave an object so annotated in the cluster when it
+# disappears from the render: a backup repository must outlive its pools.
 KEEP_ANNOTATIONS = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
-                    "cli-utils.sigs.k8s.io/on-remove": "keep"}
+                    "cli-utils.sigs.k8s.io/on-remove": "keep",
+                    "client.lifecycle.config.k8s.io/deletion": "detach"}
 
 
 def backup_claim(child: dict[str, Any]) -> list[dict[str, Any]]:

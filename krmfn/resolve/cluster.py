@@ -234,10 +234,10 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[dict[str, Any]
     backup = spec.backup if spec else None
     location = spec.backup_location if spec else None
     if backup is not None and backup.s3 is not None:
-        if backup.volume_claim_template is not None:
-            return {}, [error("backup sets both volumeClaimTemplate and s3; a repository is one or the other, "
-                              "keep one.", f"{path}.backup")]
         problems = []
+        if backup.volume_claim_template is not None:
+            problems.append(error("backup sets both volumeClaimTemplate and s3; a repository is one or the other, "
+                                  "keep one.", f"{path}.backup"))
         if location is not None:
             problems.append(error("backupLocation is a filesystem path and backup.s3 is set; remove "
                                   "backupLocation (the S3 repository's place is bucket and keyPrefix).",
@@ -246,8 +246,14 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[dict[str, Any]
     base = {"accessModes": list(defaults.BACKUP_ACCESS_MODES),
             "resources": {"requests": {"storage": defaults.BACKUP_VOLUME_SIZE}}}
     user = backup.volume_claim_template.dump() if backup is not None and backup.volume_claim_template else {}
-    return {"filesystem": {"path": location or defaults.BACKUP_LOCATION,
-                           "volumeClaimTemplate": merge_patch(base, user)}}, []
+    claim = merge_patch(base, user)
+    problems = []
+    if "ReadWriteMany" not in claim.get("accessModes", []):
+        problems.append(warning("the backup claim is shared by every pod of a shard (all pools and cells), but its "
+                                f"accessModes {claim.get('accessModes')} lack ReadWriteMany: pods on other nodes will "
+                                "not start. Use ReadWriteMany (and a storage class that offers it) or backup.s3.",
+                                f"{path}.backup.volumeClaimTemplate.accessModes"))
+    return {"filesystem": {"path": location or defaults.BACKUP_LOCATION, "volumeClaimTemplate": claim}}, problems
 
 
 def _databases(cluster: MultigresCluster, index: TemplateIndex, name: str, namespace: str | None,
