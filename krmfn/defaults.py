@@ -94,6 +94,19 @@ BACKUP_ACCESS_MODES = ["ReadWriteMany"]
 # (go/services/pgctld/postgresconfig_gen.go sets MaxConnections = 110); the official operator
 # uses the same 40, leaving room for replication, pgBackRest and superuser connections.
 CONNPOOL_GLOBAL_CAPACITY = 40
+
+# multiorch's failure detection and failover timing. Upstream's defaults
+# (go/services/multiorch/config/config.go) poll every second and wait a grace period of 4 s plus up
+# to 8 s of random jitter before appointing a new leader; measured on the test node, writes came
+# back 17-20 s after a primary pod was deleted (the grace restarts when the replacement pod
+# reports in). Upstream's local provisioner polls every 500 ms (go/provisioner/local/local.go);
+# a 2 s + up to 2 s grace still lets the orchestrators of several cells stagger.
+MULTIORCH_TIMING = {
+    "pooler-health-check-interval": "500ms",
+    "recovery-cycle-interval": "500ms",
+    "leader-failover-grace-period-base": "2s",
+    "leader-failover-grace-period-max-jitter": "2s",
+}
 PG_HBA_MOUNT = "/etc/multigres/pg-hba"
 PG_HBA_FILE = "pg_hba_template.conf"
 # pgctld reads ca.crt, pgbackrest.crt and pgbackrest.key from --pgbackrest-cert-dir

@@ -33,6 +33,7 @@ def build_multitablegroup(child: dict[str, Any], ctx: BuildContext) -> list[dict
         args = [
             *meta.server_flags("multiorch"), f"--cell={cell}",
             f"--watch-targets={spec['databaseName']}/{spec['tableGroupName']}",
+            *(f"--{flag}={value}" for flag, value in defaults.MULTIORCH_TIMING.items()),
             *meta.topo_flags(spec["globalTopoServer"], namespace, ctx), *meta.DEPLOYMENT_IDENTITY,
         ]
         orch, tmp = meta.server_container("multiorch", spec["images"]["multiorch"], args, pull,
