@@ -83,3 +83,32 @@ def tls_secret(node: Node, ns: str, cluster: str, rendered: str) -> None:
                              env={**os.environ, "PGBACKREST_TLS_DIR": str(Path(tmp) / "tls")})
         assert out.returncode == 0, out.stderr
         node.kubectl("apply", "--server-side", "-f", "-", input=out.stdout)
+
+
+PINNED = {"multigres": "ghcr.io/multigres/multigres:sha-6bd80b9", "pgctld": "ghcr.io/multigres/pgctld:sha-6bd80b9",
+          "etcd": "gcr.io/etcd-development/etcd:v3.6.16"}
+
+
+def pin_images(spec: dict[str, Any]) -> dict[str, Any]:
+    """The seed names images no test machine has (`multigres/multigres:latest`, `postgres:15.3`,
+    `quay.io/coreos/etcd:v3.5.17`): point every one at the pinned builds, nothing else."""
+    s = spec["spec"]
+    s["images"] = {c: PINNED["multigres"] for c in ("multigateway", "multiorch", "multipooler", "multiadmin")}
+    s["images"]["postgres"] = PINNED["pgctld"]
+    managed = [(s.get("globalTopoServer") or {}).get("managedSpec")]
+    for cell in (s.get("cells") or {}).get("templates") or []:
+        topo = (cell.get("spec") or {}).get("topoServer") or (cell.get("spec") or {}).get("toposerver") or {}
+        managed.append(topo.get("managedSpec"))
+    for m in managed:
+        if m and "image" in m:
+            m["image"] = PINNED["etcd"]
+    return spec
+
+
+def render_warnings(cluster: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> str:
+    """What the render says on stderr (its warnings) for a cluster given as data."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "cluster.yaml").write_text(yaml.safe_dump_all([cluster, *(extra or [])], sort_keys=False))
+        out = subprocess.run([*CLI, "render", tmp], capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        return out.stderr

@@ -1,0 +1,87 @@
+"""The design's example (`examples/seed`, a copy with the pinned images) on the real node.
+
+Today's Multigres runs only the table group `default` with shard `0-inf` (upstream's MVP check in
+go/common/constants/multischema.go). So: the `default` table group of `production_db` serves SQL
+through the gateway of each cell, and the pools of the other table groups stop exactly where the
+render's warnings say they will.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from knode.cluster import Node
+from kube import namespace, wait
+from render import (
+    apply_render,
+    fit_to_node,
+    install_crds,
+    load_example,
+    password_secret,
+    pin_images,
+    render_cluster,
+    render_warnings,
+    tls_secret,
+)
+from sql import PASSWORD, gateway_sql, start_client, wait_gateway_sql
+
+NS = "multigres"
+CLUSTER = "example-multigres-cluster"
+CELLS = ("us-east-1", "us-west-2")
+LIMITED = ("orders_tg", "analytics_tg", "custom_tg")
+
+
+@pytest.fixture(scope="module")
+def seed(node: Node) -> Iterator[str]:
+    ns = namespace(node, NS)
+    install_crds(node)
+    password_secret(node, ns, CLUSTER, PASSWORD)
+    spec, extra = load_example("seed", ns)
+    pin_images(spec)
+    rendered = render_cluster(spec, extra)
+    tls_secret(node, ns, CLUSTER, rendered)
+    apply_render(node, fit_to_node(rendered))
+    start_client(node, ns)
+    yield render_warnings(spec, extra)
+    node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
+
+
+def test_default_table_group_serves_sql_through_every_cell(seed: str, node: Node) -> None:
+    wait(node, NS, "pod -l multigres.com/table-group=default,app.kubernetes.io/component=multipooler",
+         "condition=Ready", timeout=300)
+    first, *others = (f"{CLUSTER}-{cell}-gateway" for cell in CELLS)
+    wait_gateway_sql(node, NS, first, "select 1", database="production_db", timeout=240)
+    gateway_sql(node, NS, first, "create table seed_rows (id int primary key); "
+                                 "insert into seed_rows select generate_series(1, 100)", database="production_db")
+    for gateway in (first, *others):
+        out, _ = wait_gateway_sql(node, NS, gateway, "select current_database(), count(*) from seed_rows",
+                                  database="production_db", timeout=120)
+        assert out == "production_db|100", (gateway, out)
+
+
+def _multipooler_failure(node: Node, pod: str) -> str:
+    """The multipooler container's last failure message, once it has restarted."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = json.loads(node.kubectl("get", "pod", "-n", NS, pod, "-o", "json").stdout)["status"]
+        mp = next((c for c in status.get("containerStatuses", []) if c["name"] == "multipooler"), None)
+        if mp and mp.get("restartCount", 0) >= 1:
+            return node.kubectl("logs", "-n", NS, pod, "-c", "multipooler", "--previous", check=False).stdout
+        time.sleep(2)
+    raise AssertionError(f"{pod}: multipooler never restarted")
+
+
+@pytest.mark.parametrize("table_group", LIMITED)
+def test_other_table_groups_stop_at_the_upstream_limit_the_warnings_name(seed: str, node: Node,
+                                                                          table_group: str) -> None:
+    assert f"table group '{table_group}'" in seed and "only starts for table group 'default'" in seed
+    pods = node.kubectl("get", "pods", "-n", NS, "-l",
+                        f"multigres.com/table-group={table_group},app.kubernetes.io/component=multipooler",
+                        "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
+    assert pods
+    for pod in pods:
+        log = _multipooler_failure(node, pod)
+        assert f"MVP validation failed: only default tablegroup is supported, got: {table_group}" in log, log[-800:]
