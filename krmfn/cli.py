@@ -24,9 +24,31 @@ def function_mode(stdin: str) -> tuple[str, int, list[str]]:
     return write_resource_list(out.items, out.results, rl.dash_column), 1 if errors else 0, errors
 
 
+def read_stdin() -> tuple[str | None, str | None]:
+    """stdin as text, at most MAX_INPUT_BYTES of it; (None, why) when it cannot be read as UTF-8."""
+    from . import yamlio
+    from .limits import MAX_INPUT_BYTES
+
+    data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    try:
+        return yamlio.decode(data, "stdin"), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def unreadable_input(reason: str) -> tuple[str, int, list[str]]:
+    """The ResourceList answer to input that could not be read at all (one error result)."""
+    from .resourcelist import write_resource_list
+    from .results import error
+
+    result = error(f"{reason}.", "<input>")
+    return write_resource_list([], [result]), 1, [result.describe()]
+
+
 def main() -> None:
     if len(sys.argv) == 1:
-        text, code, errors = function_mode(sys.stdin.read())
+        stdin, problem = read_stdin()
+        text, code, errors = unreadable_input(problem) if stdin is None else function_mode(stdin)
         sys.stdout.write(text)
         sys.stdout.flush()
         for line in errors:

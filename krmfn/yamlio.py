@@ -160,9 +160,92 @@ def dump(obj: Any) -> str:
     return "".join(out)
 
 
+class InputLimitError(yaml.MarkedYAMLError):
+    """A document larger than a limit in krmfn.limits (reported as an error result naming it)."""
+
+
+def _check_mapping_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> None:
+    """A key written twice is an error (kyaml's too): the last one would win silently."""
+    seen: dict[tuple[str, str], yaml.Node] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = (key_node.tag, key_node.value)
+        if key_node.tag == "tag:yaml.org,2002:bool":
+            key = (key_node.tag, key_node.value.lower())
+        if key in seen:
+            first = seen[key].start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key_node.value!r} (first written at line {first.line + 1}, column "
+                f"{first.column + 1}); a key may appear once in a mapping, remove or merge one",
+                key_node.start_mark)
+        seen[key] = key_node
+
+
+def _construct_mapping_unique(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    _check_mapping_keys(loader, node)
+    return _SAFE_CONSTRUCT_MAPPING(loader, node, deep=deep)
+
+
+_SAFE_CONSTRUCT_MAPPING = yaml.constructor.SafeConstructor.construct_mapping
+CoreLoader.construct_mapping = _construct_mapping_unique  # type: ignore[method-assign]
+
+
+def check_node_limits(node: yaml.Node | None) -> None:
+    """Bound the expanded size and depth of a composed document before constructing it.
+
+    An alias is the same node object as its anchor, so a sub-tree referenced many times is
+    counted as often as it would be expanded (a 1 KB "billion laughs" counts 10^9), but each node
+    is visited once: the count costs time linear in the document as written.
+    """
+    from .limits import MAX_YAML_DEPTH, MAX_YAML_NODES
+
+    if node is None:
+        return
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, depth)
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, done = stack.pop()
+        key = id(current)
+        children: list[yaml.Node] = []
+        if isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            children = [n for pair in current.value for n in pair]
+        if done:
+            active.discard(key)
+            total, depth = 1, 0
+            for child in children:
+                size, child_depth = sizes[id(child)]
+                total += size
+                depth = max(depth, child_depth)
+            depth += 1
+            if total > MAX_YAML_NODES:
+                raise InputLimitError(
+                    None, None, f"the document expands to more than {MAX_YAML_NODES:,} YAML nodes (limit "
+                    "MAX_YAML_NODES), through aliases (*name) that repeat an anchor (&name); write the values "
+                    "out or reference smaller anchors", current.start_mark)
+            if depth > MAX_YAML_DEPTH:
+                raise InputLimitError(
+                    None, None, f"the document nests more than {MAX_YAML_DEPTH} levels deep (limit "
+                    "MAX_YAML_DEPTH); flatten it", current.start_mark)
+            sizes[key] = (total, depth)
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise InputLimitError(None, None, "an alias refers to a node that contains it (a recursive "
+                                  "structure, which has no finite expansion); remove the alias",
+                                  current.start_mark)
+        active.add(key)
+        stack.append((current, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
 def load(text: str) -> Any:
-    """Load one YAML document with the core schema."""
-    return yaml.load(text, Loader=CoreLoader)  # noqa: S506 - CoreLoader is a safe loader
+    """Load one YAML document with the core schema, within the limits of krmfn.limits."""
+    return compose_and_construct(text)[1]
 
 
 def compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
@@ -170,10 +253,31 @@ def compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
     loader = CoreLoader(text)
     try:
         node = loader.get_single_node()
+        check_node_limits(node)
         value = loader.construct_document(node) if node is not None else None
         return node, value
     finally:
         loader.dispose()
+
+
+BOM = "\ufeff"
+
+
+def decode(data: bytes, what: str) -> str:
+    """UTF-8 text of an input (a leading byte-order mark dropped); ValueError says where it is not."""
+    from .limits import MAX_INPUT_BYTES
+
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValueError(f"{what} is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB (limit MAX_INPUT_BYTES); "
+                         "split it into smaller packages")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(f"{what} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, column "
+                         f"{column}); save it as UTF-8") from None
+    return text.removeprefix(BOM)
 
 
 _DOC_START = re.compile(r"^---(?=[ \t]|$)")
@@ -186,14 +290,21 @@ def split_documents(text: str) -> list[str]:
     Comments before a document's first key stay with that document, so a pass-through
     document can be written back exactly as the user wrote it.
     """
-    chunks: list[list[str]] = [[]]
-    for line in text.splitlines(keepends=True):
+    return [chunk for _, chunk in split_documents_with_lines(text)]
+
+
+def split_documents_with_lines(text: str) -> list[tuple[int, str]]:
+    """split_documents, each chunk with the 0-based line of the stream where it starts."""
+    chunks: list[tuple[int, list[str]]] = [(0, [])]
+    for number, line in enumerate(text.splitlines(keepends=True)):
         stripped = line.rstrip("\r\n")
         if _DOC_START.match(stripped):
             rest = stripped[3:].strip()
-            chunks.append([] if not rest or rest.startswith("#") else [rest + "\n"])
+            chunks.append((number, []) if not rest or rest.startswith("#") else (number, [rest + "\n"]))
+            if not chunks[-1][1]:
+                chunks[-1] = (number + 1, [])
         elif _DOC_END.match(stripped):
-            chunks.append([])
+            chunks.append((number + 1, []))
         else:
-            chunks[-1].append(line)
-    return ["".join(chunk) for chunk in chunks]
+            chunks[-1][1].append(line)
+    return [(start, "".join(chunk)) for start, chunk in chunks]
