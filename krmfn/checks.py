@@ -177,7 +177,10 @@ def check_etcd_replicas(cluster: MultigresCluster) -> list[Result]:
             candidates.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.replicas",
                                topo.managed_spec.replicas))
     for path, replicas in candidates:
-        if replicas is not None and replicas % 2 == 0:
+        if replicas is not None and replicas > limits.MAX_ETCD_REPLICAS:
+            out.append(error(f"etcd replicas {replicas} is more than {limits.MAX_ETCD_REPLICAS} (limit "
+                             "MAX_ETCD_REPLICAS); use 3, 5 or 7 members.", path))
+        elif replicas is not None and replicas % 2 == 0:
             out.append(warning(f"etcd with {replicas} members tolerates no more failures than "
                                f"{replicas - 1}; use an odd count ({replicas - 1} or {replicas + 1}).", path))
     return out
@@ -339,8 +342,8 @@ def check_replica_bounds(child: dict[str, Any]) -> list[Result]:
             for key, sub in value.items():
                 if key == "replicas" and isinstance(sub, int) and not isinstance(sub, bool):
                     if child["kind"] == "TopoServer" or ".managedSpec" in path:
-                        limit, name = limits.MAX_ETCD_REPLICAS, "MAX_ETCD_REPLICAS"
-                    elif "pools[" in path:
+                        continue  # etcd members come from the cluster only: check_etcd_replicas
+                    if "pools[" in path:
                         limit, name = limits.MAX_POOL_REPLICAS, "MAX_POOL_REPLICAS"
                     else:
                         limit, name = limits.MAX_COMPONENT_REPLICAS, "MAX_COMPONENT_REPLICAS"
