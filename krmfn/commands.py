@@ -46,11 +46,16 @@ def _read_config(config: str) -> tuple[dict | None, list[Result]]:
     return obj, []
 
 
-def _render_paths(paths: tuple[str, ...], config: str | None):
+def _render_paths(paths: tuple[str, ...], config: str | None, previous: str | None = None):
     from .function import parse_options, run
     from .resourcelist import read_paths
 
     rl = read_paths(list(paths))
+    earlier = None
+    if previous:
+        before = read_paths([previous])
+        rl.problems.extend(before.problems)
+        earlier = before.items
     configs = [i for i in rl.items if i.kind == "RenderMultigres"]
     rl.items = [i for i in rl.items if i.kind != "RenderMultigres"]
     fc = None
@@ -63,7 +68,7 @@ def _render_paths(paths: tuple[str, ...], config: str | None):
     if config and fc is not None:
         problems = [dataclasses.replace(p, file=config) for p in problems]
     rl.problems.extend(problems)
-    return run(rl, options)
+    return run(rl, options, earlier)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,11 +85,14 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--config", type=click.Path(exists=True, dir_okay=False),
               help="A RenderMultigres or ConfigMap functionConfig file.")
-def render(paths: tuple[str, ...], config: str | None) -> None:
+@click.option("--previous", type=click.Path(exists=True),
+              help="The previous render (file or folder): report what Kubernetes would refuse, what stays "
+                   "behind and what changes.")
+def render(paths: tuple[str, ...], config: str | None, previous: str | None) -> None:
     """Render YAML files or folders to a plain multi-document YAML stream on stdout."""
     from .resourcelist import write_stream
 
-    out = _render_paths(paths, config)
+    out = _render_paths(paths, config, previous)
     items = [i for i in out.items if not i.is_local_config()]
     sys.stdout.write(write_stream(items))
     _print_results(out.results)

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import naming
+from . import previous as previous_checks
 from .api.cluster import MultigresCluster
 from .api.config import CONFIG_KIND, RenderMultigres, RenderOptions
 from .api.errors import validation_results
@@ -169,8 +170,8 @@ def is_previous_output(item: Item) -> bool:
     return isinstance(item.annotations.get(naming.GENERATED_FROM), str)
 
 
-def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
-    """Run the whole function on a parsed ResourceList."""
+def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[Item] | None = None) -> Output:
+    """Run the whole function on a parsed ResourceList (`earlier`: a previous render, `render --previous`)."""
     results: list[Result] = list(rl.problems)
     if options is None:
         options, problems = parse_options(rl.function_config)
@@ -178,6 +179,9 @@ def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
     clusters = [i for i in rl.items if _is(i, CLUSTER_KIND)]
     templates = [i for i in rl.items if _is(i, TEMPLATE_KIND)]
     previous = {(i.kind, i.namespace, i.name): i for i in rl.items if is_previous_output(i)}
+    for i in earlier or []:
+        if is_previous_output(i):
+            previous.setdefault((i.kind, i.namespace, i.name), i)
     passthrough = [i for i in rl.items if not is_previous_output(i)]
 
     indexes = _template_index(templates, results)
@@ -252,10 +256,14 @@ def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
             wanted.discard(key)
             generated = [g for g in generated if (g.kind, g.namespace, g.name) != key]
         kept.append(item)
+    new_by_key = {(i.kind, i.namespace, i.name): i for i in generated}
     for key, item in sorted(previous.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         if key not in wanted:
             results.append(info(f"{key[0]} {key[2]!r} is no longer generated and was removed.", "metadata.name",
                                 ResourceRef.of(item.obj)))
+            results.extend(previous_checks.removed(item.obj))
+        elif key in new_by_key:
+            results.extend(previous_checks.compare(item.obj, new_by_key[key].obj))
     results = locate_results(results, rl.items)
     return Output(kept + generated, sort_results(results), resolved_all)
 
