@@ -498,3 +498,81 @@ def test_argocd_non_utf8_file_is_named_and_short(tmp_path: Path):
     assert proc.stdout == b""
     assert "huge.yaml" in err and "not valid UTF-8" in err and "Traceback" not in err
     assert len(err) < 1000
+
+
+# ---- previous-render safety (the earlier output arrives as input, as under kpt) ----
+
+def _render_items(*objs: dict[str, Any], fc: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    code, results, out = run_fn(rl(*objs, fc=fc))
+    assert code == 0, results
+    return yamlio.load(out)["items"]
+
+
+def _rerender(previous: list[dict[str, Any]], *objs: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    earlier = [i for i in previous if "multigres.com/generated-from" in (i["metadata"].get("annotations") or {})]
+    code, results, _ = run_fn(rl(*objs, *earlier))
+    return code, results
+
+
+def _storage(size: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda o: pool(o).update(dataVolumeClaimTemplate={"resources": {"requests": {"storage": size}}})
+
+
+PREVIOUS_CASES = [
+    ("storage-growth", _storage("20Gi"), 1, "error", "spec.volumeClaimTemplates[0].spec.resources.requests.storage",
+     "--cascade=orphan"),
+    ("storage-growth-names-pvcs", _storage("20Gi"), 1, "error",
+     "spec.volumeClaimTemplates[0].spec.resources.requests.storage", "data-minimal-postgres-default-0-replica-zone1-2"),
+    ("storage-shrink", _storage("5Gi"), 1, "error", "spec.volumeClaimTemplates[0].spec.resources.requests.storage",
+     "cannot shrink"),
+    ("storage-class-change", lambda o: pool(o).update(dataVolumeClaimTemplate={"storageClassName": "fast"}), 1,
+     "error", "spec.volumeClaimTemplates[0]", "volumeClaimTemplates are immutable"),
+    ("etcd-member-count", lambda o: spec(o).update(globalTopoServer={"managedSpec": {"replicas": 5}}), 0,
+     "warning", "spec.replicas", "etcdctl member add"),
+    ("other-change-carries-patch", lambda o: spec(o).update(multiadmin={"spec": {"replicas": 2}}), 0, "info",
+     "spec.replicas", '"op": "replace"'),
+]
+
+
+@pytest.mark.parametrize(("mutate", "code", "severity", "path", "fragment"),
+                         [pytest.param(*c[1:], id=c[0]) for c in PREVIOUS_CASES])
+def test_previous_render_safety(mutate, code, severity, path, fragment):
+    before = _render_items(cluster(), SECRET)
+    got_code, results = _rerender(before, cluster(mutate), SECRET)
+    assert got_code == code, results
+    find(results, severity, path, fragment)
+
+
+def test_removed_pool_warns_about_retained_pvcs():
+    two = cluster(lambda o: (spec(o)["cells"]["templates"].append({"name": "zone2"}),
+                             tg(o)["shardTemplate"]["pools"].append({"type": "readOnly", "cell": "zone2",
+                                                                     "replicas": 2})))
+    before = _render_items(two, SECRET)
+    code, results = _rerender(before, cluster(), SECRET)
+    assert code == 0
+    r = find(results, "warning", "metadata.name", "data-minimal-postgres-default-0-readonly-zone2-1")
+    assert r["resourceRef"]["kind"] == "StatefulSet"
+
+
+def test_unchanged_rerender_reports_no_changes():
+    before = _render_items(cluster(), SECRET)
+    code, results = _rerender(before, cluster(), SECRET)
+    assert code == 0
+    assert not [r for r in results if "changes" in r["message"] or r["severity"] == "error"]
+
+
+def test_render_previous_dir(tmp_path: Path):
+    first = _cli("render", str(EXAMPLES / "minimal"))
+    (tmp_path / "prev.yaml").write_bytes(first.stdout.replace(b"storage: 10Gi", b"storage: 20Gi"))
+    proc = _cli("render", str(EXAMPLES / "minimal"), "--previous", str(tmp_path))
+    assert proc.returncode == 1
+    assert "StatefulSet/minimal-global spec.volumeClaimTemplates[0].spec.resources.requests.storage: " \
+           "StatefulSet 'minimal-global': volume 'data' shrinks" in proc.stderr.decode()
+
+
+def test_removed_shard_warns_and_says_it_was_removed():
+    before = _render_items(cluster(lambda o: tg(o).update(partitioning={"shards": 2})), SECRET)
+    code, results = _rerender(before, cluster(lambda o: tg(o).update(partitioning={"shards": 1})), SECRET)
+    assert code == 0
+    find(results, "warning", "metadata.name", "data-minimal-postgres-default-1-replica-zone1-0")
+    find(results, "info", "metadata.name", "no longer generated and was removed")
