@@ -253,6 +253,7 @@ def parse_resource_list(text: str) -> ResourceList:
     assert isinstance(node, yaml.MappingNode)
     spans: list[str | None] = [None] * len(items)
     nodes: list[yaml.Node | None] = [None] * len(items)
+    may_alias = "&" in text  # an alias needs an anchor; without one no item can reach outside itself
     for key_node, value_node in node.value:
         if key_node.value == "items" and isinstance(value_node, yaml.SequenceNode):
             spans, rl.dash_column = _item_spans(text, value_node)
@@ -263,7 +264,7 @@ def parse_resource_list(text: str) -> ResourceList:
             rl.problems.append(problem)
             continue
         item_node = nodes[i]
-        outside = foreign_alias(item_node) if item_node is not None else None
+        outside = foreign_alias(item_node) if item_node is not None and may_alias else None
         if outside is not None:
             mark = outside.start_mark
             rl.problems.append(error(

@@ -191,56 +191,60 @@ _SAFE_CONSTRUCT_MAPPING = yaml.constructor.SafeConstructor.construct_mapping
 CoreLoader.construct_mapping = _construct_mapping_unique  # type: ignore[method-assign]
 
 
-def check_node_limits(node: yaml.Node | None) -> None:
+def check_node_limits(node: yaml.Node | None, may_alias: bool = True) -> None:
     """Bound the expanded size and depth of a composed document before constructing it.
 
     An alias is the same node object as its anchor, so a sub-tree referenced many times is
     counted as often as it would be expanded (a 1 KB "billion laughs" counts 10^9), but each node
-    is visited once: the count costs time linear in the document as written.
+    is visited once: the count costs time linear in the document as written. Without an anchor
+    (`may_alias=False`, no `&` in the text) the tree has no shared nodes and needs no memo.
     """
-    from .limits import MAX_YAML_DEPTH, MAX_YAML_NODES
-
     if node is None:
         return
-    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, depth)
-    active: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
-    while stack:
-        current, done = stack.pop()
-        key = id(current)
-        children: list[yaml.Node] = []
-        if isinstance(current, yaml.SequenceNode):
-            children = list(current.value)
-        elif isinstance(current, yaml.MappingNode):
-            children = [n for pair in current.value for n in pair]
-        if done:
-            active.discard(key)
-            total, depth = 1, 0
-            for child in children:
-                size, child_depth = sizes[id(child)]
-                total += size
-                depth = max(depth, child_depth)
-            depth += 1
-            if total > MAX_YAML_NODES:
-                raise InputLimitError(
-                    None, None, f"the document expands to more than {MAX_YAML_NODES:,} YAML nodes (limit "
-                    "MAX_YAML_NODES), through aliases (*name) that repeat an anchor (&name); write the values "
-                    "out or reference smaller anchors", current.start_mark)
-            if depth > MAX_YAML_DEPTH:
-                raise InputLimitError(
-                    None, None, f"the document nests more than {MAX_YAML_DEPTH} levels deep (limit "
-                    "MAX_YAML_DEPTH); flatten it", current.start_mark)
-            sizes[key] = (total, depth)
-            continue
-        if key in sizes:
-            continue
-        if key in active:
-            raise InputLimitError(None, None, "an alias refers to a node that contains it (a recursive "
-                                  "structure, which has no finite expansion); remove the alias",
-                                  current.start_mark)
-        active.add(key)
-        stack.append((current, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
+    walker = _Walker(may_alias)
+    walker.walk(node, 1)
+
+
+class _Walker:
+    def __init__(self, may_alias: bool) -> None:
+        from .limits import MAX_YAML_DEPTH, MAX_YAML_NODES
+
+        self.max_nodes, self.max_depth = MAX_YAML_NODES, MAX_YAML_DEPTH
+        self.memo: dict[int, int] | None = {} if may_alias else None
+        self.active: set[int] = set()
+
+    def walk(self, node: yaml.Node, depth: int) -> int:
+        if depth > self.max_depth:
+            raise InputLimitError(None, None, f"the document nests more than {self.max_depth} levels deep (limit "
+                                  "MAX_YAML_DEPTH); flatten it", node.start_mark)
+        memo = self.memo
+        if memo is not None:
+            key = id(node)
+            if key in memo:
+                return memo[key]
+            if key in self.active:
+                raise InputLimitError(None, None, "an alias refers to a node that contains it (a recursive "
+                                      "structure, which has no finite expansion); remove the alias",
+                                      node.start_mark)
+            self.active.add(key)
+        total = 1
+        scalar = yaml.ScalarNode
+        if node.__class__ is yaml.MappingNode:
+            for k, v in node.value:
+                total += 1 if k.__class__ is scalar else self.walk(k, depth + 1)
+                total += 1 if v.__class__ is scalar else self.walk(v, depth + 1)
+        else:
+            for child in node.value:
+                total += 1 if child.__class__ is scalar else self.walk(child, depth + 1)
+        if total > self.max_nodes:
+            raise InputLimitError(
+                None, None, f"the document expands to more than {self.max_nodes:,} YAML nodes (limit "
+                "MAX_YAML_NODES), through aliases (*name) that repeat an anchor (&name); write the values "
+                "out or reference smaller anchors", node.start_mark)
+        if memo is not None:
+            self.active.discard(key)
+            memo[key] = total
+        return total
 
 
 def load(text: str) -> Any:
@@ -253,7 +257,8 @@ def compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
     loader = CoreLoader(text)
     try:
         node = loader.get_single_node()
-        check_node_limits(node)
+        if node is not None and node.__class__ is not yaml.ScalarNode:
+            check_node_limits(node, "&" in text)
         value = loader.construct_document(node) if node is not None else None
         return node, value
     finally:
