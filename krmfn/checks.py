@@ -252,7 +252,7 @@ def check_secret_names(cluster: MultigresCluster) -> list[Result]:
 
 def check_namespace(cluster: MultigresCluster) -> list[Result]:
     ns = cluster.metadata.get("namespace")
-    if ns is not None and (not isinstance(ns, str) or len(ns) > 63 or not DNS_LABEL.match(ns)):
+    if ns not in (None, "") and (not isinstance(ns, str) or len(ns) > 63 or not DNS_LABEL.match(ns)):
         return [error(f"namespace {ns!r} is not a valid namespace name (a DNS-1123 label: lower-case letters, "
                       "digits and '-', at most 63); fix it.", "metadata.namespace")]
     return []

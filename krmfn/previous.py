@@ -37,17 +37,22 @@ def _pointer_to_path(pointer: str) -> str:
     return out
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _storage(claim: dict[str, Any]) -> Any:
-    value = (((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+    value = _dict(_dict(_dict(claim.get("spec")).get("resources")).get("requests")).get("storage")
     try:
-        return parse_quantity(value) if value is not None else None
+        return parse_quantity(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
     except QuantityError:
         return None
 
 
 def _claims(sts: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {(c.get("metadata") or {}).get("name", ""): c for c in (sts.get("spec") or {}).get("volumeClaimTemplates")
-            or []}
+    claims = _dict(sts.get("spec")).get("volumeClaimTemplates")
+    return {str(_dict(c.get("metadata")).get("name", "")): c for c in claims if isinstance(c, dict)} \
+        if isinstance(claims, list) else {}
 
 
 def check_statefulset(old: dict[str, Any], new: dict[str, Any]) -> list[Result]:
@@ -56,7 +61,7 @@ def check_statefulset(old: dict[str, Any], new: dict[str, Any]) -> list[Result]:
     recreate = (f"delete it without its pods (`kubectl{ns} delete statefulset {name} --cascade=orphan`) and "
                 "apply again, so the new StatefulSet adopts the running pods")
     out: list[Result] = []
-    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    old_spec, new_spec = _dict(old.get("spec")), _dict(new.get("spec"))
     for field in STS_IMMUTABLE:
         if old_spec.get(field) != new_spec.get(field):
             out.append(error(f"StatefulSet {name!r}: spec.{field} changes, and Kubernetes refuses to change it "
@@ -93,7 +98,7 @@ def check_statefulset(old: dict[str, Any], new: dict[str, Any]) -> list[Result]:
 
 
 def check_job(old: dict[str, Any], new: dict[str, Any]) -> list[Result]:
-    if (old.get("spec") or {}).get("template") == (new.get("spec") or {}).get("template"):
+    if _dict(old.get("spec")).get("template") == _dict(new.get("spec")).get("template"):
         return []
     name = new["metadata"]["name"]
     ns = f" -n {new['metadata']['namespace']}" if new["metadata"].get("namespace") else ""
@@ -119,7 +124,7 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Result]:
 
 
 def _pvc_names(sts: dict[str, Any], claim: str) -> list[str]:
-    replicas = (sts.get("spec") or {}).get("replicas")
+    replicas = _dict(sts.get("spec")).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= 1000:
         return []
     return [f"{claim}-{sts['metadata']['name']}-{i}" for i in range(replicas)]

@@ -285,7 +285,7 @@ def parse_resource_list(text: str) -> ResourceList:
 
 def _type_name(value: Any) -> str:
     return {dict: "mapping", list: "list", str: "string", int: "number", float: "number",
-            bool: "boolean"}.get(type(value), type(value).__name__)
+            bool: "boolean", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
+MAX_MESSAGE = 2000  # characters of one result message
 _RANK = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -44,6 +45,12 @@ class Result:
     tags: tuple[tuple[str, str], ...] = field(default=())
     line: int | None = None  # 1-based, in `file`, when known
     column: int | None = None
+
+    def __post_init__(self) -> None:
+        # A message quotes the offending value; a hostile value must not make it megabytes long.
+        if len(self.message) > MAX_MESSAGE:
+            cut = self.message[:MAX_MESSAGE - 40]
+            object.__setattr__(self, "message", f"{cut}… [{len(self.message) - len(cut)} characters cut]")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message, "severity": self.severity}

@@ -227,6 +227,19 @@ CASES: list[tuple[str, Callable[[], str | bytes], str, str, str]] = [
     ("unknown-function-config-kind", lambda: rl(cluster(), fc={"apiVersion": "v1", "kind": "Secret",
                                                                "metadata": {"name": "x"}}),
      "error", "kind", "not understood"),
+    ("huge-name-message-is-bounded", lambda: rl(cluster(lambda o: o["metadata"].update(name="a" * 100000))),
+     "error", "metadata.name", "characters cut]"),
+    ("item-null", lambda: "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- null\n",
+     "error", "items[0]", "is a null, not an object"),
+    ("function-config-no-kind", lambda: rl(cluster(), fc={"apiVersion": "v1", "metadata": {"name": "x"}}),
+     "error", "kind", "not understood"),
+    ("previous-sts-selector-changed", lambda: rl(cluster(), SECRET, {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {
+            "name": "minimal-global", "namespace": "default",
+            "labels": {"app.kubernetes.io/managed-by": "multigres-krmfn"},
+            "annotations": {"multigres.com/generated-from": "default/minimal"}},
+        "spec": {"volumeClaimTemplates": "x"}}),
+     "error", "spec.selector", "Kubernetes refuses to change it"),
     # ---- faithful pass-through ----
     ("anchor-in-function-config", lambda: "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
      "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fc\n  data:\n    x: &v hello\n"
