@@ -197,6 +197,10 @@ _IMAGE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+
 _HOST_PORT = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
+_RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                            r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
 def is_dns_subdomain(value: str) -> bool:
     return len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value))
 
@@ -284,6 +288,26 @@ def check_topo_addresses(cluster: MultigresCluster) -> list[Result]:
     return out
 
 
+def check_paths(cluster: MultigresCluster) -> list[Result]:
+    """rootPath and backupLocation reach container arguments and etcd keys: absolute, no whitespace."""
+    out = []
+    stack: list[tuple[str, Any]] = [("spec", cluster.spec.dump())]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if key in ("rootPath", "backupLocation") and isinstance(sub, str):
+                    if not sub.startswith("/") or any(c.isspace() or ord(c) < 32 for c in sub):
+                        out.append(error(f"{key} {sub!r} must be an absolute path (starting with '/') without "
+                                         "whitespace or control characters; it is passed as a command-line "
+                                         "argument.", f"{path}.{key}"))
+                elif key not in ("overrides", "images"):
+                    stack.append((f"{path}.{key}", sub))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    return sorted(out, key=lambda r: r.path)
+
+
 def check_options(options: Any, prefix: str) -> list[Result]:
     """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments."""
     domain = options.cluster_domain
@@ -333,7 +357,9 @@ SIZE_CHECKS: list[ClusterCheck] = [check_sizes]
 
 
 def check_replica_bounds(child: dict[str, Any]) -> list[Result]:
-    """Replica counts after templates and overrides: int32, and a sane maximum per kind of pod."""
+    """Replica counts, resource names and storage classes after templates and overrides."""
+    if child["kind"] == "MultiShard":
+        return []  # its pools are the table group's, checked there once
     out = []
     stack: list[tuple[str, Any]] = [("spec", child.get("spec"))]
     while stack:
@@ -350,6 +376,12 @@ def check_replica_bounds(child: dict[str, Any]) -> list[Result]:
                     if sub > limit:
                         out.append(error(f"replicas {sub} is more than {limit} (limit {name}); lower it.",
                                          f"{path}.replicas"))
+                elif key in ("requests", "limits") and isinstance(sub, dict):
+                    for name in sub:
+                        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
+                            out.append(error(f"resource name {name!r} is not valid (cpu, memory, "
+                                             "ephemeral-storage, storage or a domain-prefixed name such as "
+                                             "nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}"))
                 elif key == "storageClassName" and isinstance(sub, str) and not is_dns_subdomain(sub):
                     out.append(error(f"storageClassName {sub!r} is not a valid StorageClass name (lower-case "
                                      "letters, digits, '-' and '.'); fix it.", f"{path}.storageClassName"))
@@ -366,6 +398,7 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_image_references,
     check_secret_names,
     check_topo_addresses,
+    check_paths,
     check_label_values,
     check_duplicate_cells,
     check_duplicate_databases,

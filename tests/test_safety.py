@@ -240,6 +240,13 @@ CASES: list[tuple[str, Callable[[], str | bytes], str, str, str]] = [
             "annotations": {"multigres.com/generated-from": "default/minimal"}},
         "spec": {"volumeClaimTemplates": "x"}}),
      "error", "spec.selector", "Kubernetes refuses to change it"),
+    ("root-path-relative", lambda: rl(cluster(lambda o: spec(o).update(globalTopoServer={
+        "rootPath": "multigres global"}))), "error", "spec.globalTopoServer.rootPath", "must be an absolute path"),
+    ("backup-location-space", lambda: rl(cluster(lambda o: o["spec"]["databases"]["templates"][0]["spec"].update(
+        backupLocation="/a b"))), "error", f"{DB}.backupLocation", "without whitespace"),
+    ("resource-name-invalid", lambda: rl(cluster(lambda o: pool(o).update(postgres={
+        "resources": {"requests": {"cpu ": "1"}}}))), "error", "spec.shardTemplate.pools[0].postgres.resources"
+     ".requests.cpu ", "resource name 'cpu ' is not valid"),
     # ---- faithful pass-through ----
     ("anchor-in-function-config", lambda: "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
      "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fc\n  data:\n    x: &v hello\n"
