@@ -189,6 +189,7 @@ def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[It
     resolved_all: list[Resolved] = []
     seen_clusters: set[tuple] = set()
     names = [(i.namespace, i.name) for i in clusters]
+    owners: dict[tuple, Item] = {}  # generated object -> the cluster it came from (for result locations)
     for cluster_item in sorted(clusters, key=lambda i: (i.namespace or "", i.name)):
         ref = ResourceRef.of(cluster_item.obj)
         if (cluster_item.namespace, cluster_item.name) in seen_clusters:
@@ -214,6 +215,8 @@ def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[It
             child_problems += with_ref([r for check in CHILD_CHECKS for r in check(child)], ResourceRef.of(child))
         results.extend(child_problems)
         resolved_all.append(resolved)
+        for child in resolved.children:
+            owners[(child["kind"], child["metadata"].get("namespace"), child["metadata"]["name"])] = cluster_item
         if any(r.severity == "error" for r in cluster_problems + resolved.results + child_problems):
             continue
         objects, build_results = _emit(resolved, options, rl)
@@ -221,6 +224,7 @@ def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[It
         results.extend(check_collisions(objects))
         shared = sum(1 for n in names if n[1] == cluster_item.name and n[0] != cluster_item.namespace) > 0
         for obj in objects:
+            owners.setdefault((obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]), cluster_item)
             _annotate(obj, _generated_path(cluster_item, obj, shared))
             generated.append(Item(obj, generated=True))
         if len(generated) > MAX_OUTPUT_OBJECTS:
@@ -264,18 +268,28 @@ def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[It
             results.extend(previous_checks.removed(item.obj))
         elif key in new_by_key:
             results.extend(previous_checks.compare(item.obj, new_by_key[key].obj))
-    results = locate_results(results, rl.items)
+    results = locate_results(results, rl.items, owners)
     return Output(kept + generated, sort_results(results), resolved_all)
 
 
-def locate_results(results: list[Result], items: list[Item]) -> list[Result]:
-    """Give each result about an input object its file, line and column (where the item says)."""
+def locate_results(results: list[Result], items: list[Item], owners: dict[tuple, Item] | None = None) -> list[Result]:
+    """Give each result about an input object its file, line and column (where the item says).
+
+    A result about a generated object gets the file of the cluster it came from (no line: its
+    field path is in the generated object, not in the cluster).
+    """
     by_ref: dict[tuple, Item] = {}
     for item in items:
         by_ref.setdefault((item.kind, item.namespace, item.name), item)
     out = []
     for r in results:
-        item = by_ref.get((r.ref.kind, r.ref.namespace, r.ref.name)) if r.ref is not None else None
+        key = (r.ref.kind, r.ref.namespace, r.ref.name) if r.ref is not None else None
+        item = by_ref.get(key) if key is not None else None
+        if item is None and key is not None and owners and key in owners and not r.file:
+            owner = owners[key]
+            file = owner.file or (owner.path if isinstance(owner.path, str) else None)
+            out.append(dataclasses.replace(r, file=file) if file else r)
+            continue
         if item is None or r.file:
             out.append(r)
             continue

@@ -596,3 +596,13 @@ def test_removed_shard_warns_and_says_it_was_removed():
     assert code == 0
     find(results, "warning", "metadata.name", "data-minimal-postgres-default-1-replica-zone1-0")
     find(results, "info", "metadata.name", "no longer generated and was removed")
+
+
+def test_result_on_generated_child_carries_the_cluster_file(tmp_path: Path):
+    text = (EXAMPLES / "minimal" / "cluster.yaml").read_text().replace(
+        "cell: zone1", "cell: zone1\n                    dataVolumeClaimTemplate: {storageClassName: Fast_SSD}")
+    (tmp_path / "cluster.yaml").write_text(text)
+    proc = _cli("render", str(tmp_path))
+    assert proc.returncode == 1
+    assert "cluster.yaml: ERROR: default/MultiTableGroup/minimal-postgres-default spec.shardTemplate.pools[0]" \
+           ".dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is not valid" in proc.stderr.decode()
