@@ -604,5 +604,6 @@ def test_result_on_generated_child_carries_the_cluster_file(tmp_path: Path):
     (tmp_path / "cluster.yaml").write_text(text)
     proc = _cli("render", str(tmp_path))
     assert proc.returncode == 1
+    err = proc.stderr.decode()
     assert "cluster.yaml: ERROR: default/MultiTableGroup/minimal-postgres-default spec.shardTemplate.pools[0]" \
-           ".dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is not valid" in proc.stderr.decode()
+           ".dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is not a valid" in err
