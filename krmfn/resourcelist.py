@@ -369,8 +369,8 @@ def read_paths(paths: list[str]) -> ResourceList:
     rl = ResourceList()
     for top in paths:
         if not os.path.exists(top):
-            rl.problems.append(Result("error", f"{top}: no such file or directory; give an existing file or "
-                                      "folder.", "<input>", file=top))
+            rl.problems.append(Result("error", "no such file or directory; give an existing file or folder.",
+                                      "<input>", file=top))
             continue
         base = top if os.path.isdir(top) else os.path.dirname(top)
         for path in _yaml_files(top):

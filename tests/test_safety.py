@@ -607,3 +607,30 @@ def test_result_on_generated_child_carries_the_cluster_file(tmp_path: Path):
     err = proc.stderr.decode()
     assert "cluster.yaml: ERROR: default/MultiTableGroup/minimal-postgres-default spec.shardTemplate.pools[0]" \
            ".dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is not a valid" in err
+
+
+def test_render_missing_path_names_it_once():
+    proc = _cli("render", "/nonexistent/dir")
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == "/nonexistent/dir: ERROR: <input>: no such file or directory; give an existing " \
+                                   "file or folder.\n"
+
+
+def test_function_mode_internal_error_is_a_result(monkeypatch, capsys):
+    import io
+
+    import krmfn.cli
+
+    def boom(text):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(krmfn.cli, "function_mode", boom)
+    monkeypatch.setattr(sys, "argv", ["multigres-krmfn"])
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(rl(cluster()).encode())))
+    with pytest.raises(SystemExit) as exit_info:
+        krmfn.cli.main()
+    assert exit_info.value.code == 1
+    out = capsys.readouterr()
+    body = yamlio.load(out.out)
+    r = find(body["results"], "error", "<input>", "internal error in multigres-krmfn (RuntimeError: boom)")
+    assert "second line" not in r["message"]
