@@ -81,7 +81,13 @@ def kustomize_legacy_main(argv: list[str] | None = None) -> None:
         reason = f"{args[0]}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
         _report([error(f"cannot read the plugin input: {reason}.", "<input>")])
         raise SystemExit(1) from None
-    text, results = kustomize_legacy(config_text, stdin)
+    try:
+        text, results = kustomize_legacy(config_text, stdin)
+    except Exception as exc:  # a bug of ours: one line on stderr, never a traceback
+        from .cli import internal_error
+
+        print(f"ERROR: {internal_error(exc)}.", file=sys.stderr)
+        raise SystemExit(1) from None
     _report(results)
     if has_errors(results):
         raise SystemExit(1)
