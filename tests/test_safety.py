@@ -634,3 +634,17 @@ def test_function_mode_internal_error_is_a_result(monkeypatch, capsys):
     body = yamlio.load(out.out)
     r = find(body["results"], "error", "<input>", "internal error in multigres-krmfn (RuntimeError: boom)")
     assert "second line" not in r["message"]
+
+
+def test_model_bounds_match_limits():
+    """The CRD-schema bounds in the models are the constants of krmfn.limits (one source of truth)."""
+    from krmfn.api.cluster import Partitioning, PoolRef
+    from krmfn.api.common import ComponentSpec
+
+    def le(model, field):
+        return next(m.le for m in model.model_fields[field].metadata if hasattr(m, "le"))
+
+    assert le(Partitioning, "shards") == limits.MAX_SHARDS
+    schema = ComponentSpec.model_json_schema()["properties"]["replicas"]
+    assert any(opt.get("maximum") == limits.INT32_MAX for opt in schema.get("anyOf", [schema]))
+    assert PoolRef.model_json_schema()["properties"]["replicas"]["anyOf"][0]["maximum"] == limits.INT32_MAX
