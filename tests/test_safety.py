@@ -648,3 +648,23 @@ def test_model_bounds_match_limits():
     schema = ComponentSpec.model_json_schema()["properties"]["replicas"]
     assert any(opt.get("maximum") == limits.INT32_MAX for opt in schema.get("anyOf", [schema]))
     assert PoolRef.model_json_schema()["properties"]["replicas"]["anyOf"][0]["maximum"] == limits.INT32_MAX
+
+
+def test_every_generated_kind_is_recognised_as_previous_output():
+    from helpers import objects, render_paths
+
+    from krmfn.function import GENERATED_KINDS, is_previous_output
+    from krmfn.resourcelist import Item
+
+    out = render_paths(EXAMPLES / "seed")
+    kinds = {o["kind"] for o in objects(out)}
+    assert kinds <= GENERATED_KINDS, kinds - GENERATED_KINDS
+    assert all(is_previous_output(Item(o)) for o in objects(out))
+
+
+def test_user_configmap_with_our_label_and_annotation_is_kept():
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mine", "namespace": "default",
+                                                                 **copy.deepcopy(OURS)}}
+    code, results, out = run_fn(rl(cluster(), SECRET, cm))
+    assert code == 0
+    assert "name: mine" in out.split("results:")[0]
