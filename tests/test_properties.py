@@ -174,3 +174,26 @@ def test_alias_bomb_memory_stays_bounded():
     assert code == 1
     assert any("MAX_YAML_NODES" in r["message"] for r in body["results"])
     assert peak < 50 * 1024 * 1024
+
+
+@given(clusters(), st.data())
+def test_mutated_files_never_traceback_in_render(objs, data):
+    """The `render` path (files, documents split on ---) under the same byte mutations."""
+    import tempfile
+    from pathlib import Path
+
+    from krmfn.function import run
+    from krmfn.resourcelist import read_paths, write_stream
+
+    raw = bytearray("---\n".join(yamlio.dump(o) for o in objs).encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        raw[at:at + 1] = data.draw(st.sampled_from([b"\xff", b"&a ", b"*a", b"\n---\n", b" ", b":", b"-", b"{",
+                                                    b"\xef\xbb\xbf", b"", b"\t", b"!!binary "]))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "c.yaml").write_bytes(bytes(raw))
+        out = run(read_paths([tmp]))
+        write_stream(out.items)
+    for r in out.results:
+        if r.severity == "error":
+            assert r.path and (r.file or r.ref is not None), r
