@@ -141,6 +141,10 @@ def test_mutated_clusters_never_traceback(objs, data):
         return
     _, code, body = answer(text)
     assert_explained(code, body)
+    from krmfn.tree import format_tree
+
+    out = run_text(text)
+    format_tree(out.resolved, out.items)  # `tree` on the same input: no traceback either
 
 
 @given(clusters(), st.data())
