@@ -668,3 +668,15 @@ def test_user_configmap_with_our_label_and_annotation_is_kept():
     code, results, out = run_fn(rl(cluster(), SECRET, cm))
     assert code == 0
     assert "name: mine" in out.split("results:")[0]
+
+
+def test_argocd_include_crds_maybe_is_an_error(tmp_path: Path):
+    from krmfn.plugins import argocd_generate
+
+    (tmp_path / "cluster.yaml").write_text((EXAMPLES / "minimal" / "cluster.yaml").read_text())
+    text, results = argocd_generate(str(tmp_path), {"ARGOCD_ENV_INCLUDE_CRDS": "maybe"})
+    errors = [r for r in results if r.severity == "error"]
+    assert [(r.path, "expected true or false" in r.message) for r in errors] == [("spec.includeCrds", True)]
+    text, results = argocd_generate(str(tmp_path), {"ARGOCD_ENV_INCLUDE_CRDS": "yes"})
+    assert not [r for r in results if r.severity == "error"]
+    assert "kind: CustomResourceDefinition" in text
