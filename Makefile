@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds golden bench clean
+.PHONY: venv test e2e lint crds golden bench fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -30,6 +30,10 @@ golden: venv
 
 bench: venv
 	$(PY) scripts/bench.py
+
+# Property-based tests with the long hypothesis profile, fresh seeds, for ten minutes (FUZZ_SECONDS).
+fuzz: venv
+	PY=$(PY) scripts/fuzz.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

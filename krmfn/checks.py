@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import naming
+from . import limits, naming
 from .api.cluster import MultigresCluster, cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import Result, error, info, warning
@@ -106,6 +106,12 @@ def check_cluster_name(cluster: MultigresCluster) -> list[Result]:
 def check_label_values(cluster: MultigresCluster) -> list[Result]:
     """Cell, database and table-group names become label values."""
     out = []
+    for d, db in enumerate(_databases(cluster)):
+        for t, tg in enumerate((db.spec.tablegroups if db.spec else None) or []):
+            if not naming.is_label_value(tg.name):
+                out.append(error(f"table group name {tg.name!r} is not a valid label value (letters, digits, "
+                                 "'-', '_', '.', starting and ending with a letter or digit, at most 63); rename "
+                                 "it.", f"spec.databases.templates[{d}].spec.tablegroups[{t}].name"))
     for i, c in enumerate(_cells(cluster)):
         if not naming.is_label_value(c.name):
             out.append(error(f"cell name {c.name!r} is not a valid label value (letters, digits, '-', '_', "
@@ -175,14 +181,228 @@ def check_etcd_replicas(cluster: MultigresCluster) -> list[Result]:
             candidates.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.replicas",
                                topo.managed_spec.replicas))
     for path, replicas in candidates:
-        if replicas is not None and replicas % 2 == 0:
+        if replicas is not None and replicas > limits.MAX_ETCD_REPLICAS:
+            out.append(error(f"etcd replicas {replicas} is more than {limits.MAX_ETCD_REPLICAS} (limit "
+                             "MAX_ETCD_REPLICAS); use 3, 5 or 7 members.", path))
+        elif replicas is not None and replicas % 2 == 0:
             out.append(warning(f"etcd with {replicas} members tolerates no more failures than "
                                f"{replicas - 1}; use an odd count ({replicas - 1} or {replicas + 1}).", path))
     return out
 
 
+# ---- values that reach Kubernetes fields, validated as the API server validates them ----
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# An image reference as the container runtime parses it: [registry[:port]/]path[:tag][@digest].
+_IMAGE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+                    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?"
+                    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+_RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                            r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def is_dns_subdomain(value: str) -> bool:
+    return len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value))
+
+
+def image_problem(image: str) -> str | None:
+    """Why a container image reference would not pull (None when it is well formed)."""
+    if not image.strip():
+        return "is empty"
+    if any(c.isspace() for c in image):
+        return "contains whitespace (a space, tab or line break)"
+    if not _IMAGE.match(image):
+        return "is not a valid image reference ([registry/]repository[:tag][@sha256:digest], lower-case repository)"
+    return None
+
+
+def _all_images(cluster: MultigresCluster) -> list[tuple[str, str]]:
+    images = cluster.spec.images.dump() if cluster.spec.images else {}
+    found = [(f"spec.images.{k}", v) for k, v in images.items()]
+    g = cluster.spec.global_topo_server
+    if g is not None and g.managed_spec is not None and g.managed_spec.image is not None:
+        found.append(("spec.globalTopoServer.managedSpec.image", g.managed_spec.image))
+    for i, c in enumerate(_cells(cluster)):
+        topo = cell_topo(c.spec)
+        if topo is not None and topo.managed_spec is not None and topo.managed_spec.image is not None:
+            field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
+            found.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.image", topo.managed_spec.image))
+    return found
+
+
+def check_image_references(cluster: MultigresCluster) -> list[Result]:
+    out = []
+    for path, image in _all_images(cluster):
+        problem = image_problem(image)
+        if problem:
+            out.append(error(f"image {image!r} {problem}; write a reference such as "
+                             "ghcr.io/multigres/multigres:sha-6bd80b9.", path))
+    return out
+
+
+def check_secret_names(cluster: MultigresCluster) -> list[Result]:
+    out = []
+    secret = cluster.spec.postgres_password_secret
+    if secret is not None and not is_dns_subdomain(secret):
+        out.append(error(f"Secret name {secret!r} is not a valid Kubernetes name (lower-case letters, digits, "
+                         "'-' and '.', at most 253); fix the name.", "spec.postgresPasswordSecret"))
+    for i, pull in enumerate(cluster.spec.image_pull_secrets or []):
+        if not is_dns_subdomain(pull.name):
+            out.append(error(f"imagePullSecrets name {pull.name!r} is not a valid Secret name (lower-case "
+                             "letters, digits, '-' and '.', at most 253); fix the name.",
+                             f"spec.imagePullSecrets[{i}].name"))
+    return out
+
+
+def check_namespace(cluster: MultigresCluster) -> list[Result]:
+    ns = cluster.metadata.get("namespace")
+    if ns not in (None, "") and (not isinstance(ns, str) or len(ns) > 63 or not DNS_LABEL.match(ns)):
+        return [error(f"namespace {ns!r} is not a valid namespace name (a DNS-1123 label: lower-case letters, "
+                      "digits and '-', at most 63); fix it.", "metadata.namespace")]
+    return []
+
+
+def address_problem(address: str) -> str | None:
+    if any(c.isspace() for c in address):
+        return "contains whitespace; it is passed as a command-line argument, so write host:port alone"
+    if not all(_HOST_PORT.match(part) for part in address.split(",")):
+        return "is not host:port (or a comma-separated list of them)"
+    return None
+
+
+def check_topo_addresses(cluster: MultigresCluster) -> list[Result]:
+    candidates = []
+    g = cluster.spec.global_topo_server
+    if g is not None and g.external is not None:
+        candidates.append(("spec.globalTopoServer.external.address", g.external.address))
+    for i, c in enumerate(_cells(cluster)):
+        topo = cell_topo(c.spec)
+        if topo is not None and topo.external is not None:
+            field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
+            candidates.append((f"spec.cells.templates[{i}].spec.{field}.external.address", topo.external.address))
+    out = []
+    for path, address in candidates:
+        problem = address_problem(address)
+        if problem:
+            out.append(error(f"topo address {address!r} {problem}.", path))
+    return out
+
+
+def check_paths(cluster: MultigresCluster) -> list[Result]:
+    """rootPath and backupLocation reach container arguments and etcd keys: absolute, no whitespace."""
+    out = []
+    stack: list[tuple[str, Any]] = [("spec", cluster.spec.dump())]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if key in ("rootPath", "backupLocation") and isinstance(sub, str):
+                    if not sub.startswith("/") or any(c.isspace() or ord(c) < 32 for c in sub):
+                        out.append(error(f"{key} {sub!r} must be an absolute path (starting with '/') without "
+                                         "whitespace or control characters; it is passed as a command-line "
+                                         "argument.", f"{path}.{key}"))
+                elif key not in ("overrides", "images"):
+                    stack.append((f"{path}.{key}", sub))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    return sorted(out, key=lambda r: r.path)
+
+
+def check_options(options: Any, prefix: str) -> list[Result]:
+    """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments."""
+    domain = options.cluster_domain
+    if not is_dns_subdomain(domain):
+        return [error(f"clusterDomain {domain!r} is not a DNS domain (lower-case letters, digits, '-' and '.', "
+                      "no spaces), such as cluster.local.", f"{prefix}.clusterDomain")]
+    return []
+
+
+# ---- size limits (krmfn.limits): checked before anything takes time in proportion to them ----
+
+def check_sizes(cluster: MultigresCluster) -> list[Result]:
+    out = []
+    cells = _cells(cluster)
+    if len(cells) > limits.MAX_CELLS:
+        out.append(error(f"{len(cells)} cells is more than {limits.MAX_CELLS} (limit MAX_CELLS); split the "
+                         "cluster.", "spec.cells.templates"))
+    dbs = _databases(cluster)
+    if len(dbs) > limits.MAX_DATABASES:
+        out.append(error(f"{len(dbs)} databases is more than {limits.MAX_DATABASES} (limit MAX_DATABASES); "
+                         "split the cluster.", "spec.databases.templates"))
+    total = 0
+    for d, db in enumerate(dbs):
+        tgs = (db.spec.tablegroups if db.spec else None) or []
+        path = f"spec.databases.templates[{d}].spec.tablegroups"
+        if len(tgs) > limits.MAX_TABLE_GROUPS:
+            out.append(error(f"{len(tgs)} table groups is more than {limits.MAX_TABLE_GROUPS} (limit "
+                             "MAX_TABLE_GROUPS); split the database.", path))
+        for t, tg in enumerate(tgs):
+            shards = tg.partitioning.shards if tg.partitioning else 1
+            if shards > limits.MAX_SHARDS:
+                out.append(error(f"{shards} shards is more than {limits.MAX_SHARDS} (limit MAX_SHARDS); use "
+                                 "fewer shards.", f"{path}[{t}].partitioning.shards"))
+            pools = (tg.shard_template.pools if tg.shard_template else None) or []
+            if len(pools) > limits.MAX_POOLS_PER_TABLE_GROUP:
+                out.append(error(f"{len(pools)} pools is more than {limits.MAX_POOLS_PER_TABLE_GROUP} (limit "
+                                 "MAX_POOLS_PER_TABLE_GROUP); merge pools.", f"{path}[{t}].shardTemplate.pools"))
+            total += min(shards, limits.MAX_SHARDS + 1) * len(pools)
+    if total > limits.MAX_SHARD_POOLS and not out:
+        out.append(error(f"shards x pools add up to {total} pool StatefulSets, more than {limits.MAX_SHARD_POOLS} "
+                         "(limit MAX_SHARD_POOLS); use fewer shards or pools, or split the cluster.",
+                         "spec.databases.templates"))
+    return out
+
+
+SIZE_CHECKS: list[ClusterCheck] = [check_sizes]
+
+
+def check_replica_bounds(child: dict[str, Any]) -> list[Result]:
+    """Replica counts, resource names and storage classes after templates and overrides."""
+    if child["kind"] == "MultiShard":
+        return []  # its pools are the table group's, checked there once
+    out = []
+    stack: list[tuple[str, Any]] = [("spec", child.get("spec"))]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if key == "replicas" and isinstance(sub, int) and not isinstance(sub, bool):
+                    if child["kind"] == "TopoServer" or ".managedSpec" in path:
+                        continue  # etcd members come from the cluster only: check_etcd_replicas
+                    if "pools[" in path:
+                        limit, name = limits.MAX_POOL_REPLICAS, "MAX_POOL_REPLICAS"
+                    else:
+                        limit, name = limits.MAX_COMPONENT_REPLICAS, "MAX_COMPONENT_REPLICAS"
+                    if sub > limit:
+                        out.append(error(f"replicas {sub} is more than {limit} (limit {name}); lower it.",
+                                         f"{path}.replicas"))
+                elif key in ("requests", "limits") and isinstance(sub, dict):
+                    for name in sub:
+                        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
+                            out.append(error(f"resource name {name!r} is not valid (cpu, memory, "
+                                             "ephemeral-storage, storage or a domain-prefixed name such as "
+                                             "nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}"))
+                elif key == "storageClassName" and isinstance(sub, str) and not is_dns_subdomain(sub):
+                    out.append(error(f"storageClassName {sub!r} is not a valid StorageClass name (lower-case "
+                                     "letters, digits, '-' and '.'); fix it.", f"{path}.storageClassName"))
+                else:
+                    stack.append((f"{path}.{key}", sub))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    return out
+
+
 CLUSTER_CHECKS: list[ClusterCheck] = [
     check_cluster_name,
+    check_namespace,
+    check_image_references,
+    check_secret_names,
+    check_topo_addresses,
+    check_paths,
     check_label_values,
     check_duplicate_cells,
     check_duplicate_databases,
@@ -286,7 +506,7 @@ def check_service_ids(child: dict[str, Any]) -> list[Result]:
 
 
 CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability, check_mvp_limits,
-                                  check_service_ids]
+                                  check_replica_bounds, check_service_ids]
 
 
 def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, Result]]:

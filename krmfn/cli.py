@@ -24,9 +24,40 @@ def function_mode(stdin: str) -> tuple[str, int, list[str]]:
     return write_resource_list(out.items, out.results, rl.dash_column), 1 if errors else 0, errors
 
 
+def read_stdin() -> tuple[str | None, str | None]:
+    """stdin as text, at most MAX_INPUT_BYTES of it; (None, why) when it cannot be read as UTF-8."""
+    from . import yamlio
+    from .limits import MAX_INPUT_BYTES
+
+    data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    try:
+        return yamlio.decode(data, "stdin"), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def internal_error(exc: BaseException) -> str:
+    detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return (f"internal error in multigres-krmfn ({type(exc).__name__}: {detail}); this is a bug, please report "
+            "it with the input that caused it")
+
+
+def unreadable_input(reason: str) -> tuple[str, int, list[str]]:
+    """The ResourceList answer to input that could not be read at all (one error result)."""
+    from .resourcelist import write_resource_list
+    from .results import error
+
+    result = error(f"{reason}.", "<input>")
+    return write_resource_list([], [result]), 1, [result.describe()]
+
+
 def main() -> None:
     if len(sys.argv) == 1:
-        text, code, errors = function_mode(sys.stdin.read())
+        stdin, problem = read_stdin()
+        try:
+            text, code, errors = unreadable_input(problem) if stdin is None else function_mode(stdin)
+        except Exception as exc:  # a bug of ours: still a ResourceList with an error, never a traceback
+            text, code, errors = unreadable_input(internal_error(exc))
         sys.stdout.write(text)
         sys.stdout.flush()
         for line in errors:
@@ -34,7 +65,20 @@ def main() -> None:
         raise SystemExit(code)
     from .commands import cli
 
-    cli()
+    try:
+        cli(standalone_mode=False)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, click.exceptions.Abort):
+            raise SystemExit(1) from None
+        sys.stderr.write(f"ERROR: {internal_error(exc)}.\n")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

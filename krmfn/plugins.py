@@ -28,7 +28,8 @@ import yaml
 
 from . import yamlio
 from .api.config import CONFIG_API_VERSION, CONFIG_KIND
-from .resourcelist import Item, ResourceList, check_object_shape, read_paths, strip_internal, write_stream
+from .limits import MAX_INPUT_BYTES
+from .resourcelist import Item, ResourceList, read_documents, read_paths, write_stream
 from .results import Result, error, has_errors
 
 # Argo CD parameter (ARGOCD_ENV_<NAME>) → RenderMultigres spec key.
@@ -37,26 +38,14 @@ ARGOCD_PARAMETERS = {"EMIT": "emit", "INCLUDE_CRDS": "includeCrds", "CLUSTER_DOM
 
 def _report(results: list[Result]) -> None:
     for r in results:
-        where = f" [{r.file}]" if r.file else ""
-        print(r.describe() + where, file=sys.stderr)
+        where = r.location()
+        print((where + " " if where else "") + r.describe(), file=sys.stderr)
 
 
 def read_stream(text: str) -> ResourceList:
     """A multi-document YAML stream (what kustomize pipes to exec plugins) as items with their text."""
     rl = ResourceList()
-    for index, chunk in enumerate(yamlio.split_documents(text)):
-        try:
-            obj = yamlio.load(chunk)
-        except yaml.YAMLError as exc:
-            rl.problems.append(error(f"document {index} of the input is not valid YAML: {exc}."))
-            continue
-        if obj is None:
-            continue
-        problem = check_object_shape(obj, f"document {index}")
-        if problem:
-            rl.problems.append(problem)
-            continue
-        rl.items.append(Item(obj, chunk.strip("\n") + "\n"))
+    read_documents(rl, text.removeprefix(yamlio.BOM), None)
     return rl
 
 
@@ -66,10 +55,12 @@ def kustomize_legacy(config_text: str, stream: str) -> tuple[str, list[Result]]:
 
     rl = read_stream(stream)
     try:
-        config = yamlio.load(config_text)
+        config = yamlio.load(config_text.removeprefix(yamlio.BOM))
     except yaml.YAMLError as exc:
-        return "", [error(f"the transformer config is not valid YAML: {exc}.")]
-    options, problems = parse_options(config if isinstance(config, dict) else None)
+        return "", [error(f"the transformer config is not valid YAML: {exc}.", "<input>")]
+    if config is not None and not isinstance(config, dict):
+        return "", [error("the transformer config is not an object; give a RenderMultigres.", "<input>")]
+    options, problems = parse_options(config)
     out = run(rl, options)
     results = problems + out.results
     return write_stream([i for i in out.items if not i.is_local_config()]), results
@@ -82,9 +73,21 @@ def kustomize_legacy_main(argv: list[str] | None = None) -> None:
         print("usage: kustomize legacy exec plugin: CONFIG_FILE as the first argument, resources on stdin",
               file=sys.stderr)
         raise SystemExit(2)
-    with open(args[0], encoding="utf-8") as fh:
-        config_text = fh.read()
-    text, results = kustomize_legacy(config_text, sys.stdin.read())
+    try:
+        with open(args[0], "rb") as fh:
+            config_text = yamlio.decode(fh.read(MAX_INPUT_BYTES + 1), args[0])
+        stdin = yamlio.decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
+    except (OSError, ValueError) as exc:
+        reason = f"{args[0]}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+        _report([error(f"cannot read the plugin input: {reason}.", "<input>")])
+        raise SystemExit(1) from None
+    try:
+        text, results = kustomize_legacy(config_text, stdin)
+    except Exception as exc:  # a bug of ours: one line on stderr, never a traceback
+        from .cli import internal_error
+
+        print(f"ERROR: {internal_error(exc)}.", file=sys.stderr)
+        raise SystemExit(1) from None
     _report(results)
     if has_errors(results):
         raise SystemExit(1)
@@ -102,8 +105,9 @@ def argocd_options(folder_config: dict[str, Any] | None, env: Mapping[str, str])
         value = env.get(f"ARGOCD_ENV_{name}")
         if value is not None and value != "":
             spec[key] = value
-    if isinstance(spec.get("includeCrds"), str):
-        spec["includeCrds"] = spec["includeCrds"].strip().lower() in ("true", "1", "yes")
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if isinstance(spec.get("includeCrds"), str) and spec["includeCrds"].strip().lower() in words:
+        spec["includeCrds"] = words[spec["includeCrds"].strip().lower()]  # anything else: an error result
     return {"apiVersion": CONFIG_API_VERSION, "kind": CONFIG_KIND, "metadata": {"name": "argocd"}, "spec": spec}
 
 
@@ -122,8 +126,7 @@ def argocd_generate(folder: str, env: Mapping[str, str]) -> tuple[str, list[Resu
     options, problems = parse_options(argocd_options(configs[0].obj if configs else None, env))
     out = run(rl, options)
     results = problems + out.results
-    docs = [yamlio.dump(strip_internal(i.obj)) for i in out.items if not i.is_local_config()]
-    return "---\n".join(docs), results
+    return write_stream([i for i in out.items if not i.is_local_config()]), results
 
 
 def argocd_generate_main() -> None:
@@ -131,7 +134,8 @@ def argocd_generate_main() -> None:
     try:
         text, results = argocd_generate(".", os.environ)
     except Exception as exc:  # never a traceback and never partial output in Argo CD's UI
-        print(f"ERROR: multigres-krmfn failed: {exc!r}", file=sys.stderr)
+        detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+        print(f"ERROR: multigres-krmfn failed ({type(exc).__name__}): {detail}", file=sys.stderr)
         raise SystemExit(1) from None
     _report(results)
     if has_errors(results):

@@ -8,12 +8,14 @@ quoting and flow style (`"10Gi"`, `["ReadWriteOnce"]`) on every `kpt fn render`.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from . import yamlio
+from .limits import MAX_INPUT_BYTES
 from .results import Result, error
 
 PATH = "internal.config.kubernetes.io/path"
@@ -33,6 +35,10 @@ class Item:
     text: str | None = None  # source span starting at the sequence dash (function mode)
     generated: bool = False
     doc: str | None = None  # source text of the whole document (read from a file)
+    node: Any = field(default=None, repr=False, compare=False)  # composed YAML node (line/column lookups)
+    line: int = 0  # 0-based line of the document's first line in its file
+    file: str | None = None  # the file it was read from (render, Argo CD, kustomize)
+    index: int | None = None
 
     @property
     def kind(self) -> str:
@@ -108,14 +114,14 @@ def _line_start(text: str, index: int) -> int:
 def _item_spans(text: str, seq: yaml.SequenceNode) -> tuple[list[str | None], int]:
     """Source text for each entry of the `items` block sequence, and the dash column."""
     if seq.flow_style or not seq.value:
-        return [None] * len(seq.value), 0
+        return _flow_spans(text, seq), 0
     dashes = [_dash_position(text, n.start_mark.index) for n in seq.value]
     if any(d is None for d in dashes):
-        return [None] * len(seq.value), 0
+        return _flow_spans(text, seq), 0
     starts = [_line_start(text, d) for d in dashes]  # type: ignore[arg-type]
     columns = {d - s for d, s in zip(dashes, starts, strict=True)}  # type: ignore[operator]
     if len(columns) != 1 or any(text[s:d].strip() for s, d in zip(starts, dashes, strict=True)):  # type: ignore[misc]
-        return [None] * len(seq.value), 0
+        return _flow_spans(text, seq), 0
     end = _line_start(text, seq.end_mark.index) if seq.end_mark.index < len(text) else len(text)
     bounds = starts[1:] + [max(end, starts[-1])]
     spans: list[str | None] = []
@@ -125,53 +131,198 @@ def _item_spans(text: str, seq: yaml.SequenceNode) -> tuple[list[str | None], in
     return spans, columns.pop()
 
 
+def _flow_spans(text: str, seq: yaml.SequenceNode) -> list[str | None]:
+    """Entries of a flow (or JSON) `items` list: each node's own source text, as a block entry.
+
+    `- {"kind": "X", ...}` is the same value as the entry in `items: [{"kind": "X", ...}]`;
+    continuation lines are indented, which line folding ignores. Each span is checked by reading
+    it back: an entry whose text does not read back as the same nodes gets no span (None).
+    """
+    spans: list[str | None] = []
+    for node in seq.value:
+        chunk = text[node.start_mark.index:node.end_mark.index]
+        lines = chunk.splitlines(keepends=True) or [""]
+        entry = "- " + lines[0] + "".join("  " + line if line.strip() else line for line in lines[1:])
+        entry = entry if entry.endswith("\n") else entry + "\n"
+        spans.append(entry if _reads_back(entry, node) else None)
+    return spans
+
+
+def _reads_back(entry: str, node: yaml.Node) -> bool:
+    try:
+        loader = yamlio.CoreLoader(entry)
+        try:
+            seq = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError:
+        return False
+    return isinstance(seq, yaml.SequenceNode) and len(seq.value) == 1 and same_nodes(seq.value[0], node)
+
+
+def same_nodes(a: yaml.Node, b: yaml.Node) -> bool:
+    """Whether two node trees hold the same tags and scalar values (styles and comments aside)."""
+    stack = [(a, b)]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        x, y = stack.pop()
+        if (id(x), id(y)) in seen:
+            continue
+        seen.add((id(x), id(y)))
+        if type(x) is not type(y) or x.tag != y.tag:
+            return False
+        if isinstance(x, yaml.ScalarNode):
+            if x.value != y.value:
+                return False
+            continue
+        if len(x.value) != len(y.value):
+            return False
+        if isinstance(x, yaml.MappingNode):
+            for (kx, vx), (ky, vy) in zip(x.value, y.value, strict=True):
+                stack += [(kx, ky), (vx, vy)]
+        else:
+            stack += list(zip(x.value, y.value, strict=True))
+    return True
+
+
+def foreign_alias(node: yaml.Node) -> yaml.Node | None:
+    """A node inside `node`'s tree that was written outside it (reached through an alias), if any.
+
+    An alias is the anchored node itself, whose marks are where the anchor was written; an item
+    passed through as its own text would then carry `*name` without the `&name` it needs.
+    """
+    low, high = node.start_mark.index, node.end_mark.index
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if not low <= current.start_mark.index <= high:
+            return current
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(n for pair in current.value for n in pair)
+    return None
+
+
+RESOURCE_LIST_VERSIONS = {"ResourceList": ("config.kubernetes.io/v1", "config.kubernetes.io/v1alpha1"),
+                          "List": ("v1",)}
+
+
+def _limit_or_syntax(exc: yaml.YAMLError, what: str) -> str:
+    if isinstance(exc, yamlio.InputLimitError):
+        return f"{what} exceeds a safety limit: {exc}. See README, \"Safety and limits\"."
+    return f"{what} is not valid YAML: {exc}. Fix the YAML syntax and render again."
+
+
 def parse_resource_list(text: str) -> ResourceList:
     """Read a ResourceList; malformed input becomes an error result, never an exception."""
     rl = ResourceList()
+    text = text.removeprefix(yamlio.BOM)
     try:
         node, value = yamlio.compose_and_construct(text)
     except yaml.YAMLError as exc:
-        rl.problems.append(error(f"input is not valid YAML: {exc}. Fix the YAML syntax and render again."))
+        rl.problems.append(error(_limit_or_syntax(exc, "input"), "<input>"))
         return rl
     if not isinstance(value, dict):
         rl.problems.append(error("input is not a ResourceList object; pipe a config.kubernetes.io/v1 "
-                                 "ResourceList on stdin (or use `multigres-krmfn render PATH`)."))
+                                 "ResourceList on stdin (or use `multigres-krmfn render PATH`).", "<input>"))
         return rl
-    if value.get("kind") not in ("ResourceList", "List"):
-        rl.problems.append(error(f"input kind is {value.get('kind')!r}, expected ResourceList."))
+    kind = value.get("kind")
+    if kind not in RESOURCE_LIST_VERSIONS:
+        rl.problems.append(error(f"input kind is {kind!r}, expected ResourceList.", "kind"))
+        return rl
+    if value.get("apiVersion") not in RESOURCE_LIST_VERSIONS[kind]:
+        rl.problems.append(error(f"input apiVersion is {value.get('apiVersion')!r}; a {kind} must have "
+                                 f"apiVersion {RESOURCE_LIST_VERSIONS[kind][0]}.", "apiVersion"))
         return rl
     fc = value.get("functionConfig")
+    if fc is not None and not isinstance(fc, dict):
+        rl.problems.append(error(f"functionConfig is a {_type_name(fc)}, not an object; give a ConfigMap or a "
+                                 "RenderMultigres (or leave functionConfig out).", "functionConfig"))
     rl.function_config = fc if isinstance(fc, dict) else None
-    items = value.get("items") or []
+    items = value.get("items")
+    if items is None:
+        items = []
     if not isinstance(items, list):
-        rl.problems.append(error("ResourceList.items must be a list of objects.", "items"))
+        rl.problems.append(error(f"ResourceList.items is a {_type_name(items)}, not a list; it must be a list of "
+                                 "objects (`items: []` when there are none).", "items"))
         return rl
-    spans: list[str | None] = [None] * len(items)
     assert isinstance(node, yaml.MappingNode)
+    spans: list[str | None] = [None] * len(items)
+    nodes: list[yaml.Node | None] = [None] * len(items)
+    may_alias = "&" in text  # an alias needs an anchor; without one no item can reach outside itself
     for key_node, value_node in node.value:
         if key_node.value == "items" and isinstance(value_node, yaml.SequenceNode):
             spans, rl.dash_column = _item_spans(text, value_node)
+            nodes = list(value_node.value)
     for i, obj in enumerate(items):
         problem = check_object_shape(obj, f"items[{i}]")
         if problem:
             rl.problems.append(problem)
             continue
-        rl.items.append(Item(obj, spans[i]))
+        item_node = nodes[i]
+        outside = foreign_alias(item_node) if item_node is not None and may_alias else None
+        if outside is not None:
+            mark = outside.start_mark
+            rl.problems.append(error(
+                f"items[{i}] ({obj.get('kind')} {obj['metadata'].get('name')!r}) uses an alias whose anchor is "
+                f"written outside this item (at line {mark.line + 1}, column {mark.column + 1}); each item is "
+                "passed on as its own text, so define the anchor (&name) inside the item or write the value "
+                "out.", f"items[{i}]"))
+            continue
+        if spans[i] is None:
+            rl.problems.append(error(
+                f"items[{i}] ({obj.get('kind')} {obj['metadata'].get('name')!r}) cannot be passed through "
+                "unchanged: its source text does not stand alone as a list entry. Write `items` as a block "
+                "list (one `- ` entry per object).", f"items[{i}]"))
+            continue
+        rl.items.append(Item(obj, spans[i], node=item_node))
     return rl
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", int: "number", float: "number",
+            bool: "boolean", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def check_object_shape(obj: Any, where: str) -> Result | None:
     """A KRM object needs apiVersion, kind and metadata.name; say which is missing."""
     if not isinstance(obj, dict):
-        return error(f"{where} is a {type(obj).__name__}, not an object; every document must be a "
+        return error(f"{where} is a {_type_name(obj)}, not an object; every document must be a "
                      "Kubernetes object with apiVersion, kind and metadata.", where)
     missing = [f for f in ("apiVersion", "kind") if not isinstance(obj.get(f), str) or not obj.get(f)]
     meta = obj.get("metadata")
-    if not isinstance(meta, dict) or not meta.get("name"):
+    if not isinstance(meta, dict) or meta.get("name") is None or meta.get("name") == "":
         missing.append("metadata.name")
     if missing:
         return error(f"{where} ({obj.get('kind', 'unknown kind')}) is missing {', '.join(missing)}; "
                      "add it so the object can be identified.", where)
+    assert isinstance(meta, dict)
+    if not isinstance(meta["name"], str):
+        return error(f"{where}.metadata.name is a {_type_name(meta['name'])} ({meta['name']!r}), not a string; "
+                     f"quote it (name: \"{meta['name']}\").", f"{where}.metadata.name")
+    namespace = meta.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        return error(f"{where}.metadata.namespace is a {_type_name(namespace)}, not a string; write one "
+                     "namespace name.", f"{where}.metadata.namespace")
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and (not isinstance(value, dict)
+                                  or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+            return error(f"{where}.metadata.{key} must map strings to strings; quote numbers and booleans "
+                         "(\"true\", \"1\").", f"{where}.metadata.{key}")
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        for key in ("data", "stringData"):
+            value = obj.get(key)
+            if value is not None and not isinstance(value, dict):
+                return error(f"{where}.{key} of Secret {meta['name']!r} is a {_type_name(value)}, not a mapping; "
+                             "write `key: value` pairs.", f"{where}.{key}")
     return None
 
 
@@ -218,36 +369,56 @@ def read_paths(paths: list[str]) -> ResourceList:
     rl = ResourceList()
     for top in paths:
         if not os.path.exists(top):
-            rl.problems.append(error(f"{top}: no such file or directory."))
+            rl.problems.append(Result("error", "no such file or directory; give an existing file or folder.",
+                                      "<input>", file=top))
             continue
         base = top if os.path.isdir(top) else os.path.dirname(top)
         for path in _yaml_files(top):
             rel = os.path.relpath(path, base) if os.path.isdir(top) else os.path.basename(path)
-            with open(path, encoding="utf-8") as fh:
-                source = fh.read()
-            index = 0
-            for chunk in yamlio.split_documents(source):
-                try:
-                    obj = yamlio.load(chunk)
-                except yaml.YAMLError as exc:
-                    rl.problems.append(Result("error", f"invalid YAML: {exc}. Fix the syntax.", file=rel))
-                    continue
-                if obj is None:
-                    continue
-                problem = check_object_shape(obj, f"{rel}[{index}]")
-                if problem:
-                    rl.problems.append(Result(problem.severity, problem.message, problem.path, file=rel,
-                                              index=index))
-                    index += 1
-                    continue
-                obj.setdefault("metadata", {})
-                if not isinstance(obj["metadata"].get("annotations"), dict):
-                    obj["metadata"]["annotations"] = {}
-                obj["metadata"]["annotations"][PATH] = rel
-                obj["metadata"]["annotations"][INDEX] = str(index)
-                rl.items.append(Item(obj, doc=chunk.strip("\n") + "\n"))
-                index += 1
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(MAX_INPUT_BYTES + 1)
+                source = yamlio.decode(data, path)
+            except (OSError, ValueError) as exc:
+                message = exc.strerror if isinstance(exc, OSError) else str(exc)
+                rl.problems.append(Result("error", f"{message}.", "<input>", file=rel))
+                continue
+            read_documents(rl, source, rel)
     return rl
+
+
+def read_documents(rl: ResourceList, source: str, rel: str | None, first_index: int = 0) -> None:
+    """Every document of one file (or stream) as an item, its problems with line and column."""
+    index = first_index
+    for first_line, chunk in yamlio.split_documents_with_lines(source):
+        try:
+            node, obj = yamlio.compose_and_construct(chunk)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = first_line + mark.line + 1 if mark is not None else None
+            column = mark.column + 1 if mark is not None else None
+            what = f"document {index} of {rel}" if rel else f"document {index}"
+            rl.problems.append(Result("error", _limit_or_syntax(exc, what), "<input>", file=rel, index=index,
+                                      line=line, column=column))
+            continue
+        if obj is None:
+            continue
+        where = f"{rel}[{index}]" if rel else f"document {index}"
+        problem = check_object_shape(obj, where)
+        if problem:
+            line = first_line + node.start_mark.line + 1 if node is not None else None
+            rl.problems.append(Result(problem.severity, problem.message, problem.path, file=rel, index=index,
+                                      line=line, column=1 if line else None))
+            index += 1
+            continue
+        if rel is not None:
+            if not isinstance(obj["metadata"].get("annotations"), dict):
+                obj["metadata"]["annotations"] = {}
+            obj["metadata"]["annotations"][PATH] = rel
+            obj["metadata"]["annotations"][INDEX] = str(index)
+        rl.items.append(Item(obj, doc=chunk.strip("\n") + "\n", node=node, line=first_line, file=rel,
+                             index=index))
+        index += 1
 
 
 def strip_internal(obj: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
+MAX_MESSAGE = 2000  # characters of one result message
 _RANK = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -42,6 +43,14 @@ class Result:
     file: str | None = None
     index: int | None = None
     tags: tuple[tuple[str, str], ...] = field(default=())
+    line: int | None = None  # 1-based, in `file`, when known
+    column: int | None = None
+
+    def __post_init__(self) -> None:
+        # A message quotes the offending value; a hostile value must not make it megabytes long.
+        if len(self.message) > MAX_MESSAGE:
+            cut = self.message[:MAX_MESSAGE - 40]
+            object.__setattr__(self, "message", f"{cut}… [{len(self.message) - len(cut)} characters cut]")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message, "severity": self.severity}
@@ -50,7 +59,7 @@ class Result:
         if self.path:
             out["field"] = {"path": self.path}
         if self.file:
-            out["file"] = {"path": self.file, **({"index": self.index} if self.index is not None else {})}
+            out["file"] = {"path": self.file, **({"index": self.index} if self.index else {})}
         return out
 
     def describe(self) -> str:
@@ -63,6 +72,13 @@ class Result:
         if self.path:
             where = f"{where} {self.path}".strip()
         return f"{self.severity.upper()}: {where + ': ' if where else ''}{self.message}"
+
+    def location(self) -> str:
+        """`file:line:col:` as a compiler prints it (as much of it as is known), or ''."""
+        if not self.file:
+            return ""
+        parts = [self.file] + [str(p) for p in (self.line, self.column) if p is not None]
+        return ":".join(parts) + ":"
 
 
 def error(message: str, path: str = "", ref: ResourceRef | None = None) -> Result:
@@ -82,7 +98,7 @@ def with_ref(results: list[Result], ref: ResourceRef, prefix: str = "") -> list[
     out = []
     for r in results:
         path = r.path if not prefix else (f"{prefix}.{r.path}" if r.path else prefix)
-        out.append(Result(r.severity, r.message, path, r.ref or ref, r.file, r.index, r.tags))
+        out.append(Result(r.severity, r.message, path, r.ref or ref, r.file, r.index, r.tags, r.line, r.column))
     return out
 
 

@@ -160,9 +160,96 @@ def dump(obj: Any) -> str:
     return "".join(out)
 
 
+class InputLimitError(yaml.MarkedYAMLError):
+    """A document larger than a limit in krmfn.limits (reported as an error result naming it)."""
+
+
+def _check_mapping_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> None:
+    """A key written twice is an error (kyaml's too): the last one would win silently."""
+    seen: dict[tuple[str, str], yaml.Node] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = (key_node.tag, key_node.value)
+        if key_node.tag == "tag:yaml.org,2002:bool":
+            key = (key_node.tag, key_node.value.lower())
+        if key in seen:
+            first = seen[key].start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key_node.value!r} (first written at line {first.line + 1}, column "
+                f"{first.column + 1}); a key may appear once in a mapping, remove or merge one",
+                key_node.start_mark)
+        seen[key] = key_node
+
+
+def _construct_mapping_unique(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    _check_mapping_keys(loader, node)
+    return _SAFE_CONSTRUCT_MAPPING(loader, node, deep=deep)
+
+
+_SAFE_CONSTRUCT_MAPPING = yaml.constructor.SafeConstructor.construct_mapping
+CoreLoader.construct_mapping = _construct_mapping_unique  # type: ignore[method-assign]
+
+
+def check_node_limits(node: yaml.Node | None, may_alias: bool = True) -> None:
+    """Bound the expanded size and depth of a composed document before constructing it.
+
+    An alias is the same node object as its anchor, so a sub-tree referenced many times is
+    counted as often as it would be expanded (a 1 KB "billion laughs" counts 10^9), but each node
+    is visited once: the count costs time linear in the document as written. Without an anchor
+    (`may_alias=False`, no `&` in the text) the tree has no shared nodes and needs no memo.
+    """
+    if node is None:
+        return
+    walker = _Walker(may_alias)
+    walker.walk(node, 1)
+
+
+class _Walker:
+    def __init__(self, may_alias: bool) -> None:
+        from .limits import MAX_YAML_DEPTH, MAX_YAML_NODES
+
+        self.max_nodes, self.max_depth = MAX_YAML_NODES, MAX_YAML_DEPTH
+        self.memo: dict[int, int] | None = {} if may_alias else None
+        self.active: set[int] = set()
+
+    def walk(self, node: yaml.Node, depth: int) -> int:
+        if depth > self.max_depth:
+            raise InputLimitError(None, None, f"the document nests more than {self.max_depth} levels deep (limit "
+                                  "MAX_YAML_DEPTH); flatten it", node.start_mark)
+        memo = self.memo
+        if memo is not None:
+            key = id(node)
+            if key in memo:
+                return memo[key]
+            if key in self.active:
+                raise InputLimitError(None, None, "an alias refers to a node that contains it (a recursive "
+                                      "structure, which has no finite expansion); remove the alias",
+                                      node.start_mark)
+            self.active.add(key)
+        total = 1
+        scalar = yaml.ScalarNode
+        if node.__class__ is yaml.MappingNode:
+            for k, v in node.value:
+                total += 1 if k.__class__ is scalar else self.walk(k, depth + 1)
+                total += 1 if v.__class__ is scalar else self.walk(v, depth + 1)
+        else:
+            for child in node.value:
+                total += 1 if child.__class__ is scalar else self.walk(child, depth + 1)
+        if total > self.max_nodes:
+            raise InputLimitError(
+                None, None, f"the document expands to more than {self.max_nodes:,} YAML nodes (limit "
+                "MAX_YAML_NODES), through aliases (*name) that repeat an anchor (&name); write the values "
+                "out or reference smaller anchors", node.start_mark)
+        if memo is not None:
+            self.active.discard(key)
+            memo[key] = total
+        return total
+
+
 def load(text: str) -> Any:
-    """Load one YAML document with the core schema."""
-    return yaml.load(text, Loader=CoreLoader)  # noqa: S506 - CoreLoader is a safe loader
+    """Load one YAML document with the core schema, within the limits of krmfn.limits."""
+    return compose_and_construct(text)[1]
 
 
 def compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
@@ -170,10 +257,32 @@ def compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
     loader = CoreLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and node.__class__ is not yaml.ScalarNode:
+            check_node_limits(node, "&" in text)
         value = loader.construct_document(node) if node is not None else None
         return node, value
     finally:
         loader.dispose()
+
+
+BOM = "\ufeff"
+
+
+def decode(data: bytes, what: str) -> str:
+    """UTF-8 text of an input (a leading byte-order mark dropped); ValueError says where it is not."""
+    from .limits import MAX_INPUT_BYTES
+
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValueError(f"{what} is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB (limit MAX_INPUT_BYTES); "
+                         "split it into smaller packages")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(f"{what} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, column "
+                         f"{column}); save it as UTF-8") from None
+    return text.removeprefix(BOM)
 
 
 _DOC_START = re.compile(r"^---(?=[ \t]|$)")
@@ -186,14 +295,21 @@ def split_documents(text: str) -> list[str]:
     Comments before a document's first key stay with that document, so a pass-through
     document can be written back exactly as the user wrote it.
     """
-    chunks: list[list[str]] = [[]]
-    for line in text.splitlines(keepends=True):
+    return [chunk for _, chunk in split_documents_with_lines(text)]
+
+
+def split_documents_with_lines(text: str) -> list[tuple[int, str]]:
+    """split_documents, each chunk with the 0-based line of the stream where it starts."""
+    chunks: list[tuple[int, list[str]]] = [(0, [])]
+    for number, line in enumerate(text.splitlines(keepends=True)):
         stripped = line.rstrip("\r\n")
         if _DOC_START.match(stripped):
             rest = stripped[3:].strip()
-            chunks.append([] if not rest or rest.startswith("#") else [rest + "\n"])
+            chunks.append((number, []) if not rest or rest.startswith("#") else (number, [rest + "\n"]))
+            if not chunks[-1][1]:
+                chunks[-1] = (number + 1, [])
         elif _DOC_END.match(stripped):
-            chunks.append([])
+            chunks.append((number + 1, []))
         else:
-            chunks[-1].append(line)
-    return ["".join(chunk) for chunk in chunks]
+            chunks[-1][1].append(line)
+    return [(start, "".join(chunk)) for start, chunk in chunks]

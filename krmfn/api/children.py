@@ -33,7 +33,7 @@ class PullSettings(Model):
 class TopoServerSpec(PullSettings):
     root_path: str
     image: str
-    replicas: Annotated[int, Field(ge=1)]
+    replicas: Annotated[int, Field(ge=1, le=2147483647)]
     data_volume_claim_template: VolumeClaimTemplate
     resources: ResourceRequirements | None = None
 
@@ -78,7 +78,7 @@ class MultiCellSpec(PullSettings):
 class ResolvedPool(Model):
     type: PoolType
     cell: str
-    replicas: Annotated[int, Field(ge=0)]
+    replicas: Annotated[int, Field(ge=0, le=2147483647)]
     data_volume_claim_template: VolumeClaimTemplate
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None

@@ -39,7 +39,7 @@ class ManagedTopoSpec(Model):
 
     root_path: str | None = None
     image: str | None = None
-    replicas: Annotated[int, Field(ge=1)] | None = None
+    replicas: Annotated[int, Field(ge=1, le=2147483647)] | None = None
     data_volume_claim_template: VolumeClaimTemplate | None = None
     resources: ResourceRequirements | None = None
 
@@ -97,7 +97,7 @@ class Cells(Model):
 
 
 class Partitioning(Model):
-    shards: Annotated[int, Field(ge=1)] = 1
+    shards: Annotated[int, Field(ge=1, le=128)] = 1  # krmfn.limits.MAX_SHARDS
 
 
 _POOL_XOR = {
@@ -116,7 +116,7 @@ class PoolRef(Model):
     cell: Annotated[str, Field(min_length=1)]
     multigres_deployment_template: str | None = None
     overrides: FreeForm | None = None
-    replicas: Annotated[int, Field(ge=0)] | None = None
+    replicas: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None

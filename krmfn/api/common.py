@@ -20,9 +20,11 @@ def _check_quantity(value: Any) -> Any:
         raise ValueError(f"{value!r} is not a Kubernetes quantity; write an integer or a string such as "
                          "500m, 2, 1Gi or 250Gi")
     try:
-        parse_quantity(value)
+        parsed = parse_quantity(value)
     except QuantityError as exc:
         raise ValueError(str(exc)) from None
+    if parsed < 0:
+        raise ValueError(f"{value!r} is negative; a resource quantity must be zero or more")
     return value
 
 
@@ -76,7 +78,7 @@ class VolumeClaimTemplate(Model):
 class ComponentSpec(Model):
     """A stateless component: how many and how big."""
 
-    replicas: Annotated[int, Field(ge=0)] | None = None
+    replicas: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     resources: ResourceRequirements | None = None
 
 

@@ -90,6 +90,9 @@ def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
     if kind in ("greater_than_equal", "greater_than"):
         bound = err.get("ctx", {}).get("ge", err.get("ctx", {}).get("gt"))
         return f"value {err.get('input')!r} is too small; it must be at least {bound}."
+    if kind in ("less_than_equal", "less_than"):
+        bound = err.get("ctx", {}).get("le", err.get("ctx", {}).get("lt"))
+        return f"value {err.get('input')!r} is too large; it must be at most {bound}."
     if kind in _TYPES:
         return f"expected {_TYPES[kind]}, got {err.get('input')!r}; fix the value's type."
     if kind == "value_error":

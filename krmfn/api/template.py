@@ -12,7 +12,7 @@ from .common import ComponentSpec, ContainerSpec, FreeForm, Model, VolumeClaimTe
 class PoolSpec(Model):
     """A shard pool without its placement (type and cell come from the cluster)."""
 
-    replicas: Annotated[int, Field(ge=0)] | None = None
+    replicas: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from .. import defaults, naming
 from ..api.children import ResolvedPool
 from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef, cell_topo
@@ -123,7 +125,16 @@ def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[dict[s
     for container, requests in defaults.POOL_REQUESTS.items():
         section = spec.get(container) or {}
         spec[container] = {**section, "resources": fill_requests(section.get("resources"), requests)}
-    full = ResolvedPool.model_validate({"type": pool.type, "cell": pool.cell, **spec})
+    try:
+        full = ResolvedPool.model_validate({"type": pool.type, "cell": pool.cell, **spec})
+    except ValidationError as exc:  # e.g. overrides that set a required field to null (deleting it)
+        where = f"{path}.overrides" if pool.overrides else path
+        return None, problems + [error(f"after templates and overrides the pool's {e['loc'][0]} is missing; "
+                                       "null in overrides deletes a field, give a value instead.",
+                                       f"{where}.{e['loc'][0]}")
+                                 for e in exc.errors() if e["type"] == "missing" and e["loc"]] + (
+            [] if all(e["type"] == "missing" for e in exc.errors()) else
+            [error(f"the resolved pool is not valid: {exc.errors()[0]['msg']}.", where)])
     return full.dump(), problems
 
 

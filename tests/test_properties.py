@@ -1,0 +1,203 @@
+"""Property-based tests (hypothesis): valid clusters render cleanly; mutated input never tracebacks.
+
+Profiles: `ci` (the default, a few seconds of examples) and `fuzz` (many examples per run;
+`make fuzz` repeats it with fresh seeds for ten minutes). Select with HYPOTHESIS_PROFILE.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tracemalloc
+from typing import Any
+
+import pytest
+from consistency import check, output_objects, result_messages
+from helpers import resource_list, run_text
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from krmfn import yamlio  # noqa: E402
+from krmfn.cli import function_mode, unreadable_input  # noqa: E402
+
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("fuzz", max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+LABEL = st.from_regex(r"\A[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4})?\Z", fullmatch=True)
+IMAGES = st.sampled_from(["ghcr.io/multigres/multigres:sha-6bd80b9", "registry.local:5000/mg/multigres:v1.2",
+                          "ghcr.io/multigres/multigres@sha256:" + "a" * 64])
+SECRET_TEMPLATE = {"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "x"}}
+
+
+@st.composite
+def clusters(draw: Any) -> list[dict[str, Any]]:
+    """A valid MultigresCluster (and its password Secret): names, cells, shards, pools, topo."""
+    name = draw(LABEL)
+    namespace = draw(st.sampled_from(["default", "prod", "mg-1"]))
+    cells = draw(st.lists(LABEL, min_size=1, max_size=3, unique=True))
+    spec: dict[str, Any] = {"cells": {"templates": [{"name": c} for c in cells]}}
+    databases = []
+    for d, db_name in enumerate(draw(st.lists(LABEL, min_size=1, max_size=2, unique=True))):
+        groups = ["default"] + draw(st.lists(LABEL.filter(lambda n: n != "default"), max_size=1, unique=True))
+        tablegroups = []
+        for g in groups:
+            pools = [{"type": "replica", "cell": cells[0], "replicas": draw(st.integers(2, 5))}]
+            for cell in draw(st.lists(st.sampled_from(cells), max_size=2, unique=True)):
+                pools.append({"type": "readOnly", "cell": cell, "replicas": draw(st.integers(0, 3))})
+            tablegroups.append({"name": g, "partitioning": {"shards": draw(st.integers(1, 4))},
+                                "shardTemplate": {"pools": pools}})
+        databases.append({"name": db_name if d else "postgres", "spec": {"tablegroups": tablegroups}})
+    spec["databases"] = {"templates": databases}
+    if draw(st.booleans()):
+        spec["images"] = {"multigateway": draw(IMAGES), "multiorch": draw(IMAGES)}
+    if draw(st.booleans()):
+        spec["globalTopoServer"] = {"managedSpec": {"replicas": draw(st.sampled_from([1, 3, 5]))}}
+    obj = {"apiVersion": "multigres.com/v1alpha1", "kind": "MultigresCluster",
+           "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    secret = copy.deepcopy(SECRET_TEMPLATE)
+    secret["metadata"] = {"name": f"{name}-postgres-password", "namespace": namespace}
+    return [obj, secret]
+
+
+def answer(stdin: str | bytes) -> tuple[str, int, dict[str, Any]]:
+    """Function mode as `main` runs it; the answer must itself be a readable ResourceList."""
+    if isinstance(stdin, bytes):
+        try:
+            text = yamlio.decode(stdin, "stdin")
+        except ValueError as exc:
+            out, code, _ = unreadable_input(str(exc))
+            return out, code, yamlio.load(out)
+        stdin = text
+    out, code, _ = function_mode(stdin)
+    body = yamlio.load(out)
+    assert isinstance(body, dict) and body["kind"] == "ResourceList"
+    return out, code, body
+
+
+def assert_explained(code: int, body: dict[str, Any]) -> None:
+    """A failure says why, and where: at least one error result, each with a field path."""
+    errors = [r for r in body.get("results") or [] if r["severity"] == "error"]
+    assert (code == 1) == bool(errors)
+    for r in errors:
+        assert r.get("field", {}).get("path"), r
+
+
+@given(clusters())
+def test_valid_clusters_render_without_errors_deterministically(objs):
+    text = resource_list(*objs)
+    out, code, body = answer(text)
+    errors = [r for r in body.get("results") or [] if r["severity"] == "error"]
+    assert code == 0 and not errors, errors
+    assert answer(text)[0] == out
+    result = run_text(text)
+    assert check(output_objects(result), result_messages(result)) == []
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+WILD = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
+    st.text(max_size=20), st.sampled_from(["", " ", "a b", "x\ny", "-1Gi", "Fast SSD", "UPPER", "😀", "\x00"]),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+@given(clusters(), st.data())
+def test_mutated_clusters_never_traceback(objs, data):
+    obj = objs[0]
+    paths = _paths(obj)[1:]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        target = obj
+        for part in path[:-1]:
+            if not isinstance(target, dict | list):
+                break
+            try:
+                target = target[part]
+            except (KeyError, IndexError, TypeError):
+                break
+        else:
+            value = data.draw(WILD)
+            if isinstance(target, dict) or (isinstance(target, list) and isinstance(path[-1], int)
+                                             and path[-1] < len(target)):
+                target[path[-1]] = value
+    try:
+        text = resource_list(*objs)
+    except (ValueError, UnicodeEncodeError):  # a value our own test emitter cannot write (the emitter's issue)
+        return
+    _, code, body = answer(text)
+    assert_explained(code, body)
+    from krmfn.tree import format_tree
+
+    out = run_text(text)
+    format_tree(out.resolved, out.items)  # `tree` on the same input: no traceback either
+
+
+@given(clusters(), st.data())
+def test_mutated_bytes_never_traceback(objs, data):
+    raw = bytearray(resource_list(*objs).encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        op = data.draw(st.sampled_from(["replace", "insert", "delete"]))
+        byte = data.draw(st.sampled_from([b"\xff", b"&a ", b"*a", b"\n", b" ", b":", b"-", b"{", b"[", b"'",
+                                          b"\"", b"!!", b"#", b"\t", b"\xef\xbb\xbf", b"0", b"%"]))
+        if op == "replace":
+            raw[at:at + 1] = byte
+        elif op == "insert":
+            raw[at:at] = byte
+        else:
+            del raw[at:at + 1]
+    _, code, body = answer(bytes(raw))
+    assert_explained(code, body)
+
+
+def test_alias_bomb_memory_stays_bounded():
+    """The billion-laughs input is refused before expansion: peak memory stays in the megabytes."""
+    from test_safety import lol
+
+    tracemalloc.start()
+    try:
+        _, code, body = answer(lol(depth=12))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 1
+    assert any("MAX_YAML_NODES" in r["message"] for r in body["results"])
+    assert peak < 50 * 1024 * 1024
+
+
+@given(clusters(), st.data())
+def test_mutated_files_never_traceback_in_render(objs, data):
+    """The `render` path (files, documents split on ---) under the same byte mutations."""
+    import tempfile
+    from pathlib import Path
+
+    from krmfn.function import run
+    from krmfn.resourcelist import read_paths, write_stream
+
+    raw = bytearray("---\n".join(yamlio.dump(o) for o in objs).encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        raw[at:at + 1] = data.draw(st.sampled_from([b"\xff", b"&a ", b"*a", b"\n---\n", b" ", b":", b"-", b"{",
+                                                    b"\xef\xbb\xbf", b"", b"\t", b"!!binary "]))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "c.yaml").write_bytes(bytes(raw))
+        out = run(read_paths([tmp]))
+        write_stream(out.items)
+    for r in out.results:
+        if r.severity == "error":
+            assert r.path and (r.file or r.ref is not None), r
