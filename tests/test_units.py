@@ -167,3 +167,57 @@ def test_dump_round_trips_structures():
     for _ in range(300):
         data = {"root": value(0)}
         assert yaml.load(yamlio.dump(data), Loader=yamlio.CoreLoader) == data
+
+
+_OUTSIDE_BMP = ["🚀", "db-🚀", "a\U0001F600b\U0001F600", "é🚀\u2603", "\\ud83d🚀", "𝔘𝔫𝔦", "🚀\n\t\"x\""]
+
+
+@pytest.mark.parametrize("text", _OUTSIDE_BMP)
+def test_dump_writes_characters_outside_the_bmp_as_utf8(text):
+    """libyaml and kyaml reject a surrogate-pair escape (`\\ud83d\\ude80`); the real character reads back."""
+    import yaml
+
+    data = {text: text, "list": [text], "nested": {"x": [{"y": text}]}}
+    doc = yamlio.dump(data)
+    assert "\\ud8" not in doc.replace("\\\\ud83d", "") and "\\ude" not in doc
+    for ch in text:
+        if ord(ch) > 0xFFFF:
+            assert ch in doc
+    for loader in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader), yamlio.CoreLoader):
+        assert yaml.load(doc, Loader=loader) == data
+    doc.encode("utf-8")  # no lone surrogates
+
+
+def test_result_messages_keep_characters_outside_the_bmp():
+    import yaml
+
+    from krmfn.resourcelist import write_resource_list
+    from krmfn.results import error
+
+    text = write_resource_list([], [error("cell 'zone-🚀' is not a valid name.", "spec.cells")])
+    assert "zone-🚀" in text and "\\ud83d" not in text
+    assert yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["results"][0]["message"] == \
+        "cell 'zone-🚀' is not a valid name."
+
+
+def test_dump_entry_is_dump_indented():
+    """The output writer emits each generated object directly at its column."""
+    data = {"a": [{"b": [[1, {"c": "d"}], []], "e": {}}, "x", [], {}], "f": {"g": {"h": "🚀"}}}
+    for column in (0, 2, 4):
+        out: list[str] = []
+        yamlio.dump_entry(data, column, out)
+        body = yamlio.dump(data)
+        pad = " " * (column + 2)
+        expected = " " * column + "- " + "".join(pad + line for line in body.splitlines(keepends=True))[column + 2:]
+        assert "".join(out) == expected
+
+
+def test_dump_handles_subclasses_and_non_string_keys():
+    from collections import OrderedDict
+
+    class Seq(list):
+        pass
+
+    data = {"m": OrderedDict(a=1), "s": Seq([OrderedDict(b=Seq(["x"]))]), 1: "one", 2.5: None}
+    assert yamlio.dump(data) == 'm:\n  a: 1\ns:\n- b:\n  - x\n"1": one\n"2.5": null\n'
+    assert yamlio.dump({True: 1}) + yamlio.dump({1: 1}) == '"True": 1\n"1": 1\n'  # equal keys, own text'
