@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test lint crds golden bench clean
+.PHONY: venv test lint crds validator golden bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -19,6 +19,12 @@ lint: venv
 # The committed CRDs are generated from the models; tests/test_crds.py fails when they are stale.
 crds: venv
 	$(VENV)/bin/multigres-krmfn crds > crds/multigres.com_crds.yaml
+
+# The pydantic-free validator of valid input is generated from the models too (krmfn/api/fastgen.py);
+# tests/test_fastpath.py fails when it is stale. Run after any model change.
+validator: venv
+	$(PY) -m krmfn.api.fastgen > krmfn/api/fast_generated.py.tmp
+	mv krmfn/api/fast_generated.py.tmp krmfn/api/fast_generated.py
 
 # Rewrite the golden files after an intended output change (review the diff!).
 golden: venv

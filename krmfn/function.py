@@ -10,13 +10,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import naming
-from .api.cluster import MultigresCluster
-from .api.config import CONFIG_KIND, RenderMultigres, RenderOptions
-from .api.errors import validation_results
-from .api.template import MultigresDeploymentTemplate
+from .api.fast import Invalid, validate
+from .api.names import CONFIG_KIND
 from .checks import CHILD_CHECKS, CLUSTER_CHECKS, check_unused_templates
 from .resolve.cluster import Resolved, resolve_cluster
 from .resolve.templates import TemplateIndex
@@ -34,10 +30,13 @@ class Output:
     resolved: list[Resolved] = field(default_factory=list)
 
 
-def parse_options(fc: dict[str, Any] | None) -> tuple[RenderOptions, list[Result]]:
-    """functionConfig: absent, a ConfigMap with string data, or a typed RenderMultigres."""
+def parse_options(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
+    """functionConfig: absent, a ConfigMap with string data, or a typed RenderMultigres.
+
+    The options are a RenderOptions (validated without pydantic when valid, see api/fast.py).
+    """
     if not fc:
-        return RenderOptions(), []
+        return validate("RenderOptions", {}), []
     ref = ResourceRef.of(fc)
     kind = fc.get("kind")
     if kind == "ConfigMap":
@@ -46,17 +45,18 @@ def parse_options(fc: dict[str, Any] | None) -> tuple[RenderOptions, list[Result
         for key, value in data.items():
             raw[key] = str(value).lower() == "true" if key == "includeCrds" else value
         try:
-            return RenderOptions.model_validate(raw), []
-        except ValidationError as exc:
-            return RenderOptions(), with_ref(validation_results(RenderOptions, exc, ("data",)), ref)
+            return validate("RenderOptions", raw), []
+        except Invalid as exc:
+            return validate("RenderOptions", {}), with_ref(exc.results(("data",)), ref)
     if kind == CONFIG_KIND:
         try:
-            cfg = RenderMultigres.model_validate(fc)
-        except ValidationError as exc:
-            return RenderOptions(), with_ref(validation_results(RenderMultigres, exc), ref)
-        return cfg.spec or RenderOptions(), []
-    return RenderOptions(), [error(f"functionConfig of kind {kind!r} is not understood; use a ConfigMap or a "
-                                   f"{CONFIG_KIND} (apiVersion fn.multigres.com/v1alpha1).", "", ref)]
+            cfg = validate("RenderMultigres", fc)
+        except Invalid as exc:
+            return validate("RenderOptions", {}), with_ref(exc.results(), ref)
+        return cfg.spec or validate("RenderOptions", {}), []
+    problem = error(f"functionConfig of kind {kind!r} is not understood; use a ConfigMap or a "
+                    f"{CONFIG_KIND} (apiVersion fn.multigres.com/v1alpha1).", "", ref)
+    return validate("RenderOptions", {}), [problem]
 
 
 def _is(item: Item, kind: str) -> bool:
@@ -67,9 +67,9 @@ def _template_index(templates: list[Item], results: list[Result]) -> dict[str | 
     by_ns: dict[str | None, TemplateIndex] = {}
     for item in templates:
         try:
-            MultigresDeploymentTemplate.model_validate(item.obj)
-        except ValidationError as exc:
-            results.extend(with_ref(validation_results(MultigresDeploymentTemplate, exc), ResourceRef.of(item.obj)))
+            validate("MultigresDeploymentTemplate", item.obj)
+        except Invalid as exc:
+            results.extend(with_ref(exc.results(), ResourceRef.of(item.obj)))
             continue
         index = by_ns.setdefault(item.namespace, TemplateIndex({}))
         index.specs[item.name] = item.obj.get("spec") or {}
@@ -111,7 +111,7 @@ def check_collisions(objects: list[dict[str, Any]]) -> list[Result]:
     return out
 
 
-def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
+def run(rl: ResourceList, options: Any = None) -> Output:
     """Run the whole function on a parsed ResourceList."""
     results: list[Result] = list(rl.problems)
     if options is None:
@@ -133,9 +133,9 @@ def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
             continue
         seen_clusters.add((cluster_item.namespace, cluster_item.name))
         try:
-            cluster = MultigresCluster.model_validate(cluster_item.obj)
-        except ValidationError as exc:
-            results.extend(with_ref(validation_results(MultigresCluster, exc), ref))
+            cluster = validate("MultigresCluster", cluster_item.obj)
+        except Invalid as exc:
+            results.extend(with_ref(exc.results(), ref))
             continue
         cluster_problems = [r for check in CLUSTER_CHECKS for r in check(cluster)]
         results.extend(with_ref(cluster_problems, ref))
@@ -174,7 +174,7 @@ def run(rl: ResourceList, options: RenderOptions | None = None) -> Output:
     return Output(passthrough + generated, sort_results(results), resolved_all)
 
 
-def _emit(resolved: Resolved, options: RenderOptions,
+def _emit(resolved: Resolved, options: Any,
           rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
     """Child CRs and/or workloads, as the options ask, and what the build stage reports."""
     objects: list[dict[str, Any]] = []

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from . import yamlio
-from .api.config import CONFIG_API_VERSION, CONFIG_KIND
+from .api.names import CONFIG_API_VERSION, CONFIG_KIND
 from .resourcelist import Item, ResourceList, check_object_shape, read_paths, strip_internal, write_stream
 from .results import Result, error, has_errors
 

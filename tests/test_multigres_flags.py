@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import EXAMPLES, ROOT, go_tool, objects, render_paths
+from helpers import EXAMPLES, go_tool, objects, render_paths
 from processes import SAMPLE_POD_IP, clean_env, container_argv, container_env, pod_spec, sample_pod_name
 
 DATA = json.loads((Path(__file__).parent / "data" / "multigres_flags.json").read_text())
