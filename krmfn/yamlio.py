@@ -71,6 +71,9 @@ _YAML11 = yaml.resolver.Resolver()
 # A safe alphabet; a leading dash only as in command-line flags (`--cell=a`, `-v`), never `- ` or `---`.
 _PLAIN = re.compile(r"\A(?:[A-Za-z0-9_./$(]|--?[A-Za-z])[A-Za-z0-9_./$()@=+,:~-]*\Z")
 _SCALAR_CACHE: dict[str, str] = {}
+# First characters of plain scalars that no implicit resolver (YAML 1.1 or 1.2 core) looks at:
+# _is_plain can skip the resolvers for them. test_units.py checks this against PyYAML's tables.
+_NO_RESOLVER = frozenset("ABCDEGHIJKLMPQRSUVWXZabcdeghijklmpqrsuvwxz_/$(")
 
 
 def _is_plain(text: str) -> bool:
@@ -82,6 +85,8 @@ def _is_plain(text: str) -> bool:
     """
     if not _PLAIN.match(text) or text.endswith(":") or ": " in text:
         return False
+    if text[0] in _NO_RESOLVER:  # no implicit resolver of either schema starts with this character
+        return True
     for resolver in (_YAML11, _CORE):
         if resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":
             return False

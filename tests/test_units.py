@@ -221,3 +221,14 @@ def test_dump_handles_subclasses_and_non_string_keys():
     data = {"m": OrderedDict(a=1), "s": Seq([OrderedDict(b=Seq(["x"]))]), 1: "one", 2.5: None}
     assert yamlio.dump(data) == 'm:\n  a: 1\ns:\n- b:\n  - x\n"1": one\n"2.5": null\n'
     assert yamlio.dump({True: 1}) + yamlio.dump({1: 1}) == '"True": 1\n"1": 1\n'  # equal keys, own text'
+
+
+def test_plain_shortcut_characters_start_no_implicit_resolver():
+    """yamlio skips the resolvers for these first characters; neither schema may have one for them."""
+    import yaml
+
+    starts = set()
+    for resolvers in (yaml.resolver.Resolver.yaml_implicit_resolvers, yamlio.CoreLoader.yaml_implicit_resolvers):
+        starts |= {ch for ch, entries in resolvers.items() if entries}
+    assert starts and not (starts & yamlio._NO_RESOLVER)
+    assert "" not in yamlio._NO_RESOLVER
