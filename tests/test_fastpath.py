@@ -36,7 +36,8 @@ def _examples() -> list[dict]:
 
 _ODD_VALUES = [None, "", "x", "0", 0, -1, 1, 3, 10**20, True, False, 1.5, float("inf"), float("nan"), [], {},
                ["ReadWriteOnce"], {"a": 1}, {1: "a"}, "replica", "readOnly", "100Gi", "500m", "1e3", "5Gi ",
-               "Always", "a" * 64, b"x", ("t",), {"requests": {"cpu": "1"}}, {"requests": {"cpu": None}}]
+               "Always", "a" * 64, "1e1.5", " 2Gi", b"x", ("t",), {"requests": {"cpu": "1"}},
+               {"requests": {"cpu": None}}]
 
 
 def _mutations(rng: random.Random, obj, depth: int = 0):

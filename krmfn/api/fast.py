@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..quantity import QuantityError, parse_quantity
+from ..quantity import parse_quantity
 from ..results import Result
 
 MISSING: Any = object()
@@ -68,7 +68,7 @@ def quantity(value: Any) -> bool:
         return False
     try:
         parse_quantity(value)
-    except QuantityError:
+    except ValueError:  # QuantityError, or int() of an exponent such as `1e1.5`: pydantic reports both
         return False
     return True
 
