@@ -2,6 +2,7 @@
 
     python bench/scaled.py --shards 1000 --pools 3 --cells 3       # one database, one table group
     python bench/scaled.py --cells 10 --databases 10               # 10 x 10, one shard each
+    python bench/scaled.py --seed [--invalid]                      # examples/seed as kpt sends it
 
 Pools use the seed's `default-ha` template (its file is read from examples/seed) and are spread
 over the cells round-robin, so every pool type and template path of the seed is exercised.
@@ -57,13 +58,31 @@ def resource_list(shards: int, pools: int, cells: int, databases: int) -> str:
     return yaml.safe_dump(rl, sort_keys=False)
 
 
+def seed(invalid: bool = False) -> str:
+    """examples/seed as kpt hands it to the function; `invalid`: with two schema errors."""
+    sys.path.insert(0, str(ROOT))
+    from krmfn.resourcelist import read_paths, write_resource_list
+
+    rl = read_paths([str(ROOT / "examples" / "seed")])
+    text = write_resource_list([i for i in rl.items if not i.is_local_config()], [])
+    if invalid:
+        text = text.replace("    globalTopoServer:\n", "    globalTopoSever:\n", 1)
+        text = text.replace("replicas: 3\n", "replicas: three\n", 1)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument("--pools", type=int, default=3)
     parser.add_argument("--cells", type=int, default=3)
     parser.add_argument("--databases", type=int, default=1)
+    parser.add_argument("--seed", action="store_true", help="the seed example instead of a scaled cluster")
+    parser.add_argument("--invalid", action="store_true", help="with --seed: two schema errors in the cluster")
     args = parser.parse_args()
+    if args.seed:
+        sys.stdout.write(seed(args.invalid))
+        return
     sys.stdout.write(resource_list(args.shards, args.pools, args.cells, args.databases))
 
 

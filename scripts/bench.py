@@ -25,43 +25,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+SCALED = ROOT / "bench" / "scaled.py"
 
-
-def _seed() -> str:
-    from krmfn.resourcelist import read_paths, write_resource_list
-
-    rl = read_paths([str(ROOT / "examples" / "seed")])
-    return write_resource_list([i for i in rl.items if not i.is_local_config()], [])
-
-
-def _invalid() -> str:
-    """The seed with two structural mistakes: the all-errors-at-once path (pydantic)."""
-    text = _seed()
-    text = text.replace("    globalTopoServer:\n", "    globalTopoSever:\n", 1)
-    return text.replace("replicas: 3\n", "replicas: three\n", 1)
-
-
-def _scaled(**kw: int) -> str:
-    import scaled
-
-    return scaled.resource_list(kw.get("shards", 1), kw.get("pools", 3), kw.get("cells", 3),
-                                kw.get("databases", 1))
-
-
+# Inputs are made by bench/scaled.py in a child process, and outputs are read in chunks: the
+# kernel starts a child's peak RSS at its parent's, so this process stays small.
 CASES = {
-    "seed": ("seed example, function mode", _seed),
-    "shards-10": ("10 shards x 3 pools, 3 cells", lambda: _scaled(shards=10)),
-    "shards-100": ("100 shards x 3 pools, 3 cells", lambda: _scaled(shards=100)),
-    "shards-1000": ("1,000 shards x 3 pools, 3 cells", lambda: _scaled(shards=1000)),
-    "cells-10-dbs-10": ("10 cells x 10 databases", lambda: _scaled(cells=10, databases=10)),
-    "invalid": ("seed with 2 schema errors (exit 1)", _invalid),
+    "seed": ("seed example, function mode", ["--seed"]),
+    "shards-10": ("10 shards x 3 pools, 3 cells", ["--shards", "10"]),
+    "shards-100": ("100 shards x 3 pools, 3 cells", ["--shards", "100"]),
+    "shards-1000": ("1,000 shards x 3 pools, 3 cells", ["--shards", "1000"]),
+    "cells-10-dbs-10": ("10 cells x 10 databases", ["--cells", "10", "--databases", "10"]),
+    "invalid": ("seed with 2 schema errors (exit 1)", ["--seed", "--invalid"]),
 }
 
 
-def run_once(cmd: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, int, bytes]:
-    """Wall seconds, the child's peak RSS in KiB (wait4) and its stdout, for one process."""
+def run_once(cmd: list[str], stdin: bytes, env: dict[str, str], count: bool = False) -> tuple[float, int, int]:
+    """Wall seconds, the child's peak RSS in KiB (wait4), and (count=True) the objects it wrote."""
     with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout:
         fin.write(stdin)
         fin.seek(0)
@@ -71,24 +50,29 @@ def run_once(cmd: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, 
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         fout.seek(0)
-        return wall, usage.ru_maxrss, fout.read()
+        return wall, usage.ru_maxrss, objects_in(fout) if count else 0
 
 
-def objects_in(out: bytes) -> int:
+def objects_in(stream) -> int:
     """Items of a ResourceList written by the function: `- ` lines at column 0 before `results:`."""
-    body = out.split(b"\nresults:\n", 1)[0]
-    return sum(1 for line in body.split(b"\n") if line.startswith(b"- "))
+    n = 0
+    for line in stream:
+        if line.startswith(b"- "):
+            n += 1
+        elif line == b"results:\n":
+            break
+    return n
 
 
-def measure(cmd: list[str], stdin: bytes, runs: int, env: dict[str, str]) -> tuple[float, int, bytes]:
-    """Median wall (s) of `runs` runs after one warm-up, the largest peak RSS (KiB), and one stdout."""
-    _, _, out = run_once(cmd, stdin, env)  # warm-up: page cache, .pyc files
+def measure(cmd: list[str], stdin: bytes, runs: int, env: dict[str, str]) -> tuple[float, int, int]:
+    """Median wall (s) of `runs` runs after one warm-up, the largest peak RSS (KiB), objects out."""
+    _, _, objects = run_once(cmd, stdin, env, count=True)  # warm-up: page cache, .pyc files
     walls, peaks = [], []
     for _ in range(runs):
         wall, rss, _ = run_once(cmd, stdin, env)
         walls.append(wall)
         peaks.append(rss)
-    return statistics.median(walls), max(peaks), out
+    return statistics.median(walls), max(peaks), objects
 
 
 def main() -> None:
@@ -116,18 +100,17 @@ def main() -> None:
         "python -c 'import yaml'": [python, "-c", "import yaml"],
         "python -c 'import yaml, pydantic'": [python, "-c", "import yaml, pydantic"],
     }
-    floor_ms = {}
+    floor = {}
     for label, cmd in floors.items():
         wall, rss, _ = measure(cmd, b"", args.runs, env)
-        floor_ms[label] = wall * 1000
-    base = floor_ms["python -c 'import yaml'"]
-    for label, ms in floor_ms.items():
-        print(f"{label:38s} {'':>7s} {ms:9.1f} {'':>9s} {'':>10s} {'':>9s} {ms / base:13.2f}")
+        floor[label] = (wall * 1000, rss)
+    base = floor["python -c 'import yaml'"][0]
+    for label, (ms, rss) in floor.items():
+        print(f"{label:38s} {'':>7s} {ms:9.1f} {rss / 1024:8.0f}M {'':>10s} {'':>9s} {ms / base:13.2f}")
     for key in args.cases.split(","):
-        label, make = CASES[key]
-        stdin = make().encode()
-        wall, rss, out = measure([exe], stdin, args.runs, env)
-        n = objects_in(out)
+        label, gen_args = CASES[key]
+        stdin = subprocess.run([python, str(SCALED), *gen_args], capture_output=True, check=True).stdout
+        wall, rss, n = measure([exe], stdin, args.runs, env)
         ms = wall * 1000
         print(f"{label:38s} {n:7d} {ms:9.1f} {rss / 1024:8.0f}M {n / wall:10.0f} {ms / max(n, 1):9.3f} "
               f"{ms / base:13.2f}", flush=True)
