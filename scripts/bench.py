@@ -40,8 +40,10 @@ CASES = {
 }
 
 
-def run_once(cmd: list[str], stdin: bytes, env: dict[str, str], count: bool = False) -> tuple[float, int, int]:
-    """Wall seconds, the child's peak RSS in KiB (wait4), and (count=True) the objects it wrote."""
+def run_once(cmd: list[str], stdin: bytes, env: dict[str, str],
+             count: bool = False) -> tuple[float, float, int, int]:
+    """Wall and CPU (user + system) seconds, the child's peak RSS in KiB (wait4), and the objects
+    it wrote (count=True)."""
     with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout:
         fin.write(stdin)
         fin.seek(0)
@@ -51,7 +53,8 @@ def run_once(cmd: list[str], stdin: bytes, env: dict[str, str], count: bool = Fa
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         fout.seek(0)
-        return wall, usage.ru_maxrss, objects_in(fout) if count else 0
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, cpu, usage.ru_maxrss, objects_in(fout) if count else 0
 
 
 def objects_in(stream) -> int:
@@ -65,15 +68,16 @@ def objects_in(stream) -> int:
     return n
 
 
-def measure(cmd: list[str], stdin: bytes, runs: int, env: dict[str, str]) -> tuple[float, int, int]:
-    """Median wall (s) of `runs` runs after one warm-up, the largest peak RSS (KiB), objects out."""
-    _, _, objects = run_once(cmd, stdin, env, count=True)  # warm-up: page cache, .pyc files
-    walls, peaks = [], []
+def measure(cmd: list[str], stdin: bytes, runs: int, env: dict[str, str]) -> tuple[float, float, int, int]:
+    """Median wall and CPU (s) of `runs` runs after a warm-up, the largest peak RSS (KiB), objects out."""
+    _, _, _, objects = run_once(cmd, stdin, env, count=True)  # warm-up: page cache, .pyc files
+    walls, cpus, peaks = [], [], []
     for _ in range(runs):
-        wall, rss, _ = run_once(cmd, stdin, env)
+        wall, cpu, rss, _ = run_once(cmd, stdin, env)
         walls.append(wall)
+        cpus.append(cpu)
         peaks.append(rss)
-    return statistics.median(walls), max(peaks), objects
+    return statistics.median(walls), statistics.median(cpus), max(peaks), objects
 
 
 def main() -> None:
@@ -92,7 +96,7 @@ def main() -> None:
     print(f"# {platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}")
     print(f"# {exe}; median of {args.runs} runs after a warm-up, whole process")
-    header = f"{'case':38s} {'objects':>7s} {'wall ms':>9s} {'peak RSS':>9s} {'objects/s':>10s} " \
+    header = f"{'case':38s} {'objects':>7s} {'wall ms':>8s} {'cpu ms':>8s} {'peak RSS':>8s} {'objects/s':>9s} " \
              f"{'ms/object':>9s} {'x import yaml':>13s} {'ms/object above 1 shard':>23s}"
     print(header)
     print("-" * len(header))
@@ -103,27 +107,27 @@ def main() -> None:
     }
     floor = {}
     for label, cmd in floors.items():
-        wall, rss, _ = measure(cmd, b"", args.runs, env)
-        floor[label] = (wall * 1000, rss)
+        wall, cpu, rss, _ = measure(cmd, b"", args.runs, env)
+        floor[label] = (wall * 1000, cpu * 1000, rss)
     base = floor["python -c 'import yaml'"][0]
-    for label, (ms, rss) in floor.items():
-        print(f"{label:38s} {'':>7s} {ms:9.1f} {rss / 1024:8.0f}M {'':>10s} {'':>9s} {ms / base:13.2f}")
+    for label, (ms, cpu_ms, rss) in floor.items():
+        print(f"{label:38s} {'':>7s} {ms:8.1f} {cpu_ms:8.1f} {rss / 1024:7.0f}M {'':>9s} {'':>9s} {ms / base:13.2f}")
     start_up: tuple[float, int] | None = None
     for key in args.cases.split(","):
         label, gen_args = CASES[key]
         stdin = subprocess.run([python, str(SCALED), *gen_args], capture_output=True, check=True).stdout
-        wall, rss, n = measure([exe], stdin, args.runs, env)
+        wall, cpu, rss, n = measure([exe], stdin, args.runs, env)
         ms = wall * 1000
         if key == "shards-1":
             start_up = (ms, n)
         # Time per object without the fixed cost of a start-up and a one-shard render of this shape.
         marginal = f"{(ms - start_up[0]) / (n - start_up[1]):23.3f}" \
             if start_up and key.startswith("shards-") and n > start_up[1] else ""
-        print(f"{label:38s} {n:7d} {ms:9.1f} {rss / 1024:8.0f}M {n / wall:10.0f} {ms / max(n, 1):9.3f} "
-              f"{ms / base:13.2f} {marginal}", flush=True)
+        print(f"{label:38s} {n:7d} {ms:8.1f} {cpu * 1000:8.1f} {rss / 1024:7.0f}M {n / wall:9.0f} "
+              f"{ms / max(n, 1):9.3f} {ms / base:13.2f} {marginal}", flush=True)
     # Floors again, to show how much the machine's speed moved during the run.
-    wall, _, _ = measure(floors["python -c 'import yaml'"], b"", args.runs, env)
-    print(f"{'python -c import yaml (again, at end)':38s} {'':>7s} {wall * 1000:9.1f}")
+    wall, cpu, _, _ = measure(floors["python -c 'import yaml'"], b"", args.runs, env)
+    print(f"{'python -c import yaml (again, at end)':38s} {'':>7s} {wall * 1000:8.1f} {cpu * 1000:8.1f}")
 
 
 if __name__ == "__main__":
