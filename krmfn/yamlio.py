@@ -167,7 +167,7 @@ def _emit_map(value: dict, indent: str, first: str, out: list[str]) -> None:
     lead = first
     inner = None
     for key, item in value.items():
-        head = keys.get(key) if type(key) is str else None
+        head = keys.get(key)  # only str keys are cached, and no other key equals a str
         if head is None:
             head = _key(key)
         kind = type(item)
