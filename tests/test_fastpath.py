@@ -175,3 +175,30 @@ def test_valid_input_does_not_import_pydantic():
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_constructs_fastgen_does_not_know_defer_to_pydantic(capsys):
+    """A model change fastgen cannot translate must not stop `make validator`, nor guess."""
+    from pydantic import field_validator
+
+    from krmfn.api.common import Model
+    from krmfn.api.fastgen import _Gen
+
+    class WithFloat(Model):
+        ratio: float
+
+    class WithValidator(Model):
+        name: str
+
+        @field_validator("name")
+        @classmethod
+        def _upper(cls, value: str) -> str:
+            return value.upper()
+
+    for model in (WithFloat, WithValidator):
+        gen = _Gen()
+        gen.collect(model)
+        namespace: dict = {}
+        exec("\n".join(gen.model(model)), namespace)  # noqa: S102 - generated from our own model
+        assert namespace[f"v_{model.__name__}"]({"ratio": 1.0, "name": "x"}) is None
+        assert "always validated by pydantic" in capsys.readouterr().err

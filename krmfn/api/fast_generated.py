@@ -113,12 +113,12 @@ def v_ImagePullSecret(data):
         if key not in _KEYS_ImagePullSecret:
             return None
     obj = ImagePullSecret.__new__(ImagePullSecret)
-    v6 = data.get('name', MISSING)
-    if v6 is MISSING:
+    v1 = data.get('name', MISSING)
+    if v1 is MISSING:
         return None
-    if type(v6) is not str:
+    if type(v1) is not str:
         return None
-    obj.name = v6
+    obj.name = v1
     return obj
 
 
@@ -128,9 +128,9 @@ class StorageResources(Base):
     def dump(self, include=None):
         out = {}
         if self.requests is not None and (include is None or 'requests' in include):
-            out['requests'] = {v8: copy_plain(v7) for v8, v7 in self.requests.items()}
+            out['requests'] = {v2: copy_plain(v1) for v2, v1 in self.requests.items()}
         if self.limits is not None and (include is None or 'limits' in include):
-            out['limits'] = {v10: copy_plain(v9) for v10, v9 in self.limits.items()}
+            out['limits'] = {v4: copy_plain(v3) for v4, v3 in self.limits.items()}
         return out
 
 
@@ -144,42 +144,42 @@ def v_StorageResources(data):
         if key not in _KEYS_StorageResources:
             return None
     obj = StorageResources.__new__(StorageResources)
-    v11 = data.get('requests', MISSING)
-    if v11 is MISSING:
-        v11 = None
-        obj.requests = v11
+    v5 = data.get('requests', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.requests = v5
     else:
-        if v11 is None:
+        if v5 is None:
             obj.requests = None
         else:
-            if type(v11) is not dict:
+            if type(v5) is not dict:
                 return None
             obj.requests = {}
-            for v12, v13 in v11.items():
-                if type(v12) is not str:
+            for v6, v7 in v5.items():
+                if type(v6) is not str:
                     return None
-                if not quantity(v13):
+                if not quantity(v7):
                     return None
-                v14 = v13
-                obj.requests[v12] = v14
-    v15 = data.get('limits', MISSING)
-    if v15 is MISSING:
-        v15 = None
-        obj.limits = v15
+                v8 = v7
+                obj.requests[v6] = v8
+    v9 = data.get('limits', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.limits = v9
     else:
-        if v15 is None:
+        if v9 is None:
             obj.limits = None
         else:
-            if type(v15) is not dict:
+            if type(v9) is not dict:
                 return None
             obj.limits = {}
-            for v16, v17 in v15.items():
-                if type(v16) is not str:
+            for v10, v11 in v9.items():
+                if type(v10) is not str:
                     return None
-                if not quantity(v17):
+                if not quantity(v11):
                     return None
-                v18 = v17
-                obj.limits[v16] = v18
+                v12 = v11
+                obj.limits[v10] = v12
     return obj
 
 
@@ -189,7 +189,7 @@ class VolumeClaimTemplate(Base):
     def dump(self, include=None):
         out = {}
         if self.access_modes is not None and (include is None or 'access_modes' in include):
-            out['accessModes'] = [v19 for v19 in self.access_modes]
+            out['accessModes'] = [v1 for v1 in self.access_modes]
         if self.resources is not None and (include is None or 'resources' in include):
             out['resources'] = self.resources.dump()
         if self.storage_class_name is not None and (include is None or 'storage_class_name' in include):
@@ -209,55 +209,55 @@ def v_VolumeClaimTemplate(data):
         if key not in _KEYS_VolumeClaimTemplate:
             return None
     obj = VolumeClaimTemplate.__new__(VolumeClaimTemplate)
-    v20 = data.get('accessModes', MISSING)
-    if v20 is MISSING:
-        v20 = None
-        obj.access_modes = v20
+    v2 = data.get('accessModes', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.access_modes = v2
     else:
-        if v20 is None:
+        if v2 is None:
             obj.access_modes = None
         else:
-            if type(v20) is not list:
+            if type(v2) is not list:
                 return None
             obj.access_modes = []
-            for v21 in v20:
-                if type(v21) is not str or v21 not in ('ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'):
+            for v3 in v2:
+                if type(v3) is not str or v3 not in ('ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'):
                     return None
-                v22 = v21
-                obj.access_modes.append(v22)
-    v23 = data.get('resources', MISSING)
-    if v23 is MISSING:
-        v23 = None
-        obj.resources = v23
+                v4 = v3
+                obj.access_modes.append(v4)
+    v5 = data.get('resources', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.resources = v5
     else:
-        if v23 is None:
+        if v5 is None:
             obj.resources = None
         else:
-            obj.resources = v_StorageResources(v23)
+            obj.resources = v_StorageResources(v5)
             if obj.resources is None:
                 return None
-    v24 = data.get('storageClassName', MISSING)
-    if v24 is MISSING:
-        v24 = None
-        obj.storage_class_name = v24
+    v6 = data.get('storageClassName', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.storage_class_name = v6
     else:
-        if v24 is None:
+        if v6 is None:
             obj.storage_class_name = None
         else:
-            if type(v24) is not str:
+            if type(v6) is not str:
                 return None
-            obj.storage_class_name = v24
-    v25 = data.get('volumeMode', MISSING)
-    if v25 is MISSING:
-        v25 = None
-        obj.volume_mode = v25
+            obj.storage_class_name = v6
+    v7 = data.get('volumeMode', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.volume_mode = v7
     else:
-        if v25 is None:
+        if v7 is None:
             obj.volume_mode = None
         else:
-            if type(v25) is not str or v25 not in ('Filesystem', 'Block'):
+            if type(v7) is not str or v7 not in ('Filesystem', 'Block'):
                 return None
-            obj.volume_mode = v25
+            obj.volume_mode = v7
     return obj
 
 
@@ -267,9 +267,9 @@ class ResourceRequirements(Base):
     def dump(self, include=None):
         out = {}
         if self.requests is not None and (include is None or 'requests' in include):
-            out['requests'] = {v27: copy_plain(v26) for v27, v26 in self.requests.items()}
+            out['requests'] = {v2: copy_plain(v1) for v2, v1 in self.requests.items()}
         if self.limits is not None and (include is None or 'limits' in include):
-            out['limits'] = {v29: copy_plain(v28) for v29, v28 in self.limits.items()}
+            out['limits'] = {v4: copy_plain(v3) for v4, v3 in self.limits.items()}
         return out
 
 
@@ -283,42 +283,42 @@ def v_ResourceRequirements(data):
         if key not in _KEYS_ResourceRequirements:
             return None
     obj = ResourceRequirements.__new__(ResourceRequirements)
-    v30 = data.get('requests', MISSING)
-    if v30 is MISSING:
-        v30 = None
-        obj.requests = v30
+    v5 = data.get('requests', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.requests = v5
     else:
-        if v30 is None:
+        if v5 is None:
             obj.requests = None
         else:
-            if type(v30) is not dict:
+            if type(v5) is not dict:
                 return None
             obj.requests = {}
-            for v31, v32 in v30.items():
-                if type(v31) is not str:
+            for v6, v7 in v5.items():
+                if type(v6) is not str:
                     return None
-                if not quantity(v32):
+                if not quantity(v7):
                     return None
-                v33 = v32
-                obj.requests[v31] = v33
-    v34 = data.get('limits', MISSING)
-    if v34 is MISSING:
-        v34 = None
-        obj.limits = v34
+                v8 = v7
+                obj.requests[v6] = v8
+    v9 = data.get('limits', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.limits = v9
     else:
-        if v34 is None:
+        if v9 is None:
             obj.limits = None
         else:
-            if type(v34) is not dict:
+            if type(v9) is not dict:
                 return None
             obj.limits = {}
-            for v35, v36 in v34.items():
-                if type(v35) is not str:
+            for v10, v11 in v9.items():
+                if type(v10) is not str:
                     return None
-                if not quantity(v36):
+                if not quantity(v11):
                     return None
-                v37 = v36
-                obj.limits[v35] = v37
+                v12 = v11
+                obj.limits[v10] = v12
     return obj
 
 
@@ -350,61 +350,61 @@ def v_ManagedTopoSpec(data):
         if key not in _KEYS_ManagedTopoSpec:
             return None
     obj = ManagedTopoSpec.__new__(ManagedTopoSpec)
-    v38 = data.get('rootPath', MISSING)
-    if v38 is MISSING:
-        v38 = None
-        obj.root_path = v38
+    v1 = data.get('rootPath', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.root_path = v1
     else:
-        if v38 is None:
+        if v1 is None:
             obj.root_path = None
         else:
-            if type(v38) is not str:
+            if type(v1) is not str:
                 return None
-            obj.root_path = v38
-    v39 = data.get('image', MISSING)
-    if v39 is MISSING:
-        v39 = None
-        obj.image = v39
+            obj.root_path = v1
+    v2 = data.get('image', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.image = v2
     else:
-        if v39 is None:
+        if v2 is None:
             obj.image = None
         else:
-            if type(v39) is not str:
+            if type(v2) is not str:
                 return None
-            obj.image = v39
-    v40 = data.get('replicas', MISSING)
-    if v40 is MISSING:
-        v40 = None
-        obj.replicas = v40
+            obj.image = v2
+    v3 = data.get('replicas', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.replicas = v3
     else:
-        if v40 is None:
+        if v3 is None:
             obj.replicas = None
         else:
-            if type(v40) is not int:
+            if type(v3) is not int:
                 return None
-            if v40 < 1:
+            if v3 < 1:
                 return None
-            obj.replicas = v40
-    v41 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v41 is MISSING:
-        v41 = None
-        obj.data_volume_claim_template = v41
+            obj.replicas = v3
+    v4 = data.get('dataVolumeClaimTemplate', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.data_volume_claim_template = v4
     else:
-        if v41 is None:
+        if v4 is None:
             obj.data_volume_claim_template = None
         else:
-            obj.data_volume_claim_template = v_VolumeClaimTemplate(v41)
+            obj.data_volume_claim_template = v_VolumeClaimTemplate(v4)
             if obj.data_volume_claim_template is None:
                 return None
-    v42 = data.get('resources', MISSING)
-    if v42 is MISSING:
-        v42 = None
-        obj.resources = v42
+    v5 = data.get('resources', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.resources = v5
     else:
-        if v42 is None:
+        if v5 is None:
             obj.resources = None
         else:
-            obj.resources = v_ResourceRequirements(v42)
+            obj.resources = v_ResourceRequirements(v5)
             if obj.resources is None:
                 return None
     return obj
@@ -432,25 +432,25 @@ def v_ExternalTopo(data):
         if key not in _KEYS_ExternalTopo:
             return None
     obj = ExternalTopo.__new__(ExternalTopo)
-    v43 = data.get('address', MISSING)
-    if v43 is MISSING:
+    v1 = data.get('address', MISSING)
+    if v1 is MISSING:
         return None
-    if type(v43) is not str:
+    if type(v1) is not str:
         return None
-    if len(v43) < 1:
+    if len(v1) < 1:
         return None
-    obj.address = v43
-    v44 = data.get('rootPath', MISSING)
-    if v44 is MISSING:
-        v44 = None
-        obj.root_path = v44
+    obj.address = v1
+    v2 = data.get('rootPath', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.root_path = v2
     else:
-        if v44 is None:
+        if v2 is None:
             obj.root_path = None
         else:
-            if type(v44) is not str:
+            if type(v2) is not str:
                 return None
-            obj.root_path = v44
+            obj.root_path = v2
     return obj
 
 
@@ -478,37 +478,37 @@ def v_GlobalTopoServer(data):
         if key not in _KEYS_GlobalTopoServer:
             return None
     obj = GlobalTopoServer.__new__(GlobalTopoServer)
-    v45 = data.get('rootPath', MISSING)
-    if v45 is MISSING:
-        v45 = None
-        obj.root_path = v45
+    v1 = data.get('rootPath', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.root_path = v1
     else:
-        if v45 is None:
+        if v1 is None:
             obj.root_path = None
         else:
-            if type(v45) is not str:
+            if type(v1) is not str:
                 return None
-            obj.root_path = v45
-    v46 = data.get('managedSpec', MISSING)
-    if v46 is MISSING:
-        v46 = None
-        obj.managed_spec = v46
+            obj.root_path = v1
+    v2 = data.get('managedSpec', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.managed_spec = v2
     else:
-        if v46 is None:
+        if v2 is None:
             obj.managed_spec = None
         else:
-            obj.managed_spec = v_ManagedTopoSpec(v46)
+            obj.managed_spec = v_ManagedTopoSpec(v2)
             if obj.managed_spec is None:
                 return None
-    v47 = data.get('external', MISSING)
-    if v47 is MISSING:
-        v47 = None
-        obj.external = v47
+    v3 = data.get('external', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.external = v3
     else:
-        if v47 is None:
+        if v3 is None:
             obj.external = None
         else:
-            obj.external = v_ExternalTopo(v47)
+            obj.external = v_ExternalTopo(v3)
             if obj.external is None:
                 return None
     return obj
@@ -536,28 +536,28 @@ def v_ComponentSpec(data):
         if key not in _KEYS_ComponentSpec:
             return None
     obj = ComponentSpec.__new__(ComponentSpec)
-    v48 = data.get('replicas', MISSING)
-    if v48 is MISSING:
-        v48 = None
-        obj.replicas = v48
+    v1 = data.get('replicas', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.replicas = v1
     else:
-        if v48 is None:
+        if v1 is None:
             obj.replicas = None
         else:
-            if type(v48) is not int:
+            if type(v1) is not int:
                 return None
-            if v48 < 0:
+            if v1 < 0:
                 return None
-            obj.replicas = v48
-    v49 = data.get('resources', MISSING)
-    if v49 is MISSING:
-        v49 = None
-        obj.resources = v49
+            obj.replicas = v1
+    v2 = data.get('resources', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.resources = v2
     else:
-        if v49 is None:
+        if v2 is None:
             obj.resources = None
         else:
-            obj.resources = v_ResourceRequirements(v49)
+            obj.resources = v_ResourceRequirements(v2)
             if obj.resources is None:
                 return None
     return obj
@@ -571,7 +571,7 @@ class ComponentRef(Base):
         if self.template_name is not None and (include is None or 'template_name' in include):
             out['templateName'] = self.template_name
         if self.overrides is not None and (include is None or 'overrides' in include):
-            out['overrides'] = {v51: copy_plain(v50) for v51, v50 in self.overrides.items()}
+            out['overrides'] = {v2: copy_plain(v1) for v2, v1 in self.overrides.items()}
         if self.spec is not None and (include is None or 'spec' in include):
             out['spec'] = self.spec.dump()
         return out
@@ -587,44 +587,44 @@ def v_ComponentRef(data):
         if key not in _KEYS_ComponentRef:
             return None
     obj = ComponentRef.__new__(ComponentRef)
-    v52 = data.get('templateName', MISSING)
-    if v52 is MISSING:
-        v52 = None
-        obj.template_name = v52
+    v3 = data.get('templateName', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.template_name = v3
     else:
-        if v52 is None:
+        if v3 is None:
             obj.template_name = None
         else:
-            if type(v52) is not str:
+            if type(v3) is not str:
                 return None
-            obj.template_name = v52
-    v53 = data.get('overrides', MISSING)
-    if v53 is MISSING:
-        v53 = None
-        obj.overrides = v53
+            obj.template_name = v3
+    v4 = data.get('overrides', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.overrides = v4
     else:
-        if v53 is None:
+        if v4 is None:
             obj.overrides = None
         else:
-            if type(v53) is not dict:
+            if type(v4) is not dict:
                 return None
             obj.overrides = {}
-            for v54, v55 in v53.items():
-                if type(v54) is not str:
+            for v5, v6 in v4.items():
+                if type(v5) is not str:
                     return None
-                if not plain(v55):
+                if not plain(v6):
                     return None
-                v56 = v55
-                obj.overrides[v54] = v56
-    v57 = data.get('spec', MISSING)
-    if v57 is MISSING:
-        v57 = None
-        obj.spec = v57
+                v7 = v6
+                obj.overrides[v5] = v7
+    v8 = data.get('spec', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.spec = v8
     else:
-        if v57 is None:
+        if v8 is None:
             obj.spec = None
         else:
-            obj.spec = v_ComponentSpec(v57)
+            obj.spec = v_ComponentSpec(v8)
             if obj.spec is None:
                 return None
     return obj
@@ -652,26 +652,26 @@ def v_CellTopoServer(data):
         if key not in _KEYS_CellTopoServer:
             return None
     obj = CellTopoServer.__new__(CellTopoServer)
-    v58 = data.get('managedSpec', MISSING)
-    if v58 is MISSING:
-        v58 = None
-        obj.managed_spec = v58
+    v1 = data.get('managedSpec', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.managed_spec = v1
     else:
-        if v58 is None:
+        if v1 is None:
             obj.managed_spec = None
         else:
-            obj.managed_spec = v_ManagedTopoSpec(v58)
+            obj.managed_spec = v_ManagedTopoSpec(v1)
             if obj.managed_spec is None:
                 return None
-    v59 = data.get('external', MISSING)
-    if v59 is MISSING:
-        v59 = None
-        obj.external = v59
+    v2 = data.get('external', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.external = v2
     else:
-        if v59 is None:
+        if v2 is None:
             obj.external = None
         else:
-            obj.external = v_ExternalTopo(v59)
+            obj.external = v_ExternalTopo(v2)
             if obj.external is None:
                 return None
     return obj
@@ -699,28 +699,28 @@ def v_TopologyReconciliation(data):
         if key not in _KEYS_TopologyReconciliation:
             return None
     obj = TopologyReconciliation.__new__(TopologyReconciliation)
-    v60 = data.get('registerCell', MISSING)
-    if v60 is MISSING:
-        v60 = None
-        obj.register_cell = v60
+    v1 = data.get('registerCell', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.register_cell = v1
     else:
-        if v60 is None:
+        if v1 is None:
             obj.register_cell = None
         else:
-            if type(v60) is not bool:
+            if type(v1) is not bool:
                 return None
-            obj.register_cell = v60
-    v61 = data.get('pruneTablets', MISSING)
-    if v61 is MISSING:
-        v61 = None
-        obj.prune_tablets = v61
+            obj.register_cell = v1
+    v2 = data.get('pruneTablets', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.prune_tablets = v2
     else:
-        if v61 is None:
+        if v2 is None:
             obj.prune_tablets = None
         else:
-            if type(v61) is not bool:
+            if type(v2) is not bool:
                 return None
-            obj.prune_tablets = v61
+            obj.prune_tablets = v2
     return obj
 
 
@@ -750,48 +750,48 @@ def v_CellSpec(data):
         if key not in _KEYS_CellSpec:
             return None
     obj = CellSpec.__new__(CellSpec)
-    v62 = data.get('multigateway', MISSING)
-    if v62 is MISSING:
-        v62 = None
-        obj.multigateway = v62
+    v1 = data.get('multigateway', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.multigateway = v1
     else:
-        if v62 is None:
+        if v1 is None:
             obj.multigateway = None
         else:
-            obj.multigateway = v_ComponentRef(v62)
+            obj.multigateway = v_ComponentRef(v1)
             if obj.multigateway is None:
                 return None
-    v63 = data.get('topoServer', MISSING)
-    if v63 is MISSING:
-        v63 = None
-        obj.topo_server = v63
+    v2 = data.get('topoServer', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.topo_server = v2
     else:
-        if v63 is None:
+        if v2 is None:
             obj.topo_server = None
         else:
-            obj.topo_server = v_CellTopoServer(v63)
+            obj.topo_server = v_CellTopoServer(v2)
             if obj.topo_server is None:
                 return None
-    v64 = data.get('toposerver', MISSING)
-    if v64 is MISSING:
-        v64 = None
-        obj.toposerver = v64
+    v3 = data.get('toposerver', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.toposerver = v3
     else:
-        if v64 is None:
+        if v3 is None:
             obj.toposerver = None
         else:
-            obj.toposerver = v_CellTopoServer(v64)
+            obj.toposerver = v_CellTopoServer(v3)
             if obj.toposerver is None:
                 return None
-    v65 = data.get('topologyReconciliation', MISSING)
-    if v65 is MISSING:
-        v65 = None
-        obj.topology_reconciliation = v65
+    v4 = data.get('topologyReconciliation', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.topology_reconciliation = v4
     else:
-        if v65 is None:
+        if v4 is None:
             obj.topology_reconciliation = None
         else:
-            obj.topology_reconciliation = v_TopologyReconciliation(v65)
+            obj.topology_reconciliation = v_TopologyReconciliation(v4)
             if obj.topology_reconciliation is None:
                 return None
     return obj
@@ -819,25 +819,25 @@ def v_CellTemplate(data):
         if key not in _KEYS_CellTemplate:
             return None
     obj = CellTemplate.__new__(CellTemplate)
-    v66 = data.get('name', MISSING)
-    if v66 is MISSING:
+    v1 = data.get('name', MISSING)
+    if v1 is MISSING:
         return None
-    if type(v66) is not str:
+    if type(v1) is not str:
         return None
-    if len(v66) < 1:
+    if len(v1) < 1:
         return None
-    if len(v66) > 63:
+    if len(v1) > 63:
         return None
-    obj.name = v66
-    v67 = data.get('spec', MISSING)
-    if v67 is MISSING:
-        v67 = None
-        obj.spec = v67
+    obj.name = v1
+    v2 = data.get('spec', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.spec = v2
     else:
-        if v67 is None:
+        if v2 is None:
             obj.spec = None
         else:
-            obj.spec = v_CellSpec(v67)
+            obj.spec = v_CellSpec(v2)
             if obj.spec is None:
                 return None
     return obj
@@ -849,7 +849,7 @@ class Cells(Base):
     def dump(self, include=None):
         out = {}
         if self.templates is not None and (include is None or 'templates' in include):
-            out['templates'] = [v68.dump() for v68 in self.templates]
+            out['templates'] = [v1.dump() for v1 in self.templates]
         return out
 
 
@@ -863,22 +863,22 @@ def v_Cells(data):
         if key not in _KEYS_Cells:
             return None
     obj = Cells.__new__(Cells)
-    v69 = data.get('templates', MISSING)
-    if v69 is MISSING:
-        v69 = None
-        obj.templates = v69
+    v2 = data.get('templates', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.templates = v2
     else:
-        if v69 is None:
+        if v2 is None:
             obj.templates = None
         else:
-            if type(v69) is not list:
+            if type(v2) is not list:
                 return None
             obj.templates = []
-            for v70 in v69:
-                v71 = v_CellTemplate(v70)
-                if v71 is None:
+            for v3 in v2:
+                v4 = v_CellTemplate(v3)
+                if v4 is None:
                     return None
-                obj.templates.append(v71)
+                obj.templates.append(v4)
     return obj
 
 
@@ -902,16 +902,16 @@ def v_Partitioning(data):
         if key not in _KEYS_Partitioning:
             return None
     obj = Partitioning.__new__(Partitioning)
-    v72 = data.get('shards', MISSING)
-    if v72 is MISSING:
-        v72 = 1
-        obj.shards = v72
+    v1 = data.get('shards', MISSING)
+    if v1 is MISSING:
+        v1 = 1
+        obj.shards = v1
     else:
-        if type(v72) is not int:
+        if type(v1) is not int:
             return None
-        if v72 < 1:
+        if v1 < 1:
             return None
-        obj.shards = v72
+        obj.shards = v1
     return obj
 
 
@@ -935,15 +935,15 @@ def v_ContainerSpec(data):
         if key not in _KEYS_ContainerSpec:
             return None
     obj = ContainerSpec.__new__(ContainerSpec)
-    v73 = data.get('resources', MISSING)
-    if v73 is MISSING:
-        v73 = None
-        obj.resources = v73
+    v1 = data.get('resources', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.resources = v1
     else:
-        if v73 is None:
+        if v1 is None:
             obj.resources = None
         else:
-            obj.resources = v_ResourceRequirements(v73)
+            obj.resources = v_ResourceRequirements(v1)
             if obj.resources is None:
                 return None
     return obj
@@ -961,7 +961,7 @@ class PoolRef(Base):
         if self.multigres_deployment_template is not None and (include is None or 'multigres_deployment_template' in include):
             out['multigresDeploymentTemplate'] = self.multigres_deployment_template
         if self.overrides is not None and (include is None or 'overrides' in include):
-            out['overrides'] = {v75: copy_plain(v74) for v75, v74 in self.overrides.items()}
+            out['overrides'] = {v2: copy_plain(v1) for v2, v1 in self.overrides.items()}
         if self.replicas is not None and (include is None or 'replicas' in include):
             out['replicas'] = self.replicas
         if self.data_volume_claim_template is not None and (include is None or 'data_volume_claim_template' in include):
@@ -983,93 +983,93 @@ def v_PoolRef(data):
         if key not in _KEYS_PoolRef:
             return None
     obj = PoolRef.__new__(PoolRef)
-    v76 = data.get('type', MISSING)
-    if v76 is MISSING:
+    v3 = data.get('type', MISSING)
+    if v3 is MISSING:
         return None
-    if type(v76) is not str or v76 not in ('replica', 'readOnly'):
+    if type(v3) is not str or v3 not in ('replica', 'readOnly'):
         return None
-    obj.type = v76
-    v77 = data.get('cell', MISSING)
-    if v77 is MISSING:
+    obj.type = v3
+    v4 = data.get('cell', MISSING)
+    if v4 is MISSING:
         return None
-    if type(v77) is not str:
+    if type(v4) is not str:
         return None
-    if len(v77) < 1:
+    if len(v4) < 1:
         return None
-    obj.cell = v77
-    v78 = data.get('multigresDeploymentTemplate', MISSING)
-    if v78 is MISSING:
-        v78 = None
-        obj.multigres_deployment_template = v78
+    obj.cell = v4
+    v5 = data.get('multigresDeploymentTemplate', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.multigres_deployment_template = v5
     else:
-        if v78 is None:
+        if v5 is None:
             obj.multigres_deployment_template = None
         else:
-            if type(v78) is not str:
+            if type(v5) is not str:
                 return None
-            obj.multigres_deployment_template = v78
-    v79 = data.get('overrides', MISSING)
-    if v79 is MISSING:
-        v79 = None
-        obj.overrides = v79
+            obj.multigres_deployment_template = v5
+    v6 = data.get('overrides', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.overrides = v6
     else:
-        if v79 is None:
+        if v6 is None:
             obj.overrides = None
         else:
-            if type(v79) is not dict:
+            if type(v6) is not dict:
                 return None
             obj.overrides = {}
-            for v80, v81 in v79.items():
-                if type(v80) is not str:
+            for v7, v8 in v6.items():
+                if type(v7) is not str:
                     return None
-                if not plain(v81):
+                if not plain(v8):
                     return None
-                v82 = v81
-                obj.overrides[v80] = v82
-    v83 = data.get('replicas', MISSING)
-    if v83 is MISSING:
-        v83 = None
-        obj.replicas = v83
+                v9 = v8
+                obj.overrides[v7] = v9
+    v10 = data.get('replicas', MISSING)
+    if v10 is MISSING:
+        v10 = None
+        obj.replicas = v10
     else:
-        if v83 is None:
+        if v10 is None:
             obj.replicas = None
         else:
-            if type(v83) is not int:
+            if type(v10) is not int:
                 return None
-            if v83 < 0:
+            if v10 < 0:
                 return None
-            obj.replicas = v83
-    v84 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v84 is MISSING:
-        v84 = None
-        obj.data_volume_claim_template = v84
+            obj.replicas = v10
+    v11 = data.get('dataVolumeClaimTemplate', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.data_volume_claim_template = v11
     else:
-        if v84 is None:
+        if v11 is None:
             obj.data_volume_claim_template = None
         else:
-            obj.data_volume_claim_template = v_VolumeClaimTemplate(v84)
+            obj.data_volume_claim_template = v_VolumeClaimTemplate(v11)
             if obj.data_volume_claim_template is None:
                 return None
-    v85 = data.get('postgres', MISSING)
-    if v85 is MISSING:
-        v85 = None
-        obj.postgres = v85
+    v12 = data.get('postgres', MISSING)
+    if v12 is MISSING:
+        v12 = None
+        obj.postgres = v12
     else:
-        if v85 is None:
+        if v12 is None:
             obj.postgres = None
         else:
-            obj.postgres = v_ContainerSpec(v85)
+            obj.postgres = v_ContainerSpec(v12)
             if obj.postgres is None:
                 return None
-    v86 = data.get('multipooler', MISSING)
-    if v86 is MISSING:
-        v86 = None
-        obj.multipooler = v86
+    v13 = data.get('multipooler', MISSING)
+    if v13 is MISSING:
+        v13 = None
+        obj.multipooler = v13
     else:
-        if v86 is None:
+        if v13 is None:
             obj.multipooler = None
         else:
-            obj.multipooler = v_ContainerSpec(v86)
+            obj.multipooler = v_ContainerSpec(v13)
             if obj.multipooler is None:
                 return None
     return obj
@@ -1081,7 +1081,7 @@ class ShardTemplate(Base):
     def dump(self, include=None):
         out = {}
         if self.pools is not None and (include is None or 'pools' in include):
-            out['pools'] = [v87.dump() for v87 in self.pools]
+            out['pools'] = [v1.dump() for v1 in self.pools]
         return out
 
 
@@ -1095,22 +1095,22 @@ def v_ShardTemplate(data):
         if key not in _KEYS_ShardTemplate:
             return None
     obj = ShardTemplate.__new__(ShardTemplate)
-    v88 = data.get('pools', MISSING)
-    if v88 is MISSING:
-        v88 = None
-        obj.pools = v88
+    v2 = data.get('pools', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.pools = v2
     else:
-        if v88 is None:
+        if v2 is None:
             obj.pools = None
         else:
-            if type(v88) is not list:
+            if type(v2) is not list:
                 return None
             obj.pools = []
-            for v89 in v88:
-                v90 = v_PoolRef(v89)
-                if v90 is None:
+            for v3 in v2:
+                v4 = v_PoolRef(v3)
+                if v4 is None:
                     return None
-                obj.pools.append(v90)
+                obj.pools.append(v4)
     return obj
 
 
@@ -1138,36 +1138,36 @@ def v_TableGroup(data):
         if key not in _KEYS_TableGroup:
             return None
     obj = TableGroup.__new__(TableGroup)
-    v91 = data.get('name', MISSING)
-    if v91 is MISSING:
+    v1 = data.get('name', MISSING)
+    if v1 is MISSING:
         return None
-    if type(v91) is not str:
+    if type(v1) is not str:
         return None
-    if len(v91) < 1:
+    if len(v1) < 1:
         return None
-    if len(v91) > 63:
+    if len(v1) > 63:
         return None
-    obj.name = v91
-    v92 = data.get('partitioning', MISSING)
-    if v92 is MISSING:
-        v92 = None
-        obj.partitioning = v92
+    obj.name = v1
+    v2 = data.get('partitioning', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.partitioning = v2
     else:
-        if v92 is None:
+        if v2 is None:
             obj.partitioning = None
         else:
-            obj.partitioning = v_Partitioning(v92)
+            obj.partitioning = v_Partitioning(v2)
             if obj.partitioning is None:
                 return None
-    v93 = data.get('shardTemplate', MISSING)
-    if v93 is MISSING:
-        v93 = None
-        obj.shard_template = v93
+    v3 = data.get('shardTemplate', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.shard_template = v3
     else:
-        if v93 is None:
+        if v3 is None:
             obj.shard_template = None
         else:
-            obj.shard_template = v_ShardTemplate(v93)
+            obj.shard_template = v_ShardTemplate(v3)
             if obj.shard_template is None:
                 return None
     return obj
@@ -1181,7 +1181,7 @@ class DatabaseSpec(Base):
         if self.multiorch is not None and (include is None or 'multiorch' in include):
             out['multiorch'] = self.multiorch.dump()
         if self.tablegroups is not None and (include is None or 'tablegroups' in include):
-            out['tablegroups'] = [v94.dump() for v94 in self.tablegroups]
+            out['tablegroups'] = [v1.dump() for v1 in self.tablegroups]
         if self.durability_policy is not None and (include is None or 'durability_policy' in include):
             out['durabilityPolicy'] = self.durability_policy
         if self.backup_location is not None and (include is None or 'backup_location' in include):
@@ -1199,55 +1199,55 @@ def v_DatabaseSpec(data):
         if key not in _KEYS_DatabaseSpec:
             return None
     obj = DatabaseSpec.__new__(DatabaseSpec)
-    v95 = data.get('multiorch', MISSING)
-    if v95 is MISSING:
-        v95 = None
-        obj.multiorch = v95
+    v2 = data.get('multiorch', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.multiorch = v2
     else:
-        if v95 is None:
+        if v2 is None:
             obj.multiorch = None
         else:
-            obj.multiorch = v_ComponentRef(v95)
+            obj.multiorch = v_ComponentRef(v2)
             if obj.multiorch is None:
                 return None
-    v96 = data.get('tablegroups', MISSING)
-    if v96 is MISSING:
-        v96 = None
-        obj.tablegroups = v96
+    v3 = data.get('tablegroups', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.tablegroups = v3
     else:
-        if v96 is None:
+        if v3 is None:
             obj.tablegroups = None
         else:
-            if type(v96) is not list:
+            if type(v3) is not list:
                 return None
             obj.tablegroups = []
-            for v97 in v96:
-                v98 = v_TableGroup(v97)
-                if v98 is None:
+            for v4 in v3:
+                v5 = v_TableGroup(v4)
+                if v5 is None:
                     return None
-                obj.tablegroups.append(v98)
-    v99 = data.get('durabilityPolicy', MISSING)
-    if v99 is MISSING:
-        v99 = None
-        obj.durability_policy = v99
+                obj.tablegroups.append(v5)
+    v6 = data.get('durabilityPolicy', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.durability_policy = v6
     else:
-        if v99 is None:
+        if v6 is None:
             obj.durability_policy = None
         else:
-            if type(v99) is not str or v99 not in ('AT_LEAST_2', 'MULTI_CELL_AT_LEAST_2'):
+            if type(v6) is not str or v6 not in ('AT_LEAST_2', 'MULTI_CELL_AT_LEAST_2'):
                 return None
-            obj.durability_policy = v99
-    v100 = data.get('backupLocation', MISSING)
-    if v100 is MISSING:
-        v100 = None
-        obj.backup_location = v100
+            obj.durability_policy = v6
+    v7 = data.get('backupLocation', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.backup_location = v7
     else:
-        if v100 is None:
+        if v7 is None:
             obj.backup_location = None
         else:
-            if type(v100) is not str:
+            if type(v7) is not str:
                 return None
-            obj.backup_location = v100
+            obj.backup_location = v7
     return obj
 
 
@@ -1273,25 +1273,25 @@ def v_DatabaseTemplate(data):
         if key not in _KEYS_DatabaseTemplate:
             return None
     obj = DatabaseTemplate.__new__(DatabaseTemplate)
-    v101 = data.get('name', MISSING)
-    if v101 is MISSING:
+    v1 = data.get('name', MISSING)
+    if v1 is MISSING:
         return None
-    if type(v101) is not str:
+    if type(v1) is not str:
         return None
-    if len(v101) < 1:
+    if len(v1) < 1:
         return None
-    if len(v101) > 63:
+    if len(v1) > 63:
         return None
-    obj.name = v101
-    v102 = data.get('spec', MISSING)
-    if v102 is MISSING:
-        v102 = None
-        obj.spec = v102
+    obj.name = v1
+    v2 = data.get('spec', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.spec = v2
     else:
-        if v102 is None:
+        if v2 is None:
             obj.spec = None
         else:
-            obj.spec = v_DatabaseSpec(v102)
+            obj.spec = v_DatabaseSpec(v2)
             if obj.spec is None:
                 return None
     return obj
@@ -1303,7 +1303,7 @@ class Databases(Base):
     def dump(self, include=None):
         out = {}
         if self.templates is not None and (include is None or 'templates' in include):
-            out['templates'] = [v103.dump() for v103 in self.templates]
+            out['templates'] = [v1.dump() for v1 in self.templates]
         return out
 
 
@@ -1317,22 +1317,22 @@ def v_Databases(data):
         if key not in _KEYS_Databases:
             return None
     obj = Databases.__new__(Databases)
-    v104 = data.get('templates', MISSING)
-    if v104 is MISSING:
-        v104 = None
-        obj.templates = v104
+    v2 = data.get('templates', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.templates = v2
     else:
-        if v104 is None:
+        if v2 is None:
             obj.templates = None
         else:
-            if type(v104) is not list:
+            if type(v2) is not list:
                 return None
             obj.templates = []
-            for v105 in v104:
-                v106 = v_DatabaseTemplate(v105)
-                if v106 is None:
+            for v3 in v2:
+                v4 = v_DatabaseTemplate(v3)
+                if v4 is None:
                     return None
-                obj.templates.append(v106)
+                obj.templates.append(v4)
     return obj
 
 
@@ -1346,7 +1346,7 @@ class ClusterSpec(Base):
         if self.image_pull_policy is not None and (include is None or 'image_pull_policy' in include):
             out['imagePullPolicy'] = self.image_pull_policy
         if self.image_pull_secrets is not None and (include is None or 'image_pull_secrets' in include):
-            out['imagePullSecrets'] = [v107.dump() for v107 in self.image_pull_secrets]
+            out['imagePullSecrets'] = [v1.dump() for v1 in self.image_pull_secrets]
         if self.global_topo_server is not None and (include is None or 'global_topo_server' in include):
             out['globalTopoServer'] = self.global_topo_server.dump()
         if self.multiadmin is not None and (include is None or 'multiadmin' in include):
@@ -1372,110 +1372,110 @@ def v_ClusterSpec(data):
         if key not in _KEYS_ClusterSpec:
             return None
     obj = ClusterSpec.__new__(ClusterSpec)
-    v108 = data.get('images', MISSING)
-    if v108 is MISSING:
-        v108 = None
-        obj.images = v108
+    v2 = data.get('images', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.images = v2
     else:
-        if v108 is None:
+        if v2 is None:
             obj.images = None
         else:
-            obj.images = v_Images(v108)
+            obj.images = v_Images(v2)
             if obj.images is None:
                 return None
-    v109 = data.get('imagePullPolicy', MISSING)
-    if v109 is MISSING:
-        v109 = None
-        obj.image_pull_policy = v109
+    v3 = data.get('imagePullPolicy', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.image_pull_policy = v3
     else:
-        if v109 is None:
+        if v3 is None:
             obj.image_pull_policy = None
         else:
-            if type(v109) is not str or v109 not in ('Always', 'IfNotPresent', 'Never'):
+            if type(v3) is not str or v3 not in ('Always', 'IfNotPresent', 'Never'):
                 return None
-            obj.image_pull_policy = v109
-    v110 = data.get('imagePullSecrets', MISSING)
-    if v110 is MISSING:
-        v110 = None
-        obj.image_pull_secrets = v110
+            obj.image_pull_policy = v3
+    v4 = data.get('imagePullSecrets', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.image_pull_secrets = v4
     else:
-        if v110 is None:
+        if v4 is None:
             obj.image_pull_secrets = None
         else:
-            if type(v110) is not list:
+            if type(v4) is not list:
                 return None
             obj.image_pull_secrets = []
-            for v111 in v110:
-                v112 = v_ImagePullSecret(v111)
-                if v112 is None:
+            for v5 in v4:
+                v6 = v_ImagePullSecret(v5)
+                if v6 is None:
                     return None
-                obj.image_pull_secrets.append(v112)
-    v113 = data.get('globalTopoServer', MISSING)
-    if v113 is MISSING:
-        v113 = None
-        obj.global_topo_server = v113
+                obj.image_pull_secrets.append(v6)
+    v7 = data.get('globalTopoServer', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.global_topo_server = v7
     else:
-        if v113 is None:
+        if v7 is None:
             obj.global_topo_server = None
         else:
-            obj.global_topo_server = v_GlobalTopoServer(v113)
+            obj.global_topo_server = v_GlobalTopoServer(v7)
             if obj.global_topo_server is None:
                 return None
-    v114 = data.get('multiadmin', MISSING)
-    if v114 is MISSING:
-        v114 = None
-        obj.multiadmin = v114
+    v8 = data.get('multiadmin', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.multiadmin = v8
     else:
-        if v114 is None:
+        if v8 is None:
             obj.multiadmin = None
         else:
-            obj.multiadmin = v_ComponentRef(v114)
+            obj.multiadmin = v_ComponentRef(v8)
             if obj.multiadmin is None:
                 return None
-    v115 = data.get('cells', MISSING)
-    if v115 is MISSING:
-        v115 = None
-        obj.cells = v115
+    v9 = data.get('cells', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.cells = v9
     else:
-        if v115 is None:
+        if v9 is None:
             obj.cells = None
         else:
-            obj.cells = v_Cells(v115)
+            obj.cells = v_Cells(v9)
             if obj.cells is None:
                 return None
-    v116 = data.get('databases', MISSING)
-    if v116 is MISSING:
-        v116 = None
-        obj.databases = v116
+    v10 = data.get('databases', MISSING)
+    if v10 is MISSING:
+        v10 = None
+        obj.databases = v10
     else:
-        if v116 is None:
+        if v10 is None:
             obj.databases = None
         else:
-            obj.databases = v_Databases(v116)
+            obj.databases = v_Databases(v10)
             if obj.databases is None:
                 return None
-    v117 = data.get('topologyReconciliation', MISSING)
-    if v117 is MISSING:
-        v117 = None
-        obj.topology_reconciliation = v117
+    v11 = data.get('topologyReconciliation', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.topology_reconciliation = v11
     else:
-        if v117 is None:
+        if v11 is None:
             obj.topology_reconciliation = None
         else:
-            obj.topology_reconciliation = v_TopologyReconciliation(v117)
+            obj.topology_reconciliation = v_TopologyReconciliation(v11)
             if obj.topology_reconciliation is None:
                 return None
-    v118 = data.get('postgresPasswordSecret', MISSING)
-    if v118 is MISSING:
-        v118 = None
-        obj.postgres_password_secret = v118
+    v12 = data.get('postgresPasswordSecret', MISSING)
+    if v12 is MISSING:
+        v12 = None
+        obj.postgres_password_secret = v12
     else:
-        if v118 is None:
+        if v12 is None:
             obj.postgres_password_secret = None
         else:
-            if type(v118) is not str:
+            if type(v12) is not str:
                 return None
-            obj.postgres_password_secret = v118
+            obj.postgres_password_secret = v12
     return obj
 
 
@@ -1489,11 +1489,11 @@ class MultigresCluster(Base):
         if self.kind is not None and (include is None or 'kind' in include):
             out['kind'] = self.kind
         if self.metadata is not None and (include is None or 'metadata' in include):
-            out['metadata'] = {v120: copy_plain(v119) for v120, v119 in self.metadata.items()}
+            out['metadata'] = {v2: copy_plain(v1) for v2, v1 in self.metadata.items()}
         if self.spec is not None and (include is None or 'spec' in include):
             out['spec'] = self.spec.dump()
         if self.status is not None and (include is None or 'status' in include):
-            out['status'] = {v122: copy_plain(v121) for v122, v121 in self.status.items()}
+            out['status'] = {v4: copy_plain(v3) for v4, v3 in self.status.items()}
         return out
 
 
@@ -1507,55 +1507,55 @@ def v_MultigresCluster(data):
         if key not in _KEYS_MultigresCluster:
             return None
     obj = MultigresCluster.__new__(MultigresCluster)
-    v123 = data.get('apiVersion', MISSING)
-    if v123 is MISSING:
+    v5 = data.get('apiVersion', MISSING)
+    if v5 is MISSING:
         return None
-    if type(v123) is not str or v123 not in ('multigres.com/v1alpha1',):
+    if type(v5) is not str or v5 not in ('multigres.com/v1alpha1',):
         return None
-    obj.api_version = v123
-    v124 = data.get('kind', MISSING)
-    if v124 is MISSING:
+    obj.api_version = v5
+    v6 = data.get('kind', MISSING)
+    if v6 is MISSING:
         return None
-    if type(v124) is not str or v124 not in ('MultigresCluster',):
+    if type(v6) is not str or v6 not in ('MultigresCluster',):
         return None
-    obj.kind = v124
-    v125 = data.get('metadata', MISSING)
-    if v125 is MISSING:
+    obj.kind = v6
+    v7 = data.get('metadata', MISSING)
+    if v7 is MISSING:
         return None
-    if type(v125) is not dict:
+    if type(v7) is not dict:
         return None
     obj.metadata = {}
-    for v126, v127 in v125.items():
-        if type(v126) is not str:
+    for v8, v9 in v7.items():
+        if type(v8) is not str:
             return None
-        if not plain(v127):
+        if not plain(v9):
             return None
-        v128 = v127
-        obj.metadata[v126] = v128
-    v129 = data.get('spec', MISSING)
-    if v129 is MISSING:
+        v10 = v9
+        obj.metadata[v8] = v10
+    v11 = data.get('spec', MISSING)
+    if v11 is MISSING:
         return None
-    obj.spec = v_ClusterSpec(v129)
+    obj.spec = v_ClusterSpec(v11)
     if obj.spec is None:
         return None
-    v130 = data.get('status', MISSING)
-    if v130 is MISSING:
-        v130 = None
-        obj.status = v130
+    v12 = data.get('status', MISSING)
+    if v12 is MISSING:
+        v12 = None
+        obj.status = v12
     else:
-        if v130 is None:
+        if v12 is None:
             obj.status = None
         else:
-            if type(v130) is not dict:
+            if type(v12) is not dict:
                 return None
             obj.status = {}
-            for v131, v132 in v130.items():
-                if type(v131) is not str:
+            for v13, v14 in v12.items():
+                if type(v13) is not str:
                     return None
-                if not plain(v132):
+                if not plain(v14):
                     return None
-                v133 = v132
-                obj.status[v131] = v133
+                v15 = v14
+                obj.status[v13] = v15
     return obj
 
 
@@ -1585,50 +1585,50 @@ def v_PoolSpec(data):
         if key not in _KEYS_PoolSpec:
             return None
     obj = PoolSpec.__new__(PoolSpec)
-    v134 = data.get('replicas', MISSING)
-    if v134 is MISSING:
-        v134 = None
-        obj.replicas = v134
+    v1 = data.get('replicas', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.replicas = v1
     else:
-        if v134 is None:
+        if v1 is None:
             obj.replicas = None
         else:
-            if type(v134) is not int:
+            if type(v1) is not int:
                 return None
-            if v134 < 0:
+            if v1 < 0:
                 return None
-            obj.replicas = v134
-    v135 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v135 is MISSING:
-        v135 = None
-        obj.data_volume_claim_template = v135
+            obj.replicas = v1
+    v2 = data.get('dataVolumeClaimTemplate', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.data_volume_claim_template = v2
     else:
-        if v135 is None:
+        if v2 is None:
             obj.data_volume_claim_template = None
         else:
-            obj.data_volume_claim_template = v_VolumeClaimTemplate(v135)
+            obj.data_volume_claim_template = v_VolumeClaimTemplate(v2)
             if obj.data_volume_claim_template is None:
                 return None
-    v136 = data.get('postgres', MISSING)
-    if v136 is MISSING:
-        v136 = None
-        obj.postgres = v136
+    v3 = data.get('postgres', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.postgres = v3
     else:
-        if v136 is None:
+        if v3 is None:
             obj.postgres = None
         else:
-            obj.postgres = v_ContainerSpec(v136)
+            obj.postgres = v_ContainerSpec(v3)
             if obj.postgres is None:
                 return None
-    v137 = data.get('multipooler', MISSING)
-    if v137 is MISSING:
-        v137 = None
-        obj.multipooler = v137
+    v4 = data.get('multipooler', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.multipooler = v4
     else:
-        if v137 is None:
+        if v4 is None:
             obj.multipooler = None
         else:
-            obj.multipooler = v_ContainerSpec(v137)
+            obj.multipooler = v_ContainerSpec(v4)
             if obj.multipooler is None:
                 return None
     return obj
@@ -1660,48 +1660,48 @@ def v_TemplateSpec(data):
         if key not in _KEYS_TemplateSpec:
             return None
     obj = TemplateSpec.__new__(TemplateSpec)
-    v138 = data.get('shardPool', MISSING)
-    if v138 is MISSING:
-        v138 = None
-        obj.shard_pool = v138
+    v1 = data.get('shardPool', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.shard_pool = v1
     else:
-        if v138 is None:
+        if v1 is None:
             obj.shard_pool = None
         else:
-            obj.shard_pool = v_PoolSpec(v138)
+            obj.shard_pool = v_PoolSpec(v1)
             if obj.shard_pool is None:
                 return None
-    v139 = data.get('multiorch', MISSING)
-    if v139 is MISSING:
-        v139 = None
-        obj.multiorch = v139
+    v2 = data.get('multiorch', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.multiorch = v2
     else:
-        if v139 is None:
+        if v2 is None:
             obj.multiorch = None
         else:
-            obj.multiorch = v_ComponentSpec(v139)
+            obj.multiorch = v_ComponentSpec(v2)
             if obj.multiorch is None:
                 return None
-    v140 = data.get('multigateway', MISSING)
-    if v140 is MISSING:
-        v140 = None
-        obj.multigateway = v140
+    v3 = data.get('multigateway', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.multigateway = v3
     else:
-        if v140 is None:
+        if v3 is None:
             obj.multigateway = None
         else:
-            obj.multigateway = v_ComponentSpec(v140)
+            obj.multigateway = v_ComponentSpec(v3)
             if obj.multigateway is None:
                 return None
-    v141 = data.get('multiadmin', MISSING)
-    if v141 is MISSING:
-        v141 = None
-        obj.multiadmin = v141
+    v4 = data.get('multiadmin', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.multiadmin = v4
     else:
-        if v141 is None:
+        if v4 is None:
             obj.multiadmin = None
         else:
-            obj.multiadmin = v_ComponentSpec(v141)
+            obj.multiadmin = v_ComponentSpec(v4)
             if obj.multiadmin is None:
                 return None
     return obj
@@ -1717,7 +1717,7 @@ class MultigresDeploymentTemplate(Base):
         if self.kind is not None and (include is None or 'kind' in include):
             out['kind'] = self.kind
         if self.metadata is not None and (include is None or 'metadata' in include):
-            out['metadata'] = {v143: copy_plain(v142) for v143, v142 in self.metadata.items()}
+            out['metadata'] = {v2: copy_plain(v1) for v2, v1 in self.metadata.items()}
         if self.spec is not None and (include is None or 'spec' in include):
             out['spec'] = self.spec.dump()
         return out
@@ -1733,35 +1733,35 @@ def v_MultigresDeploymentTemplate(data):
         if key not in _KEYS_MultigresDeploymentTemplate:
             return None
     obj = MultigresDeploymentTemplate.__new__(MultigresDeploymentTemplate)
-    v144 = data.get('apiVersion', MISSING)
-    if v144 is MISSING:
+    v3 = data.get('apiVersion', MISSING)
+    if v3 is MISSING:
         return None
-    if type(v144) is not str or v144 not in ('multigres.com/v1alpha1',):
+    if type(v3) is not str or v3 not in ('multigres.com/v1alpha1',):
         return None
-    obj.api_version = v144
-    v145 = data.get('kind', MISSING)
-    if v145 is MISSING:
+    obj.api_version = v3
+    v4 = data.get('kind', MISSING)
+    if v4 is MISSING:
         return None
-    if type(v145) is not str or v145 not in ('MultigresDeploymentTemplate',):
+    if type(v4) is not str or v4 not in ('MultigresDeploymentTemplate',):
         return None
-    obj.kind = v145
-    v146 = data.get('metadata', MISSING)
-    if v146 is MISSING:
+    obj.kind = v4
+    v5 = data.get('metadata', MISSING)
+    if v5 is MISSING:
         return None
-    if type(v146) is not dict:
+    if type(v5) is not dict:
         return None
     obj.metadata = {}
-    for v147, v148 in v146.items():
-        if type(v147) is not str:
+    for v6, v7 in v5.items():
+        if type(v6) is not str:
             return None
-        if not plain(v148):
+        if not plain(v7):
             return None
-        v149 = v148
-        obj.metadata[v147] = v149
-    v150 = data.get('spec', MISSING)
-    if v150 is MISSING:
+        v8 = v7
+        obj.metadata[v6] = v8
+    v9 = data.get('spec', MISSING)
+    if v9 is MISSING:
         return None
-    obj.spec = v_TemplateSpec(v150)
+    obj.spec = v_TemplateSpec(v9)
     if obj.spec is None:
         return None
     return obj
@@ -1797,52 +1797,52 @@ def v_ResolvedPool(data):
         if key not in _KEYS_ResolvedPool:
             return None
     obj = ResolvedPool.__new__(ResolvedPool)
-    v151 = data.get('type', MISSING)
-    if v151 is MISSING:
+    v1 = data.get('type', MISSING)
+    if v1 is MISSING:
         return None
-    if type(v151) is not str or v151 not in ('replica', 'readOnly'):
+    if type(v1) is not str or v1 not in ('replica', 'readOnly'):
         return None
-    obj.type = v151
-    v152 = data.get('cell', MISSING)
-    if v152 is MISSING:
+    obj.type = v1
+    v2 = data.get('cell', MISSING)
+    if v2 is MISSING:
         return None
-    if type(v152) is not str:
+    if type(v2) is not str:
         return None
-    obj.cell = v152
-    v153 = data.get('replicas', MISSING)
-    if v153 is MISSING:
+    obj.cell = v2
+    v3 = data.get('replicas', MISSING)
+    if v3 is MISSING:
         return None
-    if type(v153) is not int:
+    if type(v3) is not int:
         return None
-    if v153 < 0:
+    if v3 < 0:
         return None
-    obj.replicas = v153
-    v154 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v154 is MISSING:
+    obj.replicas = v3
+    v4 = data.get('dataVolumeClaimTemplate', MISSING)
+    if v4 is MISSING:
         return None
-    obj.data_volume_claim_template = v_VolumeClaimTemplate(v154)
+    obj.data_volume_claim_template = v_VolumeClaimTemplate(v4)
     if obj.data_volume_claim_template is None:
         return None
-    v155 = data.get('postgres', MISSING)
-    if v155 is MISSING:
-        v155 = None
-        obj.postgres = v155
+    v5 = data.get('postgres', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.postgres = v5
     else:
-        if v155 is None:
+        if v5 is None:
             obj.postgres = None
         else:
-            obj.postgres = v_ContainerSpec(v155)
+            obj.postgres = v_ContainerSpec(v5)
             if obj.postgres is None:
                 return None
-    v156 = data.get('multipooler', MISSING)
-    if v156 is MISSING:
-        v156 = None
-        obj.multipooler = v156
+    v6 = data.get('multipooler', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.multipooler = v6
     else:
-        if v156 is None:
+        if v6 is None:
             obj.multipooler = None
         else:
-            obj.multipooler = v_ContainerSpec(v156)
+            obj.multipooler = v_ContainerSpec(v6)
             if obj.multipooler is None:
                 return None
     return obj
@@ -1872,32 +1872,32 @@ def v_RenderOptions(data):
         if key not in _KEYS_RenderOptions:
             return None
     obj = RenderOptions.__new__(RenderOptions)
-    v157 = data.get('emit', MISSING)
-    if v157 is MISSING:
-        v157 = 'all'
-        obj.emit = v157
+    v1 = data.get('emit', MISSING)
+    if v1 is MISSING:
+        v1 = 'all'
+        obj.emit = v1
     else:
-        if type(v157) is not str or v157 not in ('all', 'children', 'workloads'):
+        if type(v1) is not str or v1 not in ('all', 'children', 'workloads'):
             return None
-        obj.emit = v157
-    v158 = data.get('includeCrds', MISSING)
-    if v158 is MISSING:
-        v158 = False
-        obj.include_crds = v158
+        obj.emit = v1
+    v2 = data.get('includeCrds', MISSING)
+    if v2 is MISSING:
+        v2 = False
+        obj.include_crds = v2
     else:
-        if type(v158) is not bool:
+        if type(v2) is not bool:
             return None
-        obj.include_crds = v158
-    v159 = data.get('clusterDomain', MISSING)
-    if v159 is MISSING:
-        v159 = 'cluster.local'
-        obj.cluster_domain = v159
+        obj.include_crds = v2
+    v3 = data.get('clusterDomain', MISSING)
+    if v3 is MISSING:
+        v3 = 'cluster.local'
+        obj.cluster_domain = v3
     else:
-        if type(v159) is not str:
+        if type(v3) is not str:
             return None
-        if len(v159) < 1:
+        if len(v3) < 1:
             return None
-        obj.cluster_domain = v159
+        obj.cluster_domain = v3
     return obj
 
 
@@ -1911,7 +1911,7 @@ class RenderMultigres(Base):
         if self.kind is not None and (include is None or 'kind' in include):
             out['kind'] = self.kind
         if self.metadata is not None and (include is None or 'metadata' in include):
-            out['metadata'] = {v161: copy_plain(v160) for v161, v160 in self.metadata.items()}
+            out['metadata'] = {v2: copy_plain(v1) for v2, v1 in self.metadata.items()}
         if self.spec is not None and (include is None or 'spec' in include):
             out['spec'] = self.spec.dump()
         return out
@@ -1927,40 +1927,40 @@ def v_RenderMultigres(data):
         if key not in _KEYS_RenderMultigres:
             return None
     obj = RenderMultigres.__new__(RenderMultigres)
-    v162 = data.get('apiVersion', MISSING)
-    if v162 is MISSING:
+    v3 = data.get('apiVersion', MISSING)
+    if v3 is MISSING:
         return None
-    if type(v162) is not str or v162 not in ('fn.multigres.com/v1alpha1',):
+    if type(v3) is not str or v3 not in ('fn.multigres.com/v1alpha1',):
         return None
-    obj.api_version = v162
-    v163 = data.get('kind', MISSING)
-    if v163 is MISSING:
+    obj.api_version = v3
+    v4 = data.get('kind', MISSING)
+    if v4 is MISSING:
         return None
-    if type(v163) is not str or v163 not in ('RenderMultigres',):
+    if type(v4) is not str or v4 not in ('RenderMultigres',):
         return None
-    obj.kind = v163
-    v164 = data.get('metadata', MISSING)
-    if v164 is MISSING:
+    obj.kind = v4
+    v5 = data.get('metadata', MISSING)
+    if v5 is MISSING:
         return None
-    if type(v164) is not dict:
+    if type(v5) is not dict:
         return None
     obj.metadata = {}
-    for v165, v166 in v164.items():
-        if type(v165) is not str:
+    for v6, v7 in v5.items():
+        if type(v6) is not str:
             return None
-        if not plain(v166):
+        if not plain(v7):
             return None
-        v167 = v166
-        obj.metadata[v165] = v167
-    v168 = data.get('spec', MISSING)
-    if v168 is MISSING:
-        v168 = None
-        obj.spec = v168
+        v8 = v7
+        obj.metadata[v6] = v8
+    v9 = data.get('spec', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.spec = v9
     else:
-        if v168 is None:
+        if v9 is None:
             obj.spec = None
         else:
-            obj.spec = v_RenderOptions(v168)
+            obj.spec = v_RenderOptions(v9)
             if obj.spec is None:
                 return None
     return obj
