@@ -232,3 +232,87 @@ def test_plain_shortcut_characters_start_no_implicit_resolver():
         starts |= {ch for ch, entries in resolvers.items() if entries}
     assert starts and not (starts & yamlio._NO_RESOLVER)
     assert "" not in yamlio._NO_RESOLVER
+
+
+def _reference_dump(obj) -> str:
+    """The emitter before issue 12 (commit 9298575), kept to prove the fast one writes the same bytes."""
+    import json
+
+    def scalar(value) -> str:
+        if value is None:
+            return "null"
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            return json.dumps(value)
+        text = str(value)
+        return text if yamlio._is_plain(text) else json.dumps(text)
+
+    def inline(value) -> str:
+        return "{}" if isinstance(value, dict) else "[]" if isinstance(value, list) else scalar(value)
+
+    def emit(value, indent: str, out: list[str]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                head = f"{indent}{scalar(str(key))}:"
+                if isinstance(item, dict) and item:
+                    out.append(head + "\n")
+                    emit(item, indent + "  ", out)
+                elif isinstance(item, list) and item:
+                    out.append(head + "\n")
+                    emit(item, indent, out)
+                else:
+                    out.append(f"{head} {inline(item)}\n")
+        else:
+            for item in value:
+                if isinstance(item, dict | list) and item:
+                    inner: list[str] = []
+                    emit(item, indent + "  ", inner)
+                    out.append(f"{indent}- {inner[0][len(indent) + 2:]}")
+                    out.extend(inner[1:])
+                else:
+                    out.append(f"{indent}- {inline(item)}\n")
+
+    if not isinstance(obj, dict | list) or not obj:
+        return inline(obj) + "\n"
+    out: list[str] = []
+    emit(obj, "", out)
+    return "".join(out)
+
+
+def test_dump_writes_the_same_bytes_as_the_previous_emitter():
+    import random
+
+    rng = random.Random(12)
+    strings = [s for s in _TRICKY_STRINGS if all(ord(c) <= 0xFFFF for c in s)] + ["é", "x" * 70, "a b"]
+
+    def value(depth: int):
+        kind = rng.choice(["str", "int", "float", "bool", "none", "dict", "list", "list"] if depth < 5 else ["str"])
+        if kind == "str":
+            return rng.choice(strings)
+        if kind == "int":
+            return rng.randint(-5, 10**6)
+        if kind == "float":
+            return rng.choice([0.5, -1.25, 1e300, 3.0])
+        if kind == "bool":
+            return rng.random() < 0.5
+        if kind == "none":
+            return None
+        if kind == "dict":
+            return {rng.choice(strings + [1, 2.5, None]): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(2000):
+        data = value(0)
+        assert yamlio.dump(data) == _reference_dump(data), data
+        for column in (0, 2):
+            out: list[str] = []
+            yamlio.dump_entry(data, column, out)
+            body = _reference_dump(data)
+            pad = " " * (column + 2)
+            indented = "".join(pad + line if line.strip() else line for line in body.splitlines(keepends=True))
+            assert "".join(out) == " " * column + "- " + indented[column + 2:]
