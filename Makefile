@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds golden bench fuzz clean
+.PHONY: venv test e2e lint crds validator golden bench fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -24,18 +24,29 @@ lint: venv
 crds: venv
 	$(VENV)/bin/multigres-krmfn crds > crds/multigres.com_crds.yaml
 
+# The pydantic-free validator of valid input is generated from the models too (krmfn/api/fastgen.py);
+# tests/test_fastpath.py fails when it is stale. Run after any model change.
+validator: venv
+	$(PY) -m krmfn.api.fastgen > krmfn/api/fast_generated.py.tmp
+	mv krmfn/api/fast_generated.py.tmp krmfn/api/fast_generated.py
+
 # Rewrite the golden files after an intended output change (review the diff!).
 golden: venv
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_examples.py
 
+# Times a non-editable install (.venv-bench, reinstalled from this tree), as a container runs it:
+# an editable install adds its import hook to every start-up, the floors' included.
+BENCH_VENV ?= .venv-bench
 bench: venv
-	$(PY) scripts/bench.py
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --force-reinstall --no-deps . && $(BENCH_VENV)/bin/pip install -q .
+	$(PY) scripts/bench.py --exe $(BENCH_VENV)/bin/multigres-krmfn
 
 # Property-based tests with the long hypothesis profile, fresh seeds, for ten minutes (FUZZ_SECONDS).
 fuzz: venv
 	PY=$(PY) scripts/fuzz.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache
 
 include tools/tools.mk

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import limits, naming
-from .api.cluster import MultigresCluster, cell_topo
+from .api.fast import cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import Result, error, info, warning
 
-ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
+if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/fast.py
+    from .api.cluster import MultigresCluster
+
+ClusterCheck = Callable[["MultigresCluster"], Iterable[Result]]
 ChildCheck = Callable[[dict[str, Any]], Iterable[Result]]
 
 

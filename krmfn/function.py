@@ -12,14 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import naming
 from . import previous as previous_checks
-from .api.cluster import MultigresCluster
-from .api.config import CONFIG_KIND, RenderMultigres, RenderOptions
-from .api.errors import validation_results
-from .api.template import MultigresDeploymentTemplate
+from .api.fast import Invalid, validate
+from .api.names import CONFIG_KIND
 from .checks import (
     CHILD_CHECKS,
     CLUSTER_CHECKS,
@@ -44,10 +40,13 @@ class Output:
     resolved: list[Resolved] = field(default_factory=list)
 
 
-def parse_options(fc: dict[str, Any] | None) -> tuple[RenderOptions, list[Result]]:
-    """functionConfig: absent, a ConfigMap with string data, or a typed RenderMultigres."""
+def parse_options(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
+    """functionConfig: absent, a ConfigMap with string data, or a typed RenderMultigres.
+
+    The options are a RenderOptions (validated without pydantic when valid, see api/fast.py).
+    """
     if not fc:
-        return RenderOptions(), []
+        return validate("RenderOptions", {}), []
     ref = ResourceRef.of(fc)
     kind = fc.get("kind")
     if kind == "ConfigMap":
@@ -55,32 +54,34 @@ def parse_options(fc: dict[str, Any] | None) -> tuple[RenderOptions, list[Result
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            return RenderOptions(), [error(f"ConfigMap data is a {type(data).__name__}, not a mapping; write "
-                                           "`key: value` pairs (emit, includeCrds, clusterDomain).", "data", ref)]
+            return validate("RenderOptions", {}), [error(
+                f"ConfigMap data is a {type(data).__name__}, not a mapping; write `key: value` pairs (emit, "
+                "includeCrds, clusterDomain).", "data", ref)]
         raw: dict[str, Any] = {}
         for key, value in data.items():
             if key == "includeCrds" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
                 value = value.strip().lower() == "true"
             elif key == "includeCrds" and not isinstance(value, bool):
-                return RenderOptions(), [error(f"includeCrds is {value!r}; write \"true\" or \"false\".",
-                                               "data.includeCrds", ref)]
+                return validate("RenderOptions", {}), [error(
+                    f"includeCrds is {value!r}; write \"true\" or \"false\".", "data.includeCrds", ref)]
             raw[str(key)] = value
         try:
-            options = RenderOptions.model_validate(raw)
-        except ValidationError as exc:
-            return RenderOptions(), with_ref(validation_results(RenderOptions, exc, ("data",)), ref)
+            options = validate("RenderOptions", raw)
+        except Invalid as exc:
+            return validate("RenderOptions", {}), with_ref(exc.results(("data",)), ref)
         problems = with_ref(check_options(options, "data"), ref)
-        return (RenderOptions() if problems else options), problems
+        return (validate("RenderOptions", {}) if problems else options), problems
     if kind == CONFIG_KIND:
         try:
-            cfg = RenderMultigres.model_validate(fc)
-        except ValidationError as exc:
-            return RenderOptions(), with_ref(validation_results(RenderMultigres, exc), ref)
-        options = cfg.spec or RenderOptions()
+            cfg = validate("RenderMultigres", fc)
+        except Invalid as exc:
+            return validate("RenderOptions", {}), with_ref(exc.results(), ref)
+        options = cfg.spec or validate("RenderOptions", {})
         problems = with_ref(check_options(options, "spec"), ref)
-        return (RenderOptions() if problems else options), problems
-    return RenderOptions(), [error(f"functionConfig of kind {kind!r} is not understood; use a ConfigMap or a "
-                                   f"{CONFIG_KIND} (apiVersion fn.multigres.com/v1alpha1).", "kind", ref)]
+        return (validate("RenderOptions", {}) if problems else options), problems
+    return validate("RenderOptions", {}), [error(f"functionConfig of kind {kind!r} is not understood; use a "
+                                                 f"ConfigMap or a {CONFIG_KIND} (apiVersion "
+                                                 "fn.multigres.com/v1alpha1).", "kind", ref)]
 
 
 def _is(item: Item, kind: str) -> bool:
@@ -91,9 +92,9 @@ def _template_index(templates: list[Item], results: list[Result]) -> dict[str | 
     by_ns: dict[str | None, TemplateIndex] = {}
     for item in templates:
         try:
-            MultigresDeploymentTemplate.model_validate(item.obj)
-        except ValidationError as exc:
-            results.extend(with_ref(validation_results(MultigresDeploymentTemplate, exc), ResourceRef.of(item.obj)))
+            validate("MultigresDeploymentTemplate", item.obj)
+        except Invalid as exc:
+            results.extend(with_ref(exc.results(), ResourceRef.of(item.obj)))
             continue
         index = by_ns.setdefault(item.namespace, TemplateIndex({}))
         if item.name in index.specs:
@@ -171,7 +172,7 @@ def is_previous_output(item: Item) -> bool:
     return isinstance(item.annotations.get(naming.GENERATED_FROM), str)
 
 
-def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[Item] | None = None) -> Output:
+def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None) -> Output:
     """Run the whole function on a parsed ResourceList (`earlier`: a previous render, `render --previous`)."""
     results: list[Result] = list(rl.problems)
     if options is None:
@@ -198,9 +199,9 @@ def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[It
             continue
         seen_clusters.add((cluster_item.namespace, cluster_item.name))
         try:
-            cluster = MultigresCluster.model_validate(cluster_item.obj)
-        except ValidationError as exc:
-            results.extend(with_ref(validation_results(MultigresCluster, exc), ref))
+            cluster = validate("MultigresCluster", cluster_item.obj)
+        except Invalid as exc:
+            results.extend(with_ref(exc.results(), ref))
             continue
         size_problems = [r for check in SIZE_CHECKS for r in check(cluster)]
         if size_problems:  # nothing past this point may take time or memory in proportion to them
@@ -328,7 +329,7 @@ def locate(node: Any, path: str) -> Any:
     return current
 
 
-def _emit(resolved: Resolved, options: RenderOptions,
+def _emit(resolved: Resolved, options: Any,
           rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
     """Child CRs and/or workloads, as the options ask, and what the build stage reports."""
     objects: list[dict[str, Any]] = []

@@ -19,6 +19,7 @@ Both print results on stderr (the hosts show stderr) and exit 1 when any result 
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Mapping
@@ -27,9 +28,15 @@ from typing import Any
 import yaml
 
 from . import yamlio
-from .api.config import CONFIG_API_VERSION, CONFIG_KIND
+from .api.names import CONFIG_API_VERSION, CONFIG_KIND
 from .limits import MAX_INPUT_BYTES
-from .resourcelist import Item, ResourceList, read_documents, read_paths, write_stream
+from .resourcelist import (
+    Item,
+    ResourceList,
+    read_documents,
+    read_paths,
+    write_stream,
+)
 from .results import Result, error, has_errors
 
 # Argo CD parameter (ARGOCD_ENV_<NAME>) → RenderMultigres spec key.
@@ -68,6 +75,7 @@ def kustomize_legacy(config_text: str, stream: str) -> tuple[str, list[Result]]:
 
 def kustomize_legacy_main(argv: list[str] | None = None) -> None:
     """Console entry point of the legacy kustomize exec plugin (argv[1] = the config file)."""
+    gc.disable()  # as in cli.main: a short run, no cycles worth the collector's scans
     args = sys.argv[1:] if argv is None else argv
     if not args:
         print("usage: kustomize legacy exec plugin: CONFIG_FILE as the first argument, resources on stdin",
@@ -131,6 +139,7 @@ def argocd_generate(folder: str, env: Mapping[str, str]) -> tuple[str, list[Resu
 
 def argocd_generate_main() -> None:
     """Console entry point of the Argo CD generate command: all of the output, or none of it."""
+    gc.disable()  # as in cli.main: a short run, no cycles worth the collector's scans
     try:
         text, results = argocd_generate(".", os.environ)
     except Exception as exc:  # never a traceback and never partial output in Argo CD's UI

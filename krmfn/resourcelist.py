@@ -342,9 +342,10 @@ def write_resource_list(items: list[Item], results: list[Result], dash_column: i
     for item in items:
         if item.text is not None and not item.generated:
             parts.append(pad + item.text)  # the original span, dash included
-            continue
-        body = item.doc if item.doc is not None and not item.generated else yamlio.dump(item.obj)
-        parts.append(pad + "- " + _indent(body, dash_column + 2)[dash_column + 2:])
+        elif item.doc is not None and not item.generated:
+            parts.append(pad + "- " + _indent(item.doc, dash_column + 2)[dash_column + 2:])
+        else:
+            yamlio.dump_entry(item.obj, dash_column, parts)
     if results:
         parts.append(yamlio.dump({"results": [r.to_dict() for r in results]}))
     return "".join(parts)

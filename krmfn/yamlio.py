@@ -71,6 +71,9 @@ _YAML11 = yaml.resolver.Resolver()
 # A safe alphabet; a leading dash only as in command-line flags (`--cell=a`, `-v`), never `- ` or `---`.
 _PLAIN = re.compile(r"\A(?:[A-Za-z0-9_./$(]|--?[A-Za-z])[A-Za-z0-9_./$()@=+,:~-]*\Z")
 _SCALAR_CACHE: dict[str, str] = {}
+# First characters of plain scalars that no implicit resolver (YAML 1.1 or 1.2 core) looks at:
+# _is_plain can skip the resolvers for them. test_units.py checks this against PyYAML's tables.
+_NO_RESOLVER = frozenset("ABCDEGHIJKLMPQRSUVWXZabcdeghijklmpqrsuvwxz_/$(")
 
 
 def _is_plain(text: str) -> bool:
@@ -82,10 +85,44 @@ def _is_plain(text: str) -> bool:
     """
     if not _PLAIN.match(text) or text.endswith(":") or ": " in text:
         return False
+    if text[0] in _NO_RESOLVER:  # no implicit resolver of either schema starts with this character
+        return True
     for resolver in (_YAML11, _CORE):
         if resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":
             return False
     return True
+
+
+_NON_BMP = re.compile("[\U00010000-\U0010FFFF]+")
+
+
+def _quote(text: str) -> str:
+    """A JSON string is a valid YAML double-quoted scalar with the same escapes.
+
+    Except outside the Basic Multilingual Plane: JSON writes an emoji as a surrogate pair
+    (`\\ud83d\\ude00`), which libyaml and kyaml reject, so those characters are written as
+    themselves (UTF-8), as YAML allows any printable character in a double-quoted scalar.
+    """
+    quoted = json.dumps(text)
+    if "\\ud" not in quoted or not _NON_BMP.search(text):
+        return quoted
+    parts = []
+    pos = 0
+    for match in _NON_BMP.finditer(text):
+        parts.append(json.dumps(text[pos:match.start()])[1:-1])
+        parts.append(match.group())
+        pos = match.end()
+    parts.append(json.dumps(text[pos:])[1:-1])
+    return '"' + "".join(parts) + '"'
+
+
+def _text(text: str) -> str:
+    """The scalar for a string: plain when that reads back as the same string, else quoted."""
+    cached = _SCALAR_CACHE.get(text)
+    if cached is None:
+        cached = text if _is_plain(text) else _quote(text)
+        _SCALAR_CACHE[text] = cached
+    return cached
 
 
 def _scalar(value: Any) -> str:
@@ -101,41 +138,102 @@ def _scalar(value: Any) -> str:
         return json.dumps(value)
     text = str(value)
     cached = _SCALAR_CACHE.get(text)
-    if cached is None:
-        # A JSON string is a valid YAML double-quoted scalar with the same escapes.
-        cached = text if _is_plain(text) else json.dumps(text)
-        _SCALAR_CACHE[text] = cached
-    return cached
+    return cached if cached is not None else _text(text)
+
+
+_KEY_CACHE: dict[Any, str] = {}
+
+
+def _key(key: Any) -> str:
+    """`key:` for a mapping key (keys are written as their str())."""
+    if type(key) is not str:  # 1, True and 1.0 are one dict key: cache text keys only
+        return _scalar(str(key)) + ":"
+    head = _KEY_CACHE.get(key)
+    if head is None:
+        head = _KEY_CACHE[key] = _scalar(key) + ":"
+    return head
+
+
+# The emitter below is written for speed (it is most of a large render's run time): exact type
+# checks with the common case first, cached scalar and key text, and no intermediate lists. Every
+# function takes `first`, the text that starts its first line instead of `indent`, which is how a
+# sequence entry's `- ` shares the line with the entry's first key. The output is the same as
+# PyYAML-free block style throughout: mappings indented by two, sequences at their key's column.
+
+def _emit_map(value: dict, indent: str, first: str, out: list[str]) -> None:
+    append = out.append
+    scalars = _SCALAR_CACHE
+    keys = _KEY_CACHE
+    lead = first
+    inner = None
+    for key, item in value.items():
+        head = keys.get(key)  # only str keys are cached, and no other key equals a str
+        if head is None:
+            head = _key(key)
+        kind = type(item)
+        if kind is str:
+            text = scalars.get(item)
+            if text is None:
+                text = _text(item)
+            append(f"{lead}{head} {text}\n")
+        elif kind is dict:
+            if item:
+                append(f"{lead}{head}\n")
+                if inner is None:
+                    inner = indent + "  "
+                _emit_map(item, inner, inner, out)
+            else:
+                append(f"{lead}{head} {{}}\n")
+        elif kind is list:
+            if item:
+                append(f"{lead}{head}\n")
+                _emit_seq(item, indent, indent, out)
+            else:
+                append(f"{lead}{head} []\n")
+        elif kind is int:
+            append(f"{lead}{head} {item}\n")
+        elif isinstance(item, dict | list) and item:  # subclasses: the general path
+            append(f"{lead}{head}\n")
+            if isinstance(item, dict):
+                _emit_map(item, indent + "  ", indent + "  ", out)
+            else:
+                _emit_seq(item, indent, indent, out)
+        else:
+            append(f"{lead}{head} {_inline(item)}\n")
+        lead = indent
+
+
+def _emit_seq(value: list, indent: str, first: str, out: list[str]) -> None:
+    append = out.append
+    scalars = _SCALAR_CACHE
+    inner = indent + "  "
+    lead = first
+    for item in value:
+        kind = type(item)
+        if kind is dict and item:
+            _emit_map(item, inner, lead + "- ", out)
+        elif kind is str:
+            text = scalars.get(item)
+            if text is None:
+                text = _text(item)
+            append(f"{lead}- {text}\n")
+        elif kind is list and item:
+            _emit_seq(item, inner, lead + "- ", out)
+        elif isinstance(item, dict) and item:  # subclasses: the general path
+            _emit_map(item, inner, lead + "- ", out)
+        elif isinstance(item, list) and item:
+            _emit_seq(item, inner, lead + "- ", out)
+        else:
+            append(f"{lead}- {_inline(item)}\n")
+        lead = indent
 
 
 def _emit(value: Any, indent: str, out: list[str]) -> None:
     """Block YAML of JSON-like data: mappings indented by two, sequences at their key's column."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            head = f"{indent}{_scalar(str(key))}:"
-            if isinstance(item, dict) and item:
-                out.append(head + "\n")
-                _emit(item, indent + "  ", out)
-            elif isinstance(item, list) and item:
-                out.append(head + "\n")
-                _emit(item, indent, out)
-            else:
-                out.append(f"{head} {_inline(item)}\n")
+        _emit_map(value, indent, indent, out)
     else:
-        for item in value:
-            if isinstance(item, dict) and item:
-                inner: list[str] = []
-                _emit(item, indent + "  ", inner)
-                first = inner[0]
-                out.append(f"{indent}- {first[len(indent) + 2:]}")
-                out.extend(inner[1:])
-            elif isinstance(item, list) and item:
-                inner = []
-                _emit(item, indent + "  ", inner)
-                out.append(f"{indent}- {inner[0][len(indent) + 2:]}")
-                out.extend(inner[1:])
-            else:
-                out.append(f"{indent}- {_inline(item)}\n")
+        _emit_seq(value, indent, indent, out)
 
 
 def _inline(value: Any) -> str:
@@ -245,6 +343,26 @@ class _Walker:
             self.active.discard(key)
             memo[key] = total
         return total
+
+
+def dump_entry(obj: Any, column: int, out: list[str]) -> None:
+    """Append `obj` as one entry of a block sequence whose dash is at `column`.
+
+    The same text as `"- "` + dump(obj) indented by column + 2 on every following line, written
+    directly at its final indentation (re-indenting a 37 MB output line by line was a tenth of a
+    large render).
+    """
+    pad = " " * column
+    if isinstance(obj, dict | list) and obj:
+        indent = pad + "  "
+        lines: list[str] = []  # joined per entry: a million short strings alive at once cost memory
+        if isinstance(obj, dict):
+            _emit_map(obj, indent, pad + "- ", lines)
+        else:
+            _emit_seq(obj, indent, pad + "- ", lines)
+        out.append("".join(lines))
+    else:
+        out.append(f"{pad}- {_inline(obj)}\n")
 
 
 def load(text: str) -> Any:

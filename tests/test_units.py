@@ -184,3 +184,152 @@ def test_service_id_prefix_is_stable_and_distinguishes_pools():
     assert a != naming.service_id_prefix("ns", "c-db-tg-0-readonly-zone1")
     assert a != naming.service_id_prefix("other", "c-db-tg-0-replica-zone1")
     assert [naming.service_id_length(n) for n in (1, 10, 11, 101)] == [10, 10, 11, 12]
+
+
+_OUTSIDE_BMP = ["🚀", "db-🚀", "a\U0001F600b\U0001F600", "é🚀\u2603", "\\ud83d🚀", "𝔘𝔫𝔦", "🚀\n\t\"x\""]
+
+
+@pytest.mark.parametrize("text", _OUTSIDE_BMP)
+def test_dump_writes_characters_outside_the_bmp_as_utf8(text):
+    """libyaml and kyaml reject a surrogate-pair escape (`\\ud83d\\ude80`); the real character reads back."""
+    import yaml
+
+    data = {text: text, "list": [text], "nested": {"x": [{"y": text}]}}
+    doc = yamlio.dump(data)
+    assert "\\ud8" not in doc.replace("\\\\ud83d", "") and "\\ude" not in doc
+    for ch in text:
+        if ord(ch) > 0xFFFF:
+            assert ch in doc
+    for loader in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader), yamlio.CoreLoader):
+        assert yaml.load(doc, Loader=loader) == data
+    doc.encode("utf-8")  # no lone surrogates
+
+
+def test_result_messages_keep_characters_outside_the_bmp():
+    import yaml
+
+    from krmfn.resourcelist import write_resource_list
+    from krmfn.results import error
+
+    text = write_resource_list([], [error("cell 'zone-🚀' is not a valid name.", "spec.cells")])
+    assert "zone-🚀" in text and "\\ud83d" not in text
+    assert yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["results"][0]["message"] == \
+        "cell 'zone-🚀' is not a valid name."
+
+
+def test_dump_entry_is_dump_indented():
+    """The output writer emits each generated object directly at its column."""
+    data = {"a": [{"b": [[1, {"c": "d"}], []], "e": {}}, "x", [], {}], "f": {"g": {"h": "🚀"}}}
+    for column in (0, 2, 4):
+        out: list[str] = []
+        yamlio.dump_entry(data, column, out)
+        body = yamlio.dump(data)
+        pad = " " * (column + 2)
+        expected = " " * column + "- " + "".join(pad + line for line in body.splitlines(keepends=True))[column + 2:]
+        assert "".join(out) == expected
+
+
+def test_dump_handles_subclasses_and_non_string_keys():
+    from collections import OrderedDict
+
+    class Seq(list):
+        pass
+
+    data = {"m": OrderedDict(a=1), "s": Seq([OrderedDict(b=Seq(["x"]))]), 1: "one", 2.5: None}
+    assert yamlio.dump(data) == 'm:\n  a: 1\ns:\n- b:\n  - x\n"1": one\n"2.5": null\n'
+    assert yamlio.dump({True: 1}) + yamlio.dump({1: 1}) == '"True": 1\n"1": 1\n'  # equal keys, own text'
+
+
+def test_plain_shortcut_characters_start_no_implicit_resolver():
+    """yamlio skips the resolvers for these first characters; neither schema may have one for them."""
+    import yaml
+
+    starts = set()
+    for resolvers in (yaml.resolver.Resolver.yaml_implicit_resolvers, yamlio.CoreLoader.yaml_implicit_resolvers):
+        starts |= {ch for ch, entries in resolvers.items() if entries}
+    assert starts and not (starts & yamlio._NO_RESOLVER)
+    assert "" not in yamlio._NO_RESOLVER
+
+
+def _reference_dump(obj) -> str:
+    """The emitter before issue 12 (commit 9298575), kept to prove the fast one writes the same bytes."""
+    import json
+
+    def scalar(value) -> str:
+        if value is None:
+            return "null"
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            return json.dumps(value)
+        text = str(value)
+        return text if yamlio._is_plain(text) else json.dumps(text)
+
+    def inline(value) -> str:
+        return "{}" if isinstance(value, dict) else "[]" if isinstance(value, list) else scalar(value)
+
+    def emit(value, indent: str, out: list[str]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                head = f"{indent}{scalar(str(key))}:"
+                if isinstance(item, dict) and item:
+                    out.append(head + "\n")
+                    emit(item, indent + "  ", out)
+                elif isinstance(item, list) and item:
+                    out.append(head + "\n")
+                    emit(item, indent, out)
+                else:
+                    out.append(f"{head} {inline(item)}\n")
+        else:
+            for item in value:
+                if isinstance(item, dict | list) and item:
+                    inner: list[str] = []
+                    emit(item, indent + "  ", inner)
+                    out.append(f"{indent}- {inner[0][len(indent) + 2:]}")
+                    out.extend(inner[1:])
+                else:
+                    out.append(f"{indent}- {inline(item)}\n")
+
+    if not isinstance(obj, dict | list) or not obj:
+        return inline(obj) + "\n"
+    out: list[str] = []
+    emit(obj, "", out)
+    return "".join(out)
+
+
+def test_dump_writes_the_same_bytes_as_the_previous_emitter():
+    import random
+
+    rng = random.Random(12)
+    strings = [s for s in _TRICKY_STRINGS if all(ord(c) <= 0xFFFF for c in s)] + ["é", "x" * 70, "a b"]
+
+    def value(depth: int):
+        kind = rng.choice(["str", "int", "float", "bool", "none", "dict", "list", "list"] if depth < 5 else ["str"])
+        if kind == "str":
+            return rng.choice(strings)
+        if kind == "int":
+            return rng.randint(-5, 10**6)
+        if kind == "float":
+            return rng.choice([0.5, -1.25, 1e300, 3.0])
+        if kind == "bool":
+            return rng.random() < 0.5
+        if kind == "none":
+            return None
+        if kind == "dict":
+            return {rng.choice(strings + [1, 2.5, None]): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(2000):
+        data = value(0)
+        assert yamlio.dump(data) == _reference_dump(data), data
+        for column in (0, 2):
+            out: list[str] = []
+            yamlio.dump_entry(data, column, out)
+            body = _reference_dump(data)
+            pad = " " * (column + 2)
+            indented = "".join(pad + line if line.strip() else line for line in body.splitlines(keepends=True))
+            assert "".join(out) == " " * column + "- " + indented[column + 2:]

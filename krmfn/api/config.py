@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .common import FreeForm, Model
+from .names import CONFIG_API_VERSION, CONFIG_KIND
 
-CONFIG_KIND = "RenderMultigres"
-CONFIG_API_VERSION = "fn.multigres.com/v1alpha1"
+__all__ = ["CONFIG_API_VERSION", "CONFIG_KIND", "RenderMultigres", "RenderOptions"]
 
 
 class RenderOptions(Model):

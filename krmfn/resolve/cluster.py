@@ -7,18 +7,17 @@ future in-cluster controller) can take them without knowing how they were made.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from .. import defaults, naming
-from ..api.children import ResolvedPool
-from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef, cell_topo
-from ..api.common import ComponentRef, ComponentSpec
-from ..api.template import PoolSpec
+from ..api.fast import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .templates import TemplateIndex, lookup, resolve_layers
+
+if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/fast.py
+    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef
+    from ..api.common import ComponentRef
 
 
 @dataclass
@@ -81,7 +80,7 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
                       path: str) -> tuple[dict[str, Any] | None, list[Result]]:
     base_defaults = {"replicas": defaults.COMPONENT_REPLICAS[section]}
     if ref is None:
-        return resolve_layers(base_defaults, None, None, ComponentSpec, path)
+        return resolve_layers(base_defaults, None, None, "ComponentSpec", path)
     if ref.template_name and ref.spec is not None:
         return None, [error(f"{section} sets both templateName and spec; keep templateName and move "
                             "the changes into overrides, or drop templateName.", path)]
@@ -92,9 +91,9 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
         base, problems = lookup(index, ref.template_name, section, f"{path}.templateName")
         if base is None:
             return None, problems
-        return resolve_layers(base_defaults, base, ref.overrides, ComponentSpec, f"{path}.overrides")
+        return resolve_layers(base_defaults, base, ref.overrides, "ComponentSpec", f"{path}.overrides")
     inline = ref.spec.dump() if ref.spec is not None else None
-    return resolve_layers(base_defaults, inline, None, ComponentSpec, f"{path}.spec")
+    return resolve_layers(base_defaults, inline, None, "ComponentSpec", f"{path}.spec")
 
 
 _INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler")
@@ -105,7 +104,7 @@ def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[dict[s
     inline_set = [f for f in _INLINE_POOL_FIELDS if getattr(pool, f) is not None]
     if pool.multigres_deployment_template and inline_set:
         return None, [error("pool sets multigresDeploymentTemplate and inline fields "
-                            f"({', '.join(PoolRef.model_fields[f].alias or f for f in inline_set)}); "
+                            f"({', '.join(alias('PoolRef', f) for f in inline_set)}); "
                             "move the inline values into overrides.", path)]
     if pool.overrides and not pool.multigres_deployment_template:
         return None, [error("overrides need a multigresDeploymentTemplate to apply to; set one, or "
@@ -115,19 +114,20 @@ def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[dict[s
                                 f"{path}.multigresDeploymentTemplate")
         if base is None:
             return None, problems
-        spec, problems = resolve_layers(defaults.POOL, base, pool.overrides, PoolSpec, f"{path}.overrides")
+        spec, problems = resolve_layers(defaults.POOL, base, pool.overrides, "PoolSpec", f"{path}.overrides")
     else:
         inline = pool.model_dump(by_alias=True, exclude_none=True, mode="json",
                                  include=set(_INLINE_POOL_FIELDS))
-        spec, problems = resolve_layers(defaults.POOL, inline, None, PoolSpec, path)
+        spec, problems = resolve_layers(defaults.POOL, inline, None, "PoolSpec", path)
     if spec is None:
         return None, problems
     for container, requests in defaults.POOL_REQUESTS.items():
         section = spec.get(container) or {}
         spec[container] = {**section, "resources": fill_requests(section.get("resources"), requests)}
     try:
-        full = ResolvedPool.model_validate({"type": pool.type, "cell": pool.cell, **spec})
-    except ValidationError as exc:  # e.g. overrides that set a required field to null (deleting it)
+        full = validate("ResolvedPool", {"type": pool.type, "cell": pool.cell, **spec})
+    except Invalid as invalid:  # e.g. overrides that set a required field to null (deleting it)
+        exc = invalid.error
         where = f"{path}.overrides" if pool.overrides else path
         return None, problems + [error(f"after templates and overrides the pool's {e['loc'][0]} is missing; "
                                        "null in overrides deletes a field, give a value instead.",

@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from ..api.errors import validation_results
+from ..api.fast import Invalid, validate
 from ..merge import merge_patch
 from ..results import Result, error
 
@@ -43,15 +41,15 @@ def lookup(index: TemplateIndex, name: str, section: str, path: str) -> tuple[di
 
 
 def resolve_layers(defaults: dict[str, Any], base: dict[str, Any] | None, overrides: dict[str, Any] | None,
-                   model: type[BaseModel], overrides_path: str) -> tuple[dict[str, Any] | None, list[Result]]:
-    """defaults < base < overrides, validated against `model` and dumped in canonical order."""
+                   model: str, overrides_path: str) -> tuple[dict[str, Any] | None, list[Result]]:
+    """defaults < base < overrides, validated against the model named `model`, dumped in canonical order."""
     merged = merge_patch(defaults, base or {})
     if overrides:
         merged = merge_patch(merged, overrides)
     try:
-        parsed = model.model_validate(merged)
-    except ValidationError as exc:
-        return None, validation_results(model, exc, _split(overrides_path))
+        parsed = validate(model, merged)
+    except Invalid as exc:
+        return None, exc.results(_split(overrides_path))
     return parsed.model_dump(by_alias=True, exclude_none=True, mode="json"), []
 
 

@@ -1,0 +1,125 @@
+"""Validation without importing pydantic when the input is valid.
+
+Importing pydantic and building the model validators was most of a small render's run time, and
+kpt and Argo CD start the function on every sync. `validate(name, data)` first runs the validator
+generated from the models (fast_generated.py, see fastgen.py): for valid input it returns a plain
+object with the model's attribute names and `dump()`/`model_dump()`, the same values pydantic
+would give. When that validator is unsure (any problem, or anything it does not model, such as a
+float that is not finite), pydantic validates as before: its instance is returned when it accepts,
+and `Invalid` (carrying today's all-errors-at-once results) is raised when it does not, so results
+for invalid input are exactly what they were.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..quantity import parse_quantity
+from ..results import Result
+
+MISSING: Any = object()
+
+
+class Base:
+    """A validated object: the model's attributes, and its JSON-mode dump by alias without None."""
+
+    __slots__ = ()
+
+    def dump(self, include: Any = None) -> dict[str, Any]:  # pragma: no cover - generated per model
+        raise NotImplementedError
+
+    def model_dump(self, *, by_alias: bool = True, exclude_none: bool = True, mode: str = "json",
+                   include: Any = None) -> dict[str, Any]:
+        if not (by_alias and exclude_none and mode == "json"):
+            raise NotImplementedError("only the JSON-mode dump by alias without None is generated")
+        return self.dump(include)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.dump()!r})"
+
+
+def plain(value: Any) -> bool:
+    """JSON-shaped data whose JSON-mode dump is a copy of itself (what YAML input gives)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(type(k) is str and plain(v) for k, v in value.items())
+    if kind is list:
+        return all(plain(v) for v in value)
+    if kind is float:
+        return math.isfinite(value)
+    return False
+
+
+def copy_plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_plain(v) for k, v in value.items()}
+    if kind is list:
+        return [copy_plain(v) for v in value]
+    return value
+
+
+def quantity(value: Any) -> bool:
+    """What the models' quantity validator (api/common.py _check_quantity) accepts."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return False
+    try:
+        return parse_quantity(value) >= 0
+    except ValueError:  # QuantityError, or int() of an exponent such as `1e1.5`: pydantic reports both
+        return False
+
+
+class Invalid(Exception):
+    """Pydantic rejected the input; `results()` are the results the model's errors give."""
+
+    def __init__(self, model: Any, error: Any) -> None:
+        super().__init__(str(error))
+        self.model = model
+        self.error = error
+
+    def results(self, prefix: tuple = ()) -> list[Result]:
+        from .errors import validation_results
+
+        return validation_results(self.model, self.error, prefix)
+
+
+def pydantic_model(name: str) -> Any:
+    from . import children, cluster, common, config, template
+
+    for module in (cluster, template, common, children, config):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise KeyError(name)
+
+
+def validate(name: str, data: Any) -> Any:
+    """The model `name` of data: a generated object, or pydantic's; raises Invalid."""
+    from .fast_generated import VALIDATORS
+
+    obj = VALIDATORS[name](data)
+    if obj is not None:
+        return obj
+    from pydantic import ValidationError
+
+    model = pydantic_model(name)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(model, exc) from None
+
+
+def cell_topo(cell: Any) -> Any:
+    """The cell's topo block under either spelling (api.cluster.cell_topo, without importing pydantic)."""
+    if cell is None:
+        return None
+    return cell.topo_server or cell.toposerver
+
+
+def alias(model: str, field: str) -> str:
+    """The YAML name of a model's field."""
+    from .fast_generated import ALIASES
+
+    return ALIASES[model][field]
