@@ -337,7 +337,7 @@ def _emit(resolved: Resolved, options: Any,
     if options.emit in ("all", "children"):
         objects += resolved.children
     if options.emit in ("all", "workloads"):
-        from .build import build_all
+        from .workloads import build_all
 
         workloads, results = build_all(resolved, options, rl)
         objects += workloads

@@ -14,8 +14,8 @@ import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from krmfn.build import topo_records
-from krmfn.build.registration import SCRIPT
+from krmfn.workloads import topo_records
+from krmfn.workloads.registration import SCRIPT
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -3,7 +3,7 @@
 What these prove (without building the image; there is no registry access in tests):
 - the Dockerfile's ENTRYPOINT is the package's console script (pyproject.toml [project.scripts])
   with no arguments, i.e. function mode; the base is python:3.11-slim; the user is nobody;
-- .dockerignore keeps the package source (krmfn/, including krmfn/build/) in the context;
+- .dockerignore keeps the package source (krmfn/ and its subpackages) in the context;
 - function.yaml is a KRMFunctionDefinition whose functionConfig schema is exactly the one
   krmfn/crds.py generates from RenderMultigres (UPDATE_GOLDEN=1 rewrites it), whose image tag is
   the package version, and whose image is the one the kustomize container config uses.
@@ -60,7 +60,7 @@ def test_dockerignore_keeps_the_package() -> None:
                 verdict = not negate
         return verdict
 
-    for path in ("pyproject.toml", "README.md", "krmfn/cli.py", "krmfn/build/__init__.py"):
+    for path in ("pyproject.toml", "README.md", "krmfn/cli.py", "krmfn/workloads/__init__.py"):
         assert not excluded(path), path
     for path in (".venv/bin/python", "tests/test_kpt.py", ".git/HEAD"):
         assert excluded(path), path

@@ -309,7 +309,7 @@ def test_rendered_flags_exist(case: Case) -> None:
 
 def _is_registration_script(case: Case) -> bool:
     """The topology-registration container runs bash on its rendered script (no Multigres binary,
-    so no flags to check); tests/test_build_cluster.py and tests/test_etcd_smoke.py cover it."""
+    so no flags to check); tests/test_workloads_cluster.py and tests/test_etcd_smoke.py cover it."""
     from krmfn import defaults
 
     args = case.container.get("args") or []

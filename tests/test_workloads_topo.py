@@ -9,9 +9,9 @@ from consistency import args_of, by_kind, child
 from helpers import EXAMPLES, render_paths, resource_list, run_text
 
 from krmfn.api.config import RenderOptions
-from krmfn.build import build_all
-from krmfn.build.meta import BuildContext
-from krmfn.build.topo import build_topo_server, max_unavailable
+from krmfn.workloads import build_all
+from krmfn.workloads.objects import BuildContext
+from krmfn.workloads.topo import build_topo_server, max_unavailable
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 

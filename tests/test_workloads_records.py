@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from krmfn.build import topo_records as tr
+from krmfn.workloads import topo_records as tr
 
 FS = {"filesystem": {"path": "/backups"}}
 

@@ -9,9 +9,9 @@ from consistency import args_of, child
 from helpers import EXAMPLES, objects, render_paths, resource_list, run_text
 
 from krmfn import yamlio
-from krmfn.build import topo_records as tr
-from krmfn.build.meta import BuildContext
-from krmfn.build.shard import build_multishard
+from krmfn.workloads import topo_records as tr
+from krmfn.workloads.objects import BuildContext
+from krmfn.workloads.shard import build_multishard
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 

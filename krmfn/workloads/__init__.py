@@ -1,4 +1,4 @@
-"""Build stage: one child CR in, Kubernetes objects out (DESIGN.md §1, §3).
+"""Build stage: one child CR in, Kubernetes objects out (docs/design.md, "Stages").
 
 Each builder reads one child CR (plus render options in a BuildContext) and nothing else; the
 multiadmin and registration builders read a small view of the cluster itself. Output order is
@@ -15,7 +15,7 @@ from ..results import ResourceRef, Result, warning
 from .admin import build_multiadmin
 from .cell import build_multicell
 from .certificate import build_certificate
-from .meta import BuildContext, ClusterView
+from .objects import BuildContext, ClusterView
 from .registration import build_registration
 from .shard import build_multishard
 from .tablegroup import build_multitablegroup

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import defaults, naming
-from . import meta
-from .meta import BuildContext, ClusterView
+from . import objects
+from .objects import BuildContext, ClusterView
 
 
 def build_multiadmin(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any]]:
@@ -18,14 +18,14 @@ def build_multiadmin(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any
         return []
     name = naming.multiadmin_name(view.name)
     labels = naming.labels(view.name, "multiadmin")
-    args = [*meta.server_flags("multiadmin"),
-            *meta.topo_flags(view.global_topo, view.namespace, ctx), "--service-map=grpc-multiadmin"]
-    admin, tmp = meta.server_container("multiadmin", view.images["multiadmin"], args, view.pull,
+    args = [*objects.server_flags("multiadmin"),
+            *objects.topo_flags(view.global_topo, view.namespace, ctx), "--service-map=grpc-multiadmin"]
+    admin, tmp = objects.server_container("multiadmin", view.images["multiadmin"], args, view.pull,
                                        spec.get("resources"))
-    wave = meta.WAVES["server"]
+    wave = objects.WAVES["server"]
     replicas = int(spec.get("replicas", defaults.COMPONENT_REPLICAS["multiadmin"]))
-    deployment = meta.deployment(meta.metadata(name, view, labels, wave), labels, replicas, [admin], view.pull,
+    deployment = objects.deployment(objects.metadata(name, view, labels, wave), labels, replicas, [admin], view.pull,
                                  defaults.NONROOT_UID, [tmp])
-    service = meta.obj("v1", "Service", meta.metadata(name, view, labels, wave), {
-        "type": "ClusterIP", "selector": naming.selector(labels), "ports": meta.service_ports(admin["ports"])})
+    service = objects.obj("v1", "Service", objects.metadata(name, view, labels, wave), {
+        "type": "ClusterIP", "selector": naming.selector(labels), "ports": objects.service_ports(admin["ports"])})
     return [deployment, service]

@@ -10,12 +10,12 @@ from helpers import EXAMPLES, render_paths
 
 from krmfn import yamlio
 from krmfn.api.config import RenderOptions
-from krmfn.build import build_all, cluster_view
-from krmfn.build import topo_records as tr
-from krmfn.build.admin import build_multiadmin
-from krmfn.build.meta import BuildContext
-from krmfn.build.registration import build_registration
 from krmfn.resourcelist import Item, ResourceList
+from krmfn.workloads import build_all, cluster_view
+from krmfn.workloads import topo_records as tr
+from krmfn.workloads.admin import build_multiadmin
+from krmfn.workloads.objects import BuildContext
+from krmfn.workloads.registration import build_registration
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 
