@@ -19,6 +19,7 @@ from typing import Any
 
 from helpers import ROOT, UPDATE_GOLDEN
 
+import krmfn
 from krmfn import yamlio
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -94,9 +95,19 @@ def test_function_yaml_metadata() -> None:
     for key in ("name", "idempotent", "runtime", "usage", "examples", "license"):
         assert key in version, key
     image = version["runtime"]["container"]["image"]
-    assert image.endswith(":v" + PYPROJECT["project"]["version"])
+    assert image.endswith(":v" + krmfn.__version__)
     for path in [version["usage"], *version["examples"]]:
         assert (ROOT / path).exists(), path
     container = yamlio.load((ROOT / "kustomization" / "container" / "render-multigres.yaml").read_text())
     runtime = yamlio.load(container["metadata"]["annotations"]["config.kubernetes.io/function"])
     assert runtime["container"]["image"] == image
+
+
+def test_version_license_and_typing_marker_ship_with_the_package() -> None:
+    """One version (krmfn.__version__, which pyproject.toml reads); the license function.yaml names."""
+    assert PYPROJECT["project"]["dynamic"] == ["version"]
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "krmfn.__version__"}
+    assert "Apache License\n" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
+    assert yamlio.load(FUNCTION_YAML.read_text())["spec"]["versions"][0]["license"] == "Apache 2.0"
+    assert (ROOT / "krmfn" / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["krmfn"]
