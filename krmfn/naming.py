@@ -74,7 +74,7 @@ def is_label_value(value: str) -> bool:
     return len(value) <= LABEL_VALUE_LIMIT and bool(_LABEL_VALUE.match(value))
 
 
-# ---- child custom resources (the seed's names, with the cluster prefix: see DESIGN.md §2) ----
+# ---- child custom resources (the design's names, with the cluster prefix: docs/design.md, "Deviations") ----
 
 def global_topo_name(cluster: str) -> str:
     return object_name("TopoServer", cluster, "global")
@@ -115,7 +115,7 @@ def multiadmin_name(cluster: str) -> str:
 
 
 def gateway_name(multicell: str) -> str:
-    """`<cluster>-<cell>-gateway`, the seed's `gatewayServiceName`."""
+    """`<cluster>-<cell>-gateway`, the design's `gatewayServiceName`."""
     return object_name("Service", multicell, "gateway")
 
 

@@ -1,4 +1,4 @@
-"""`tree`: the resolved hierarchy with the counts known at render time (the seed's status).
+"""`tree`: the resolved hierarchy with the counts known at render time (the design's status).
 
 A render function has no live status; what it can promise is the desired side: instances per
 database, cells and their topo source, and where each instance goes (the pool StatefulSet).

@@ -1,6 +1,6 @@
-"""The read-only child kinds, in the exact spec shapes the seed shows.
+"""The read-only child kinds, in the exact spec shapes the design shows.
 
-Fields the seed does not show but a builder needs (DESIGN.md §1: a builder reads one child CR
+Fields the design does not show but a builder needs (docs/design.md: a builder reads one child CR
 and nothing else) are documented additions, listed in the README: `databaseName`,
 `tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
 `postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`.
@@ -93,7 +93,7 @@ class ResolvedShardTemplate(Model):
 
 
 class ShardPlacement(PullSettings):
-    """What table groups and shards add to the seed's shapes: who they are, where topo is."""
+    """What table groups and shards add to the design's shapes: who they are, where topo is."""
 
     database_name: str
     table_group_name: str

@@ -1,4 +1,4 @@
-"""MultigresCluster: the root object a user edits (seed, "Multigres Cluster")."""
+"""MultigresCluster: the root object a user edits (the design, "Multigres Cluster")."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ DurabilityPolicy = Literal["AT_LEAST_2", "MULTI_CELL_AT_LEAST_2"]
 
 
 class Images(Model):
-    """One version of each component for the whole cluster (the seed's safety argument)."""
+    """One version of each component for the whole cluster (the design's safety argument)."""
 
     multigateway: str | None = None
     multiorch: str | None = None
@@ -82,7 +82,7 @@ class CellSpec(Model):
 
     multigateway: ComponentRef | None = None
     topo_server: CellTopoServer | None = None
-    # The seed spells it `toposerver` once; kept so an API server does not prune it (DESIGN.md §2).
+    # The design spells it `toposerver` once; kept so an API server does not prune it (docs/design.md).
     toposerver: CellTopoServer | None = Field(default=None, alias="toposerver")
     topology_reconciliation: TopologyReconciliation | None = None
 
@@ -213,7 +213,7 @@ class MultigresCluster(Model):
     kind: Literal["MultigresCluster"]
     metadata: FreeForm
     spec: ClusterSpec
-    # Status belongs to a live cluster; accepted (the seed shows one) and never rendered.
+    # Status belongs to a live cluster; accepted (the design shows one) and never rendered.
     status: FreeForm | None = None
 
 

@@ -1,6 +1,6 @@
 """MultigresCluster → multiadmin: a Deployment and its Service `<cluster>-multiadmin`.
 
-multiadmin hangs off the root in the seed, so it is built from the cluster view, not a child.
+multiadmin hangs off the root in the design, so it is built from the cluster view, not a child.
 """
 
 from __future__ import annotations

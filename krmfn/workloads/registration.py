@@ -1,6 +1,6 @@
 """Topology registration: a Job that writes every Cell and Database record into the global topo.
 
-`multigres createclustermetadata` cannot express the seed (it registers one database named
+`multigres createclustermetadata` cannot express the design's example (it registers one database named
 `postgres` and puts every cell on the global etcd), so the records are encoded here
 (topo_records.py), shipped in a ConfigMap's binaryData, and written by a small bash script on the
 multigres image through etcd's JSON gateway (the etcd image has no shell); an etcdctl container

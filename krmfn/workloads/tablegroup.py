@@ -1,6 +1,6 @@
 """MultiTableGroup → multiorch: one Deployment per cell that hosts one of its pools.
 
-Each watches `<db>/<tg>` (DESIGN.md §2): a table group's failover is decided in every cell
+Each watches `<db>/<tg>` (docs/design.md, "Deviations"): a table group's failover is decided in every cell
 where it has instances.
 """
 
