@@ -18,17 +18,17 @@ from .quantity import QuantityError, parse_quantity
 from .results import Result, error, info, warning
 
 if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/fast.py
-    from .api.cluster import MultigresCluster
+    from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
 
 ClusterCheck = Callable[["MultigresCluster"], Iterable[Result]]
 ChildCheck = Callable[[dict[str, Any]], Iterable[Result]]
 
 
-def _cells(cluster: MultigresCluster) -> list:
+def _cells(cluster: MultigresCluster) -> list[CellTemplate]:
     return (cluster.spec.cells.templates if cluster.spec.cells else None) or []
 
 
-def _databases(cluster: MultigresCluster) -> list:
+def _databases(cluster: MultigresCluster) -> list[DatabaseTemplate]:
     return (cluster.spec.databases.templates if cluster.spec.databases else None) or []
 
 

@@ -53,7 +53,7 @@ def _resolve(node: Any, defs: dict[str, Any]) -> Any:
 def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     """A structural OpenAPI v3 schema for a model, as CRDs and function.yaml need it."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    schema = _resolve(raw, raw.get("$defs", {}))
+    schema: dict[str, Any] = _resolve(raw, raw.get("$defs", {}))
     return schema
 
 

@@ -29,6 +29,9 @@ from .resolve.templates import TemplateIndex
 from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, ResourceList
 from .results import ResourceRef, Result, error, info, sort_results, with_ref
 
+# An object's identity in a render: (kind, namespace, name).
+Key = tuple[str, str | None, str]
+
 CLUSTER_KIND = "MultigresCluster"
 TEMPLATE_KIND = "MultigresDeploymentTemplate"
 
@@ -135,7 +138,7 @@ def _describe(obj: dict[str, Any]) -> str:
 
 def check_collisions(objects: list[dict[str, Any]]) -> list[Result]:
     """Two generated objects of one kind with one name would overwrite each other: say so."""
-    seen: dict[tuple, dict[str, Any]] = {}
+    seen: dict[Key, dict[str, Any]] = {}
     out = []
     for obj in objects:
         key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
@@ -189,9 +192,9 @@ def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None
     indexes = _template_index(templates, results)
     generated: list[Item] = []
     resolved_all: list[Resolved] = []
-    seen_clusters: set[tuple] = set()
+    seen_clusters: set[tuple[str | None, str]] = set()
     names = [(i.namespace, i.name) for i in clusters]
-    owners: dict[tuple, Item] = {}  # generated object -> the cluster it came from (for result locations)
+    owners: dict[Key, Item] = {}  # generated object -> the cluster it came from (for result locations)
     for cluster_item in sorted(clusters, key=lambda i: (i.namespace or "", i.name)):
         ref = ResourceRef.of(cluster_item.obj)
         if (cluster_item.namespace, cluster_item.name) in seen_clusters:
@@ -274,19 +277,19 @@ def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None
     return Output(kept + generated, sort_results(results), resolved_all)
 
 
-def locate_results(results: list[Result], items: list[Item], owners: dict[tuple, Item] | None = None) -> list[Result]:
+def locate_results(results: list[Result], items: list[Item], owners: dict[Key, Item] | None = None) -> list[Result]:
     """Give each result about an input object its file, line and column (where the item says).
 
     A result about a generated object gets the file of the cluster it came from (no line: its
     field path is in the generated object, not in the cluster).
     """
-    by_ref: dict[tuple, Item] = {}
-    for item in items:
-        by_ref.setdefault((item.kind, item.namespace, item.name), item)
+    by_ref: dict[Key, Item] = {}
+    for each in items:
+        by_ref.setdefault((each.kind, each.namespace, each.name), each)
     out = []
     for r in results:
         key = (r.ref.kind, r.ref.namespace, r.ref.name) if r.ref is not None else None
-        item = by_ref.get(key) if key is not None else None
+        item: Item | None = by_ref.get(key) if key is not None else None
         if item is None and key is not None and owners and key in owners and not r.file:
             owner = owners[key]
             file = owner.file or (owner.path if isinstance(owner.path, str) else None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 GROUP = "multigres.com"
 API_VERSION = f"{GROUP}/v1alpha1"
@@ -242,7 +243,7 @@ def multiorch_deployment(table_group: str, cell: str) -> str:
     return dns_label(table_group, "multiorch", cell)
 
 
-def identity_of(child: dict) -> dict[str, str]:
+def identity_of(child: dict[str, Any]) -> dict[str, str]:
     """Identity labels of a child CR (`multigres.com/<key>` minus cluster), as naming.labels kwargs."""
     meta = child.get("metadata") or {}
     out = {}
@@ -252,7 +253,7 @@ def identity_of(child: dict) -> dict[str, str]:
     return out
 
 
-def cluster_of(child: dict) -> str:
+def cluster_of(child: dict[str, Any]) -> str:
     """The cluster a child CR belongs to, from its `multigres.com/cluster` label."""
     meta = child.get("metadata") or {}
     return str((meta.get("labels") or {}).get(f"{GROUP}/cluster", ""))

@@ -115,18 +115,19 @@ def _item_spans(text: str, seq: yaml.SequenceNode) -> tuple[list[str | None], in
     """Source text for each entry of the `items` block sequence, and the dash column."""
     if seq.flow_style or not seq.value:
         return _flow_spans(text, seq), 0
-    dashes = [_dash_position(text, n.start_mark.index) for n in seq.value]
-    if any(d is None for d in dashes):
+    found = [_dash_position(text, n.start_mark.index) for n in seq.value]
+    dashes = [d for d in found if d is not None]
+    if len(dashes) != len(found):
         return _flow_spans(text, seq), 0
-    starts = [_line_start(text, d) for d in dashes]  # type: ignore[arg-type]
-    columns = {d - s for d, s in zip(dashes, starts, strict=True)}  # type: ignore[operator]
-    if len(columns) != 1 or any(text[s:d].strip() for s, d in zip(starts, dashes, strict=True)):  # type: ignore[misc]
+    starts = [_line_start(text, d) for d in dashes]
+    columns = {d - s for d, s in zip(dashes, starts, strict=True)}
+    if len(columns) != 1 or any(text[s:d].strip() for s, d in zip(starts, dashes, strict=True)):
         return _flow_spans(text, seq), 0
     end = _line_start(text, seq.end_mark.index) if seq.end_mark.index < len(text) else len(text)
     bounds = starts[1:] + [max(end, starts[-1])]
     spans: list[str | None] = []
     for dash, stop in zip(dashes, bounds, strict=True):
-        chunk = text[dash:stop]  # type: ignore[misc]
+        chunk = text[dash:stop]
         spans.append(chunk if chunk.endswith("\n") else chunk + "\n")
     return spans, columns.pop()
 
@@ -358,7 +359,7 @@ def write_resource_list(items: list[Item], results: list[Result], dash_column: i
 def _yaml_files(path: str) -> list[str]:
     if os.path.isfile(path):
         return [path]
-    found = []
+    found: list[str] = []
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith((".yaml", ".yml")))

@@ -29,7 +29,8 @@ class ResourceRef:
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> ResourceRef:
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        found = obj.get("metadata")
+        meta: dict[str, Any] = found if isinstance(found, dict) else {}
         return cls(str(obj.get("apiVersion", "")), str(obj.get("kind", "")), str(meta.get("name", "")),
                    meta.get("namespace"))
 
@@ -108,11 +109,11 @@ def has_errors(results: list[Result]) -> bool:
 
 def sort_results(results: list[Result]) -> list[Result]:
     """Stable, deterministic order: by severity, then object, then field path."""
-    def key(r: Result) -> tuple:
+    def key(r: Result) -> tuple[int, str, str, str, str, str]:
         ref = r.ref or ResourceRef("", "", "")
         return (_RANK[r.severity], ref.namespace or "", ref.kind, ref.name, r.path, r.message)
 
-    seen: set[tuple] = set()
+    seen: set[tuple[int, str, str, str, str, str]] = set()
     out = []
     for r in sorted(results, key=key):
         k = key(r)

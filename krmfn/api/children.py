@@ -145,7 +145,7 @@ def _child(kind: str, spec_type: type) -> type[Model]:
     return type(kind, (Model,), {
         "__annotations__": {
             "api_version": Literal["multigres.com/v1alpha1"],
-            "kind": Literal[kind],  # type: ignore[valid-type]
+            "kind": Literal[kind],
             "metadata": FreeForm,
             "spec": spec_type,
         },

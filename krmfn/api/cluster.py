@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from .common import (
     ComponentRef,
@@ -49,7 +50,7 @@ class ExternalTopo(Model):
     root_path: str | None = None
 
 
-_ONE_TOPO = {"rule": "!(has(self.managedSpec) && has(self.external))",
+_ONE_TOPO: JsonDict = {"rule": "!(has(self.managedSpec) && has(self.external))",
              "message": "managedSpec and external are mutually exclusive"}
 
 
@@ -100,7 +101,7 @@ class Partitioning(Model):
     shards: Annotated[int, Field(ge=1, le=128)] = 1  # krmfn.limits.MAX_SHARDS
 
 
-_POOL_XOR = {
+_POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
             "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
@@ -147,7 +148,7 @@ class S3Backup(Model):
     credentials_secret: ObjectName | None = None
 
 
-_ONE_REPOSITORY = {"rule": "!(has(self.volumeClaimTemplate) && has(self.s3))",
+_ONE_REPOSITORY: JsonDict = {"rule": "!(has(self.volumeClaimTemplate) && has(self.s3))",
                    "message": "a backup repository is a volume (volumeClaimTemplate) or s3, not both"}
 
 

@@ -70,11 +70,12 @@ class ClusterView:
         return self.metadata if key == "metadata" else default
 
 
-def namespace_of(child: dict[str, Any]) -> str | None:
-    return (child.get("metadata") or {}).get("namespace")
+def namespace_of(child: dict[str, Any] | ClusterView) -> str | None:
+    namespace: str | None = (child.get("metadata") or {}).get("namespace")
+    return namespace
 
 
-def metadata(name: str, child: dict[str, Any], labels: dict[str, str], wave: str,
+def metadata(name: str, child: dict[str, Any] | ClusterView, labels: dict[str, str], wave: str,
              extra_annotations: dict[str, str] | None = None) -> dict[str, Any]:
     """Object metadata: name, the child's namespace, labels, generated-from copied from the child."""
     meta: dict[str, Any] = {"name": name}

@@ -63,7 +63,7 @@ def s3_env(backup: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _mounts(backup: dict[str, Any], *extra: dict[str, Any]) -> list[dict[str, Any]]:
-    out = [{"name": "data", "mountPath": defaults.POOLER_DIR},
+    out: list[dict[str, Any]] = [{"name": "data", "mountPath": defaults.POOLER_DIR},
            {"name": "postgres-password", "mountPath": defaults.PASSWORD_MOUNT, "readOnly": True},
            {"name": "pgbackrest-tls", "mountPath": defaults.PGBACKREST_CERT_DIR, "readOnly": True}]
     if "filesystem" in backup:
