@@ -17,7 +17,7 @@ test: venv
 e2e: venv
 	$(PY) -m pytest -q -m e2e tests/e2e
 
-# ruff and mypy --strict, as .ci/run runs them; their settings are in pyproject.toml.
+# ruff (complexity at most 10) and mypy --strict, as .ci/run runs them; settings in pyproject.toml.
 lint: venv
 	$(VENV)/bin/ruff check krmfn tests
 	$(VENV)/bin/mypy krmfn

@@ -373,30 +373,41 @@ def check_replica_bounds(child: dict[str, Any]) -> list[Result]:
         path, value = stack.pop()
         if isinstance(value, dict):
             for key, sub in value.items():
-                if key == "replicas" and isinstance(sub, int) and not isinstance(sub, bool):
-                    if child["kind"] == "TopoServer" or ".managedSpec" in path:
-                        continue  # etcd members come from the cluster only: check_etcd_replicas
-                    if "pools[" in path:
-                        limit, name = limits.MAX_POOL_REPLICAS, "MAX_POOL_REPLICAS"
-                    else:
-                        limit, name = limits.MAX_COMPONENT_REPLICAS, "MAX_COMPONENT_REPLICAS"
-                    if sub > limit:
-                        out.append(error(f"replicas {sub} is more than {limit} (limit {name}); lower it.",
-                                         f"{path}.replicas"))
-                elif key in ("requests", "limits") and isinstance(sub, dict):
-                    for name in sub:
-                        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
-                            out.append(error(f"resource name {name!r} is not valid (cpu, memory, "
-                                             "ephemeral-storage, storage or a domain-prefixed name such as "
-                                             "nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}"))
-                elif key == "storageClassName" and isinstance(sub, str) and not is_dns_subdomain(sub):
-                    out.append(error(f"storageClassName {sub!r} is not a valid StorageClass name (lower-case "
-                                     "letters, digits, '-' and '.'); fix it.", f"{path}.storageClassName"))
-                else:
+                problems = _bounded_field(child["kind"], path, key, sub)
+                if problems is None:
                     stack.append((f"{path}.{key}", sub))
+                else:
+                    out += problems
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
     return out
+
+
+def _bounded_field(kind: str, path: str, key: str, sub: Any) -> list[Result] | None:
+    """The problems of one field check_replica_bounds bounds, or None for a field to look inside."""
+    if key == "replicas" and isinstance(sub, int) and not isinstance(sub, bool):
+        return _replica_problems(kind, path, sub)
+    if key in ("requests", "limits") and isinstance(sub, dict):
+        return [error(f"resource name {name!r} is not valid (cpu, memory, ephemeral-storage, storage or a "
+                      "domain-prefixed name such as nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}")
+                for name in sub if not isinstance(name, str) or not _RESOURCE_NAME.match(name)]
+    if key == "storageClassName" and isinstance(sub, str):
+        return [] if is_dns_subdomain(sub) else [error(
+            f"storageClassName {sub!r} is not a valid StorageClass name (lower-case letters, digits, '-' and "
+            "'.'); fix it.", f"{path}.storageClassName")]
+    return None
+
+
+def _replica_problems(kind: str, path: str, replicas: int) -> list[Result]:
+    if kind == "TopoServer" or ".managedSpec" in path:
+        return []  # etcd members come from the cluster only: check_etcd_replicas
+    if "pools[" in path:
+        limit, name = limits.MAX_POOL_REPLICAS, "MAX_POOL_REPLICAS"
+    else:
+        limit, name = limits.MAX_COMPONENT_REPLICAS, "MAX_COMPONENT_REPLICAS"
+    if replicas > limit:
+        return [error(f"replicas {replicas} is more than {limit} (limit {name}); lower it.", f"{path}.replicas")]
+    return []
 
 
 CLUSTER_CHECKS: list[ClusterCheck] = [
