@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import topo_decode
 import yaml
 from consistency import args_of, by_kind
 from helpers import EXAMPLES, render_paths
@@ -12,7 +13,6 @@ from krmfn import yamlio
 from krmfn.api.config import RenderOptions
 from krmfn.resourcelist import Item, ResourceList
 from krmfn.workloads import build_all, cluster_view
-from krmfn.workloads import topo_records as tr
 from krmfn.workloads.admin import build_multiadmin
 from krmfn.workloads.objects import BuildContext
 from krmfn.workloads.registration import build_registration
@@ -43,13 +43,13 @@ def test_registration_writes_each_cell_with_its_own_topo_and_each_database() -> 
     puts = _puts([cm])
     assert list(puts) == ["/multigres/global/cells/us-east-1/Cell", "/multigres/global/cells/us-west-2/Cell",
                           "/multigres/global/databases/production_db/Database"]
-    east = tr.decode_cell(puts["/multigres/global/cells/us-east-1/Cell"])
+    east = topo_decode.decode_cell(puts["/multigres/global/cells/us-east-1/Cell"])
     assert east["server_addresses"] == ["example-multigres-cluster-global-client.multigres.svc.cluster.local:2379"]
     assert east["root"] == "/multigres/global/us-east-1"  # upstream's root for a cell on the global etcd
-    west = tr.decode_cell(puts["/multigres/global/cells/us-west-2/Cell"])
+    west = topo_decode.decode_cell(puts["/multigres/global/cells/us-west-2/Cell"])
     assert west == {"name": "us-west-2", "root": "/multigres/us-west-2", "server_addresses": [
         "example-multigres-cluster-us-west-2-client.multigres.svc.cluster.local:2379"]}
-    db = tr.decode_database(puts["/multigres/global/databases/production_db/Database"])
+    db = topo_decode.decode_database(puts["/multigres/global/databases/production_db/Database"])
     assert db["cells"] == ["us-east-1", "us-west-2"] and db["backup_path"] == "/backups"
     assert db["policy"]["policy_name"] == "AT_LEAST_2"
     pod = job["spec"]["template"]["spec"]
@@ -83,7 +83,7 @@ def test_external_cell_record_holds_its_address() -> None:
     view = cluster_view(SEED)
     view.cell_registrations = [{"name": "x", "addresses": ["etcd-x:2379"], "root": "/multigres/x", "register": True}]
     cm, _ = build_registration(view, BuildContext())
-    assert tr.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["etcd-x:2379"]
+    assert topo_decode.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["etcd-x:2379"]
 
 
 def test_a_long_record_travels_in_binary_data_without_error() -> None:
@@ -92,7 +92,8 @@ def test_a_long_record_travels_in_binary_data_without_error() -> None:
     view.cell_registrations = [{"name": "x", "addresses": ["e" * 200 + ":2379"], "root": "/x", "register": True}]
     ctx = BuildContext()
     cm, _ = build_registration(view, ctx)
-    assert tr.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["e" * 200 + ":2379"]
+    record = topo_decode.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])
+    assert record["server_addresses"] == ["e" * 200 + ":2379"]
     assert ctx.results == []
 
 
