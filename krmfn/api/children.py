@@ -27,7 +27,7 @@ from .common import (
 
 class PullSettings(Model):
     image_pull_policy: PullPolicy | None = None
-    image_pull_secrets: list[ImagePullSecret] | None = None
+    image_pull_secrets: list[ImagePullSecret] = []  # pydantic copies the default for each instance
 
 
 class TopoServerSpec(PullSettings):
@@ -140,20 +140,40 @@ class MultiShardSpec(ShardPlacement):
     pgbackrest_tls_secret: str = Field(alias="pgbackrestTLSSecret")
 
 
-def _child(kind: str, spec_type: type) -> type[Model]:
-    """A top-level child object model: apiVersion, kind, metadata, spec."""
-    return type(kind, (Model,), {
-        "__annotations__": {
-            "api_version": Literal["multigres.com/v1alpha1"],
-            "kind": Literal[kind],
-            "metadata": FreeForm,
-            "spec": spec_type,
-        },
-        "__module__": __name__,
-    })
+# The four top-level kinds are written out, not made by a factory, so that type checkers and
+# readers see their fields; each is apiVersion, kind, metadata and spec, like every child CR.
+
+class TopoServer(Model):
+    """An etcd the function renders: the global topology server, or a cell's own."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["TopoServer"]
+    metadata: FreeForm
+    spec: TopoServerSpec
 
 
-TopoServer = _child("TopoServer", TopoServerSpec)
-MultiCell = _child("MultiCell", MultiCellSpec)
-MultiTableGroup = _child("MultiTableGroup", MultiTableGroupSpec)
-MultiShard = _child("MultiShard", MultiShardSpec)
+class MultiCell(Model):
+    """One cell: its gateway, and which topology server holds its records."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["MultiCell"]
+    metadata: FreeForm
+    spec: MultiCellSpec
+
+
+class MultiTableGroup(Model):
+    """One table group of one database: its multiorch, partitioning and pools."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["MultiTableGroup"]
+    metadata: FreeForm
+    spec: MultiTableGroupSpec
+
+
+class MultiShard(Model):
+    """One shard of a table group: its pools of postgres + multipooler, and its backup repository."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["MultiShard"]
+    metadata: FreeForm
+    spec: MultiShardSpec
