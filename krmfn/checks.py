@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import limits, naming
+from . import defaults, limits, naming
 from .api.fast import cell_topo
 from .quantity import QuantityError, parse_quantity
-from .results import Result, error, info, warning
+from .results import ResourceRef, Result, error, info, warning
 
 if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/fast.py
     from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
@@ -526,3 +526,75 @@ CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability
 def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, Result]]:
     return [(n, info(f"template {n!r} is not referenced by any MultigresCluster in its namespace; it has no "
                      "effect (delete it or reference it).")) for n in sorted(set(names) - used)]
+
+
+# ---- Secrets: referenced, never generated ----
+
+def _secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
+    secrets: dict[str, list[Any]] = {}
+    for item in items:
+        if item.kind == "Secret" and item.api_version == "v1":
+            secrets.setdefault(item.name, []).append(item)
+    return secrets
+
+
+# (child spec field, dotted, keys the pods read, what the Secret is, how to make it)
+_SECRETS = [
+    ("postgresPasswordSecret", (defaults.PASSWORD_KEY,), "the postgres password",
+     "`kubectl create secret generic {name} --from-literal=" + defaults.PASSWORD_KEY + "=...`, or add it to the "
+     "package with a secret manager"),
+    ("pgbackrestTLSSecret", tuple(defaults.PGBACKREST_CERT_FILES), "pgBackRest's TLS CA, certificate and key",
+     "`scripts/make-pgbackrest-tls.sh {cluster} {namespace}` (README \"pgBackRest TLS\"), or set "
+     "spec.pgbackrestTLS.certManager.issuerRef on the cluster"),
+    ("backup.s3.credentialsSecret", defaults.S3_CREDENTIAL_KEYS[:2], "S3 credentials for pgBackRest",
+     "`kubectl create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=... "
+     "--from-literal=AWS_SECRET_ACCESS_KEY=...`"),
+]
+
+
+def _field(spec: dict[str, Any], dotted: str) -> Any:
+    value: Any = spec
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def check_secrets(children: list[dict[str, Any]], items: list[Any],
+                  rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
+    """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
+
+    A Secret that a rendered cert-manager Certificate writes (`rendered`) counts as present.
+    """
+    secrets = _secrets_by_name(items)
+    rendered = rendered or set()
+    out, seen = [], set()
+    for child in children:
+        spec = child.get("spec") or {}
+        ns = (child.get("metadata") or {}).get("namespace")
+        for field, keys, what, how in _SECRETS:
+            name = _field(spec, field)
+            if child["kind"] != "MultiShard" or not name or (ns, name) in seen or (ns, name) in rendered:
+                continue
+            seen.add((ns, name))
+            found = [s for s in secrets.get(name, []) if s.namespace in (None, ns)]
+            where = f" in namespace {ns!r}" if ns else ""
+            ref = ResourceRef.of(child)
+            if not found:
+                make = how.format(name=name, cluster=naming.cluster_of(child), namespace=ns or "NAMESPACE")
+                out.append(warning(
+                    f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
+                    f"{what}) is not among the inputs; the "
+                    f"pooler pods will not start until it exists. Create it outside Git, e.g. {make}.",
+                    f"spec.{field}", ref))
+                continue
+            missing = [k for k in keys if not any(k in ((s.obj.get("data") or {}) | (s.obj.get("stringData") or {}))
+                                                  for s in found)]
+            if missing:
+                out.append(warning(f"Secret {name!r} has no key {', '.join(repr(k) for k in missing)}; the pooler "
+                                   f"pods read {what} from it.", f"spec.{field}", ref))
+    return out
+
+
+def secrets_written_by(objects: list[dict[str, Any]]) -> set[tuple[str | None, str]]:
+    """(namespace, name) of the Secrets the rendered cert-manager Certificates write."""
+    return {(o["metadata"].get("namespace"), o["spec"]["secretName"]) for o in objects if o["kind"] == "Certificate"}

@@ -21,7 +21,9 @@ from .checks import (
     CLUSTER_CHECKS,
     SIZE_CHECKS,
     check_options,
+    check_secrets,
     check_unused_templates,
+    secrets_written_by,
 )
 from .limits import MAX_OUTPUT_OBJECTS
 from .resolve.cluster import Resolved, resolve_cluster
@@ -420,6 +422,7 @@ def _emit(resolved: Resolved, options: Any,
     if options.emit in ("all", "workloads"):
         from .workloads import build_all
 
-        workloads, results = build_all(resolved, options, rl)
+        workloads, results = build_all(resolved, options)
         objects += workloads
+        results += check_secrets(resolved.children, rl.items, secrets_written_by(workloads))
     return objects, results

@@ -1,4 +1,4 @@
-"""Cluster-level builders (multiadmin, registration) and build_all: order, results, secrets."""
+"""Cluster-level builders (multiadmin, registration), build_all's order, and the Secret checks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from helpers import EXAMPLES, render_paths
 
 from krmfn import yamlio
 from krmfn.api.config import RenderOptions
-from krmfn.resourcelist import Item, ResourceList
+from krmfn.checks import check_secrets, secrets_written_by
+from krmfn.resourcelist import Item
+from krmfn.results import Result
 from krmfn.workloads import build_all, cluster_view
 from krmfn.workloads.admin import build_multiadmin
 from krmfn.workloads.objects import BuildContext
@@ -111,11 +113,11 @@ def test_records_survive_the_yaml_writer() -> None:
 
 
 def test_build_all_order_and_no_shared_dicts() -> None:
-    objs, _ = build_all(SEED, RenderOptions(), ResourceList())
+    objs, _ = build_all(SEED, RenderOptions())
     kinds = [o["kind"] for o in objs]
     assert kinds[:6] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "ConfigMap", "Job"]
     assert kinds[6:8] == ["Deployment", "Service"]  # multiadmin
-    assert objs == build_all(SEED, RenderOptions(), ResourceList())[0]  # deterministic
+    assert objs == build_all(SEED, RenderOptions())[0]  # deterministic
     assert "&id" not in yamlio.dump({"items": objs})  # no YAML anchors between objects
     ids = [id(d) for o in objs for d in _dicts(o)]
     assert len(ids) == len(set(ids))
@@ -129,39 +131,45 @@ def _dicts(value: object) -> list[object]:
     return []
 
 
+def _secret_results(*inputs: Item) -> list[Result]:
+    """What the function says about the seed's Secrets, given these input items."""
+    objs, _ = build_all(SEED, RenderOptions())
+    return check_secrets(SEED.children, list(inputs), secrets_written_by(objs))
+
+
 TLS = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
        "metadata": {"name": "example-multigres-cluster-pgbackrest-tls", "namespace": "multigres"},
        "data": {"ca.crt": "", "tls.crt": "", "tls.key": ""}}
 
 
 def test_missing_password_secret_is_a_warning_and_a_present_one_is_not() -> None:
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(TLS)]))
+    results = _secret_results(Item(TLS))
     assert [r.severity for r in results] == ["warning"]
     assert "example-multigres-cluster-postgres-password" in results[0].message
     secret = {"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": "example-multigres-cluster-postgres-password", "namespace": "multigres"},
               "stringData": {"password": "x"}}
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret), Item(TLS)]))
+    results = _secret_results(Item(secret), Item(TLS))
     assert results == []
     del secret["stringData"]
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret), Item(TLS)]))
+    results = _secret_results(Item(secret), Item(TLS))
     assert len(results) == 1 and "has no key 'password'" in results[0].message
 
 
 def test_missing_pgbackrest_tls_secret_is_a_warning_that_says_how_to_make_it() -> None:
     password = {"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "x"}, "metadata": {
         "name": "example-multigres-cluster-postgres-password", "namespace": "multigres"}}
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(password)]))
+    results = _secret_results(Item(password))
     assert [(r.severity, r.path) for r in results] == [("warning", "spec.pgbackrestTLSSecret")]
     assert "scripts/make-pgbackrest-tls.sh example-multigres-cluster multigres" in results[0].message
     partial = copy.deepcopy(TLS)
     del partial["data"]["ca.crt"]
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(password), Item(partial)]))
+    results = _secret_results(Item(password), Item(partial))
     assert len(results) == 1 and "has no key 'ca.crt'" in results[0].message
 
 
 def test_cluster_domain_option_reaches_every_address() -> None:
-    objs, _ = build_all(SEED, RenderOptions.model_validate({"clusterDomain": "corp.example"}), ResourceList())
+    objs, _ = build_all(SEED, RenderOptions.model_validate({"clusterDomain": "corp.example"}))
     text = yamlio.dump({"items": objs})
     assert "svc.cluster.local" not in text and "svc.corp.example" in text
     assert by_kind(objs, "Job")

@@ -134,7 +134,7 @@ def test_external_topo_renders_no_etcd_and_passes_the_address_on() -> None:
     import yaml
 
     out = run_text(resource_list(yaml.safe_load(EXTERNAL)))
-    objs, _ = build_all(out.resolved[0], RenderOptions(), None)
+    objs, _ = build_all(out.resolved[0], RenderOptions())
     assert not by_kind(objs, "StatefulSet")
     gateway = by_kind(objs, "Deployment")[-1]
     args = args_of(gateway["spec"]["template"]["spec"]["containers"][0])
