@@ -10,17 +10,15 @@ import click
 
 from .limits import MAX_INPUT_BYTES
 from .resourcelist import INDEX, PATH
-from .results import Result, has_errors
+from .results import Result, has_errors, result_lines
 
 if TYPE_CHECKING:
     from .function import Output
 
 
 def _print_results(results: list[Result]) -> None:
-    """`file:line:col: SEVERITY: ...`, as a compiler prints it, when the source is known."""
-    for r in results:
-        where = r.location()
-        click.echo((where + " " if where else "") + r.describe(), err=True)
+    for line in result_lines(results):
+        click.echo(line, err=True)
 
 
 def _read_config(config: str) -> tuple[dict[str, Any] | None, list[Result]]:

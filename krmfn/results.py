@@ -121,3 +121,14 @@ def sort_results(results: list[Result]) -> list[Result]:
             seen.add(k)
             out.append(r)
     return out
+
+
+def result_lines(results: list[Result]) -> list[str]:
+    """Results for a terminal, one line each: `file:line:col: SEVERITY: ...` as a compiler prints
+    it when the source is known. Every front end that prints results (render, tree, the kustomize
+    plugin, the Argo CD step) prints these lines, so they read the same everywhere."""
+    out = []
+    for r in results:
+        where = r.location()
+        out.append((where + " " if where else "") + r.describe())
+    return out
