@@ -233,10 +233,6 @@ def dns_label(*parts: str) -> str:
     return fit(CONTAINER_NAME_LIMIT, *parts)
 
 
-def container_name(*parts: str) -> str:
-    return dns_label(*parts)
-
-
 def multiorch_deployment(table_group: str, cell: str) -> str:
     """multiorch's Deployment: a DNS label, since its name prefixes pod names and hostnames (the
     API server warns above 63 characters)."""

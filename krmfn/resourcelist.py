@@ -8,7 +8,6 @@ quoting and flow style (`"10Gi"`, `["ReadWriteOnce"]`) on every `kpt fn render`.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,9 +304,6 @@ def _item_text_problem(i: int, obj: dict[str, Any], item_node: yaml.Node | None,
 def _type_name(value: Any) -> str:
     return {dict: "mapping", list: "list", str: "string", int: "number", float: "number",
             bool: "boolean", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def check_object_shape(obj: Any, where: str) -> Result | None:
