@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import topo_decode
+from google.protobuf.message import Message
 from helpers import REQUIRE_TOOLS, ROOT
 
 from krmfn.workloads import topo_records
@@ -66,6 +67,7 @@ CELLS = [
 @pytest.mark.parametrize(("name", "addresses", "root"), CELLS)
 def test_cell_record_is_what_protobuf_writes(pb: Any, name: str, addresses: list[str], root: str) -> None:
     expected = pb.Cell(name=name, server_addresses=addresses, root=root)
+    assert isinstance(expected, Message)  # the protobuf runtime's message, not a stand-in
     ours = topo_records.cell(name, addresses, root)
     assert ours == expected.SerializeToString(deterministic=True)
     assert pb.Cell.FromString(ours) == expected
