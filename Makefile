@@ -17,8 +17,10 @@ test: venv
 e2e: venv
 	$(PY) -m pytest -q -m e2e tests/e2e
 
+# ruff (complexity at most 10) and mypy --strict, as .ci/run runs them; settings in pyproject.toml.
 lint: venv
 	$(VENV)/bin/ruff check krmfn tests
+	$(VENV)/bin/mypy krmfn
 
 # The committed CRDs are generated from the models; tests/test_crds.py fails when they are stale.
 crds: venv
@@ -47,6 +49,6 @@ fuzz: venv
 	PY=$(PY) scripts/fuzz.sh
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .mypy_cache
 
 include tools/tools.mk

@@ -12,23 +12,23 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import limits, naming
+from . import defaults, limits, naming
 from .api.fast import cell_topo
 from .quantity import QuantityError, parse_quantity
-from .results import Result, error, info, warning
+from .results import ResourceRef, Result, error, info, warning
 
 if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/fast.py
-    from .api.cluster import MultigresCluster
+    from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
 
 ClusterCheck = Callable[["MultigresCluster"], Iterable[Result]]
 ChildCheck = Callable[[dict[str, Any]], Iterable[Result]]
 
 
-def _cells(cluster: MultigresCluster) -> list:
+def _cells(cluster: MultigresCluster) -> list[CellTemplate]:
     return (cluster.spec.cells.templates if cluster.spec.cells else None) or []
 
 
-def _databases(cluster: MultigresCluster) -> list:
+def _databases(cluster: MultigresCluster) -> list[DatabaseTemplate]:
     return (cluster.spec.databases.templates if cluster.spec.databases else None) or []
 
 
@@ -373,30 +373,41 @@ def check_replica_bounds(child: dict[str, Any]) -> list[Result]:
         path, value = stack.pop()
         if isinstance(value, dict):
             for key, sub in value.items():
-                if key == "replicas" and isinstance(sub, int) and not isinstance(sub, bool):
-                    if child["kind"] == "TopoServer" or ".managedSpec" in path:
-                        continue  # etcd members come from the cluster only: check_etcd_replicas
-                    if "pools[" in path:
-                        limit, name = limits.MAX_POOL_REPLICAS, "MAX_POOL_REPLICAS"
-                    else:
-                        limit, name = limits.MAX_COMPONENT_REPLICAS, "MAX_COMPONENT_REPLICAS"
-                    if sub > limit:
-                        out.append(error(f"replicas {sub} is more than {limit} (limit {name}); lower it.",
-                                         f"{path}.replicas"))
-                elif key in ("requests", "limits") and isinstance(sub, dict):
-                    for name in sub:
-                        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
-                            out.append(error(f"resource name {name!r} is not valid (cpu, memory, "
-                                             "ephemeral-storage, storage or a domain-prefixed name such as "
-                                             "nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}"))
-                elif key == "storageClassName" and isinstance(sub, str) and not is_dns_subdomain(sub):
-                    out.append(error(f"storageClassName {sub!r} is not a valid StorageClass name (lower-case "
-                                     "letters, digits, '-' and '.'); fix it.", f"{path}.storageClassName"))
-                else:
+                problems = _bounded_field(child["kind"], path, key, sub)
+                if problems is None:
                     stack.append((f"{path}.{key}", sub))
+                else:
+                    out += problems
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
     return out
+
+
+def _bounded_field(kind: str, path: str, key: str, sub: Any) -> list[Result] | None:
+    """The problems of one field check_replica_bounds bounds, or None for a field to look inside."""
+    if key == "replicas" and isinstance(sub, int) and not isinstance(sub, bool):
+        return _replica_problems(kind, path, sub)
+    if key in ("requests", "limits") and isinstance(sub, dict):
+        return [error(f"resource name {name!r} is not valid (cpu, memory, ephemeral-storage, storage or a "
+                      "domain-prefixed name such as nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}")
+                for name in sub if not isinstance(name, str) or not _RESOURCE_NAME.match(name)]
+    if key == "storageClassName" and isinstance(sub, str):
+        return [] if is_dns_subdomain(sub) else [error(
+            f"storageClassName {sub!r} is not a valid StorageClass name (lower-case letters, digits, '-' and "
+            "'.'); fix it.", f"{path}.storageClassName")]
+    return None
+
+
+def _replica_problems(kind: str, path: str, replicas: int) -> list[Result]:
+    if kind == "TopoServer" or ".managedSpec" in path:
+        return []  # etcd members come from the cluster only: check_etcd_replicas
+    if "pools[" in path:
+        limit, name = limits.MAX_POOL_REPLICAS, "MAX_POOL_REPLICAS"
+    else:
+        limit, name = limits.MAX_COMPONENT_REPLICAS, "MAX_COMPONENT_REPLICAS"
+    if replicas > limit:
+        return [error(f"replicas {replicas} is more than {limit} (limit {name}); lower it.", f"{path}.replicas")]
+    return []
 
 
 CLUSTER_CHECKS: list[ClusterCheck] = [
@@ -515,3 +526,75 @@ CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability
 def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, Result]]:
     return [(n, info(f"template {n!r} is not referenced by any MultigresCluster in its namespace; it has no "
                      "effect (delete it or reference it).")) for n in sorted(set(names) - used)]
+
+
+# ---- Secrets: referenced, never generated ----
+
+def _secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
+    secrets: dict[str, list[Any]] = {}
+    for item in items:
+        if item.kind == "Secret" and item.api_version == "v1":
+            secrets.setdefault(item.name, []).append(item)
+    return secrets
+
+
+# (child spec field, dotted, keys the pods read, what the Secret is, how to make it)
+_SECRETS = [
+    ("postgresPasswordSecret", (defaults.PASSWORD_KEY,), "the postgres password",
+     "`kubectl create secret generic {name} --from-literal=" + defaults.PASSWORD_KEY + "=...`, or add it to the "
+     "package with a secret manager"),
+    ("pgbackrestTLSSecret", tuple(defaults.PGBACKREST_CERT_FILES), "pgBackRest's TLS CA, certificate and key",
+     "`scripts/make-pgbackrest-tls.sh {cluster} {namespace}` (README \"pgBackRest TLS\"), or set "
+     "spec.pgbackrestTLS.certManager.issuerRef on the cluster"),
+    ("backup.s3.credentialsSecret", defaults.S3_CREDENTIAL_KEYS[:2], "S3 credentials for pgBackRest",
+     "`kubectl create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=... "
+     "--from-literal=AWS_SECRET_ACCESS_KEY=...`"),
+]
+
+
+def _field(spec: dict[str, Any], dotted: str) -> Any:
+    value: Any = spec
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def check_secrets(children: list[dict[str, Any]], items: list[Any],
+                  rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
+    """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
+
+    A Secret that a rendered cert-manager Certificate writes (`rendered`) counts as present.
+    """
+    secrets = _secrets_by_name(items)
+    rendered = rendered or set()
+    out, seen = [], set()
+    for child in children:
+        spec = child.get("spec") or {}
+        ns = (child.get("metadata") or {}).get("namespace")
+        for field, keys, what, how in _SECRETS:
+            name = _field(spec, field)
+            if child["kind"] != "MultiShard" or not name or (ns, name) in seen or (ns, name) in rendered:
+                continue
+            seen.add((ns, name))
+            found = [s for s in secrets.get(name, []) if s.namespace in (None, ns)]
+            where = f" in namespace {ns!r}" if ns else ""
+            ref = ResourceRef.of(child)
+            if not found:
+                make = how.format(name=name, cluster=naming.cluster_of(child), namespace=ns or "NAMESPACE")
+                out.append(warning(
+                    f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
+                    f"{what}) is not among the inputs; the "
+                    f"pooler pods will not start until it exists. Create it outside Git, e.g. {make}.",
+                    f"spec.{field}", ref))
+                continue
+            missing = [k for k in keys if not any(k in ((s.obj.get("data") or {}) | (s.obj.get("stringData") or {}))
+                                                  for s in found)]
+            if missing:
+                out.append(warning(f"Secret {name!r} has no key {', '.join(repr(k) for k in missing)}; the pooler "
+                                   f"pods read {what} from it.", f"spec.{field}", ref))
+    return out
+
+
+def secrets_written_by(objects: list[dict[str, Any]]) -> set[tuple[str | None, str]]:
+    """(namespace, name) of the Secrets the rendered cert-manager Certificates write."""
+    return {(o["metadata"].get("namespace"), o["spec"]["secretName"]) for o in objects if o["kind"] == "Certificate"}

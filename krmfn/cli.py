@@ -60,7 +60,7 @@ def main() -> None:
     if len(sys.argv) == 1:
         stdin, problem = read_stdin()
         try:
-            text, code, errors = unreadable_input(problem) if stdin is None else function_mode(stdin)
+            text, code, errors = unreadable_input(problem or "") if stdin is None else function_mode(stdin)
         except Exception as exc:  # a bug of ours: still a ResourceList with an error, never a traceback
             text, code, errors = unreadable_input(internal_error(exc))
         sys.stdout.write(text)

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .limits import MAX_INPUT_BYTES
 from .resourcelist import INDEX, PATH
-from .results import Result, has_errors
+from .results import Result, has_errors, result_lines
+
+if TYPE_CHECKING:
+    from .function import Output
 
 
 def _print_results(results: list[Result]) -> None:
-    """`file:line:col: SEVERITY: ...`, as a compiler prints it, when the source is known."""
-    for r in results:
-        where = r.location()
-        click.echo((where + " " if where else "") + r.describe(), err=True)
+    for line in result_lines(results):
+        click.echo(line, err=True)
 
 
-def _read_config(config: str) -> tuple[dict | None, list[Result]]:
+def _read_config(config: str) -> tuple[dict[str, Any] | None, list[Result]]:
     """The --config file: one RenderMultigres or ConfigMap; its problems as results, never a traceback."""
     from .resourcelist import ResourceList, read_documents
     from .yamlio import decode
@@ -46,7 +48,7 @@ def _read_config(config: str) -> tuple[dict | None, list[Result]]:
     return obj, []
 
 
-def _render_paths(paths: tuple[str, ...], config: str | None, previous: str | None = None):
+def _render_paths(paths: tuple[str, ...], config: str | None, previous: str | None = None) -> Output:
     from .function import parse_options, run
     from .resourcelist import read_paths
 

@@ -19,41 +19,51 @@ _DROP = {"title", "default", "description", "examples"}
 
 
 def _resolve(node: Any, defs: dict[str, Any]) -> Any:
+    """pydantic's JSON schema as a structural CRD schema: references inlined, Optional unwrapped."""
     if isinstance(node, list):
         return [_resolve(n, defs) for n in node]
     if not isinstance(node, dict):
         return node
-    if "$ref" in node:
-        target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
-        extra = {k: v for k, v in node.items() if k != "$ref"}
-        return _resolve({**target, **extra}, defs)
-    if "anyOf" in node and not node.get("x-kubernetes-int-or-string"):
-        options = [o for o in node["anyOf"] if o.get("type") != "null"]
-        rest = {k: v for k, v in node.items() if k != "anyOf"}
-        if len(options) == 1:
-            return _resolve({**options[0], **rest}, defs)
+    inlined = _inline(node, defs)
+    if inlined is not None:
+        return _resolve(inlined, defs)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in _DROP or key == "$defs":
-            continue
-        if key == "additionalProperties" and value is False:
-            continue
-        if key == "const":
-            out["enum"] = [value]
-            continue
-        if key == "properties":
-            out[key] = {k: _resolve(v, defs) for k, v in value.items()}
-        else:
-            out[key] = _resolve(value, defs)
+        out.update(_resolve_key(key, value, defs))
     if "enum" in out and "type" not in out:
         out["type"] = "string"
     return out
 
 
+def _inline(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any] | None:
+    """A `$ref` replaced by its definition, or an Optional's `anyOf` by its one non-null option."""
+    if "$ref" in node:
+        target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
+        extra = {k: v for k, v in node.items() if k != "$ref"}
+        return {**target, **extra}
+    if "anyOf" in node and not node.get("x-kubernetes-int-or-string"):
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        if len(options) == 1:
+            return {**options[0], **rest}
+    return None
+
+
+def _resolve_key(key: str, value: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    """One schema keyword as a CRD schema keeps it: dropped, renamed (`const`) or resolved."""
+    if key in _DROP or key == "$defs" or (key == "additionalProperties" and value is False):
+        return {}
+    if key == "const":
+        return {"enum": [value]}
+    if key == "properties":
+        return {key: {k: _resolve(v, defs) for k, v in value.items()}}
+    return {key: _resolve(value, defs)}
+
+
 def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     """A structural OpenAPI v3 schema for a model, as CRDs and function.yaml need it."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    schema = _resolve(raw, raw.get("$defs", {}))
+    schema: dict[str, Any] = _resolve(raw, raw.get("$defs", {}))
     return schema
 
 

@@ -54,7 +54,7 @@ PASSWORD_KEY = "password"
 
 # ---- build stage: ports, users, paths (docs/workloads.md) ----
 
-# The local provisioner's port convention (reference/multigres-runtime.md).
+# Upstream's port convention (its local provisioner's defaults; docs/workloads.md lists every port).
 PORTS = {
     "multiadmin": {"http": 15000, "grpc": 15070},
     "multigateway": {"http": 15100, "grpc": 15170, "postgres": 5432},

@@ -1,4 +1,4 @@
-"""The function: classify items → resolve → build → reconcile with previous output.
+"""The function: classify → validate → check → resolve → build → reconcile with the input (`run`).
 
 Everything here is deterministic: generated objects are ordered by cluster (namespace, name)
 and then by the fixed order of each stage, never by input order.
@@ -21,13 +21,18 @@ from .checks import (
     CLUSTER_CHECKS,
     SIZE_CHECKS,
     check_options,
+    check_secrets,
     check_unused_templates,
+    secrets_written_by,
 )
 from .limits import MAX_OUTPUT_OBJECTS
 from .resolve.cluster import Resolved, resolve_cluster
 from .resolve.templates import TemplateIndex
 from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, ResourceList
 from .results import ResourceRef, Result, error, info, sort_results, with_ref
+
+# An object's identity in a render: (kind, namespace, name).
+Key = tuple[str, str | None, str]
 
 CLUSTER_KIND = "MultigresCluster"
 TEMPLATE_KIND = "MultigresDeploymentTemplate"
@@ -50,27 +55,7 @@ def parse_options(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
     ref = ResourceRef.of(fc)
     kind = fc.get("kind")
     if kind == "ConfigMap":
-        data = fc.get("data")
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            return validate("RenderOptions", {}), [error(
-                f"ConfigMap data is a {type(data).__name__}, not a mapping; write `key: value` pairs (emit, "
-                "includeCrds, clusterDomain).", "data", ref)]
-        raw: dict[str, Any] = {}
-        for key, value in data.items():
-            if key == "includeCrds" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
-                value = value.strip().lower() == "true"
-            elif key == "includeCrds" and not isinstance(value, bool):
-                return validate("RenderOptions", {}), [error(
-                    f"includeCrds is {value!r}; write \"true\" or \"false\".", "data.includeCrds", ref)]
-            raw[str(key)] = value
-        try:
-            options = validate("RenderOptions", raw)
-        except Invalid as exc:
-            return validate("RenderOptions", {}), with_ref(exc.results(("data",)), ref)
-        problems = with_ref(check_options(options, "data"), ref)
-        return (validate("RenderOptions", {}) if problems else options), problems
+        return _configmap_options(fc, ref)
     if kind == CONFIG_KIND:
         try:
             cfg = validate("RenderMultigres", fc)
@@ -82,6 +67,31 @@ def parse_options(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
     return validate("RenderOptions", {}), [error(f"functionConfig of kind {kind!r} is not understood; use a "
                                                  f"ConfigMap or a {CONFIG_KIND} (apiVersion "
                                                  "fn.multigres.com/v1alpha1).", "kind", ref)]
+
+
+def _configmap_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Result]]:
+    """A ConfigMap's `data` as options: every value is a string there, so includeCrds is parsed."""
+    data = fc.get("data")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return validate("RenderOptions", {}), [error(
+            f"ConfigMap data is a {type(data).__name__}, not a mapping; write `key: value` pairs (emit, "
+            "includeCrds, clusterDomain).", "data", ref)]
+    raw: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "includeCrds" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        elif key == "includeCrds" and not isinstance(value, bool):
+            return validate("RenderOptions", {}), [error(
+                f"includeCrds is {value!r}; write \"true\" or \"false\".", "data.includeCrds", ref)]
+        raw[str(key)] = value
+    try:
+        options = validate("RenderOptions", raw)
+    except Invalid as exc:
+        return validate("RenderOptions", {}), with_ref(exc.results(("data",)), ref)
+    problems = with_ref(check_options(options, "data"), ref)
+    return (validate("RenderOptions", {}) if problems else options), problems
 
 
 def _is(item: Item, kind: str) -> bool:
@@ -135,7 +145,7 @@ def _describe(obj: dict[str, Any]) -> str:
 
 def check_collisions(objects: list[dict[str, Any]]) -> list[Result]:
     """Two generated objects of one kind with one name would overwrite each other: say so."""
-    seen: dict[tuple, dict[str, Any]] = {}
+    seen: dict[Key, dict[str, Any]] = {}
     out = []
     for obj in objects:
         key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
@@ -172,121 +182,194 @@ def is_previous_output(item: Item) -> bool:
     return isinstance(item.annotations.get(naming.GENERATED_FROM), str)
 
 
+@dataclass
+class Inputs:
+    """The input items by role: what the function reads, and what it writes back or replaces."""
+
+    clusters: list[Item]
+    templates: list[Item]
+    previous: dict[Key, Item]  # the function's own earlier output, replaced by this render
+    passthrough: list[Item]
+
+
+@dataclass
+class Render:
+    """What one run accumulates while it walks the clusters."""
+
+    options: Any
+    rl: ResourceList
+    results: list[Result]
+    generated: list[Item] = field(default_factory=list)
+    resolved: list[Resolved] = field(default_factory=list)
+    owners: dict[Key, Item] = field(default_factory=dict)  # object -> its cluster (for result locations)
+
+
 def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None) -> Output:
-    """Run the whole function on a parsed ResourceList (`earlier`: a previous render, `render --previous`)."""
+    """Run the whole function on a parsed ResourceList (`earlier`: a previous render, `render --previous`).
+
+    classify → (per cluster) validate → check → resolve → build → reconcile with the input.
+    """
     results: list[Result] = list(rl.problems)
     if options is None:
         options, problems = parse_options(rl.function_config)
         results += problems
-    clusters = [i for i in rl.items if _is(i, CLUSTER_KIND)]
-    templates = [i for i in rl.items if _is(i, TEMPLATE_KIND)]
+    inputs = classify(rl, earlier)
+    state = Render(options, rl, results)
+    indexes = _template_index(inputs.templates, state.results)
+    render_clusters(inputs.clusters, indexes, state)
+    state.results += unused_templates(indexes)
+    if options.include_crds:
+        state.generated += crd_items()
+    kept = reconcile(inputs, state)
+    located = locate_results(state.results, rl.items, state.owners)
+    return Output(kept + state.generated, sort_results(located), state.resolved)
+
+
+def classify(rl: ResourceList, earlier: list[Item] | None) -> Inputs:
+    """Clusters, templates, earlier output (from the input or `earlier`) and pass-through items."""
     previous = {(i.kind, i.namespace, i.name): i for i in rl.items if is_previous_output(i)}
     for i in earlier or []:
         if is_previous_output(i):
             previous.setdefault((i.kind, i.namespace, i.name), i)
-    passthrough = [i for i in rl.items if not is_previous_output(i)]
+    return Inputs(clusters=[i for i in rl.items if _is(i, CLUSTER_KIND)],
+                  templates=[i for i in rl.items if _is(i, TEMPLATE_KIND)],
+                  previous=previous,
+                  passthrough=[i for i in rl.items if not is_previous_output(i)])
 
-    indexes = _template_index(templates, results)
-    generated: list[Item] = []
-    resolved_all: list[Resolved] = []
-    seen_clusters: set[tuple] = set()
+
+def render_clusters(clusters: list[Item], indexes: dict[str | None, TemplateIndex], state: Render) -> None:
+    """Every cluster once, in (namespace, name) order, until the output bound is reached."""
+    seen: set[tuple[str | None, str]] = set()
     names = [(i.namespace, i.name) for i in clusters]
-    owners: dict[tuple, Item] = {}  # generated object -> the cluster it came from (for result locations)
-    for cluster_item in sorted(clusters, key=lambda i: (i.namespace or "", i.name)):
-        ref = ResourceRef.of(cluster_item.obj)
-        if (cluster_item.namespace, cluster_item.name) in seen_clusters:
-            results.append(error("this MultigresCluster appears twice in the input; keep one.", "metadata.name", ref))
+    for item in sorted(clusters, key=lambda i: (i.namespace or "", i.name)):
+        ref = ResourceRef.of(item.obj)
+        if (item.namespace, item.name) in seen:
+            state.results.append(error("this MultigresCluster appears twice in the input; keep one.",
+                                       "metadata.name", ref))
             continue
-        seen_clusters.add((cluster_item.namespace, cluster_item.name))
-        try:
-            cluster = validate("MultigresCluster", cluster_item.obj)
-        except Invalid as exc:
-            results.extend(with_ref(exc.results(), ref))
-            continue
-        size_problems = [r for check in SIZE_CHECKS for r in check(cluster)]
-        if size_problems:  # nothing past this point may take time or memory in proportion to them
-            results.extend(with_ref(size_problems, ref))
-            continue
-        cluster_problems = [r for check in CLUSTER_CHECKS for r in check(cluster)]
-        results.extend(with_ref(cluster_problems, ref))
-        index = indexes.setdefault(cluster_item.namespace, TemplateIndex({}))
-        resolved = resolve_cluster(cluster, index)
-        results.extend(with_ref(resolved.results, ref))
-        child_problems = []
-        for child in resolved.children:
-            child_problems += with_ref([r for check in CHILD_CHECKS for r in check(child)], ResourceRef.of(child))
-        results.extend(child_problems)
-        resolved_all.append(resolved)
-        for child in resolved.children:
-            owners[(child["kind"], child["metadata"].get("namespace"), child["metadata"]["name"])] = cluster_item
-        if any(r.severity == "error" for r in cluster_problems + resolved.results + child_problems):
-            continue
-        objects, build_results = _emit(resolved, options, rl)
-        results.extend(build_results)
-        results.extend(check_collisions(objects))
-        shared = sum(1 for n in names if n[1] == cluster_item.name and n[0] != cluster_item.namespace) > 0
-        for obj in objects:
-            owners.setdefault((obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]), cluster_item)
-            _annotate(obj, _generated_path(cluster_item, obj, shared))
-            generated.append(Item(obj, generated=True))
-        if len(generated) > MAX_OUTPUT_OBJECTS:
-            results.append(error(f"the render would produce more than {MAX_OUTPUT_OBJECTS:,} objects (limit "
-                                 "MAX_OUTPUT_OBJECTS); split the clusters over several packages or use fewer "
-                                 "shards, pools or cells.", "spec", ref))
-            generated = []
+        seen.add((item.namespace, item.name))
+        shared = any(n[1] == item.name and n[0] != item.namespace for n in names)
+        _add_generated(item, render_cluster(item, indexes, state), shared, state)
+        if len(state.generated) > MAX_OUTPUT_OBJECTS:
+            state.results.append(error(
+                f"the render would produce more than {MAX_OUTPUT_OBJECTS:,} objects (limit MAX_OUTPUT_OBJECTS); "
+                "split the clusters over several packages or use fewer shards, pools or cells.", "spec", ref))
+            state.generated = []
             break
 
+
+def validate_cluster(item: Item, state: Render) -> Any:
+    """The validated cluster, or None when it is invalid or too large to go on with."""
+    ref = ResourceRef.of(item.obj)
+    try:
+        cluster = validate("MultigresCluster", item.obj)
+    except Invalid as exc:
+        state.results.extend(with_ref(exc.results(), ref))
+        return None
+    size_problems = [r for check in SIZE_CHECKS for r in check(cluster)]
+    if size_problems:  # nothing past this point may take time or memory in proportion to them
+        state.results.extend(with_ref(size_problems, ref))
+        return None
+    return cluster
+
+
+def render_cluster(item: Item, indexes: dict[str | None, TemplateIndex], state: Render) -> list[dict[str, Any]]:
+    """One cluster's generated objects: none when any check, resolve or child check found an error."""
+    cluster = validate_cluster(item, state)
+    if cluster is None:
+        return []
+    ref = ResourceRef.of(item.obj)
+    problems = with_ref([r for check in CLUSTER_CHECKS for r in check(cluster)], ref)
+    resolved = resolve_cluster(cluster, indexes.setdefault(item.namespace, TemplateIndex({})))
+    problems += with_ref(resolved.results, ref)
+    for child in resolved.children:
+        problems += with_ref([r for check in CHILD_CHECKS for r in check(child)], ResourceRef.of(child))
+        state.owners[(child["kind"], child["metadata"].get("namespace"), child["metadata"]["name"])] = item
+    state.results.extend(problems)
+    state.resolved.append(resolved)
+    if any(r.severity == "error" for r in problems):
+        return []
+    objects, build_results = _emit(resolved, state.options, state.rl)
+    state.results.extend(build_results)
+    state.results.extend(check_collisions(objects))
+    return objects
+
+
+def _add_generated(cluster: Item, objects: list[dict[str, Any]], shared: bool, state: Render) -> None:
+    for obj in objects:
+        state.owners.setdefault((obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]), cluster)
+        _annotate(obj, _generated_path(cluster, obj, shared))
+        state.generated.append(Item(obj, generated=True))
+
+
+def unused_templates(indexes: dict[str | None, TemplateIndex]) -> list[Result]:
+    """An info result for each template no cluster referenced (after every cluster was resolved)."""
+    out = []
     for ns, index in sorted(indexes.items(), key=lambda kv: kv[0] or ""):
         for name, result in check_unused_templates(index.names(), index.used):
-            ref = ResourceRef(naming.API_VERSION, TEMPLATE_KIND, name, ns)
-            results.append(with_ref([result], ref)[0])
+            out.append(with_ref([result], ResourceRef(naming.API_VERSION, TEMPLATE_KIND, name, ns))[0])
+    return out
 
-    if options.include_crds:
-        from .crds import crd_objects
 
-        for obj in crd_objects():
-            _annotate(obj, os.path.join("generated", "crds", f"crd_{obj['metadata']['name']}.yaml"))
-            generated.append(Item(obj, generated=True))
+def crd_items() -> list[Item]:
+    """The six CRDs as generated items (`includeCrds`); the CRD code loads only when asked for."""
+    from .crds import crd_objects
 
-    wanted = {(i.kind, i.namespace, i.name) for i in generated}
+    items = []
+    for obj in crd_objects():
+        _annotate(obj, os.path.join("generated", "crds", f"crd_{obj['metadata']['name']}.yaml"))
+        items.append(Item(obj, generated=True))
+    return items
+
+
+def reconcile(inputs: Inputs, state: Render) -> list[Item]:
+    """The pass-through items to keep; drops generated objects a user object already names, and
+    compares the previous output with the new one."""
+    wanted = {(i.kind, i.namespace, i.name) for i in state.generated}
     kept = []
-    for item in passthrough:
+    for item in inputs.passthrough:
         key = (item.kind, item.namespace, item.name)
         if key in wanted:
-            results.append(error(
+            state.results.append(error(
                 f"{item.kind} {item.name!r} is also generated by this function; the input object is not "
                 "its earlier output (that needs the labels and the multigres.com/generated-from annotation "
                 "the function writes), so it is kept and the generated one is not written. Rename or remove "
                 "your object, or change the cluster so the names differ.", "metadata.name",
                 ResourceRef.of(item.obj)))
             wanted.discard(key)
-            generated = [g for g in generated if (g.kind, g.namespace, g.name) != key]
+            state.generated = [g for g in state.generated if (g.kind, g.namespace, g.name) != key]
         kept.append(item)
+    state.results += compare_previous(inputs.previous, wanted, state.generated)
+    return kept
+
+
+def compare_previous(previous: dict[Key, Item], wanted: set[Key], generated: list[Item]) -> list[Result]:
+    """What replacing the previous output does: removals, and changes Kubernetes refuses or that matter."""
+    out: list[Result] = []
     new_by_key = {(i.kind, i.namespace, i.name): i for i in generated}
     for key, item in sorted(previous.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         if key not in wanted:
-            results.append(info(f"{key[0]} {key[2]!r} is no longer generated and was removed.", "metadata.name",
-                                ResourceRef.of(item.obj)))
-            results.extend(previous_checks.removed(item.obj))
+            out.append(info(f"{key[0]} {key[2]!r} is no longer generated and was removed.", "metadata.name",
+                            ResourceRef.of(item.obj)))
+            out.extend(previous_checks.removed(item.obj))
         elif key in new_by_key:
-            results.extend(previous_checks.compare(item.obj, new_by_key[key].obj))
-    results = locate_results(results, rl.items, owners)
-    return Output(kept + generated, sort_results(results), resolved_all)
+            out.extend(previous_checks.compare(item.obj, new_by_key[key].obj))
+    return out
 
 
-def locate_results(results: list[Result], items: list[Item], owners: dict[tuple, Item] | None = None) -> list[Result]:
+def locate_results(results: list[Result], items: list[Item], owners: dict[Key, Item] | None = None) -> list[Result]:
     """Give each result about an input object its file, line and column (where the item says).
 
     A result about a generated object gets the file of the cluster it came from (no line: its
     field path is in the generated object, not in the cluster).
     """
-    by_ref: dict[tuple, Item] = {}
-    for item in items:
-        by_ref.setdefault((item.kind, item.namespace, item.name), item)
+    by_ref: dict[Key, Item] = {}
+    for each in items:
+        by_ref.setdefault((each.kind, each.namespace, each.name), each)
     out = []
     for r in results:
         key = (r.ref.kind, r.ref.namespace, r.ref.name) if r.ref is not None else None
-        item = by_ref.get(key) if key is not None else None
+        item: Item | None = by_ref.get(key) if key is not None else None
         if item is None and key is not None and owners and key in owners and not r.file:
             owner = owners[key]
             file = owner.file or (owner.path if isinstance(owner.path, str) else None)
@@ -337,8 +420,9 @@ def _emit(resolved: Resolved, options: Any,
     if options.emit in ("all", "children"):
         objects += resolved.children
     if options.emit in ("all", "workloads"):
-        from .build import build_all
+        from .workloads import build_all
 
-        workloads, results = build_all(resolved, options, rl)
+        workloads, results = build_all(resolved, options)
         objects += workloads
+        results += check_secrets(resolved.children, rl.items, secrets_written_by(workloads))
     return objects, results

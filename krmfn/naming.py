@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 GROUP = "multigres.com"
 API_VERSION = f"{GROUP}/v1alpha1"
@@ -74,7 +75,7 @@ def is_label_value(value: str) -> bool:
     return len(value) <= LABEL_VALUE_LIMIT and bool(_LABEL_VALUE.match(value))
 
 
-# ---- child custom resources (the seed's names, with the cluster prefix: see DESIGN.md §2) ----
+# ---- child custom resources (the design's names, with the cluster prefix: docs/design.md, "Deviations") ----
 
 def global_topo_name(cluster: str) -> str:
     return object_name("TopoServer", cluster, "global")
@@ -115,7 +116,7 @@ def multiadmin_name(cluster: str) -> str:
 
 
 def gateway_name(multicell: str) -> str:
-    """`<cluster>-<cell>-gateway`, the seed's `gatewayServiceName`."""
+    """`<cluster>-<cell>-gateway`, the design's `gatewayServiceName`."""
     return object_name("Service", multicell, "gateway")
 
 
@@ -232,17 +233,13 @@ def dns_label(*parts: str) -> str:
     return fit(CONTAINER_NAME_LIMIT, *parts)
 
 
-def container_name(*parts: str) -> str:
-    return dns_label(*parts)
-
-
 def multiorch_deployment(table_group: str, cell: str) -> str:
     """multiorch's Deployment: a DNS label, since its name prefixes pod names and hostnames (the
     API server warns above 63 characters)."""
     return dns_label(table_group, "multiorch", cell)
 
 
-def identity_of(child: dict) -> dict[str, str]:
+def identity_of(child: dict[str, Any]) -> dict[str, str]:
     """Identity labels of a child CR (`multigres.com/<key>` minus cluster), as naming.labels kwargs."""
     meta = child.get("metadata") or {}
     out = {}
@@ -252,7 +249,7 @@ def identity_of(child: dict) -> dict[str, str]:
     return out
 
 
-def cluster_of(child: dict) -> str:
+def cluster_of(child: dict[str, Any]) -> str:
     """The cluster a child CR belongs to, from its `multigres.com/cluster` label."""
     meta = child.get("metadata") or {}
     return str((meta.get("labels") or {}).get(f"{GROUP}/cluster", ""))

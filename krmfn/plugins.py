@@ -37,16 +37,15 @@ from .resourcelist import (
     read_paths,
     write_stream,
 )
-from .results import Result, error, has_errors
+from .results import Result, error, has_errors, result_lines
 
 # Argo CD parameter (ARGOCD_ENV_<NAME>) → RenderMultigres spec key.
 ARGOCD_PARAMETERS = {"EMIT": "emit", "INCLUDE_CRDS": "includeCrds", "CLUSTER_DOMAIN": "clusterDomain"}
 
 
 def _report(results: list[Result]) -> None:
-    for r in results:
-        where = r.location()
-        print((where + " " if where else "") + r.describe(), file=sys.stderr)
+    for line in result_lines(results):
+        print(line, file=sys.stderr)
 
 
 def read_stream(text: str) -> ResourceList:

@@ -26,7 +26,8 @@ STS_IMMUTABLE = ("selector", "serviceName", "podManagementPolicy")
 
 
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(strip_internal(obj), default=str))
+    clean: dict[str, Any] = json.loads(json.dumps(strip_internal(obj), default=str))
+    return clean
 
 
 def _pointer_to_path(pointer: str) -> str:

@@ -42,11 +42,3 @@ def parse_quantity(value: str | int | float) -> Fraction:
     if suffix in _DECIMAL:
         return number * _DECIMAL[suffix]
     return number * Fraction(10) ** int(suffix[1:])
-
-
-def is_quantity(value: object) -> bool:
-    try:
-        parse_quantity(value)  # type: ignore[arg-type]
-    except QuantityError:
-        return False
-    return True

@@ -8,7 +8,6 @@ quoting and flow style (`"10Gi"`, `["ReadWriteOnce"]`) on every `kpt fn render`.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,18 +114,19 @@ def _item_spans(text: str, seq: yaml.SequenceNode) -> tuple[list[str | None], in
     """Source text for each entry of the `items` block sequence, and the dash column."""
     if seq.flow_style or not seq.value:
         return _flow_spans(text, seq), 0
-    dashes = [_dash_position(text, n.start_mark.index) for n in seq.value]
-    if any(d is None for d in dashes):
+    found = [_dash_position(text, n.start_mark.index) for n in seq.value]
+    dashes = [d for d in found if d is not None]
+    if len(dashes) != len(found):
         return _flow_spans(text, seq), 0
-    starts = [_line_start(text, d) for d in dashes]  # type: ignore[arg-type]
-    columns = {d - s for d, s in zip(dashes, starts, strict=True)}  # type: ignore[operator]
-    if len(columns) != 1 or any(text[s:d].strip() for s, d in zip(starts, dashes, strict=True)):  # type: ignore[misc]
+    starts = [_line_start(text, d) for d in dashes]
+    columns = {d - s for d, s in zip(dashes, starts, strict=True)}
+    if len(columns) != 1 or any(text[s:d].strip() for s, d in zip(starts, dashes, strict=True)):
         return _flow_spans(text, seq), 0
     end = _line_start(text, seq.end_mark.index) if seq.end_mark.index < len(text) else len(text)
     bounds = starts[1:] + [max(end, starts[-1])]
     spans: list[str | None] = []
     for dash, stop in zip(dashes, bounds, strict=True):
-        chunk = text[dash:stop]  # type: ignore[misc]
+        chunk = text[dash:stop]
         spans.append(chunk if chunk.endswith("\n") else chunk + "\n")
     return spans, columns.pop()
 
@@ -230,13 +230,9 @@ def parse_resource_list(text: str) -> ResourceList:
         rl.problems.append(error("input is not a ResourceList object; pipe a config.kubernetes.io/v1 "
                                  "ResourceList on stdin (or use `multigres-krmfn render PATH`).", "<input>"))
         return rl
-    kind = value.get("kind")
-    if kind not in RESOURCE_LIST_VERSIONS:
-        rl.problems.append(error(f"input kind is {kind!r}, expected ResourceList.", "kind"))
-        return rl
-    if value.get("apiVersion") not in RESOURCE_LIST_VERSIONS[kind]:
-        rl.problems.append(error(f"input apiVersion is {value.get('apiVersion')!r}; a {kind} must have "
-                                 f"apiVersion {RESOURCE_LIST_VERSIONS[kind][0]}.", "apiVersion"))
+    envelope = _envelope_problem(value)
+    if envelope is not None:
+        rl.problems.append(envelope)
         return rl
     fc = value.get("functionConfig")
     if fc is not None and not isinstance(fc, dict):
@@ -251,44 +247,63 @@ def parse_resource_list(text: str) -> ResourceList:
                                  "objects (`items: []` when there are none).", "items"))
         return rl
     assert isinstance(node, yaml.MappingNode)
-    spans: list[str | None] = [None] * len(items)
-    nodes: list[yaml.Node | None] = [None] * len(items)
+    spans, nodes, rl.dash_column = _item_sources(text, node, len(items))
     may_alias = "&" in text  # an alias needs an anchor; without one no item can reach outside itself
-    for key_node, value_node in node.value:
-        if key_node.value == "items" and isinstance(value_node, yaml.SequenceNode):
-            spans, rl.dash_column = _item_spans(text, value_node)
-            nodes = list(value_node.value)
     for i, obj in enumerate(items):
-        problem = check_object_shape(obj, f"items[{i}]")
+        problem = check_object_shape(obj, f"items[{i}]") or _item_text_problem(i, obj, nodes[i], spans[i], may_alias)
         if problem:
             rl.problems.append(problem)
             continue
-        item_node = nodes[i]
-        outside = foreign_alias(item_node) if item_node is not None and may_alias else None
-        if outside is not None:
-            mark = outside.start_mark
-            rl.problems.append(error(
-                f"items[{i}] ({obj.get('kind')} {obj['metadata'].get('name')!r}) uses an alias whose anchor is "
-                f"written outside this item (at line {mark.line + 1}, column {mark.column + 1}); each item is "
-                "passed on as its own text, so define the anchor (&name) inside the item or write the value "
-                "out.", f"items[{i}]"))
-            continue
-        if spans[i] is None:
-            rl.problems.append(error(
-                f"items[{i}] ({obj.get('kind')} {obj['metadata'].get('name')!r}) cannot be passed through "
-                "unchanged: its source text does not stand alone as a list entry. Write `items` as a block "
-                "list (one `- ` entry per object).", f"items[{i}]"))
-            continue
-        rl.items.append(Item(obj, spans[i], node=item_node))
+        rl.items.append(Item(obj, spans[i], node=nodes[i]))
     return rl
+
+
+def _item_sources(text: str, node: yaml.MappingNode,
+                  count: int) -> tuple[list[str | None], list[yaml.Node | None], int]:
+    """Each item's source text and node, and the dash column of `items` (0 when not a block list)."""
+    spans: list[str | None] = [None] * count
+    nodes: list[yaml.Node | None] = [None] * count
+    column = 0
+    for key_node, value_node in node.value:
+        if key_node.value == "items" and isinstance(value_node, yaml.SequenceNode):
+            spans, column = _item_spans(text, value_node)
+            nodes = list(value_node.value)
+    return spans, nodes, column
+
+
+def _envelope_problem(value: dict[str, Any]) -> Result | None:
+    """The ResourceList's own kind and apiVersion."""
+    kind = value.get("kind")
+    if kind not in RESOURCE_LIST_VERSIONS:
+        return error(f"input kind is {kind!r}, expected ResourceList.", "kind")
+    if value.get("apiVersion") not in RESOURCE_LIST_VERSIONS[kind]:
+        return error(f"input apiVersion is {value.get('apiVersion')!r}; a {kind} must have "
+                     f"apiVersion {RESOURCE_LIST_VERSIONS[kind][0]}.", "apiVersion")
+    return None
+
+
+def _item_text_problem(i: int, obj: dict[str, Any], item_node: yaml.Node | None, span: str | None,
+                       may_alias: bool) -> Result | None:
+    """Why an item's source text cannot be passed on as it is, if it cannot."""
+    outside = foreign_alias(item_node) if item_node is not None and may_alias else None
+    if outside is not None:
+        mark = outside.start_mark
+        return error(
+            f"items[{i}] ({obj.get('kind')} {obj['metadata'].get('name')!r}) uses an alias whose anchor is "
+            f"written outside this item (at line {mark.line + 1}, column {mark.column + 1}); each item is "
+            "passed on as its own text, so define the anchor (&name) inside the item or write the value "
+            "out.", f"items[{i}]")
+    if span is None:
+        return error(
+            f"items[{i}] ({obj.get('kind')} {obj['metadata'].get('name')!r}) cannot be passed through "
+            "unchanged: its source text does not stand alone as a list entry. Write `items` as a block "
+            "list (one `- ` entry per object).", f"items[{i}]")
+    return None
 
 
 def _type_name(value: Any) -> str:
     return {dict: "mapping", list: "list", str: "string", int: "number", float: "number",
             bool: "boolean", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def check_object_shape(obj: Any, where: str) -> Result | None:
@@ -304,6 +319,11 @@ def check_object_shape(obj: Any, where: str) -> Result | None:
         return error(f"{where} ({obj.get('kind', 'unknown kind')}) is missing {', '.join(missing)}; "
                      "add it so the object can be identified.", where)
     assert isinstance(meta, dict)
+    return _metadata_problem(meta, where) or _secret_problem(obj, meta, where)
+
+
+def _metadata_problem(meta: dict[str, Any], where: str) -> Result | None:
+    """metadata.name, namespace, labels and annotations of the types Kubernetes requires."""
     if not isinstance(meta["name"], str):
         return error(f"{where}.metadata.name is a {_type_name(meta['name'])} ({meta['name']!r}), not a string; "
                      f"quote it (name: \"{meta['name']}\").", f"{where}.metadata.name")
@@ -317,12 +337,18 @@ def check_object_shape(obj: Any, where: str) -> Result | None:
                                   or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
             return error(f"{where}.metadata.{key} must map strings to strings; quote numbers and booleans "
                          "(\"true\", \"1\").", f"{where}.metadata.{key}")
-    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
-        for key in ("data", "stringData"):
-            value = obj.get(key)
-            if value is not None and not isinstance(value, dict):
-                return error(f"{where}.{key} of Secret {meta['name']!r} is a {_type_name(value)}, not a mapping; "
-                             "write `key: value` pairs.", f"{where}.{key}")
+    return None
+
+
+def _secret_problem(obj: dict[str, Any], meta: dict[str, Any], where: str) -> Result | None:
+    """A v1 Secret's data and stringData must be mappings (the function reads their keys)."""
+    if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1":
+        return None
+    for key in ("data", "stringData"):
+        value = obj.get(key)
+        if value is not None and not isinstance(value, dict):
+            return error(f"{where}.{key} of Secret {meta['name']!r} is a {_type_name(value)}, not a mapping; "
+                         "write `key: value` pairs.", f"{where}.{key}")
     return None
 
 
@@ -358,7 +384,7 @@ def write_resource_list(items: list[Item], results: list[Result], dash_column: i
 def _yaml_files(path: str) -> list[str]:
     if os.path.isfile(path):
         return [path]
-    found = []
+    found: list[str] = []
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith((".yaml", ".yml")))

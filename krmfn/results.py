@@ -29,7 +29,8 @@ class ResourceRef:
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> ResourceRef:
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        found = obj.get("metadata")
+        meta: dict[str, Any] = found if isinstance(found, dict) else {}
         return cls(str(obj.get("apiVersion", "")), str(obj.get("kind", "")), str(meta.get("name", "")),
                    meta.get("namespace"))
 
@@ -108,15 +109,26 @@ def has_errors(results: list[Result]) -> bool:
 
 def sort_results(results: list[Result]) -> list[Result]:
     """Stable, deterministic order: by severity, then object, then field path."""
-    def key(r: Result) -> tuple:
+    def key(r: Result) -> tuple[int, str, str, str, str, str]:
         ref = r.ref or ResourceRef("", "", "")
         return (_RANK[r.severity], ref.namespace or "", ref.kind, ref.name, r.path, r.message)
 
-    seen: set[tuple] = set()
+    seen: set[tuple[int, str, str, str, str, str]] = set()
     out = []
     for r in sorted(results, key=key):
         k = key(r)
         if k not in seen:
             seen.add(k)
             out.append(r)
+    return out
+
+
+def result_lines(results: list[Result]) -> list[str]:
+    """Results for a terminal, one line each: `file:line:col: SEVERITY: ...` as a compiler prints
+    it when the source is known. Every front end that prints results (render, tree, the kustomize
+    plugin, the Argo CD step) prints these lines, so they read the same everywhere."""
+    out = []
+    for r in results:
+        where = r.location()
+        out.append((where + " " if where else "") + r.describe())
     return out

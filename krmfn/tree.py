@@ -1,4 +1,4 @@
-"""`tree`: the resolved hierarchy with the counts known at render time (the seed's status).
+"""`tree`: the resolved hierarchy with the counts known at render time (the design's status).
 
 A render function has no live status; what it can promise is the desired side: instances per
 database, cells and their topo source, and where each instance goes (the pool StatefulSet).
@@ -55,8 +55,9 @@ def _database_entries(resolved: Resolved, database: dict[str, Any]) -> list[tupl
         shards = []
         for s in range(tg["shards"]):
             shard = naming.shard_name(resolved.name, database["name"], tg["name"], s)
-            pools = [(f"pool {p['type']} @ {p['cell']}: {p['replicas']} instance(s) → StatefulSet "
-                      f"{naming.pool_name(shard, p['type'], p['cell'])}", []) for p in tg["pools"]]
+            pools: list[tuple[str, list[Any]]] = [
+                (f"pool {p['type']} @ {p['cell']}: {p['replicas']} instance(s) → StatefulSet "
+                 f"{naming.pool_name(shard, p['type'], p['cell'])}", []) for p in tg["pools"]]
             shards.append((f"shard {s} (MultiShard {shard})", pools))
         per_shard = sum(p["replicas"] for p in tg["pools"])
         entries.append((f"table group {tg['name']}: {tg['shards']} shard(s) × {per_shard} = "

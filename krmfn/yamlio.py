@@ -41,8 +41,8 @@ for _tag, _pattern, _first in _CORE_RESOLVERS:
     CoreLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
-def _construct_core_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
-    text = loader.construct_scalar(node)
+def _construct_core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
     if text.startswith("0o"):
         return int(text[2:], 8)
     if text.startswith("0x"):
@@ -50,13 +50,13 @@ def _construct_core_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
     return int(text, 10)
 
 
-def _construct_core_bool(loader: yaml.SafeLoader, node: yaml.Node) -> bool:
-    return loader.construct_scalar(node).lower() == "true"
+def _construct_core_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    return str(loader.construct_scalar(node)).lower() == "true"
 
 
-def _construct_timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+def _construct_timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
     """An explicitly tagged !!timestamp stays text, as kyaml keeps it."""
-    return loader.construct_scalar(node)
+    return str(loader.construct_scalar(node))
 
 
 _CORE = yaml.resolver.Resolver()
@@ -88,7 +88,8 @@ def _is_plain(text: str) -> bool:
     if text[0] in _NO_RESOLVER:  # no implicit resolver of either schema starts with this character
         return True
     for resolver in (_YAML11, _CORE):
-        if resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":
+        # PyYAML's stubs leave Resolver.resolve unannotated.
+        if resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":  # type: ignore[no-untyped-call]
             return False
     return True
 
@@ -160,7 +161,8 @@ def _key(key: Any) -> str:
 # sequence entry's `- ` shares the line with the entry's first key. The output is the same as
 # PyYAML-free block style throughout: mappings indented by two, sequences at their key's column.
 
-def _emit_map(value: dict, indent: str, first: str, out: list[str]) -> None:
+# One flat dispatch on purpose: splitting it into helpers costs a call per key, measured in make bench.
+def _emit_map(value: dict[str, Any], indent: str, first: str, out: list[str]) -> None:  # noqa: C901
     append = out.append
     scalars = _SCALAR_CACHE
     keys = _KEY_CACHE
@@ -203,7 +205,7 @@ def _emit_map(value: dict, indent: str, first: str, out: list[str]) -> None:
         lead = indent
 
 
-def _emit_seq(value: list, indent: str, first: str, out: list[str]) -> None:
+def _emit_seq(value: list[Any], indent: str, first: str, out: list[str]) -> None:
     append = out.append
     scalars = _SCALAR_CACHE
     inner = indent + "  "
@@ -286,7 +288,7 @@ def _construct_mapping_unique(loader: yaml.SafeLoader, node: yaml.MappingNode, d
 
 
 _SAFE_CONSTRUCT_MAPPING = yaml.constructor.SafeConstructor.construct_mapping
-CoreLoader.construct_mapping = _construct_mapping_unique  # type: ignore[method-assign]
+CoreLoader.construct_mapping = _construct_mapping_unique
 
 
 def check_node_limits(node: yaml.Node | None, may_alias: bool = True) -> None:

@@ -14,8 +14,9 @@ import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from krmfn.build import topo_records
-from krmfn.build.registration import SCRIPT
+import topo_decode
+
+from krmfn.workloads.registration import SCRIPT
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -145,7 +146,7 @@ def _topo_addresses(objects: list[dict[str, Any]]) -> Iterable[tuple[dict[str, A
                         yield wl, f"container {c['name']} {flag}", arg[len(flag):]
     for cm, key, value in registration_records(objects):
         try:
-            addresses = topo_records.decode_cell(value)["server_addresses"] if key.endswith("/Cell") else []
+            addresses = topo_decode.decode_cell(value)["server_addresses"] if key.endswith("/Cell") else []
         except ValueError:
             continue  # rule_records reports it
         for address in addresses:
@@ -173,7 +174,8 @@ def rule_topo_addresses(objects: list[dict[str, Any]], messages: list[str], doma
                     yield f"topo-address: {_id(wl)} {where}: {host}:{port}: {problem}"
 
 
-def _references(pod: dict[str, Any]) -> Iterable[tuple[str, str]]:
+# Every place a pod spec can name a Secret or ConfigMap, one branch each, as the API reference lists them.
+def _references(pod: dict[str, Any]) -> Iterable[tuple[str, str]]:  # noqa: C901
     spec = pod.get("spec", {})
     for vol in spec.get("volumes") or []:
         if "secret" in vol:
@@ -270,8 +272,8 @@ def rule_records(objects: list[dict[str, Any]], messages: list[str], domain: str
     """Every record a registration script puts exists and decodes as the record its key names."""
     for cm, key, value in registration_records(objects):
         try:
-            decoded = (topo_records.decode_cell(value) if key.endswith("/Cell")
-                       else topo_records.decode_database(value))
+            decoded = (topo_decode.decode_cell(value) if key.endswith("/Cell")
+                       else topo_decode.decode_database(value))
         except (ValueError, KeyError) as exc:
             yield f"records: {_id(cm)} {key}: does not decode ({exc})"
             continue

@@ -123,3 +123,23 @@ def test_discover(tmp_path: Path) -> None:
     other.mkdir()
     (other / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
     assert run_step("discover", other).stdout.strip() == ""
+
+
+EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_generate_prints_the_bytes_render_prints(tmp_path: Path, example: str) -> None:
+    """Same folder, same bytes: comments, quoting and order of the objects to apply, and the same
+    results. Where the render fails, Argo CD prints nothing (by design) but would have printed
+    render's bytes."""
+    from krmfn.plugins import argocd_generate
+
+    render = subprocess.run([str(VENV_BIN / "multigres-krmfn"), "render", str(EXAMPLES / example)],
+                            capture_output=True, text=True)
+    folder = app(tmp_path, example)
+    generate = run_step("generate", folder)
+    assert (generate.returncode, generate.stderr) == (render.returncode, render.stderr)
+    assert generate.stdout == (render.stdout if render.returncode == 0 else "")
+    text, _ = argocd_generate(str(folder), {})
+    assert text == render.stdout

@@ -79,7 +79,7 @@ def _records(objs: list[dict]) -> dict:
 def break_cell_record(objs: list[dict]) -> None:
     import base64
 
-    from krmfn.build import topo_records
+    from krmfn.workloads import topo_records
 
     record = topo_records.cell("us-east-1", ["gone.multigres.svc.cluster.local:2379"], "/r")
     _records(objs)["record-0"] = base64.b64encode(record).decode()

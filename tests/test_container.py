@@ -3,7 +3,7 @@
 What these prove (without building the image; there is no registry access in tests):
 - the Dockerfile's ENTRYPOINT is the package's console script (pyproject.toml [project.scripts])
   with no arguments, i.e. function mode; the base is python:3.11-slim; the user is nobody;
-- .dockerignore keeps the package source (krmfn/, including krmfn/build/) in the context;
+- .dockerignore keeps the package source (krmfn/ and its subpackages) in the context;
 - function.yaml is a KRMFunctionDefinition whose functionConfig schema is exactly the one
   krmfn/crds.py generates from RenderMultigres (UPDATE_GOLDEN=1 rewrites it), whose image tag is
   the package version, and whose image is the one the kustomize container config uses.
@@ -19,6 +19,7 @@ from typing import Any
 
 from helpers import ROOT, UPDATE_GOLDEN
 
+import krmfn
 from krmfn import yamlio
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -60,7 +61,7 @@ def test_dockerignore_keeps_the_package() -> None:
                 verdict = not negate
         return verdict
 
-    for path in ("pyproject.toml", "README.md", "krmfn/cli.py", "krmfn/build/__init__.py"):
+    for path in ("pyproject.toml", "README.md", "krmfn/cli.py", "krmfn/workloads/__init__.py"):
         assert not excluded(path), path
     for path in (".venv/bin/python", "tests/test_kpt.py", ".git/HEAD"):
         assert excluded(path), path
@@ -94,9 +95,19 @@ def test_function_yaml_metadata() -> None:
     for key in ("name", "idempotent", "runtime", "usage", "examples", "license"):
         assert key in version, key
     image = version["runtime"]["container"]["image"]
-    assert image.endswith(":v" + PYPROJECT["project"]["version"])
+    assert image.endswith(":v" + krmfn.__version__)
     for path in [version["usage"], *version["examples"]]:
         assert (ROOT / path).exists(), path
     container = yamlio.load((ROOT / "kustomization" / "container" / "render-multigres.yaml").read_text())
     runtime = yamlio.load(container["metadata"]["annotations"]["config.kubernetes.io/function"])
     assert runtime["container"]["image"] == image
+
+
+def test_version_license_and_typing_marker_ship_with_the_package() -> None:
+    """One version (krmfn.__version__, which pyproject.toml reads); the license function.yaml names."""
+    assert PYPROJECT["project"]["dynamic"] == ["version"]
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "krmfn.__version__"}
+    assert "Apache License\n" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
+    assert yamlio.load(FUNCTION_YAML.read_text())["spec"]["versions"][0]["license"] == "Apache 2.0"
+    assert (ROOT / "krmfn" / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["krmfn"]

@@ -1,4 +1,4 @@
-"""The KRM function contract (DESIGN.md §4): pass-through, previous output, paths, determinism."""
+"""The KRM function contract (docs/design.md, "Front ends"): pass-through, previous output, paths, determinism."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from helpers import EXAMPLES, ROOT, find, golden, objects, render_paths, run_cli
 from krmfn import yamlio
 from krmfn.tree import desired_instances
 
-# A copy of the design (../shared/seeds/000_b45921103fcd096f.txt), so the test runs in any clone.
+# The design the seed example comes from, kept in the repository (docs/design.md).
 SEED_TEXT = ROOT / "tests" / "data" / "seed-design.md"
 CLUSTER = "example-multigres-cluster"
 # Fields a builder needs that the seed's samples do not show (README, "Child resources").

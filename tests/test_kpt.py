@@ -1,6 +1,6 @@
 """kpt end to end: `kpt fn render --allow-exec` and `kpt fn eval --exec` with the real kpt binary.
 
-What these prove (DESIGN.md §4):
+What these prove (docs/design.md, "Front ends"):
 - kpt can exec the venv's console script from a Kptfile pipeline and from `fn eval --exec`;
 - a second render changes nothing (idempotence);
 - removing a shard, a table group or a cell deletes exactly the files of the objects that are

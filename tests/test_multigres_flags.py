@@ -82,7 +82,8 @@ _INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO]?[0-7_]*|[1-9][0-
 _BOOLS = {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
 
 
-def value_problem(name: str, spec: dict[str, Any], value: str) -> str | None:
+# One branch per Go flag type upstream registers; a table of lambdas would read worse.
+def value_problem(name: str, spec: dict[str, Any], value: str) -> str | None:  # noqa: C901
     kind = spec["type"]
     if kind in ("int", "int64") and not _INT.match(value):
         return f"--{name}={value!r} is not an integer"
@@ -124,7 +125,8 @@ class Parsed:
     problems: list[str]
 
 
-def parse(argv: list[str], env_names: set[str] | None = None) -> Parsed:
+# Mirrors the Go flag package's parse loop (pflag's rules, step by step) so the two can be compared.
+def parse(argv: list[str], env_names: set[str] | None = None) -> Parsed:  # noqa: C901
     """Check an expanded argv (argv[0] = the binary) against the recorded flags."""
     problems: list[str] = []
     binary = os.path.basename(argv[0]) if argv else ""
@@ -309,7 +311,7 @@ def test_rendered_flags_exist(case: Case) -> None:
 
 def _is_registration_script(case: Case) -> bool:
     """The topology-registration container runs bash on its rendered script (no Multigres binary,
-    so no flags to check); tests/test_build_cluster.py and tests/test_etcd_smoke.py cover it."""
+    so no flags to check); tests/test_workloads_cluster.py and tests/test_etcd_smoke.py cover it."""
     from krmfn import defaults
 
     args = case.container.get("args") or []

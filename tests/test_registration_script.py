@@ -19,7 +19,7 @@ from pathlib import Path
 from consistency import registration_records
 from helpers import EXAMPLES, objects, render_paths
 
-from krmfn.build.registration import SCRIPT
+from krmfn.workloads.registration import SCRIPT
 
 SEED_OBJECTS = objects(render_paths(EXAMPLES / "seed"))
 

@@ -1,6 +1,6 @@
-"""The read-only child kinds, in the exact spec shapes the seed shows.
+"""The read-only child kinds, in the exact spec shapes the design shows.
 
-Fields the seed does not show but a builder needs (DESIGN.md §1: a builder reads one child CR
+Fields the design does not show but a builder needs (docs/design.md: a builder reads one child CR
 and nothing else) are documented additions, listed in the README: `databaseName`,
 `tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
 `postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`.
@@ -27,7 +27,7 @@ from .common import (
 
 class PullSettings(Model):
     image_pull_policy: PullPolicy | None = None
-    image_pull_secrets: list[ImagePullSecret] | None = None
+    image_pull_secrets: list[ImagePullSecret] = []  # pydantic copies the default for each instance
 
 
 class TopoServerSpec(PullSettings):
@@ -93,7 +93,7 @@ class ResolvedShardTemplate(Model):
 
 
 class ShardPlacement(PullSettings):
-    """What table groups and shards add to the seed's shapes: who they are, where topo is."""
+    """What table groups and shards add to the design's shapes: who they are, where topo is."""
 
     database_name: str
     table_group_name: str
@@ -140,20 +140,40 @@ class MultiShardSpec(ShardPlacement):
     pgbackrest_tls_secret: str = Field(alias="pgbackrestTLSSecret")
 
 
-def _child(kind: str, spec_type: type) -> type[Model]:
-    """A top-level child object model: apiVersion, kind, metadata, spec."""
-    return type(kind, (Model,), {
-        "__annotations__": {
-            "api_version": Literal["multigres.com/v1alpha1"],
-            "kind": Literal[kind],  # type: ignore[valid-type]
-            "metadata": FreeForm,
-            "spec": spec_type,
-        },
-        "__module__": __name__,
-    })
+# The four top-level kinds are written out, not made by a factory, so that type checkers and
+# readers see their fields; each is apiVersion, kind, metadata and spec, like every child CR.
+
+class TopoServer(Model):
+    """An etcd the function renders: the global topology server, or a cell's own."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["TopoServer"]
+    metadata: FreeForm
+    spec: TopoServerSpec
 
 
-TopoServer = _child("TopoServer", TopoServerSpec)
-MultiCell = _child("MultiCell", MultiCellSpec)
-MultiTableGroup = _child("MultiTableGroup", MultiTableGroupSpec)
-MultiShard = _child("MultiShard", MultiShardSpec)
+class MultiCell(Model):
+    """One cell: its gateway, and which topology server holds its records."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["MultiCell"]
+    metadata: FreeForm
+    spec: MultiCellSpec
+
+
+class MultiTableGroup(Model):
+    """One table group of one database: its multiorch, partitioning and pools."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["MultiTableGroup"]
+    metadata: FreeForm
+    spec: MultiTableGroupSpec
+
+
+class MultiShard(Model):
+    """One shard of a table group: its pools of postgres + multipooler, and its backup repository."""
+
+    api_version: Literal["multigres.com/v1alpha1"]
+    kind: Literal["MultiShard"]
+    metadata: FreeForm
+    spec: MultiShardSpec

@@ -1,10 +1,11 @@
-"""MultigresCluster: the root object a user edits (seed, "Multigres Cluster")."""
+"""MultigresCluster: the root object a user edits (the design, "Multigres Cluster")."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from .common import (
     ComponentRef,
@@ -25,7 +26,7 @@ DurabilityPolicy = Literal["AT_LEAST_2", "MULTI_CELL_AT_LEAST_2"]
 
 
 class Images(Model):
-    """One version of each component for the whole cluster (the seed's safety argument)."""
+    """One version of each component for the whole cluster (the design's safety argument)."""
 
     multigateway: str | None = None
     multiorch: str | None = None
@@ -49,7 +50,7 @@ class ExternalTopo(Model):
     root_path: str | None = None
 
 
-_ONE_TOPO = {"rule": "!(has(self.managedSpec) && has(self.external))",
+_ONE_TOPO: JsonDict = {"rule": "!(has(self.managedSpec) && has(self.external))",
              "message": "managedSpec and external are mutually exclusive"}
 
 
@@ -82,7 +83,7 @@ class CellSpec(Model):
 
     multigateway: ComponentRef | None = None
     topo_server: CellTopoServer | None = None
-    # The seed spells it `toposerver` once; kept so an API server does not prune it (DESIGN.md §2).
+    # The design spells it `toposerver` once; kept so an API server does not prune it (docs/design.md).
     toposerver: CellTopoServer | None = Field(default=None, alias="toposerver")
     topology_reconciliation: TopologyReconciliation | None = None
 
@@ -100,7 +101,7 @@ class Partitioning(Model):
     shards: Annotated[int, Field(ge=1, le=128)] = 1  # krmfn.limits.MAX_SHARDS
 
 
-_POOL_XOR = {
+_POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
             "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
@@ -147,7 +148,7 @@ class S3Backup(Model):
     credentials_secret: ObjectName | None = None
 
 
-_ONE_REPOSITORY = {"rule": "!(has(self.volumeClaimTemplate) && has(self.s3))",
+_ONE_REPOSITORY: JsonDict = {"rule": "!(has(self.volumeClaimTemplate) && has(self.s3))",
                    "message": "a backup repository is a volume (volumeClaimTemplate) or s3, not both"}
 
 
@@ -213,7 +214,7 @@ class MultigresCluster(Model):
     kind: Literal["MultigresCluster"]
     metadata: FreeForm
     spec: ClusterSpec
-    # Status belongs to a live cluster; accepted (the seed shows one) and never rendered.
+    # Status belongs to a live cluster; accepted (the design shows one) and never rendered.
     status: FreeForm | None = None
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from ..quantity import PATTERN, QuantityError, parse_quantity
 
@@ -86,11 +87,11 @@ class ContainerSpec(Model):
     resources: ResourceRequirements | None = None
 
 
-_XOR_TEMPLATE_SPEC = {
+_XOR_TEMPLATE_SPEC: JsonDict = {
     "rule": "!(has(self.templateName) && has(self.spec))",
     "message": "templateName and spec are mutually exclusive; put changes to a template in overrides",
 }
-_OVERRIDES_NEED_TEMPLATE = {
+_OVERRIDES_NEED_TEMPLATE: JsonDict = {
     "rule": "!has(self.overrides) || has(self.templateName)",
     "message": "overrides apply on top of a template; set templateName or use spec",
 }

@@ -100,11 +100,11 @@ def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
     return f"{err['msg']} (got {err.get('input')!r})."
 
 
-def validation_results(root: type[BaseModel], exc: ValidationError, prefix: tuple = ()) -> list[Result]:
+def validation_results(root: type[BaseModel], exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Result]:
     results = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("int", "str",
+    for details in exc.errors():
+        loc = tuple(p for p in details["loc"] if not (isinstance(p, str) and p.startswith(("int", "str",
                                                                                          "function-after"))))
-        err = dict(err, loc=loc)
+        err: dict[str, Any] = dict(details, loc=loc)
         results.append(error(_message(root, err), field_path(prefix + loc)))
     return results

@@ -13,6 +13,7 @@ for invalid input are exactly what they were.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ..quantity import parse_quantity
@@ -80,7 +81,7 @@ class Invalid(Exception):
         self.model = model
         self.error = error
 
-    def results(self, prefix: tuple = ()) -> list[Result]:
+    def results(self, prefix: tuple[str | int, ...] = ()) -> list[Result]:
         from .errors import validation_results
 
         return validation_results(self.model, self.error, prefix)
@@ -99,7 +100,8 @@ def validate(name: str, data: Any) -> Any:
     """The model `name` of data: a generated object, or pydantic's; raises Invalid."""
     from .fast_generated import VALIDATORS
 
-    obj = VALIDATORS[name](data)
+    validator: Callable[[Any], Any] = VALIDATORS[name]
+    obj = validator(data)
     if obj is not None:
         return obj
     from pydantic import ValidationError

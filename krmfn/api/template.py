@@ -25,8 +25,6 @@ class TemplateSpec(Model):
     multiadmin: ComponentSpec | None = None
 
 
-SECTIONS = ("shardPool", "multiorch", "multigateway", "multiadmin")
-
 
 class MultigresDeploymentTemplate(Model):
     api_version: Literal["multigres.com/v1alpha1"]

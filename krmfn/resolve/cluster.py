@@ -1,6 +1,6 @@
 """Resolve one MultigresCluster (plus its templates) into child custom resources.
 
-Output objects have the seed's spec shapes; they are plain dicts so that the build stage (and a
+Output objects have the design's spec shapes; they are plain dicts so that the build stage (and a
 future in-cluster controller) can take them without knowing how they were made.
 """
 
@@ -100,7 +100,7 @@ _INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "mu
 
 
 def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[dict[str, Any] | None, list[Result]]:
-    """A pool's resolved fields in the seed's order: type, cell, replicas, volume, containers."""
+    """A pool's resolved fields in the design's order: type, cell, replicas, volume, containers."""
     inline_set = [f for f in _INLINE_POOL_FIELDS if getattr(pool, f) is not None]
     if pool.multigres_deployment_template and inline_set:
         return None, [error("pool sets multigresDeploymentTemplate and inline fields "

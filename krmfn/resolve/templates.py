@@ -24,7 +24,7 @@ class TemplateIndex:
         return sorted(self.specs)
 
 
-def lookup(index: TemplateIndex, name: str, section: str, path: str) -> tuple[dict | None, list[Result]]:
+def lookup(index: TemplateIndex, name: str, section: str, path: str) -> tuple[dict[str, Any] | None, list[Result]]:
     """The raw section of a template, or an error listing what exists."""
     if name not in index.specs:
         available = ", ".join(index.names()) or "none"
@@ -53,7 +53,7 @@ def resolve_layers(defaults: dict[str, Any], base: dict[str, Any] | None, overri
     return parsed.model_dump(by_alias=True, exclude_none=True, mode="json"), []
 
 
-def _split(path: str) -> tuple:
+def _split(path: str) -> tuple[str | int, ...]:
     """'a.b[2].c' → ('a', 'b', 2, 'c'), so validation paths can be prefixed."""
     out: list[Any] = []
     for part in path.split("."):

@@ -11,8 +11,8 @@ from typing import Any
 
 from .. import defaults, naming
 from ..results import ResourceRef, error
-from . import meta
-from .meta import BuildContext, ClusterView
+from . import objects
+from .objects import BuildContext, ClusterView
 
 
 def pool_services(shards: list[dict[str, Any]]) -> list[str]:
@@ -50,5 +50,5 @@ def build_certificate(view: ClusterView, shards: list[dict[str, Any]], ctx: Buil
         "issuerRef": issuer_ref,
     }
     name = naming.pgbackrest_certificate(view.name)
-    return [meta.obj("cert-manager.io/v1", "Certificate",
-                     meta.metadata(name, view, labels, meta.WAVES["registration"]), spec)]
+    return [objects.obj("cert-manager.io/v1", "Certificate",
+                     objects.metadata(name, view, labels, objects.WAVES["registration"]), spec)]

@@ -1,21 +1,23 @@
-"""Cluster-level builders (multiadmin, registration) and build_all: order, results, secrets."""
+"""Cluster-level builders (multiadmin, registration), build_all's order, and the Secret checks."""
 
 from __future__ import annotations
 
 import copy
 
+import topo_decode
 import yaml
 from consistency import args_of, by_kind
 from helpers import EXAMPLES, render_paths
 
 from krmfn import yamlio
 from krmfn.api.config import RenderOptions
-from krmfn.build import build_all, cluster_view
-from krmfn.build import topo_records as tr
-from krmfn.build.admin import build_multiadmin
-from krmfn.build.meta import BuildContext
-from krmfn.build.registration import build_registration
-from krmfn.resourcelist import Item, ResourceList
+from krmfn.checks import check_secrets, secrets_written_by
+from krmfn.resourcelist import Item
+from krmfn.results import Result
+from krmfn.workloads import build_all, cluster_view
+from krmfn.workloads.admin import build_multiadmin
+from krmfn.workloads.objects import BuildContext
+from krmfn.workloads.registration import build_registration
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 
@@ -43,13 +45,13 @@ def test_registration_writes_each_cell_with_its_own_topo_and_each_database() -> 
     puts = _puts([cm])
     assert list(puts) == ["/multigres/global/cells/us-east-1/Cell", "/multigres/global/cells/us-west-2/Cell",
                           "/multigres/global/databases/production_db/Database"]
-    east = tr.decode_cell(puts["/multigres/global/cells/us-east-1/Cell"])
+    east = topo_decode.decode_cell(puts["/multigres/global/cells/us-east-1/Cell"])
     assert east["server_addresses"] == ["example-multigres-cluster-global-client.multigres.svc.cluster.local:2379"]
     assert east["root"] == "/multigres/global/us-east-1"  # upstream's root for a cell on the global etcd
-    west = tr.decode_cell(puts["/multigres/global/cells/us-west-2/Cell"])
+    west = topo_decode.decode_cell(puts["/multigres/global/cells/us-west-2/Cell"])
     assert west == {"name": "us-west-2", "root": "/multigres/us-west-2", "server_addresses": [
         "example-multigres-cluster-us-west-2-client.multigres.svc.cluster.local:2379"]}
-    db = tr.decode_database(puts["/multigres/global/databases/production_db/Database"])
+    db = topo_decode.decode_database(puts["/multigres/global/databases/production_db/Database"])
     assert db["cells"] == ["us-east-1", "us-west-2"] and db["backup_path"] == "/backups"
     assert db["policy"]["policy_name"] == "AT_LEAST_2"
     pod = job["spec"]["template"]["spec"]
@@ -83,7 +85,7 @@ def test_external_cell_record_holds_its_address() -> None:
     view = cluster_view(SEED)
     view.cell_registrations = [{"name": "x", "addresses": ["etcd-x:2379"], "root": "/multigres/x", "register": True}]
     cm, _ = build_registration(view, BuildContext())
-    assert tr.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["etcd-x:2379"]
+    assert topo_decode.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["etcd-x:2379"]
 
 
 def test_a_long_record_travels_in_binary_data_without_error() -> None:
@@ -92,7 +94,8 @@ def test_a_long_record_travels_in_binary_data_without_error() -> None:
     view.cell_registrations = [{"name": "x", "addresses": ["e" * 200 + ":2379"], "root": "/x", "register": True}]
     ctx = BuildContext()
     cm, _ = build_registration(view, ctx)
-    assert tr.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["e" * 200 + ":2379"]
+    record = topo_decode.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])
+    assert record["server_addresses"] == ["e" * 200 + ":2379"]
     assert ctx.results == []
 
 
@@ -110,11 +113,11 @@ def test_records_survive_the_yaml_writer() -> None:
 
 
 def test_build_all_order_and_no_shared_dicts() -> None:
-    objs, _ = build_all(SEED, RenderOptions(), ResourceList())
+    objs, _ = build_all(SEED, RenderOptions())
     kinds = [o["kind"] for o in objs]
     assert kinds[:6] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "ConfigMap", "Job"]
     assert kinds[6:8] == ["Deployment", "Service"]  # multiadmin
-    assert objs == build_all(SEED, RenderOptions(), ResourceList())[0]  # deterministic
+    assert objs == build_all(SEED, RenderOptions())[0]  # deterministic
     assert "&id" not in yamlio.dump({"items": objs})  # no YAML anchors between objects
     ids = [id(d) for o in objs for d in _dicts(o)]
     assert len(ids) == len(set(ids))
@@ -128,39 +131,45 @@ def _dicts(value: object) -> list[object]:
     return []
 
 
+def _secret_results(*inputs: Item) -> list[Result]:
+    """What the function says about the seed's Secrets, given these input items."""
+    objs, _ = build_all(SEED, RenderOptions())
+    return check_secrets(SEED.children, list(inputs), secrets_written_by(objs))
+
+
 TLS = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
        "metadata": {"name": "example-multigres-cluster-pgbackrest-tls", "namespace": "multigres"},
        "data": {"ca.crt": "", "tls.crt": "", "tls.key": ""}}
 
 
 def test_missing_password_secret_is_a_warning_and_a_present_one_is_not() -> None:
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(TLS)]))
+    results = _secret_results(Item(TLS))
     assert [r.severity for r in results] == ["warning"]
     assert "example-multigres-cluster-postgres-password" in results[0].message
     secret = {"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": "example-multigres-cluster-postgres-password", "namespace": "multigres"},
               "stringData": {"password": "x"}}
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret), Item(TLS)]))
+    results = _secret_results(Item(secret), Item(TLS))
     assert results == []
     del secret["stringData"]
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(secret), Item(TLS)]))
+    results = _secret_results(Item(secret), Item(TLS))
     assert len(results) == 1 and "has no key 'password'" in results[0].message
 
 
 def test_missing_pgbackrest_tls_secret_is_a_warning_that_says_how_to_make_it() -> None:
     password = {"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "x"}, "metadata": {
         "name": "example-multigres-cluster-postgres-password", "namespace": "multigres"}}
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(password)]))
+    results = _secret_results(Item(password))
     assert [(r.severity, r.path) for r in results] == [("warning", "spec.pgbackrestTLSSecret")]
     assert "scripts/make-pgbackrest-tls.sh example-multigres-cluster multigres" in results[0].message
     partial = copy.deepcopy(TLS)
     del partial["data"]["ca.crt"]
-    _, results = build_all(SEED, RenderOptions(), ResourceList(items=[Item(password), Item(partial)]))
+    results = _secret_results(Item(password), Item(partial))
     assert len(results) == 1 and "has no key 'ca.crt'" in results[0].message
 
 
 def test_cluster_domain_option_reaches_every_address() -> None:
-    objs, _ = build_all(SEED, RenderOptions.model_validate({"clusterDomain": "corp.example"}), ResourceList())
+    objs, _ = build_all(SEED, RenderOptions.model_validate({"clusterDomain": "corp.example"}))
     text = yamlio.dump({"items": objs})
     assert "svc.cluster.local" not in text and "svc.corp.example" in text
     assert by_kind(objs, "Job")

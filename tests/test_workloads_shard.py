@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import re
 
+import topo_decode
 from consistency import args_of, child
 from helpers import EXAMPLES, objects, render_paths, resource_list, run_text
 
 from krmfn import yamlio
-from krmfn.build import topo_records as tr
-from krmfn.build.meta import BuildContext
-from krmfn.build.shard import build_multishard
+from krmfn.workloads.objects import BuildContext
+from krmfn.workloads.shard import build_multishard
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 
@@ -163,7 +163,7 @@ def test_s3_backups_have_no_claim_and_credentials_come_from_a_secret_reference()
     assert not any(e["name"].startswith("AWS_") for e in cs["pgctld"]["env"])
     from consistency import registration_records
 
-    (db,) = [tr.decode_database(v) for _, k, v in registration_records(objs) if k.endswith("/Database")]
+    (db,) = [topo_decode.decode_database(v) for _, k, v in registration_records(objs) if k.endswith("/Database")]
     assert db["s3"] == {"bucket": "bk", "region": "eu-west-1", "endpoint": "http://minio:9000", "key_prefix": "",
                         "use_env_credentials": 1}
 

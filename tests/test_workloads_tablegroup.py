@@ -5,8 +5,8 @@ from __future__ import annotations
 from consistency import args_of, child
 from helpers import EXAMPLES, render_paths
 
-from krmfn.build.meta import BuildContext
-from krmfn.build.tablegroup import build_multitablegroup
+from krmfn.workloads.objects import BuildContext
+from krmfn.workloads.tablegroup import build_multitablegroup
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import defaults, naming
-from . import meta
-from .meta import BuildContext
+from . import objects
+from .objects import BuildContext
 
 SOCKET = f"{defaults.POOLER_DIR}/pg_sockets/.s.PGSQL.{defaults.PORTS['pgctld']['postgres']}"
 PASSWORD_FILE = f"{defaults.PASSWORD_MOUNT}/{defaults.PASSWORD_KEY}"
@@ -63,7 +63,7 @@ def s3_env(backup: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _mounts(backup: dict[str, Any], *extra: dict[str, Any]) -> list[dict[str, Any]]:
-    out = [{"name": "data", "mountPath": defaults.POOLER_DIR},
+    out: list[dict[str, Any]] = [{"name": "data", "mountPath": defaults.POOLER_DIR},
            {"name": "postgres-password", "mountPath": defaults.PASSWORD_MOUNT, "readOnly": True},
            {"name": "pgbackrest-tls", "mountPath": defaults.PGBACKREST_CERT_DIR, "readOnly": True}]
     if "filesystem" in backup:
@@ -89,12 +89,12 @@ def pgctld_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str,
              {"name": "postgres", "containerPort": p["postgres"], "protocol": "TCP"},
              {"name": "pgbackrest", "containerPort": p["pgbackrest"], "protocol": "TCP"}]
     # postgres and pgbackrest write outside the data volume (locks, logs): root stays writable.
-    out = meta.container(
+    out = objects.container(
         "pgctld", spec["images"]["postgres"], [defaults.PGCTLD_BIN], args, pull, env=_env(),
         container_ports=ports, resources=(pool.get("postgres") or {}).get("resources"),
-        probes={"startupProbe": meta.startup_probe("/live", "pgctld-http"),
-                "livenessProbe": meta.http_probe("/live", "pgctld-http", delay=10),
-                "readinessProbe": meta.http_probe("/ready", "pgctld-http", period=5)},
+        probes={"startupProbe": objects.startup_probe("/live", "pgctld-http"),
+                "livenessProbe": objects.http_probe("/live", "pgctld-http", delay=10),
+                "readinessProbe": objects.http_probe("/ready", "pgctld-http", period=5)},
         mounts=_mounts(spec["backup"], {"name": "shm", "mountPath": "/dev/shm"},
                        {"name": "pg-hba", "mountPath": defaults.PG_HBA_MOUNT, "readOnly": True}),
         read_only_root=False)
@@ -103,11 +103,11 @@ def pgctld_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str,
 
 def multipooler_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str, Any], sts: str,
                           service: str, namespace: str | None, ctx: BuildContext) -> dict[str, Any]:
-    host = f"$(POD_NAME).{meta.service_host(service, namespace, ctx.cluster_domain)}"
+    host = f"$(POD_NAME).{objects.service_host(service, namespace, ctx.cluster_domain)}"
     pgbackrest_port = defaults.PORTS["pgctld"]["pgbackrest"]
     args = [
-        *meta.server_flags("multipooler"),
-        *meta.topo_flags(spec["globalTopoServer"], namespace, ctx),
+        *objects.server_flags("multipooler"),
+        *objects.topo_flags(spec["globalTopoServer"], namespace, ctx),
         f"--cell={pool['cell']}", f"--database={spec['databaseName']}",
         f"--table-group={spec['tableGroupName']}", f"--shard={spec['shardName']}",
         # `<cell>_<service-id>` must fit 63 characters: a per-StatefulSet hash plus the ordinal.
@@ -120,21 +120,21 @@ def multipooler_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict
         f"--pgbackrest-key-file={TLS_FILES['pgbackrest.key']}",
         f"--pgbackrest-ca-file={TLS_FILES['ca.crt']}", f"--pgbackrest-port={pgbackrest_port}",
     ]
-    _, tmp_mount = meta.tmp_volume()
-    return meta.container(
+    _, tmp_mount = objects.tmp_volume()
+    return objects.container(
         "multipooler", spec["images"]["multipooler"], [f"{defaults.MULTIGRES_BIN}/multipooler"], args, pull,
-        env=_env() + s3_env(spec["backup"]), container_ports=meta.ports("multipooler"),
+        env=_env() + s3_env(spec["backup"]), container_ports=objects.ports("multipooler"),
         resources=(pool.get("multipooler") or {}).get("resources"),
-        probes={"startupProbe": meta.startup_probe("/live", "http"),
-                "livenessProbe": meta.http_probe("/live", "http", delay=10),
-                "readinessProbe": meta.http_probe("/ready", "http", period=5)},
+        probes={"startupProbe": objects.startup_probe("/live", "http"),
+                "livenessProbe": objects.http_probe("/live", "http", delay=10),
+                "readinessProbe": objects.http_probe("/ready", "http", period=5)},
         mounts=_mounts(spec["backup"], tmp_mount))
 
 
 def pool_volumes(spec: dict[str, Any], shard: str) -> list[dict[str, Any]]:
     """Secrets are mounted group-readable: the pod's fsGroup is postgres' gid, and both containers
     run as that user (pgBackRest accepts a root-owned key file of mode 0640 or less)."""
-    tmp_vol, _ = meta.tmp_volume()
+    tmp_vol, _ = objects.tmp_volume()
     out = [
         {"name": "postgres-password", "secret": {
             "secretName": spec["postgresPasswordSecret"], "defaultMode": 0o440,
@@ -154,7 +154,7 @@ def pool_volumes(spec: dict[str, Any], shard: str) -> list[dict[str, Any]]:
 def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
     spec = child["spec"]
     shard = child["metadata"]["name"]
-    namespace = meta.namespace_of(child)
+    namespace = objects.namespace_of(child)
     cluster = naming.cluster_of(child)
     pool_type, cell = str(pool["type"]), str(pool["cell"])
     labels = naming.labels(cluster, "multipooler",
@@ -162,18 +162,18 @@ def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -
     selector = naming.selector(labels)
     sts = naming.pool_name(shard, pool_type, cell)
     service = naming.pool_service(shard, pool_type, cell)
-    pull = meta.pull_of(spec)
-    wave = meta.WAVES["server"]
-    pod = meta.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx)], pull,
+    pull = objects.pull_of(spec)
+    wave = objects.WAVES["server"]
+    pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx)], pull,
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard), grace=60,
                         init_containers=[pgctld_container(spec, pool, pull)])
-    statefulset = meta.stateful_set(meta.metadata(sts, child, labels, wave), labels, service, int(pool["replicas"]),
-                                    pod, pool["dataVolumeClaimTemplate"])
+    statefulset = objects.stateful_set(objects.metadata(sts, child, labels, wave), labels, service,
+                                       int(pool["replicas"]), pod, pool["dataVolumeClaimTemplate"])
     # Peers reach each other's postgres and pgBackRest server by the pod names this Service publishes.
     peer_ports = [p for p in pod["initContainers"][0]["ports"] if p["name"] in ("postgres", "pgbackrest")]
-    headless = meta.headless_service(meta.metadata(service, child, labels, wave), labels,
-                                     meta.ports("multipooler") + peer_ports)
-    pdb = meta.disruption_budget(meta.metadata(naming.pool_pdb(shard, pool_type, cell), child, labels, wave),
+    headless = objects.headless_service(objects.metadata(service, child, labels, wave), labels,
+                                     objects.ports("multipooler") + peer_ports)
+    pdb = objects.disruption_budget(objects.metadata(naming.pool_pdb(shard, pool_type, cell), child, labels, wave),
                                  labels, 1)
     return [statefulset, headless, pdb]
 
@@ -194,8 +194,8 @@ def backup_claim(child: dict[str, Any]) -> list[dict[str, Any]]:
     cluster = naming.cluster_of(child)
     labels = naming.labels(cluster, "backup-repository", **naming.identity_of(child))
     name = naming.backup_claim(child["metadata"]["name"])
-    claim = meta.obj("v1", "PersistentVolumeClaim",
-                     meta.metadata(name, child, labels, meta.WAVES["server"], KEEP_ANNOTATIONS),
+    claim = objects.obj("v1", "PersistentVolumeClaim",
+                     objects.metadata(name, child, labels, objects.WAVES["server"], KEEP_ANNOTATIONS),
                      dict(backup["filesystem"]["volumeClaimTemplate"]))
     return [claim]
 
@@ -204,7 +204,7 @@ def pg_hba_configmap(child: dict[str, Any]) -> dict[str, Any]:
     cluster = naming.cluster_of(child)
     labels = naming.labels(cluster, "multipooler", **naming.identity_of(child))
     name = naming.pg_hba_configmap(child["metadata"]["name"])
-    cm = meta.obj("v1", "ConfigMap", meta.metadata(name, child, labels, meta.WAVES["server"]), {})
+    cm = objects.obj("v1", "ConfigMap", objects.metadata(name, child, labels, objects.WAVES["server"]), {})
     cm.pop("spec")
     cm["data"] = {defaults.PG_HBA_FILE: PG_HBA}
     return cm

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import topo_decode
 
-from krmfn.build import topo_records as tr
+from krmfn.workloads import topo_records as tr
 
 FS = {"filesystem": {"path": "/backups"}}
 
@@ -20,12 +21,12 @@ def test_cell_record_by_hand() -> None:
     # name=1 "a" | server_addresses=2 "h:1" | root=3 "/r"; tag = number << 3 | 2
     expected = bytes([0x0A, 1]) + b"a" + bytes([0x12, 3]) + b"h:1" + bytes([0x1A, 2]) + b"/r"
     assert tr.cell("a", ["h:1"], "/r") == expected
-    assert tr.decode_cell(expected) == {"name": "a", "server_addresses": ["h:1"], "root": "/r"}
+    assert topo_decode.decode_cell(expected) == {"name": "a", "server_addresses": ["h:1"], "root": "/r"}
 
 
 def test_repeated_addresses_are_one_tag_each() -> None:
     data = tr.cell("c", ["x:1", "y:2"], "/c")
-    assert tr.decode(data) == [(1, b"c"), (2, b"x:1"), (2, b"y:2"), (3, b"/c")]
+    assert topo_decode.decode(data) == [(1, b"c"), (2, b"x:1"), (2, b"y:2"), (3, b"/c")]
 
 
 def test_database_record_by_hand() -> None:
@@ -41,12 +42,12 @@ def test_database_record_by_hand() -> None:
 
 def test_database_round_trip_and_policies() -> None:
     data = tr.database("production_db", FS, ["us-east-1", "us-west-2"], "MULTI_CELL_AT_LEAST_2")
-    assert tr.decode_database(data) == {
+    assert topo_decode.decode_database(data) == {
         "name": "production_db", "backup_path": "/backups", "s3": None, "cells": ["us-east-1", "us-west-2"],
         "policy": {"policy_name": "MULTI_CELL_AT_LEAST_2", "policy_version": 0,
                    "quorum_type": tr.QUORUM_MULTI_CELL_AT_LEAST_N, "required_count": 2,
                    "description": "At least 2 nodes from different cells must acknowledge"}}
-    policy = dict(tr.decode(tr.durability_policy("AT_LEAST_2")))
+    policy = dict(topo_decode.decode(tr.durability_policy("AT_LEAST_2")))
     assert policy[3] == 3 and policy[4] == 2 and 2 not in policy  # policy_version unset → absent
 
 
@@ -54,9 +55,9 @@ def test_unknown_policy_and_malformed_input() -> None:
     with pytest.raises(ValueError):
         tr.durability_policy("NONE")
     with pytest.raises(ValueError):
-        tr.decode(b"\x0a\x05ab")
+        topo_decode.decode(b"\x0a\x05ab")
     with pytest.raises(ValueError):
-        tr.decode(b"\x0b")  # wire type 3
+        topo_decode.decode(b"\x0b")  # wire type 3
 
 
 def test_s3_location_by_hand() -> None:
@@ -69,7 +70,7 @@ def test_s3_location_by_hand() -> None:
 
 def test_s3_without_a_secret_uses_ambient_credentials_and_round_trips() -> None:
     data = tr.database("d", {"s3": {"bucket": "b", "region": "us-east-1"}}, ["a"], "AT_LEAST_2")
-    db = tr.decode_database(data)
+    db = topo_decode.decode_database(data)
     assert db["backup_path"] == ""
     assert db["s3"] == {"bucket": "b", "region": "us-east-1", "endpoint": "", "key_prefix": "",
                         "use_env_credentials": 0}

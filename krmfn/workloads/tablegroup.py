@@ -1,6 +1,6 @@
 """MultiTableGroup → multiorch: one Deployment per cell that hosts one of its pools.
 
-Each watches `<db>/<tg>` (DESIGN.md §2): a table group's failover is decided in every cell
+Each watches `<db>/<tg>` (docs/design.md, "Deviations"): a table group's failover is decided in every cell
 where it has instances.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import defaults, naming
-from . import meta
-from .meta import BuildContext
+from . import objects
+from .objects import BuildContext
 
 
 def pool_cells(pools: list[dict[str, Any]]) -> list[str]:
@@ -20,24 +20,24 @@ def pool_cells(pools: list[dict[str, Any]]) -> list[str]:
 
 def build_multitablegroup(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
     spec = child["spec"]
-    namespace = meta.namespace_of(child)
+    namespace = objects.namespace_of(child)
     cluster = naming.cluster_of(child)
     tg = child["metadata"]["name"]
     orch_spec = (spec.get("multiorch") or {}).get("spec") or {}
-    pull = meta.pull_of(spec)
+    pull = objects.pull_of(spec)
     replicas = int(orch_spec.get("replicas", defaults.COMPONENT_REPLICAS["multiorch"]))
     out = []
     for cell in pool_cells((spec.get("shardTemplate") or {}).get("pools") or []):
         name = naming.multiorch_deployment(tg, cell)
         labels = naming.labels(cluster, "multiorch", **{**naming.identity_of(child), "cell": cell})
         args = [
-            *meta.server_flags("multiorch"), f"--cell={cell}",
+            *objects.server_flags("multiorch"), f"--cell={cell}",
             f"--watch-targets={spec['databaseName']}/{spec['tableGroupName']}",
             *(f"--{flag}={value}" for flag, value in defaults.MULTIORCH_TIMING.items()),
-            *meta.topo_flags(spec["globalTopoServer"], namespace, ctx), *meta.DEPLOYMENT_IDENTITY,
+            *objects.topo_flags(spec["globalTopoServer"], namespace, ctx), *objects.DEPLOYMENT_IDENTITY,
         ]
-        orch, tmp = meta.server_container("multiorch", spec["images"]["multiorch"], args, pull,
+        orch, tmp = objects.server_container("multiorch", spec["images"]["multiorch"], args, pull,
                                           orch_spec.get("resources"))
-        out.append(meta.deployment(meta.metadata(name, child, labels, meta.WAVES["server"]), labels, replicas,
+        out.append(objects.deployment(objects.metadata(name, child, labels, objects.WAVES["server"]), labels, replicas,
                                    [orch], pull, defaults.NONROOT_UID, [tmp]))
     return out

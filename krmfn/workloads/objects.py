@@ -1,7 +1,8 @@
-"""Pod defaults in one place: metadata, security contexts, probes, ports, addresses.
+"""The pieces every workload object is made of: metadata, pod specs, probes, ports, addresses.
 
-Every builder goes through these helpers so that a security or labelling rule is written once
-and holds for every pod we render (docs/workloads.md).
+It also holds what a builder is given (BuildContext, ClusterView). Every builder goes through
+these helpers so that a security or labelling rule is written once and holds for every pod we
+render (docs/workloads.md).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ClusterView:
     """What the cluster-level builders (multiadmin, registration) need from a resolved cluster.
 
     It has the shape of a child CR (`metadata` with name, namespace, labels, annotations) so
-    meta.metadata works on it as on any child.
+    objects.metadata works on it as on any child.
     """
 
     metadata: dict[str, Any]
@@ -69,11 +70,12 @@ class ClusterView:
         return self.metadata if key == "metadata" else default
 
 
-def namespace_of(child: dict[str, Any]) -> str | None:
-    return (child.get("metadata") or {}).get("namespace")
+def namespace_of(child: dict[str, Any] | ClusterView) -> str | None:
+    namespace: str | None = (child.get("metadata") or {}).get("namespace")
+    return namespace
 
 
-def metadata(name: str, child: dict[str, Any], labels: dict[str, str], wave: str,
+def metadata(name: str, child: dict[str, Any] | ClusterView, labels: dict[str, str], wave: str,
              extra_annotations: dict[str, str] | None = None) -> dict[str, Any]:
     """Object metadata: name, the child's namespace, labels, generated-from copied from the child."""
     meta: dict[str, Any] = {"name": name}

@@ -7,8 +7,8 @@ import copy
 from consistency import args_of, child
 from helpers import EXAMPLES, render_paths
 
-from krmfn.build.cell import build_multicell
-from krmfn.build.meta import BuildContext
+from krmfn.workloads.cell import build_multicell
+from krmfn.workloads.objects import BuildContext
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 

@@ -1,6 +1,6 @@
 """Topology registration: a Job that writes every Cell and Database record into the global topo.
 
-`multigres createclustermetadata` cannot express the seed (it registers one database named
+`multigres createclustermetadata` cannot express the design's example (it registers one database named
 `postgres` and puts every cell on the global etcd), so the records are encoded here
 (topo_records.py), shipped in a ConfigMap's binaryData, and written by a small bash script on the
 multigres image through etcd's JSON gateway (the etcd image has no shell); an etcdctl container
@@ -18,8 +18,8 @@ import shlex
 from typing import Any
 
 from .. import defaults, naming
-from . import meta, topo_records
-from .meta import BuildContext, ClusterView
+from . import objects, topo_records
+from .objects import BuildContext, ClusterView
 
 
 def record_host(service: str, namespace: str | None, cluster_domain: str) -> str:
@@ -119,15 +119,15 @@ def records_configmap(view: ClusterView, records: list[tuple[str, bytes]], label
                       digest: str) -> dict[str, Any]:
     """The records as binaryData (any bytes, any length) and the script that writes them."""
     cm = {"apiVersion": "v1", "kind": "ConfigMap",
-          "metadata": meta.metadata(naming.registration_configmap(view.name, digest), view, labels,
-                                    meta.WAVES["registration"]),
+          "metadata": objects.metadata(naming.registration_configmap(view.name, digest), view, labels,
+                                    objects.WAVES["registration"]),
           "data": {SCRIPT: script([k for k, _ in records])},
           "binaryData": {f"record-{i}": base64.b64encode(v).decode() for i, (_, v) in enumerate(records)}}
     return cm
 
 
 def build_registration(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any]]:
-    endpoint = meta.topo_address(view.global_topo, view.namespace, ctx)
+    endpoint = objects.topo_address(view.global_topo, view.namespace, ctx)
     records = [(k, v) for _, k, v in cell_records(view, ctx)] + [(k, v) for _, k, v in database_records(view)]
     root = view.global_topo["rootPath"].rstrip("/")
     image = view.images["multiadmin"]
@@ -137,26 +137,26 @@ def build_registration(view: ClusterView, ctx: BuildContext) -> list[dict[str, A
     labels = naming.labels(view.name, "topo-registration")
     configmap = records_configmap(view, records, labels, digest)
     mount = {"name": "records", "mountPath": defaults.REGISTRATION_MOUNT, "readOnly": True}
-    register = meta.container("register", image, ["/bin/bash"],
+    register = objects.container("register", image, ["/bin/bash"],
                               [f"{defaults.REGISTRATION_MOUNT}/{SCRIPT}", endpoint], view.pull,
                               resources=defaults.REGISTRATION_RESOURCES, mounts=[mount])
     # Read back with etcdctl, so the Job's log lists what the topo holds.
-    show = meta.container("list-records", view.topo_image, [defaults.ETCDCTL_BIN],
+    show = objects.container("list-records", view.topo_image, [defaults.ETCDCTL_BIN],
                           [f"--endpoints={endpoint}", "get", "--prefix", "--keys-only", f"{root}/"], view.pull,
                           resources=defaults.REGISTRATION_RESOURCES)
     extra = {}
     if view.global_topo.get("clientServiceName") and view.namespace:
         # kpt needs the namespace in the reference; without one, Argo's sync wave still orders it.
         sts = naming.topo_statefulset(naming.global_topo_name(view.name))
-        extra[meta.DEPENDS_ON] = meta.depends_on("apps", view.namespace, "StatefulSet", sts)
+        extra[objects.DEPENDS_ON] = objects.depends_on("apps", view.namespace, "StatefulSet", sts)
     volume = {"name": "records", "configMap": {"name": configmap["metadata"]["name"], "defaultMode": 0o444}}
-    job = meta.obj("batch/v1", "Job",
-                   meta.metadata(naming.registration_job(view.name, digest), view, labels,
-                                 meta.WAVES["registration"], extra), {
+    job = objects.obj("batch/v1", "Job",
+                   objects.metadata(naming.registration_job(view.name, digest), view, labels,
+                                 objects.WAVES["registration"], extra), {
         "backoffLimit": defaults.REGISTRATION_BACKOFF_LIMIT,
         "activeDeadlineSeconds": defaults.REGISTRATION_DEADLINE_SECONDS,
         "template": {"metadata": {"labels": dict(labels)},
-                     "spec": meta.pod_spec([show], view.pull, defaults.NONROOT_UID, init_containers=[register],
+                     "spec": objects.pod_spec([show], view.pull, defaults.NONROOT_UID, init_containers=[register],
                                            restart_policy="OnFailure", volumes=[volume])},
     })
     return [configmap, job]

@@ -11,8 +11,8 @@ from typing import Any
 
 from .. import defaults, naming
 from ..merge import fill_requests
-from . import meta
-from .meta import BuildContext
+from . import objects
+from .objects import BuildContext
 
 
 def quorum(replicas: int) -> int:
@@ -31,7 +31,7 @@ def max_unavailable(replicas: int) -> int:
 
 
 def _peer_url(pod: str, peer: str, namespace: str | None, ctx: BuildContext, port: str) -> str:
-    host = f"{pod}.{meta.service_host(peer, namespace, ctx.cluster_domain)}"
+    host = f"{pod}.{objects.service_host(peer, namespace, ctx.cluster_domain)}"
     return f"http://{host}:{defaults.PORTS['etcd'][port]}"
 
 
@@ -62,7 +62,7 @@ def build_topo_server(child: dict[str, Any], ctx: BuildContext) -> list[dict[str
     """The etcd cluster of one managed TopoServer."""
     spec = child["spec"]
     name = child["metadata"]["name"]
-    namespace = meta.namespace_of(child)
+    namespace = objects.namespace_of(child)
     cluster = naming.cluster_of(child)
     labels = naming.labels(cluster, "etcd", **naming.identity_of(child))
     selector = naming.selector(labels)
@@ -70,27 +70,27 @@ def build_topo_server(child: dict[str, Any], ctx: BuildContext) -> list[dict[str
     peer = naming.topo_peer_service(name)
     client = naming.topo_client_service(name)
     replicas = int(spec["replicas"])
-    pull = meta.pull_of(spec)
-    wave = meta.WAVES["topo"]
-    ports = meta.ports("etcd")
+    pull = objects.pull_of(spec)
+    wave = objects.WAVES["topo"]
+    ports = objects.ports("etcd")
 
-    etcd = meta.container(
+    etcd = objects.container(
         "etcd", spec["image"], [defaults.ETCD_BIN],
         etcd_args(name, sts, peer, replicas, namespace, ctx), pull,
         container_ports=ports, resources=fill_requests(spec.get("resources"), defaults.ETCD_REQUESTS),
-        probes={"livenessProbe": meta.http_probe("/livez", "metrics", failures=8, delay=10),
-                "readinessProbe": meta.http_probe("/readyz", "metrics", period=5)},
+        probes={"livenessProbe": objects.http_probe("/livez", "metrics", failures=8, delay=10),
+                "readinessProbe": objects.http_probe("/readyz", "metrics", period=5)},
         mounts=[{"name": "data", "mountPath": defaults.ETCD_DATA_MOUNT}])
-    pod = meta.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30)
-    statefulset = meta.stateful_set(meta.metadata(sts, child, labels, wave), labels, peer, replicas, pod,
+    pod = objects.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30)
+    statefulset = objects.stateful_set(objects.metadata(sts, child, labels, wave), labels, peer, replicas, pod,
                                     spec["dataVolumeClaimTemplate"])
-    peer_svc = meta.headless_service(meta.metadata(peer, child, labels, wave), labels,
+    peer_svc = objects.headless_service(objects.metadata(peer, child, labels, wave), labels,
                                      [p for p in ports if p["name"] in ("client", "peer")])
-    client_svc = meta.obj("v1", "Service", meta.metadata(client, child, labels, wave), {
+    client_svc = objects.obj("v1", "Service", objects.metadata(client, child, labels, wave), {
         "type": "ClusterIP",
         "selector": dict(selector),
-        "ports": meta.service_ports([p for p in ports if p["name"] == "client"]),
+        "ports": objects.service_ports([p for p in ports if p["name"] == "client"]),
     })
-    pdb = meta.disruption_budget(meta.metadata(naming.topo_pdb(name), child, labels, wave), labels,
+    pdb = objects.disruption_budget(objects.metadata(naming.topo_pdb(name), child, labels, wave), labels,
                                  max_unavailable(replicas))
     return [statefulset, peer_svc, client_svc, pdb]

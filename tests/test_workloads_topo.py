@@ -9,9 +9,9 @@ from consistency import args_of, by_kind, child
 from helpers import EXAMPLES, render_paths, resource_list, run_text
 
 from krmfn.api.config import RenderOptions
-from krmfn.build import build_all
-from krmfn.build.meta import BuildContext
-from krmfn.build.topo import build_topo_server, max_unavailable
+from krmfn.workloads import build_all
+from krmfn.workloads.objects import BuildContext
+from krmfn.workloads.topo import build_topo_server, max_unavailable
 
 SEED = render_paths(EXAMPLES / "seed").resolved[0]
 
@@ -134,7 +134,7 @@ def test_external_topo_renders_no_etcd_and_passes_the_address_on() -> None:
     import yaml
 
     out = run_text(resource_list(yaml.safe_load(EXTERNAL)))
-    objs, _ = build_all(out.resolved[0], RenderOptions(), None)
+    objs, _ = build_all(out.resolved[0], RenderOptions())
     assert not by_kind(objs, "StatefulSet")
     gateway = by_kind(objs, "Deployment")[-1]
     args = args_of(gateway["spec"]["template"]["spec"]["containers"][0])
