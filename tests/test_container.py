@@ -107,6 +107,8 @@ def test_version_license_and_typing_marker_ship_with_the_package() -> None:
     """One version (krmfn.__version__, which pyproject.toml reads); the license function.yaml names."""
     assert PYPROJECT["project"]["dynamic"] == ["version"]
     assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "krmfn.__version__"}
+    # The Dockerfile's build context is pyproject.toml, README.md and krmfn/ only (.dockerignore).
+    assert PYPROJECT["project"]["license"] == {"text": "Apache-2.0"}
     assert "Apache License\n" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
     assert yamlio.load(FUNCTION_YAML.read_text())["spec"]["versions"][0]["license"] == "Apache 2.0"
     assert (ROOT / "krmfn" / "py.typed").is_file()
