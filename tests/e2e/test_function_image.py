@@ -32,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from pathlib import Path
 import pytest
 from helpers import EXAMPLES, REQUIRE_TOOLS, ROOT, require_tool
 
+import krmfn
 from krmfn import yamlio
 
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", ROOT / "e2e-logs"))
@@ -64,7 +64,7 @@ def _function_image() -> str:
     """The image function.yaml names (its tag is the package version, tests/test_container.py)."""
     definition = yamlio.load((ROOT / "function.yaml").read_text())
     image = definition["spec"]["versions"][0]["runtime"]["container"]["image"]
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    version = krmfn.__version__  # the one version source (pyproject.toml reads it)
     assert image.rsplit(":", 1)[-1].lstrip("v") == version, f"{image} is not tagged with {version}"
     return image
 
