@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
 
 from . import defaults, limits, naming
 from .api.fast import cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/fast.py
+    from typing import Any
+
     from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
 
-ClusterCheck = Callable[["MultigresCluster"], Iterable[Result]]
-ChildCheck = Callable[[dict[str, Any]], Iterable[Result]]
+    ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
+    ChildCheck = Callable[[dict[str, Any]], Iterable[Result]]
 
 
 def _cells(cluster: MultigresCluster) -> list[CellTemplate]:

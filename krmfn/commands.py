@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +67,7 @@ def _render_paths(paths: tuple[str, ...], config: str | None, previous: str | No
         fc = configs[0].obj
     options, problems = parse_options(fc)
     if config and fc is not None:
-        problems = [dataclasses.replace(p, file=config) for p in problems]
+        problems = [p.replace(file=config) for p in problems]
     rl.problems.extend(problems)
     return run(rl, options, earlier)
 

@@ -6,11 +6,8 @@ and then by the fixed order of each stage, never by input order.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
 from . import naming
 from . import previous as previous_checks
@@ -31,6 +28,11 @@ from .resolve.templates import TemplateIndex
 from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, ResourceList
 from .results import ResourceRef, Result, error, info, sort_results, with_ref
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
+
 # An object's identity in a render: (kind, namespace, name).
 Key = tuple[str, str | None, str]
 
@@ -38,11 +40,16 @@ CLUSTER_KIND = "MultigresCluster"
 TEMPLATE_KIND = "MultigresDeploymentTemplate"
 
 
-@dataclass
 class Output:
-    items: list[Item]
-    results: list[Result]
-    resolved: list[Resolved] = field(default_factory=list)
+    """What a render returns. A plain class, not a dataclass: importing `dataclasses` (it imports
+    `inspect`) is a seventh of the function's start-up, paid on every kpt render."""
+
+    __slots__ = ("items", "results", "resolved")
+
+    def __init__(self, items: list[Item], results: list[Result], resolved: list[Resolved] | None = None) -> None:
+        self.items = items
+        self.results = results
+        self.resolved: list[Resolved] = [] if resolved is None else resolved
 
 
 def parse_options(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
@@ -182,26 +189,31 @@ def is_previous_output(item: Item) -> bool:
     return isinstance(item.annotations.get(naming.GENERATED_FROM), str)
 
 
-@dataclass
 class Inputs:
     """The input items by role: what the function reads, and what it writes back or replaces."""
 
-    clusters: list[Item]
-    templates: list[Item]
-    previous: dict[Key, Item]  # the function's own earlier output, replaced by this render
-    passthrough: list[Item]
+    __slots__ = ("clusters", "templates", "previous", "passthrough")
+
+    def __init__(self, clusters: list[Item], templates: list[Item], previous: dict[Key, Item],
+                 passthrough: list[Item]) -> None:
+        self.clusters = clusters
+        self.templates = templates
+        self.previous = previous  # the function's own earlier output, replaced by this render
+        self.passthrough = passthrough
 
 
-@dataclass
 class Render:
     """What one run accumulates while it walks the clusters."""
 
-    options: Any
-    rl: ResourceList
-    results: list[Result]
-    generated: list[Item] = field(default_factory=list)
-    resolved: list[Resolved] = field(default_factory=list)
-    owners: dict[Key, Item] = field(default_factory=dict)  # object -> its cluster (for result locations)
+    __slots__ = ("options", "rl", "results", "generated", "resolved", "owners")
+
+    def __init__(self, options: Any, rl: ResourceList, results: list[Result]) -> None:
+        self.options = options
+        self.rl = rl
+        self.results = results
+        self.generated: list[Item] = []
+        self.resolved: list[Resolved] = []
+        self.owners: dict[Key, Item] = {}  # object -> its cluster (for result locations)
 
 
 def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None) -> Output:
@@ -373,7 +385,7 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
         if item is None and key is not None and owners and key in owners and not r.file:
             owner = owners[key]
             file = owner.file or (owner.path if isinstance(owner.path, str) else None)
-            out.append(dataclasses.replace(r, file=file) if file else r)
+            out.append(r.replace(file=file) if file else r)
             continue
         if item is None or r.file:
             out.append(r)
@@ -387,7 +399,7 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
         if item.node is not None and item.file is not None:
             node = locate(item.node, r.path)
             line, column = item.line + node.start_mark.line + 1, node.start_mark.column + 1
-        out.append(dataclasses.replace(r, file=file, index=index, line=line, column=column))
+        out.append(r.replace(file=file, index=index, line=line, column=column))
     return out
 
 

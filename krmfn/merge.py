@@ -7,7 +7,10 @@ so one template section can be patched for many components.
 from __future__ import annotations
 
 import copy
-from typing import Any
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

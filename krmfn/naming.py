@@ -7,9 +7,27 @@ two long names that share a prefix still differ.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from typing import Any
+
+# sha256 from CPython's built-in module: `hashlib` loads OpenSSL, about 3 % of the function's
+# start-up (docs/performance.md); the digest is the same. hashlib where the module is missing.
+try:
+    from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]  # CPython <= 3.11
+except ImportError:  # pragma: no cover
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # CPython >= 3.12
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment,no-redef,unused-ignore]
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 of `data` in hex (without loading OpenSSL, see above)."""
+    return str(sha256(data).hexdigest())
+
 
 GROUP = "multigres.com"
 API_VERSION = f"{GROUP}/v1alpha1"
@@ -46,7 +64,7 @@ def fit(limit: int, *parts: str) -> str:
     joined = "-".join(p for p in (sanitize(x) for x in parts) if p)
     if len(joined) <= limit:
         return joined
-    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:8]
+    digest = sha256_hex("\x00".join(parts).encode())[:8]
     words = joined.split("-")
     budget = limit - len(digest) - 2
     tail: list[str] = []
@@ -211,7 +229,7 @@ def service_id_prefix(namespace: str | None, statefulset: str) -> str:
     time: `<prefix>-<ordinal>`. Namespace and StatefulSet name are unique, so the prefix is too
     (up to a 32-bit hash collision), and it never changes across restarts.
     """
-    return hashlib.sha256(f"{namespace or ''}/{statefulset}".encode()).hexdigest()[:SERVICE_ID_HASH]
+    return sha256_hex(f"{namespace or ''}/{statefulset}".encode())[:SERVICE_ID_HASH]
 
 
 def service_id_length(replicas: int) -> int:

@@ -3,6 +3,11 @@
 The previous output arrives as input under kpt (recognised by function.is_previous_output) and
 from `render --previous DIR`. Each check is a small pure function of (old, new) objects:
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
+
 - changes Kubernetes refuses (StatefulSet volumeClaimTemplates, selector, serviceName,
   podManagementPolicy; a Job's template) are errors that say the way out;
 - a storage shrink is an error; storage growth is an error with the expand-then-orphan recipe;
@@ -14,13 +19,15 @@ from `render --previous DIR`. Each check is a small pure function of (old, new) 
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import jsonpatch
 
 from .quantity import QuantityError, parse_quantity
 from .resourcelist import strip_internal
 from .results import ResourceRef, Result, error, info, warning
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 STS_IMMUTABLE = ("selector", "serviceName", "podManagementPolicy")
 
@@ -112,6 +119,10 @@ CHECKS = {"StatefulSet": check_statefulset, "Job": check_job}
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Result]:
     """One object in both renders: what Kubernetes refuses, or else the patch, as results."""
+    # Imported here: only `render --previous` compares, and jsonpatch (with difflib and copy)
+    # would add to every start-up.
+    import jsonpatch
+
     before, after = _clean(old), _clean(new)
     patch = jsonpatch.make_patch(before, after).patch
     if not patch:

@@ -8,14 +8,17 @@ quoting and flow style (`"10Gi"`, `["ReadWriteOnce"]`) on every `kpt fn render`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
 
 import yaml
 
 from . import yamlio
 from .limits import MAX_INPUT_BYTES
 from .results import Result, error
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 PATH = "internal.config.kubernetes.io/path"
 INDEX = "internal.config.kubernetes.io/index"
@@ -26,18 +29,38 @@ INTERNAL_PREFIXES = ("internal.config.kubernetes.io/", "config.kubernetes.io/pat
                      "config.kubernetes.io/index", "config.k8s.io/id", "kustomize.config.k8s.io/id")
 
 
-@dataclass
 class Item:
-    """One KRM object plus, when it came from input, its original source text."""
+    """One KRM object plus, when it came from input, its original source text.
 
-    obj: dict[str, Any]
-    text: str | None = None  # source span starting at the sequence dash (function mode)
-    generated: bool = False
-    doc: str | None = None  # source text of the whole document (read from a file)
-    node: Any = field(default=None, repr=False, compare=False)  # composed YAML node (line/column lookups)
-    line: int = 0  # 0-based line of the document's first line in its file
-    file: str | None = None  # the file it was read from (render, Argo CD, kustomize)
-    index: int | None = None
+    A plain class with `__slots__`, not a dataclass: importing `dataclasses` (it imports
+    `inspect`) is a seventh of the function's start-up, paid on every kpt render.
+    """
+
+    __slots__ = ("obj", "text", "generated", "doc", "node", "line", "file", "index")
+
+    def __init__(self, obj: dict[str, Any], text: str | None = None, generated: bool = False,
+                 doc: str | None = None, node: Any = None, line: int = 0, file: str | None = None,
+                 index: int | None = None) -> None:
+        self.obj = obj
+        self.text = text  # source span starting at the sequence dash (function mode)
+        self.generated = generated
+        self.doc = doc  # source text of the whole document (read from a file)
+        self.node = node  # composed YAML node (line/column lookups); not compared, not printed
+        self.line = line  # 0-based line of the document's first line in its file
+        self.file = file  # the file it was read from (render, Argo CD, kustomize)
+        self.index = index
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.obj, self.text, self.generated, self.doc, self.line, self.file, self.index)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Item) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (f"Item(obj={self.obj!r}, text={self.text!r}, generated={self.generated!r}, doc={self.doc!r}, "
+                f"line={self.line!r}, file={self.file!r}, index={self.index!r})")
 
     @property
     def kind(self) -> str:
@@ -76,12 +99,17 @@ class Item:
         return str(self.annotations.get(LOCAL_CONFIG, "")).lower() == "true"
 
 
-@dataclass
 class ResourceList:
-    items: list[Item] = field(default_factory=list)
-    function_config: dict[str, Any] | None = None
-    dash_column: int = 0
-    problems: list[Result] = field(default_factory=list)
+    """The parsed input. A plain class for start-up cost (see Item)."""
+
+    __slots__ = ("items", "function_config", "dash_column", "problems")
+
+    def __init__(self, items: list[Item] | None = None, function_config: dict[str, Any] | None = None,
+                 dash_column: int = 0, problems: list[Result] | None = None) -> None:
+        self.items: list[Item] = [] if items is None else items
+        self.function_config = function_config
+        self.dash_column = dash_column
+        self.problems: list[Result] = [] if problems is None else problems
 
 
 def _dash_position(text: str, content_start: int) -> int | None:

@@ -6,20 +6,59 @@ Every check returns a list of these instead of raising, so a user sees all probl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
-Severity = Literal["error", "warning", "info"]
+    Severity = Literal["error", "warning", "info"]
+
+
+
 MAX_MESSAGE = 2000  # characters of one result message
 _RANK = {"error": 0, "warning": 1, "info": 2}
+_set = object.__setattr__  # the immutable classes below set their fields once, in __init__
 
 
-@dataclass(frozen=True)
+def _repr(obj: Any) -> str:
+    """`Class(field=value, ...)`, as a dataclass prints itself."""
+    fields = ", ".join(f"{name}={getattr(obj, name)!r}" for name in obj.__slots__)
+    return f"{obj.__class__.__name__}({fields})"
+
+
 class ResourceRef:
+    """The object a result is about. Immutable and hashable.
+
+    A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a seventh
+    of the function's start-up, paid on every kpt render (docs/performance.md).
+    """
+
+    __slots__ = ("api_version", "kind", "name", "namespace")
+
     api_version: str
     kind: str
     name: str
-    namespace: str | None = None
+    namespace: str | None
+
+    def __init__(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        _set(self, "api_version", api_version)
+        _set(self, "kind", kind)
+        _set(self, "name", name)
+        _set(self, "namespace", namespace)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.api_version, self.kind, self.name, self.namespace)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Result) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __repr__(self) -> str:
+        return _repr(self)
 
     def to_dict(self) -> dict[str, str]:
         out = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
@@ -35,23 +74,58 @@ class ResourceRef:
                    meta.get("namespace"))
 
 
-@dataclass(frozen=True)
 class Result:
+    """One problem. Immutable and hashable; a plain class for start-up cost, as ResourceRef."""
+
+    __slots__ = ("severity", "message", "path", "ref", "file", "index", "tags", "line", "column")
+
     severity: Severity
     message: str
-    path: str = ""
-    ref: ResourceRef | None = None
-    file: str | None = None
-    index: int | None = None
-    tags: tuple[tuple[str, str], ...] = field(default=())
-    line: int | None = None  # 1-based, in `file`, when known
-    column: int | None = None
+    path: str
+    ref: ResourceRef | None
+    file: str | None
+    index: int | None
+    tags: tuple[tuple[str, str], ...]
+    line: int | None  # 1-based, in `file`, when known
+    column: int | None
 
-    def __post_init__(self) -> None:
+    def __init__(self, severity: Severity, message: str, path: str = "", ref: ResourceRef | None = None,
+                 file: str | None = None, index: int | None = None, tags: tuple[tuple[str, str], ...] = (),
+                 line: int | None = None, column: int | None = None) -> None:
         # A message quotes the offending value; a hostile value must not make it megabytes long.
-        if len(self.message) > MAX_MESSAGE:
-            cut = self.message[:MAX_MESSAGE - 40]
-            object.__setattr__(self, "message", f"{cut}… [{len(self.message) - len(cut)} characters cut]")
+        if len(message) > MAX_MESSAGE:
+            cut = message[:MAX_MESSAGE - 40]
+            message = f"{cut}… [{len(message) - len(cut)} characters cut]"
+        _set(self, "severity", severity)
+        _set(self, "message", message)
+        _set(self, "path", path)
+        _set(self, "ref", ref)
+        _set(self, "file", file)
+        _set(self, "index", index)
+        _set(self, "tags", tags)
+        _set(self, "line", line)
+        _set(self, "column", column)
+
+    def replace(self, **changes: Any) -> Result:
+        """A copy with some fields changed (what `dataclasses.replace` did)."""
+        fields = {name: getattr(self, name) for name in Result.__slots__}
+        fields.update(changes)
+        return Result(**fields)
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in Result.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Result) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __repr__(self) -> str:
+        return _repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message, "severity": self.severity}

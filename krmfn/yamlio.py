@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import yaml
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

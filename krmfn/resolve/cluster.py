@@ -6,37 +6,43 @@ future in-cluster controller) can take them without knowing how they were made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
 from .. import defaults, naming
 from ..api.fast import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .templates import TemplateIndex, lookup, resolve_layers
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/fast.py
+    from typing import Any
+
     from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef
     from ..api.common import ComponentRef
 
 
-@dataclass
 class Resolved:
     """What resolving one cluster gives: its child CRs and what went wrong on the way."""
 
-    name: str
-    namespace: str | None
-    children: list[dict[str, Any]] = field(default_factory=list)
-    multiadmin: dict[str, Any] | None = None
-    images: dict[str, str] = field(default_factory=dict)
-    pull: dict[str, Any] = field(default_factory=dict)
-    global_topo: dict[str, Any] = field(default_factory=dict)
-    cell_registrations: list[dict[str, Any]] = field(default_factory=list)
-    databases: list[dict[str, Any]] = field(default_factory=list)
-    password_secret: str = ""
-    pgbackrest_tls_secret: str = ""
-    cert_manager_issuer: dict[str, Any] | None = None
-    results: list[Result] = field(default_factory=list)
+    __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
+                 "cell_registrations", "databases", "password_secret", "pgbackrest_tls_secret",
+                 "cert_manager_issuer", "results")
+
+    def __init__(self, name: str, namespace: str | None) -> None:
+        # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
+        # seventh of the function's start-up, paid on every kpt render.
+        self.name = name
+        self.namespace = namespace
+        self.children: list[dict[str, Any]] = []
+        self.multiadmin: dict[str, Any] | None = None
+        self.images: dict[str, str] = {}
+        self.pull: dict[str, Any] = {}
+        self.global_topo: dict[str, Any] = {}
+        self.cell_registrations: list[dict[str, Any]] = []
+        self.databases: list[dict[str, Any]] = []
+        self.password_secret = ""
+        self.pgbackrest_tls_secret = ""
+        self.cert_manager_issuer: dict[str, Any] | None = None
+        self.results: list[Result] = []
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [c for c in self.children if c["kind"] == kind]

@@ -5,20 +5,23 @@ This is the only module that knows templates exist; what leaves it is a plain re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from ..api.fast import Invalid, validate
 from ..merge import merge_patch
 from ..results import Result, error
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class TemplateIndex:
     """Templates of one namespace by name, their raw specs, and which ones got used."""
 
-    specs: dict[str, dict[str, Any]]
-    used: set[str] = field(default_factory=set)
+    __slots__ = ("specs", "used")
+
+    def __init__(self, specs: dict[str, dict[str, Any]]) -> None:  # a plain class: start-up cost
+        self.specs = specs
+        self.used: set[str] = set()
 
     def names(self) -> list[str]:
         return sorted(self.specs)

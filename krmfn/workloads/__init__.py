@@ -8,7 +8,6 @@ fixed: global topo, registration, multiadmin, then every other child in resolve 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from .. import defaults, naming
 from ..results import Result
@@ -20,6 +19,11 @@ from .registration import build_registration
 from .shard import build_multishard
 from .tablegroup import build_multitablegroup
 from .topo import build_topo_server
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 BUILDERS = {
     "TopoServer": build_topo_server,

@@ -5,11 +5,13 @@ multiadmin hangs off the root in the design, so it is built from the cluster vie
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import defaults, naming
 from . import objects
 from .objects import BuildContext, ClusterView
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def build_multiadmin(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any]]:

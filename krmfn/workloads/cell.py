@@ -6,11 +6,13 @@ Gateways take only the global topo flags: they find their cell's topo through th
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import defaults, naming
 from . import objects
 from .objects import BuildContext
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def build_multicell(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:

@@ -7,12 +7,14 @@ otherwise the user creates it (scripts/make-pgbackrest-tls.sh, README "pgBackRes
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import defaults, naming
 from ..results import ResourceRef, error
 from . import objects
 from .objects import BuildContext, ClusterView
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def pool_services(shards: list[dict[str, Any]]) -> list[str]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
 from .. import defaults, naming
 from ..results import Result
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 # Argo CD sync waves: topo first, then registration, then the servers, gateways last.
 WAVES = {"topo": "0", "registration": "1", "server": "2", "gateway": "3"}
@@ -30,15 +33,20 @@ _DOWNWARD = {
 _VAR = re.compile(r"(?<!\$)\$\(([A-Z_][A-Z0-9_]*)\)")
 
 
-@dataclass
 class BuildContext:
-    """Render options a builder may read, and where it reports problems (builders return objects)."""
+    """Render options a builder may read, and where it reports problems (builders return objects).
 
-    cluster_domain: str = "cluster.local"
-    results: list[Result] = field(default_factory=list)
+    This and ClusterView are plain classes, not dataclasses: importing `dataclasses` (it imports
+    `inspect`) is a seventh of the function's start-up, paid on every kpt render.
+    """
+
+    __slots__ = ("cluster_domain", "results")
+
+    def __init__(self, cluster_domain: str = "cluster.local") -> None:
+        self.cluster_domain = cluster_domain
+        self.results: list[Result] = []
 
 
-@dataclass
 class ClusterView:
     """What the cluster-level builders (multiadmin, registration) need from a resolved cluster.
 
@@ -46,16 +54,23 @@ class ClusterView:
     objects.metadata works on it as on any child.
     """
 
-    metadata: dict[str, Any]
-    images: dict[str, str]
-    pull: dict[str, Any]
-    multiadmin: dict[str, Any] | None
-    global_topo: dict[str, Any]
-    topo_image: str
-    cell_registrations: list[dict[str, Any]]
-    databases: list[dict[str, Any]]
-    pgbackrest_tls_secret: str = ""
-    cert_manager_issuer: dict[str, Any] | None = None
+    __slots__ = ("metadata", "images", "pull", "multiadmin", "global_topo", "topo_image", "cell_registrations",
+                 "databases", "pgbackrest_tls_secret", "cert_manager_issuer")
+
+    def __init__(self, metadata: dict[str, Any], images: dict[str, str], pull: dict[str, Any],
+                 multiadmin: dict[str, Any] | None, global_topo: dict[str, Any], topo_image: str,
+                 cell_registrations: list[dict[str, Any]], databases: list[dict[str, Any]],
+                 pgbackrest_tls_secret: str = "", cert_manager_issuer: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
+        self.images = images
+        self.pull = pull
+        self.multiadmin = multiadmin
+        self.global_topo = global_topo
+        self.topo_image = topo_image
+        self.cell_registrations = cell_registrations
+        self.databases = databases
+        self.pgbackrest_tls_secret = pgbackrest_tls_secret
+        self.cert_manager_issuer = cert_manager_issuer
 
     @property
     def name(self) -> str:

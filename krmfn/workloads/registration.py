@@ -12,14 +12,16 @@ make a new Job, and the GitOps tool prunes the old one.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import shlex
-from typing import Any
 
 from .. import defaults, naming
 from . import objects, topo_records
 from .objects import BuildContext, ClusterView
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def record_host(service: str, namespace: str | None, cluster_domain: str) -> str:
@@ -131,9 +133,9 @@ def build_registration(view: ClusterView, ctx: BuildContext) -> list[dict[str, A
     records = [(k, v) for _, k, v in cell_records(view, ctx)] + [(k, v) for _, k, v in database_records(view)]
     root = view.global_topo["rootPath"].rstrip("/")
     image = view.images["multiadmin"]
-    digest = hashlib.sha256(json.dumps([[k, base64.b64encode(v).decode()] for k, v in records]
-                                       + [script([k for k, _ in records]), endpoint, image,
-                                          view.topo_image]).encode()).hexdigest()
+    digest = naming.sha256_hex(json.dumps([[k, base64.b64encode(v).decode()] for k, v in records]
+                                          + [script([k for k, _ in records]), endpoint, image,
+                                             view.topo_image]).encode())
     labels = naming.labels(view.name, "topo-registration")
     configmap = records_configmap(view, records, labels, digest)
     mount = {"name": "records", "mountPath": defaults.REGISTRATION_MOUNT, "readOnly": True}

@@ -11,11 +11,14 @@ sources.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import defaults, naming
 from . import objects
 from .objects import BuildContext
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 SOCKET = f"{defaults.POOLER_DIR}/pg_sockets/.s.PGSQL.{defaults.PORTS['pgctld']['postgres']}"
 PASSWORD_FILE = f"{defaults.PASSWORD_MOUNT}/{defaults.PASSWORD_KEY}"

@@ -6,11 +6,13 @@ where it has instances.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import defaults, naming
 from . import objects
 from .objects import BuildContext
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def pool_cells(pools: list[dict[str, Any]]) -> list[str]:

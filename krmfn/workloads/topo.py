@@ -7,12 +7,14 @@ discovery service or shell script is needed (the etcd image has no shell).
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import defaults, naming
 from ..merge import fill_requests
 from . import objects
 from .objects import BuildContext
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def quorum(replicas: int) -> int:

@@ -8,7 +8,10 @@ of a repeated string, embedded messages length-delimited.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 QUORUM_AT_LEAST_N = 3
 QUORUM_MULTI_CELL_AT_LEAST_N = 4
