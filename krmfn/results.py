@@ -19,13 +19,30 @@ _RANK = {"error": 0, "warning": 1, "info": 2}
 _set = object.__setattr__  # the immutable classes below set their fields once, in __init__
 
 
-def _repr(obj: Any) -> str:
-    """`Class(field=value, ...)`, as a dataclass prints itself."""
-    fields = ", ".join(f"{name}={getattr(obj, name)!r}" for name in obj.__slots__)
-    return f"{obj.__class__.__name__}({fields})"
+class _Frozen:
+    """What a frozen dataclass gives, for the plain classes below: equality and hash over the
+    fields in `__slots__` (same class only), no assignment after `__init__`, a dataclass-like repr."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{self.__class__.__name__}({fields})"
 
 
-class ResourceRef:
+class ResourceRef(_Frozen):
     """The object a result is about. Immutable and hashable.
 
     A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a seventh
@@ -45,21 +62,6 @@ class ResourceRef:
         _set(self, "name", name)
         _set(self, "namespace", namespace)
 
-    def _key(self) -> tuple[Any, ...]:
-        return (self.api_version, self.kind, self.name, self.namespace)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Result) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __repr__(self) -> str:
-        return _repr(self)
-
     def to_dict(self) -> dict[str, str]:
         out = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
         if self.namespace:
@@ -74,7 +76,7 @@ class ResourceRef:
                    meta.get("namespace"))
 
 
-class Result:
+class Result(_Frozen):
     """One problem. Immutable and hashable; a plain class for start-up cost, as ResourceRef."""
 
     __slots__ = ("severity", "message", "path", "ref", "file", "index", "tags", "line", "column")
@@ -111,21 +113,6 @@ class Result:
         fields = {name: getattr(self, name) for name in Result.__slots__}
         fields.update(changes)
         return Result(**fields)
-
-    def _key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in Result.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Result) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __repr__(self) -> str:
-        return _repr(self)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message, "severity": self.severity}

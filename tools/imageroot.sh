@@ -17,25 +17,15 @@ TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=SCRIPTDIR/versions.env
 source "$TOOLS_DIR/versions.env"
 CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
-KEY=$(sha256sum "$TOOLS_DIR/imageroot.sh" | cut -c1-10)
+KEY=$(cat "$TOOLS_DIR/imageroot.sh" "$TOOLS_DIR/debian.sh" | sha256sum | cut -c1-10)
 DIR=$CACHE_ROOT/imageroot-$IMAGE_SUITE-pgbackrest$PGBACKREST_VERSION-$KEY
 ROOT=$DIR/rootfs
 
 die() { echo "imageroot.sh: $*" >&2; exit 1; }
 [[ ${1:-} == path ]] && { echo "$ROOT"; exit 0; }
 
-# The Debian mirror this machine's apt already uses (never a host of our own).
-mirror() {
-  local f u
-  for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-    [[ -f $f ]] || continue
-    u=$(grep -Eo 'https?://[^ ]+/debian/?( |$)' "$f" | head -1 | tr -d ' ')
-    [[ -n $u ]] && { echo "$u"; return; }
-  done
-  die "no Debian mirror found in this machine's apt sources"
-}
-
-in_root() { chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "${@:2}"; }
+# shellcheck source=SCRIPTDIR/debian.sh
+source "$TOOLS_DIR/debian.sh"
 
 build() { # tmp-root
   local r=$1 m

@@ -16,7 +16,7 @@
 set -euo pipefail
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
-KEY=$(sha256sum "$TOOLS_DIR/pybase.sh" | cut -c1-10)
+KEY=$(cat "$TOOLS_DIR/pybase.sh" "$TOOLS_DIR/debian.sh" | sha256sum | cut -c1-10)
 DIR=$CACHE_ROOT/pybase-$KEY
 TARBALL=$DIR/rootfs.tar
 IMAGE=docker.io/library/python:3.11-slim
@@ -26,18 +26,8 @@ LABEL=org.multigres-krmfn.pybase
 die() { echo "pybase.sh: $*" >&2; exit 1; }
 [[ ${1:-} == path ]] && { echo "$TARBALL"; exit 0; }
 
-# The Debian mirror this machine's apt already uses (never a host of our own).
-mirror() {
-  local f u
-  for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-    [[ -f $f ]] || continue
-    u=$(grep -Eo 'https?://[^ ]+/debian/?( |$)' "$f" | head -1 | tr -d ' ')
-    [[ -n $u ]] && { echo "$u"; return; }
-  done
-  die "no Debian mirror found in this machine's apt sources"
-}
-
-in_root() { chroot "$1" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "${@:2}"; }
+# shellcheck source=SCRIPTDIR/debian.sh
+source "$TOOLS_DIR/debian.sh"
 
 build() { # tmp-root
   local r=$1 m
