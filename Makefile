@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds validator golden bench fuzz clean
+.PHONY: venv test e2e lint crds validator children golden bench fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +31,12 @@ crds: venv
 validator: venv
 	$(PY) -m krmfn.api.fastgen > krmfn/api/fast_generated.py.tmp
 	mv krmfn/api/fast_generated.py.tmp krmfn/api/fast_generated.py
+
+# The runtime classes of the child kinds (resolve → build) are generated from api/children.py too;
+# tests/test_child_types.py fails when they are stale. Run after any change to the child models.
+children: venv
+	$(PY) -m krmfn.api.childgen > krmfn/api/child_types.py.tmp
+	mv krmfn/api/child_types.py.tmp krmfn/api/child_types.py
 
 # Rewrite the golden files after an intended output change (review the diff!).
 golden: venv

@@ -23,7 +23,10 @@ if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of 
     from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
 
     ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
-    ChildCheck = Callable[[dict[str, Any]], Iterable[Result]]
+    from .api.child_types import MultiShard, MultiShardSpec
+    from .resolve.cluster import Child
+
+    ChildCheck = Callable[[Child], Iterable[Result]]
 
 
 def _cells(cluster: MultigresCluster) -> list[CellTemplate]:
@@ -271,6 +274,15 @@ def check_namespace(cluster: MultigresCluster) -> list[Result]:
     return []
 
 
+def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
+    """The pgBackRest Certificate's DNS names contain the namespace: cert-manager needs one."""
+    tls = cluster.spec.pgbackrest_tls
+    if tls is None or tls.cert_manager is None or cluster.metadata.get("namespace"):
+        return []
+    return [error("the pgBackRest Certificate needs the pods' DNS names, which contain the namespace; set "
+                  "metadata.namespace on the cluster.", "spec.pgbackrestTLS.certManager")]
+
+
 def address_problem(address: str) -> str | None:
     if any(c.isspace() for c in address):
         return "contains whitespace; it is passed as a command-line argument, so write host:port alone"
@@ -365,17 +377,17 @@ def check_sizes(cluster: MultigresCluster) -> list[Result]:
 SIZE_CHECKS: list[ClusterCheck] = [check_sizes]
 
 
-def check_replica_bounds(child: dict[str, Any]) -> list[Result]:
+def check_replica_bounds(child: Child) -> list[Result]:
     """Replica counts, resource names and storage classes after templates and overrides."""
-    if child["kind"] == "MultiShard":
+    if child.kind == "MultiShard":
         return []  # its pools are the table group's, checked there once
     out = []
-    stack: list[tuple[str, Any]] = [("spec", child.get("spec"))]
+    stack: list[tuple[str, Any]] = [("spec", child.spec.dump())]
     while stack:
         path, value = stack.pop()
         if isinstance(value, dict):
             for key, sub in value.items():
-                problems = _bounded_field(child["kind"], path, key, sub)
+                problems = _bounded_field(child.kind, path, key, sub)
                 if problems is None:
                     stack.append((f"{path}.{key}", sub))
                 else:
@@ -415,6 +427,7 @@ def _replica_problems(kind: str, path: str, replicas: int) -> list[Result]:
 CLUSTER_CHECKS: list[ClusterCheck] = [
     check_cluster_name,
     check_namespace,
+    check_certificate_namespace,
     check_image_references,
     check_secret_names,
     check_topo_addresses,
@@ -450,11 +463,11 @@ def _resources_paths(spec: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]
         yield "spec.resources", spec.get("resources") or {}
 
 
-def check_requests_within_limits(child: dict[str, Any]) -> list[Result]:
-    if child["kind"] == "MultiShard":
+def check_requests_within_limits(child: Child) -> list[Result]:
+    if child.kind == "MultiShard":
         return []  # its pools are the table group's, checked there once
     out = []
-    for path, resources in _resources_paths(child.get("spec") or {}):
+    for path, resources in _resources_paths(child.spec.dump()):
         requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
         for name, request in requests.items():
             if name not in limits:
@@ -469,14 +482,13 @@ def check_requests_within_limits(child: dict[str, Any]) -> list[Result]:
     return out
 
 
-def check_durability(child: dict[str, Any]) -> list[Result]:
-    if child["kind"] != "MultiTableGroup":
+def check_durability(child: Child) -> list[Result]:
+    if child.kind != "MultiTableGroup":
         return []
-    spec = child["spec"]
-    pools = [p for p in spec["shardTemplate"]["pools"] if p["type"] == "replica"]
-    policy = spec["durabilityPolicy"]
-    total = sum(p["replicas"] for p in pools)
-    cells = {p["cell"] for p in pools if p["replicas"] > 0}
+    pools = [p for p in child.spec.shard_template.pools if p.type == "replica"]
+    policy = child.spec.durability_policy
+    total = sum(p.replicas for p in pools)
+    cells = {p.cell for p in pools if p.replicas > 0}
     if total < 2:
         return [warning(f"replica pools of each shard hold {total} instance(s); the durability policy "
                         f"{policy} needs at least 2 to bootstrap a shard. Raise the replica pool's replicas.",
@@ -487,14 +499,14 @@ def check_durability(child: dict[str, Any]) -> list[Result]:
     return []
 
 
-def check_mvp_limits(child: dict[str, Any]) -> list[Result]:
+def check_mvp_limits(child: Child) -> list[Result]:
     """Today's multipooler refuses any table group but `default` and any shard but `0-inf`."""
-    if child["kind"] != "MultiShard":
+    if child.kind != "MultiShard":
         return []
-    spec = child["spec"]
-    if spec["tableGroupName"] == "default" and spec["shardName"] == "0-inf":
+    spec = child.spec
+    if spec.table_group_name == "default" and spec.shard_name == "0-inf":
         return []
-    return [warning(f"table group {spec['tableGroupName']!r} shard {spec['shardName']!r} is rendered as "
+    return [warning(f"table group {spec.table_group_name!r} shard {spec.shard_name!r} is rendered as "
                     "designed, but today's multipooler only starts for table group 'default', shard '0-inf' "
                     "(upstream MVP limit, ValidateMVPTableGroupAndShard); its pods will not become ready "
                     "until upstream lifts it.", "spec.shardName")]
@@ -503,14 +515,14 @@ def check_mvp_limits(child: dict[str, Any]) -> list[Result]:
 APPLICATION_NAME_LIMIT = 63
 
 
-def check_service_ids(child: dict[str, Any]) -> list[Result]:
+def check_service_ids(child: Child) -> list[Result]:
     """multipooler refuses to start when `<cell>_<service-id>` (its postgres application_name) is
     longer than 63 characters (go/services/multipooler/internal/manager/consensus/replicaident.go)."""
-    if child["kind"] != "MultiTableGroup":
+    if child.kind != "MultiTableGroup":
         return []
     out = []
-    for i, pool in enumerate(child["spec"]["shardTemplate"]["pools"]):
-        cell, replicas = str(pool["cell"]), int(pool["replicas"])
+    for i, pool in enumerate(child.spec.shard_template.pools):
+        cell, replicas = pool.cell, pool.replicas
         room = APPLICATION_NAME_LIMIT - 1 - naming.service_id_length(replicas)
         if len(cell) > room:
             out.append(error(f"cell name {cell!r} ({len(cell)} characters) is too long for this pool's "
@@ -540,28 +552,34 @@ def _secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
     return secrets
 
 
-# (child spec field, dotted, keys the pods read, what the Secret is, how to make it)
+def _password_secret(spec: MultiShardSpec) -> str | None:
+    return spec.postgres_password_secret
+
+
+def _tls_secret(spec: MultiShardSpec) -> str | None:
+    return spec.pgbackrest_tls_secret
+
+
+def _s3_secret(spec: MultiShardSpec) -> str | None:
+    return spec.backup.s3.credentials_secret if spec.backup.s3 is not None else None
+
+
+# (child spec field, its value, keys the pods read, what the Secret is, how to make it)
 _SECRETS = [
-    ("postgresPasswordSecret", (defaults.PASSWORD_KEY,), "the postgres password",
+    ("postgresPasswordSecret", _password_secret, (defaults.PASSWORD_KEY,), "the postgres password",
      "`kubectl create secret generic {name} --from-literal=" + defaults.PASSWORD_KEY + "=...`, or add it to the "
      "package with a secret manager"),
-    ("pgbackrestTLSSecret", tuple(defaults.PGBACKREST_CERT_FILES), "pgBackRest's TLS CA, certificate and key",
+    ("pgbackrestTLSSecret", _tls_secret, tuple(defaults.PGBACKREST_CERT_FILES),
+     "pgBackRest's TLS CA, certificate and key",
      "`scripts/make-pgbackrest-tls.sh {cluster} {namespace}` (README \"pgBackRest TLS\"), or set "
      "spec.pgbackrestTLS.certManager.issuerRef on the cluster"),
-    ("backup.s3.credentialsSecret", defaults.S3_CREDENTIAL_KEYS[:2], "S3 credentials for pgBackRest",
+    ("backup.s3.credentialsSecret", _s3_secret, defaults.S3_CREDENTIAL_KEYS[:2], "S3 credentials for pgBackRest",
      "`kubectl create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=... "
      "--from-literal=AWS_SECRET_ACCESS_KEY=...`"),
 ]
 
 
-def _field(spec: dict[str, Any], dotted: str) -> Any:
-    value: Any = spec
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def check_secrets(children: list[dict[str, Any]], items: list[Any],
+def check_secrets(shards: list[MultiShard], items: list[Any],
                   rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
     """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
 
@@ -570,19 +588,18 @@ def check_secrets(children: list[dict[str, Any]], items: list[Any],
     secrets = _secrets_by_name(items)
     rendered = rendered or set()
     out, seen = [], set()
-    for child in children:
-        spec = child.get("spec") or {}
-        ns = (child.get("metadata") or {}).get("namespace")
-        for field, keys, what, how in _SECRETS:
-            name = _field(spec, field)
-            if child["kind"] != "MultiShard" or not name or (ns, name) in seen or (ns, name) in rendered:
+    for child in shards:
+        ns = child.metadata.get("namespace")
+        for field, value_of, keys, what, how in _SECRETS:
+            name = value_of(child.spec)
+            if not name or (ns, name) in seen or (ns, name) in rendered:
                 continue
             seen.add((ns, name))
             found = [s for s in secrets.get(name, []) if s.namespace in (None, ns)]
             where = f" in namespace {ns!r}" if ns else ""
-            ref = ResourceRef.of(child)
+            ref = ResourceRef(child.api_version, child.kind, child.metadata["name"], ns)
             if not found:
-                make = how.format(name=name, cluster=naming.cluster_of(child), namespace=ns or "NAMESPACE")
+                make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE")
                 out.append(warning(
                     f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
                     f"{what}) is not among the inputs; the "

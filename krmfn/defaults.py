@@ -7,6 +7,10 @@ two in step.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Final
+
 MULTIGRES_TAG = "sha-6bd80b9"
 MULTIGRES_IMAGE = f"ghcr.io/multigres/multigres:{MULTIGRES_TAG}"
 PGCTLD_IMAGE = f"ghcr.io/multigres/pgctld:{MULTIGRES_TAG}"
@@ -34,7 +38,7 @@ GLOBAL_ROOT = "/multigres/global"
 TOPO_REPLICAS = 3
 TOPO_DATA_VOLUME = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}
 
-DURABILITY_POLICY = "AT_LEAST_2"
+DURABILITY_POLICY: Final = "AT_LEAST_2"
 BACKUP_LOCATION = "/backups"
 REGISTER_CELL = True
 PRUNE_TABLETS = True

@@ -295,13 +295,14 @@ def render_cluster(item: Item, indexes: dict[str | None, TemplateIndex], state: 
     resolved = resolve_cluster(cluster, indexes.setdefault(item.namespace, TemplateIndex({})))
     problems += with_ref(resolved.results, ref)
     for child in resolved.children:
-        problems += with_ref([r for check in CHILD_CHECKS for r in check(child)], ResourceRef.of(child))
-        state.owners[(child["kind"], child["metadata"].get("namespace"), child["metadata"]["name"])] = item
+        child_ref = ResourceRef(child.api_version, child.kind, child.metadata["name"], child.metadata.get("namespace"))
+        problems += with_ref([r for check in CHILD_CHECKS for r in check(child)], child_ref)
+        state.owners[(child_ref.kind, child_ref.namespace, child_ref.name)] = item
     state.results.extend(problems)
     state.resolved.append(resolved)
     if any(r.severity == "error" for r in problems):
         return []
-    objects, build_results = _emit(resolved, state.options, state.rl)
+    objects, build_results = emit(resolved, state.options, state.rl)
     state.results.extend(build_results)
     state.results.extend(check_collisions(objects))
     return objects
@@ -424,17 +425,17 @@ def locate(node: Any, path: str) -> Any:
     return current
 
 
-def _emit(resolved: Resolved, options: Any,
-          rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
-    """Child CRs and/or workloads, as the options ask, and what the build stage reports."""
+def emit(resolved: Resolved, options: Any, rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
+    """Child CRs and/or workloads, as the options ask, and the Secrets the workloads miss."""
     objects: list[dict[str, Any]] = []
     results: list[Result] = []
     if options.emit in ("all", "children"):
-        objects += resolved.children
+        objects += [child.dump() for child in resolved.children]
     if options.emit in ("all", "workloads"):
         from .workloads import build_all
 
-        workloads, results = build_all(resolved, options)
+        workloads = build_all(resolved, options.cluster_domain)
         objects += workloads
-        results += check_secrets(resolved.children, rl.items, secrets_written_by(workloads))
+        shards = [c for c in resolved.children if c.kind == "MultiShard"]
+        results += check_secrets(shards, rl.items, secrets_written_by(workloads))
     return objects, results

@@ -257,9 +257,8 @@ def multiorch_deployment(table_group: str, cell: str) -> str:
     return dns_label(table_group, "multiorch", cell)
 
 
-def identity_of(child: dict[str, Any]) -> dict[str, str]:
-    """Identity labels of a child CR (`multigres.com/<key>` minus cluster), as naming.labels kwargs."""
-    meta = child.get("metadata") or {}
+def identity_of(meta: dict[str, Any]) -> dict[str, str]:
+    """Identity labels of a child CR's metadata (`multigres.com/<key>` minus cluster), as labels() kwargs."""
     out = {}
     for key, value in (meta.get("labels") or {}).items():
         if key.startswith(GROUP + "/") and key != f"{GROUP}/cluster":
@@ -267,7 +266,6 @@ def identity_of(child: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def cluster_of(child: dict[str, Any]) -> str:
-    """The cluster a child CR belongs to, from its `multigres.com/cluster` label."""
-    meta = child.get("metadata") or {}
+def cluster_of(meta: dict[str, Any]) -> str:
+    """The cluster a child CR belongs to, from its metadata's `multigres.com/cluster` label."""
     return str((meta.get("labels") or {}).get(f"{GROUP}/cluster", ""))

@@ -6,10 +6,14 @@ database, cells and their topo source, and where each instance goes (the pool St
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import naming
-from .resolve.cluster import Resolved
+
+if TYPE_CHECKING:
+    from .api.child_types import MultiCell
+    from .resolve.cluster import Resolved
+    from .resolve.facts import DatabaseFacts
 
 
 def _branch(lines: list[str], prefix: str, entries: list[tuple[str, Any]]) -> None:
@@ -20,48 +24,44 @@ def _branch(lines: list[str], prefix: str, entries: list[tuple[str, Any]]) -> No
         _branch(lines, prefix + ("    " if last else "│   "), children)
 
 
-def desired_instances(database: dict[str, Any]) -> int:
-    """Pods a database asks for: shards × pool replicas, summed over its table groups."""
-    return sum(tg["shards"] * sum(p["replicas"] for p in tg["pools"]) for tg in database["tableGroups"])
-
-
 def _topo_label(resolved: Resolved) -> str:
     g = resolved.global_topo
-    if "address" in g:
-        return f"global topo: external {g['address']} (root {g['rootPath']})"
-    topo = next(c for c in resolved.of_kind("TopoServer") if c["metadata"]["labels"].get(
+    if g.address is not None:
+        return f"global topo: external {g.address} (root {g.root_path})"
+    topo = next(c for c in resolved.children if c.kind == "TopoServer" and c.metadata["labels"].get(
         "multigres.com/topo-scope") == "global")
-    spec = topo["spec"]
-    return (f"global topo: managed TopoServer {topo['metadata']['name']} ({spec['replicas']} × {spec['image']}, "
-            f"root {spec['rootPath']})")
+    spec = topo.spec
+    return (f"global topo: managed TopoServer {topo.metadata['name']} ({spec.replicas} × {spec.image}, "
+            f"root {spec.root_path})")
 
 
-def _cell_label(cell: dict[str, Any]) -> str:
-    spec = cell["spec"]
-    topo = spec["topoServer"]
-    if "global" in topo:
-        source = f"topo global (root {topo['global']['rootPath']})"
-    elif "external" in topo:
-        source = f"topo external {topo['external']['address']} (root {topo['external']['rootPath']})"
+def _cell_label(cell: MultiCell) -> str:
+    spec = cell.spec
+    topo = spec.topo_server
+    if topo.global_ is not None:
+        source = f"topo global (root {topo.global_.root_path})"
+    elif topo.external is not None:
+        source = f"topo external {topo.external.address} (root {topo.external.root_path})"
     else:
-        managed = topo["managedSpec"]
-        source = f"topo managed local, {managed['replicas']} × etcd (root {managed['rootPath']})"
-    return f"cell {spec['name']}: {source}; multigateway × {spec['multiGateway'].get('replicas', 0)}"
+        managed = topo.managed_spec
+        assert managed is not None  # exactly one of the three (the CRD's rule)
+        source = f"topo managed local, {managed.replicas} × etcd (root {managed.root_path})"
+    return f"cell {spec.name}: {source}; multigateway × {spec.multi_gateway.replicas or 0}"
 
 
-def _database_entries(resolved: Resolved, database: dict[str, Any]) -> list[tuple[str, Any]]:
+def _database_entries(resolved: Resolved, database: DatabaseFacts) -> list[tuple[str, Any]]:
     entries = []
-    for tg in database["tableGroups"]:
+    for tg in database.table_groups:
         shards = []
-        for s in range(tg["shards"]):
-            shard = naming.shard_name(resolved.name, database["name"], tg["name"], s)
+        for s in range(tg.shards):
+            shard = naming.shard_name(resolved.name, database.name, tg.name, s)
             pools: list[tuple[str, list[Any]]] = [
-                (f"pool {p['type']} @ {p['cell']}: {p['replicas']} instance(s) → StatefulSet "
-                 f"{naming.pool_name(shard, p['type'], p['cell'])}", []) for p in tg["pools"]]
+                (f"pool {p.type} @ {p.cell}: {p.replicas} instance(s) → StatefulSet "
+                 f"{naming.pool_name(shard, p.type, p.cell)}", []) for p in tg.pools]
             shards.append((f"shard {s} (MultiShard {shard})", pools))
-        per_shard = sum(p["replicas"] for p in tg["pools"])
-        entries.append((f"table group {tg['name']}: {tg['shards']} shard(s) × {per_shard} = "
-                        f"{tg['shards'] * per_shard} instance(s)", shards))
+        per_shard = sum(p.replicas for p in tg.pools)
+        entries.append((f"table group {tg.name}: {tg.shards} shard(s) × {per_shard} = "
+                        f"{tg.shards * per_shard} instance(s)", shards))
     return entries
 
 
@@ -69,15 +69,15 @@ def format_tree(resolved_clusters: list[Resolved], items: Any = None) -> str:
     lines: list[str] = []
     for resolved in resolved_clusters:
         lines.append(f"MultigresCluster {resolved.namespace or ''}/{resolved.name}")
-        cells = resolved.of_kind("MultiCell")
-        dbs = [(f"database {db['name']}: desiredInstances {desired_instances(db)} "
-                f"(durability {db['durabilityPolicy']})", _database_entries(resolved, db))
+        cells = [c for c in resolved.children if c.kind == "MultiCell"]
+        dbs = [(f"database {db.name}: desiredInstances {db.desired_instances()} "
+                f"(durability {db.durability_policy})", _database_entries(resolved, db))
                for db in resolved.databases]
-        admin = resolved.multiadmin or {}
+        replicas = resolved.multiadmin.replicas if resolved.multiadmin is not None else None
         _branch(lines, "", [
             (_topo_label(resolved), []),
             (f"cells ({len(cells)})", [(_cell_label(c), []) for c in cells]),
-            (f"multiadmin × {admin.get('replicas', 0)} (Service {naming.multiadmin_name(resolved.name)})", []),
+            (f"multiadmin × {replicas or 0} (Service {naming.multiadmin_name(resolved.name)})", []),
             (f"databases ({len(dbs)})", dbs),
         ])
     return "\n".join(lines) + ("\n" if lines else "")

@@ -75,6 +75,9 @@ CASES: list[tuple[str, Callable[[], list], str, str, str]] = [
      "error", POOL, "move the inline values into overrides"),
     ("pool-cell-undeclared", with_cluster(lambda o: pool(o).update(cell="zone9")),
      "error", f"{POOL}.cell", "'zone9' is not declared"),
+    ("cert-manager-without-namespace", with_cluster(lambda o: (o["metadata"].pop("namespace", None), spec(o).update(
+        pgbackrestTLS={"certManager": {"issuerRef": {"name": "ca"}}}))),
+     "error", "spec.pgbackrestTLS.certManager", "set metadata.namespace"),
     ("duplicate-cell", with_cluster(lambda o: spec(o)["cells"]["templates"].append({"name": "zone1"})),
      "error", f"{CELLS}[1].name", "declared twice"),
     ("duplicate-database", with_cluster(lambda o: spec(o)["databases"]["templates"].append(

@@ -8,7 +8,6 @@ import pytest
 from helpers import EXAMPLES, ROOT, find, golden, objects, render_paths, run_cli
 
 from krmfn import yamlio
-from krmfn.tree import desired_instances
 
 # The design the seed example comes from, kept in the repository (docs/design.md).
 SEED_TEXT = ROOT / "tests" / "data" / "seed-design.md"
@@ -36,7 +35,7 @@ def test_seed_child_counts(seed):
 
 def test_seed_desired_instances(seed):
     (resolved,) = seed.resolved
-    assert {db["name"]: desired_instances(db) for db in resolved.databases} == {"production_db": 14}
+    assert {db.name: db.desired_instances() for db in resolved.databases} == {"production_db": 14}
 
 
 @pytest.mark.parametrize(("kind", "name"), [

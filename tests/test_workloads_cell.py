@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-
-from consistency import args_of, child
+import fixtures
+from consistency import args_of
 from helpers import EXAMPLES, render_paths
 
+from krmfn.api import child_types as ct
 from krmfn.workloads.cell import build_multicell
-from krmfn.workloads.objects import BuildContext
 
-SEED = render_paths(EXAMPLES / "seed").resolved[0]
+CTX = fixtures.context()
 
 
 def test_gateway_deployment_service_and_pdb() -> None:
-    deploy, svc, pdb = build_multicell(child(SEED, "MultiCell", "-us-east-1"), BuildContext())
+    deploy, svc, pdb = build_multicell(fixtures.multicell("us-east-1"), CTX)
     assert deploy["metadata"]["name"] == svc["metadata"]["name"] == "example-multigres-cluster-us-east-1-gateway"
     assert deploy["spec"]["replicas"] == 2 and pdb["spec"]["maxUnavailable"] == 1
     c = deploy["spec"]["template"]["spec"]["containers"][0]
@@ -33,17 +32,15 @@ def test_gateway_deployment_service_and_pdb() -> None:
 
 def test_cell_with_its_own_topo_still_talks_to_the_global_one() -> None:
     """Binaries take only global topo flags; the cell's topo is found through its Cell record."""
-    deploy = build_multicell(child(SEED, "MultiCell", "-us-west-2"), BuildContext())[0]
+    deploy = build_multicell(fixtures.multicell("us-west-2"), CTX)[0]
     args = args_of(deploy["spec"]["template"]["spec"]["containers"][0])
     assert args["--topo-global-server-addresses"].startswith("example-multigres-cluster-global-client.")
     assert args["--cell"] == "us-west-2"
 
 
 def test_external_global_address_is_used_as_is_and_one_replica_gets_no_pdb() -> None:
-    cell = copy.deepcopy(child(SEED, "MultiCell", "-us-east-1"))
-    cell["spec"]["globalTopoServer"] = {"rootPath": "/g", "address": "etcd.example.com:2379"}
-    cell["spec"]["multiGateway"]["replicas"] = 1
-    objs = build_multicell(cell, BuildContext())
+    cell = fixtures.multicell(replicas=1, global_topo=ct.GlobalTopoRef(root_path="/g", address="etcd.example.com:2379"))
+    objs = build_multicell(cell, CTX)
     assert [o["kind"] for o in objs] == ["Deployment", "Service"]
     args = args_of(objs[0]["spec"]["template"]["spec"]["containers"][0])
     assert args["--topo-global-server-addresses"] == "etcd.example.com:2379"
@@ -51,7 +48,7 @@ def test_external_global_address_is_used_as_is_and_one_replica_gets_no_pdb() -> 
 
 
 def test_selector_is_identity_only() -> None:
-    deploy = build_multicell(child(SEED, "MultiCell", "-us-east-1"), BuildContext())[0]
+    deploy = build_multicell(fixtures.multicell("us-east-1"), CTX)[0]
     selector = deploy["spec"]["selector"]["matchLabels"]
     assert "app.kubernetes.io/managed-by" not in selector and selector["multigres.com/cell"] == "us-east-1"
     assert selector.items() <= deploy["spec"]["template"]["metadata"]["labels"].items()

@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import copy
 
+import fixtures
+import pytest
 import topo_decode
 import yaml
 from consistency import args_of, by_kind
 from helpers import EXAMPLES, render_paths
 
 from krmfn import yamlio
-from krmfn.api.config import RenderOptions
 from krmfn.checks import check_secrets, secrets_written_by
+from krmfn.resolve.cluster import Resolved
+from krmfn.resolve.facts import CellRegistration
 from krmfn.resourcelist import Item
 from krmfn.results import Result
-from krmfn.workloads import build_all, cluster_view
+from krmfn.workloads import build_all
 from krmfn.workloads.admin import build_multiadmin
-from krmfn.workloads.objects import BuildContext
 from krmfn.workloads.registration import build_registration
 
-SEED = render_paths(EXAMPLES / "seed").resolved[0]
+CTX = fixtures.context()
+
+
+@pytest.fixture(scope="module")
+def seed() -> Resolved:
+    """The seed example resolved: build_all's tests take a whole cluster."""
+    resolved: Resolved = render_paths(EXAMPLES / "seed").resolved[0]
+    return resolved
 
 
 def test_multiadmin() -> None:
-    deploy, svc = build_multiadmin(cluster_view(SEED), BuildContext())
+    deploy, svc = build_multiadmin(CTX)
     assert deploy["metadata"]["name"] == svc["metadata"]["name"] == "example-multigres-cluster-multiadmin"
     args = args_of(deploy["spec"]["template"]["spec"]["containers"][0])
     assert args["--service-map"] == "grpc-multiadmin"
@@ -41,7 +50,7 @@ def _puts(objs: list[dict]) -> dict[str, bytes]:
 
 
 def test_registration_writes_each_cell_with_its_own_topo_and_each_database() -> None:
-    cm, job = build_registration(cluster_view(SEED), BuildContext())
+    cm, job = build_registration(CTX)
     puts = _puts([cm])
     assert list(puts) == ["/multigres/global/cells/us-east-1/Cell", "/multigres/global/cells/us-west-2/Cell",
                           "/multigres/global/databases/production_db/Database"]
@@ -71,53 +80,48 @@ def test_registration_writes_each_cell_with_its_own_topo_and_each_database() -> 
 
 
 def test_registration_skips_unregistered_cells_and_renames_on_change() -> None:
-    view = cluster_view(SEED)
-    _, before = build_registration(view, BuildContext())
-    view.cell_registrations = copy.deepcopy(view.cell_registrations)
-    view.cell_registrations[0]["register"] = False
-    cm, after = build_registration(view, BuildContext())
+    _, before = build_registration(CTX)
+    east, west = CTX.cells
+    unregistered = CellRegistration(name=east.name, root=east.root, register=False)
+    cm, after = build_registration(fixtures.context(cells=(unregistered, west)))
     assert "/multigres/global/cells/us-east-1/Cell" not in _puts([cm])
     assert before["metadata"]["name"] != after["metadata"]["name"]  # a Job's template is immutable
     assert before["metadata"]["name"].startswith("example-multigres-cluster-register-topology-")
 
 
 def test_external_cell_record_holds_its_address() -> None:
-    view = cluster_view(SEED)
-    view.cell_registrations = [{"name": "x", "addresses": ["etcd-x:2379"], "root": "/multigres/x", "register": True}]
-    cm, _ = build_registration(view, BuildContext())
+    cell = CellRegistration(name="x", addresses=["etcd-x:2379"], root="/multigres/x", register=True)
+    cm, _ = build_registration(fixtures.context(cells=(cell,)))
     assert topo_decode.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])["server_addresses"] == ["etcd-x:2379"]
 
 
 def test_a_long_record_travels_in_binary_data_without_error() -> None:
     """A length of 128 or more is not UTF-8 (varint byte >= 0x80): binaryData carries any bytes."""
-    view = cluster_view(SEED)
-    view.cell_registrations = [{"name": "x", "addresses": ["e" * 200 + ":2379"], "root": "/x", "register": True}]
-    ctx = BuildContext()
-    cm, _ = build_registration(view, ctx)
+    cell = CellRegistration(name="x", addresses=["e" * 200 + ":2379"], root="/x", register=True)
+    cm, _ = build_registration(fixtures.context(cells=(cell,)))
     record = topo_decode.decode_cell(_puts([cm])["/multigres/global/cells/x/Cell"])
     assert record["server_addresses"] == ["e" * 200 + ":2379"]
-    assert ctx.results == []
 
 
 def test_registration_waits_for_etcd_within_a_deadline() -> None:
-    cm, job = build_registration(cluster_view(SEED), BuildContext())
+    cm, job = build_registration(CTX)
     assert job["spec"]["backoffLimit"] == 10 and job["spec"]["activeDeadlineSeconds"] == 1200
     script = cm["data"]["register.sh"]
     assert "GET /health" in script and "POST /v3/kv/put" in script
 
 
 def test_records_survive_the_yaml_writer() -> None:
-    objs = build_registration(cluster_view(SEED), BuildContext())
+    objs = build_registration(CTX)
     back = yaml.load(yamlio.dump({"items": objs}), Loader=yamlio.CoreLoader)
     assert back == {"items": objs}
 
 
-def test_build_all_order_and_no_shared_dicts() -> None:
-    objs, _ = build_all(SEED, RenderOptions())
+def test_build_all_order_and_no_shared_dicts(seed: Resolved) -> None:
+    objs = build_all(seed, "cluster.local")
     kinds = [o["kind"] for o in objs]
     assert kinds[:6] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "ConfigMap", "Job"]
     assert kinds[6:8] == ["Deployment", "Service"]  # multiadmin
-    assert objs == build_all(SEED, RenderOptions())[0]  # deterministic
+    assert objs == build_all(seed, "cluster.local")  # deterministic
     assert "&id" not in yamlio.dump({"items": objs})  # no YAML anchors between objects
     ids = [id(d) for o in objs for d in _dicts(o)]
     assert len(ids) == len(set(ids))
@@ -132,9 +136,8 @@ def _dicts(value: object) -> list[object]:
 
 
 def _secret_results(*inputs: Item) -> list[Result]:
-    """What the function says about the seed's Secrets, given these input items."""
-    objs, _ = build_all(SEED, RenderOptions())
-    return check_secrets(SEED.children, list(inputs), secrets_written_by(objs))
+    """What the function says about a shard's Secrets, given these input items."""
+    return check_secrets([fixtures.shard(0), fixtures.shard(1, "80-inf")], list(inputs), secrets_written_by([]))
 
 
 TLS = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
@@ -168,8 +171,8 @@ def test_missing_pgbackrest_tls_secret_is_a_warning_that_says_how_to_make_it() -
     assert len(results) == 1 and "has no key 'ca.crt'" in results[0].message
 
 
-def test_cluster_domain_option_reaches_every_address() -> None:
-    objs, _ = build_all(SEED, RenderOptions.model_validate({"clusterDomain": "corp.example"}))
+def test_cluster_domain_option_reaches_every_address(seed: Resolved) -> None:
+    objs = build_all(seed, "corp.example")
     text = yamlio.dump({"items": objs})
     assert "svc.cluster.local" not in text and "svc.corp.example" in text
     assert by_kind(objs, "Job")

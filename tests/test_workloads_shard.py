@@ -5,19 +5,20 @@ from __future__ import annotations
 import copy
 import re
 
+import fixtures
 import topo_decode
-from consistency import args_of, child
-from helpers import EXAMPLES, objects, render_paths, resource_list, run_text
+from consistency import args_of
+from helpers import EXAMPLES, objects, resource_list, run_text
 
 from krmfn import yamlio
-from krmfn.workloads.objects import BuildContext
+from krmfn.api import child_types as ct
 from krmfn.workloads.shard import build_multishard
 
-SEED = render_paths(EXAMPLES / "seed").resolved[0]
+CTX = fixtures.context()
 
 
-def _orders0() -> dict:
-    return child(SEED, "MultiShard", "-orders-tg-0")
+def _orders0() -> ct.MultiShard:
+    return fixtures.shard()
 
 
 def _containers(sts: dict) -> dict[str, dict]:
@@ -25,9 +26,9 @@ def _containers(sts: dict) -> dict[str, dict]:
     return {c["name"]: c for c in pod.get("initContainers", []) + pod["containers"]}
 
 
-def _pools(shard: dict) -> list[dict]:
+def _pools(shard: ct.MultiShard) -> list[dict]:
     """The pool objects (StatefulSet, Service, PDB, ...) after the per-shard claim and ConfigMap."""
-    return [o for o in build_multishard(shard, BuildContext()) if o["kind"] not in ("PersistentVolumeClaim",
+    return [o for o in build_multishard(shard, CTX) if o["kind"] not in ("PersistentVolumeClaim",
                                                                                        "ConfigMap")]
 
 
@@ -95,14 +96,14 @@ def test_port_names_are_unique_and_short() -> None:
 
 def test_pools_of_two_shards_do_not_share_selectors() -> None:
     a = _pools(_orders0())[0]
-    b = _pools(child(SEED, "MultiShard", "-orders-tg-1"))[0]
+    b = _pools(fixtures.shard(1, "80-inf"))[0]
     assert a["spec"]["selector"] != b["spec"]["selector"]
     assert a["metadata"]["name"] != b["metadata"]["name"]
 
 
 def test_missing_access_modes_default_to_read_write_once() -> None:
-    shard = copy.deepcopy(_orders0())
-    del shard["spec"]["pools"][0]["dataVolumeClaimTemplate"]["accessModes"]
+    shard = _orders0()
+    del shard.spec.pools[0].data_volume_claim_template["accessModes"]
     sts = _pools(shard)[0]
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
 
@@ -127,7 +128,7 @@ def _mounts(container: dict) -> dict[str, str]:
 
 
 def test_one_backup_claim_per_shard_mounted_by_every_pool_in_both_containers() -> None:
-    objs = build_multishard(_orders0(), BuildContext())
+    objs = build_multishard(_orders0(), CTX)
     (claim,) = [o for o in objs if o["kind"] == "PersistentVolumeClaim"]
     assert claim["metadata"]["name"] == "example-multigres-cluster-production-db-orders-tg-0-backups"
     assert claim["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}}
@@ -169,7 +170,7 @@ def test_s3_backups_have_no_claim_and_credentials_come_from_a_secret_reference()
 
 
 def test_pg_hba_template_allows_tcp_replication_and_pgctld_reads_it() -> None:
-    objs = build_multishard(_orders0(), BuildContext())
+    objs = build_multishard(_orders0(), CTX)
     (cm,) = [o for o in objs if o["kind"] == "ConfigMap"]
     lines = [ln.split() for ln in cm["data"]["pg_hba_template.conf"].splitlines() if ln and not ln.startswith("#")]
     assert ["host", "replication", "all", "0.0.0.0/0", "scram-sha-256"] in lines

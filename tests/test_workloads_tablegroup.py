@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from consistency import args_of, child
-from helpers import EXAMPLES, render_paths
+import fixtures
+from consistency import args_of
 
-from krmfn.workloads.objects import BuildContext
 from krmfn.workloads.tablegroup import build_multitablegroup
 
-SEED = render_paths(EXAMPLES / "seed").resolved[0]
+CTX = fixtures.context()
 
 
 def test_one_multiorch_per_pool_cell() -> None:
-    objs = build_multitablegroup(child(SEED, "MultiTableGroup", "-orders-tg"), BuildContext())
+    objs = build_multitablegroup(fixtures.table_group(), CTX)
     assert [o["metadata"]["labels"]["multigres.com/cell"] for o in objs] == ["us-west-2", "us-east-1"]
     for obj, cell in zip(objs, ["us-west-2", "us-east-1"], strict=True):
         c = obj["spec"]["template"]["spec"]["containers"][0]
@@ -27,7 +26,7 @@ def test_one_multiorch_per_pool_cell() -> None:
 
 
 def test_single_cell_table_group() -> None:
-    objs = build_multitablegroup(child(SEED, "MultiTableGroup", "-default"), BuildContext())
+    objs = build_multitablegroup(fixtures.table_group(name="default", pools=(("replica", "us-east-1", 3),)), CTX)
     assert len(objs) == 1
     name = objs[0]["metadata"]["name"]
     assert len(name) <= 63 and name.startswith("example-") and name.endswith("-default-multiorch-us-east-1")

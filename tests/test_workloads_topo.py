@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import copy
-
+import fixtures
 import pytest
-from consistency import args_of, by_kind, child
-from helpers import EXAMPLES, render_paths, resource_list, run_text
+from consistency import args_of, by_kind
+from helpers import resource_list, run_text
 
-from krmfn.api.config import RenderOptions
 from krmfn.workloads import build_all
-from krmfn.workloads.objects import BuildContext
 from krmfn.workloads.topo import build_topo_server, max_unavailable
 
-SEED = render_paths(EXAMPLES / "seed").resolved[0]
-
-
-def _global() -> dict:
-    return child(SEED, "TopoServer", "-global")
+CTX = fixtures.context()
+_global = fixtures.topo_server
 
 
 def test_etcd_members_come_from_the_headless_service_dns_names() -> None:
-    sts, peer, client, pdb = build_topo_server(_global(), BuildContext())
+    sts, peer, client, pdb = build_topo_server(_global(), CTX)
     assert [o["kind"] for o in (sts, peer, client, pdb)] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget"]
     assert sts["spec"]["podManagementPolicy"] == "Parallel"
     assert sts["spec"]["serviceName"] == peer["metadata"]["name"] == "example-multigres-cluster-global-peer"
@@ -41,13 +35,13 @@ def test_etcd_members_come_from_the_headless_service_dns_names() -> None:
 
 
 def test_cluster_domain_reaches_the_peer_urls() -> None:
-    sts = build_topo_server(_global(), BuildContext(cluster_domain="corp.example"))[0]
+    sts = build_topo_server(_global(), fixtures.context(cluster_domain="corp.example"))[0]
     assert "peer.multigres.svc.corp.example:2380" in args_of(sts["spec"]["template"]["spec"]["containers"][0])[
         "--initial-cluster"]
 
 
 def test_probes_use_livez_and_readyz_on_the_metrics_port() -> None:
-    c = build_topo_server(_global(), BuildContext())[0]["spec"]["template"]["spec"]["containers"][0]
+    c = build_topo_server(_global(), CTX)[0]["spec"]["template"]["spec"]["containers"][0]
     assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert {"name": "metrics", "containerPort": 2381, "protocol": "TCP"} in c["ports"]
@@ -55,7 +49,7 @@ def test_probes_use_livez_and_readyz_on_the_metrics_port() -> None:
 
 
 def test_etcd_runs_as_an_explicit_non_root_user() -> None:
-    pod = build_topo_server(_global(), BuildContext())[0]["spec"]["template"]["spec"]
+    pod = build_topo_server(_global(), CTX)[0]["spec"]["template"]["spec"]
     sc = pod["securityContext"]
     assert sc["runAsNonRoot"] is True and sc["runAsUser"] == sc["fsGroup"] == 65532
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -65,7 +59,7 @@ def test_etcd_runs_as_an_explicit_non_root_user() -> None:
 
 
 def test_data_dir_is_on_the_claim_and_claims_are_retained() -> None:
-    sts = build_topo_server(_global(), BuildContext())[0]
+    sts = build_topo_server(_global(), CTX)[0]
     claim = sts["spec"]["volumeClaimTemplates"][0]
     assert claim["metadata"]["name"] == "data"
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
@@ -75,18 +69,16 @@ def test_data_dir_is_on_the_claim_and_claims_are_retained() -> None:
 @pytest.mark.parametrize(("replicas", "expected"), [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2), (7, 3)])
 def test_pdb_keeps_quorum(replicas: int, expected: int) -> None:
     assert max_unavailable(replicas) == expected
-    topo = copy.deepcopy(_global())
-    topo["spec"]["replicas"] = replicas
-    pdb = build_topo_server(topo, BuildContext())[3]
+    topo = fixtures.topo_server(replicas=replicas)
+    pdb = build_topo_server(topo, CTX)[3]
     assert pdb["spec"]["maxUnavailable"] == expected
     assert replicas - pdb["spec"]["maxUnavailable"] >= replicas // 2 + 1
 
 
 def test_pull_settings_and_resources_from_the_spec() -> None:
-    topo = copy.deepcopy(_global())
-    topo["spec"].update(imagePullPolicy="Always", imagePullSecrets=[{"name": "regcred"}],
-                        resources={"requests": {"cpu": "2"}, "limits": {"memory": "1Gi"}})
-    pod = build_topo_server(topo, BuildContext())[0]["spec"]["template"]["spec"]
+    topo = fixtures.topo_server(image_pull_policy="Always", image_pull_secrets=[{"name": "regcred"}],
+                                resources={"requests": {"cpu": "2"}, "limits": {"memory": "1Gi"}})
+    pod = build_topo_server(topo, CTX)[0]["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
     assert pod["containers"][0]["imagePullPolicy"] == "Always"
     # What the spec sizes is kept; no default request is added beside a written limit.
@@ -94,12 +86,12 @@ def test_pull_settings_and_resources_from_the_spec() -> None:
 
 
 def test_unsized_etcd_gets_default_requests() -> None:
-    pod = build_topo_server(_global(), BuildContext())[0]["spec"]["template"]["spec"]
+    pod = build_topo_server(_global(), CTX)[0]["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}}
 
 
 def test_metadata_copies_namespace_and_generated_from_and_sets_the_wave() -> None:
-    for obj in build_topo_server(_global(), BuildContext()):
+    for obj in build_topo_server(_global(), CTX):
         meta = obj["metadata"]
         assert meta["namespace"] == "multigres"
         assert meta["annotations"]["multigres.com/generated-from"] == "multigres/example-multigres-cluster"
@@ -108,9 +100,8 @@ def test_metadata_copies_namespace_and_generated_from_and_sets_the_wave() -> Non
 
 
 def test_without_a_namespace_pods_use_their_own() -> None:
-    topo = copy.deepcopy(_global())
-    del topo["metadata"]["namespace"]
-    sts = build_topo_server(topo, BuildContext())[0]
+    topo = fixtures.topo_server(namespace=None)
+    sts = build_topo_server(topo, CTX)[0]
     c = sts["spec"]["template"]["spec"]["containers"][0]
     assert "namespace" not in sts["metadata"]
     assert ".$(POD_NAMESPACE).svc.cluster.local:2380" in args_of(c)["--initial-cluster"]
@@ -134,7 +125,7 @@ def test_external_topo_renders_no_etcd_and_passes_the_address_on() -> None:
     import yaml
 
     out = run_text(resource_list(yaml.safe_load(EXTERNAL)))
-    objs, _ = build_all(out.resolved[0], RenderOptions())
+    objs = build_all(out.resolved[0], "cluster.local")
     assert not by_kind(objs, "StatefulSet")
     gateway = by_kind(objs, "Deployment")[-1]
     args = args_of(gateway["spec"]["template"]["spec"]["containers"][0])

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from .cluster import DurabilityPolicy, ExternalTopo, Images, ManagedTopoSpec, Partitioning, PoolType
+from .cluster import DurabilityPolicy, ExternalTopo, ManagedTopoSpec, Partitioning, PoolType
 from .common import (
     ComponentSpec,
     ContainerSpec,
@@ -65,9 +65,34 @@ class CellReconciliation(Model):
     prune_tablets: bool
 
 
+class ResolvedImages(Model):
+    """The cluster's images after the defaults: what every child's images are taken from, and what
+    the cluster-level workloads (multiadmin, topology registration) run. Not part of any CRD."""
+
+    multigateway: str
+    multiorch: str
+    multipooler: str
+    multiadmin: str
+    postgres: str
+
+
+class GatewayImages(Model):
+    """The one image a cell's workloads run (the cluster's `images`, narrowed)."""
+
+    multigateway: str
+
+
+class ShardImages(Model):
+    """The images a table group's and a shard's workloads run, in the order the render writes them."""
+
+    multipooler: str
+    postgres: str
+    multiorch: str
+
+
 class MultiCellSpec(PullSettings):
     name: str
-    images: Images
+    images: GatewayImages
     multi_gateway: ComponentSpec
     global_topo_server: GlobalTopoRef
     topo_server: CellTopoChoice
@@ -92,21 +117,20 @@ class ResolvedShardTemplate(Model):
     pools: list[ResolvedPool]
 
 
-class ShardPlacement(PullSettings):
-    """What table groups and shards add to the design's shapes: who they are, where topo is."""
+class MultiTableGroupSpec(PullSettings):
+    """The design's table group, plus who it is and where topo is (database_name, table_group_name,
+    global_topo_server, postgres_password_secret: documented additions). Fields are in the order
+    the render writes them."""
 
-    database_name: str
-    table_group_name: str
-    global_topo_server: GlobalTopoRef
-    postgres_password_secret: str
-
-
-class MultiTableGroupSpec(ShardPlacement):
-    images: Images
+    images: ShardImages
     multiorch: MultiorchSection
     partitioning: Partitioning
     shard_template: ResolvedShardTemplate
+    database_name: str
+    table_group_name: str
     durability_policy: DurabilityPolicy
+    global_topo_server: GlobalTopoRef
+    postgres_password_secret: str
 
 
 class FilesystemRepository(Model):
@@ -132,10 +156,14 @@ class ResolvedBackup(Model):
     s3: S3Repository | None = None
 
 
-class MultiShardSpec(ShardPlacement):
-    images: Images
+class MultiShardSpec(PullSettings):
+    images: ShardImages
     pools: list[ResolvedPool]
+    database_name: str
+    table_group_name: str
     shard_name: str
+    global_topo_server: GlobalTopoRef
+    postgres_password_secret: str
     backup: ResolvedBackup
     pgbackrest_tls_secret: str = Field(alias="pgbackrestTLSSecret")
 

@@ -1,15 +1,18 @@
 """Resolve one MultigresCluster (plus its templates) into child custom resources.
 
-Output objects have the design's spec shapes; they are plain dicts so that the build stage (and a
-future in-cluster controller) can take them without knowing how they were made.
+This is the only code that knows templates. What it returns is typed (api/child_types.py, generated
+from the child models): the four child kinds in the design's spec shapes, and the cluster-level
+facts (facts.py) the cluster's own builders read. The build stage takes these and nothing else.
 """
 
 from __future__ import annotations
 
 from .. import defaults, naming
+from ..api import child_types as ct
 from ..api.fast import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
+from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
 from .templates import TemplateIndex, lookup, resolve_layers
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
@@ -19,12 +22,15 @@ if TYPE_CHECKING:  # the models' attributes; at run time the objects come from a
     from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef
     from ..api.common import ComponentRef
 
+    Child = ct.TopoServer | ct.MultiCell | ct.MultiTableGroup | ct.MultiShard
+
 
 class Resolved:
-    """What resolving one cluster gives: its child CRs and what went wrong on the way."""
+    """What resolving one cluster gives: its child CRs, its cluster-level facts, and what went
+    wrong on the way."""
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
-                 "cell_registrations", "databases", "password_secret", "pgbackrest_tls_secret",
+                 "cells", "databases", "password_secret", "pgbackrest_tls_secret",
                  "cert_manager_issuer", "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
@@ -32,20 +38,20 @@ class Resolved:
         # seventh of the function's start-up, paid on every kpt render.
         self.name = name
         self.namespace = namespace
-        self.children: list[dict[str, Any]] = []
-        self.multiadmin: dict[str, Any] | None = None
-        self.images: dict[str, str] = {}
-        self.pull: dict[str, Any] = {}
-        self.global_topo: dict[str, Any] = {}
-        self.cell_registrations: list[dict[str, Any]] = []
-        self.databases: list[dict[str, Any]] = []
+        self.children: list[Child] = []
+        self.multiadmin: ct.ComponentSpec | None = None
+        self.images = ct.ResolvedImages.load(defaults.IMAGES)
+        self.pull: dict[str, Any] = {}  # imagePullPolicy and imagePullSecrets, as a pod spec takes them
+        self.global_topo = ct.GlobalTopoRef(root_path=defaults.GLOBAL_ROOT)
+        self.cells: list[CellRegistration] = []
+        self.databases: list[DatabaseFacts] = []
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
         self.results: list[Result] = []
 
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [c for c in self.children if c["kind"] == kind]
+    def of_kind(self, kind: str) -> list[Child]:
+        return [c for c in self.children if c.kind == kind]
 
 
 def key_range(index: int, count: int) -> str:
@@ -63,23 +69,24 @@ def key_range(index: int, count: int) -> str:
     return f"{start}-{end}"
 
 
-def _child(kind: str, name: str, namespace: str | None, labels: dict[str, str], cluster: str,
-           spec: dict[str, Any]) -> dict[str, Any]:
+def _meta(name: str, namespace: str | None, labels: dict[str, str], cluster: str) -> dict[str, Any]:
+    """A child CR's metadata: its name and namespace, labels, and the cluster it came from."""
     meta: dict[str, Any] = {"name": name}
     if namespace:
         meta["namespace"] = namespace
     meta["labels"] = labels
     meta["annotations"] = {naming.GENERATED_FROM: f"{namespace or ''}/{cluster}"}
-    return {"apiVersion": naming.API_VERSION, "kind": kind, "metadata": meta, "spec": spec}
+    return meta
 
 
 def resolve_component(ref: ComponentRef | None, section: str, index: TemplateIndex,
-                      path: str) -> tuple[dict[str, Any] | None, list[Result]]:
+                      path: str) -> tuple[ct.ComponentSpec | None, list[Result]]:
     """A component's resolved spec: defaults < template section < overrides, or inline spec."""
     spec, problems = _component_layers(ref, section, index, path)
-    if spec is not None:
-        spec["resources"] = fill_requests(spec.get("resources"), defaults.COMPONENT_REQUESTS)
-    return spec, problems
+    if spec is None:
+        return None, problems
+    spec["resources"] = fill_requests(spec.get("resources"), defaults.COMPONENT_REQUESTS)
+    return ct.ComponentSpec.load(spec), problems
 
 
 def _component_layers(ref: ComponentRef | None, section: str, index: TemplateIndex,
@@ -105,7 +112,7 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
 _INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler")
 
 
-def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[dict[str, Any] | None, list[Result]]:
+def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.ResolvedPool | None, list[Result]]:
     """A pool's resolved fields in the design's order: type, cell, replicas, volume, containers."""
     inline_set = [f for f in _INLINE_POOL_FIELDS if getattr(pool, f) is not None]
     if pool.multigres_deployment_template and inline_set:
@@ -141,7 +148,7 @@ def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[dict[s
                                  for e in exc.errors() if e["type"] == "missing" and e["loc"]] + (
             [] if all(e["type"] == "missing" for e in exc.errors()) else
             [error(f"the resolved pool is not valid: {exc.errors()[0]['msg']}.", where)])
-    return full.dump(), problems
+    return ct.ResolvedPool.load(full.dump()), problems
 
 
 def _global_topo(cluster: MultigresCluster, name: str, namespace: str | None,
@@ -150,7 +157,7 @@ def _global_topo(cluster: MultigresCluster, name: str, namespace: str | None,
     spec_path = "spec.globalTopoServer"
     if g is not None and g.external is not None:
         root = g.root_path or g.external.root_path or defaults.GLOBAL_ROOT
-        out.global_topo = {"rootPath": root, "address": g.external.address}
+        out.global_topo = ct.GlobalTopoRef(root_path=root, address=g.external.address)
         return
     managed = g.managed_spec.dump() if g is not None and g.managed_spec is not None else {}
     root = managed.pop("rootPath", None) or (g.root_path if g else None) or defaults.GLOBAL_ROOT
@@ -158,19 +165,20 @@ def _global_topo(cluster: MultigresCluster, name: str, namespace: str | None,
             and g.root_path != g.managed_spec.root_path:
         out.results.append(error("globalTopoServer.rootPath and managedSpec.rootPath differ; set it "
                                  "in one place.", f"{spec_path}.managedSpec.rootPath"))
-    spec = _topo_spec(root, managed, cluster)
     topo = naming.global_topo_name(name)
     labels = naming.labels(name, "topo", topo_scope="global")
-    out.children.append(_child("TopoServer", topo, namespace, labels, name, spec))
-    out.global_topo = {"rootPath": root, "clientServiceName": naming.topo_client_service(topo)}
+    out.children.append(ct.TopoServer(metadata=_meta(topo, namespace, labels, name),
+                                      spec=_topo_spec(root, managed, out.pull)))
+    out.global_topo = ct.GlobalTopoRef(root_path=root, client_service_name=naming.topo_client_service(topo))
 
 
-def _topo_spec(root: str, managed: dict[str, Any], cluster: MultigresCluster) -> dict[str, Any]:
+def _topo_spec(root: str, managed: dict[str, Any], pull: dict[str, Any]) -> ct.TopoServerSpec:
+    """Defaults < the user's managedSpec, with the root decided by the caller."""
     base = {"rootPath": root, "image": defaults.ETCD_IMAGE, "replicas": defaults.TOPO_REPLICAS,
             "dataVolumeClaimTemplate": defaults.TOPO_DATA_VOLUME}
     spec = merge_patch(base, managed)
     spec["rootPath"] = root
-    return {**_pull(cluster), **spec}
+    return ct.TopoServerSpec.load({**pull, **spec})
 
 
 def _pull(cluster: MultigresCluster) -> dict[str, Any]:
@@ -182,18 +190,45 @@ def _pull(cluster: MultigresCluster) -> dict[str, Any]:
     return out
 
 
-def _reconciliation(cluster: MultigresCluster, cell: CellTemplate) -> dict[str, bool]:
+def _reconciliation(cluster: MultigresCluster, cell: CellTemplate) -> ct.CellReconciliation:
     layers = [cluster.spec.topology_reconciliation, cell.spec.topology_reconciliation if cell.spec else None]
     register, prune = defaults.REGISTER_CELL, defaults.PRUNE_TABLETS
     for layer in layers:
         if layer is not None:
             register = layer.register_cell if layer.register_cell is not None else register
             prune = layer.prune_tablets if layer.prune_tablets is not None else prune
-    return {"registerCell": register, "pruneTablets": prune}
+    return ct.CellReconciliation(register_cell=register, prune_tablets=prune)
 
 
-def _cells(cluster: MultigresCluster, index: TemplateIndex, name: str, namespace: str | None,
-           out: Resolved) -> None:
+def _cell_topo(cluster: MultigresCluster, cell: CellTemplate, register: bool,
+               out: Resolved) -> tuple[ct.CellTopoChoice, CellRegistration]:
+    """Where a cell's records live (external, its own managed etcd, or the global one), and its
+    registration; a managed etcd becomes a TopoServer child of its own."""
+    name, namespace = out.name, out.namespace
+    topo_block = cell_topo(cell.spec)
+    if topo_block is not None and topo_block.external is not None:
+        ext = topo_block.external
+        root = ext.root_path or defaults.cell_root(cell.name)
+        return (ct.CellTopoChoice(external=ct.ExternalTopo(address=ext.address, root_path=root)),
+                CellRegistration(name=cell.name, root=root, register=register, addresses=[ext.address]))
+    if topo_block is not None and topo_block.managed_spec is not None:
+        managed = topo_block.managed_spec.dump()
+        root = managed.pop("rootPath", None) or defaults.cell_root(cell.name)
+        spec = _topo_spec(root, managed, out.pull)
+        topo = naming.cell_topo_name(name, cell.name)
+        labels = naming.labels(name, "topo", topo_scope="cell", cell=cell.name)
+        out.children.append(ct.TopoServer(metadata=_meta(topo, namespace, labels, name), spec=spec))
+        choice = {k: v for k, v in spec.dump().items() if k not in ("imagePullPolicy", "imagePullSecrets")}
+        return (ct.CellTopoChoice(managed_spec=ct.ManagedTopoSpec.load(choice)),
+                CellRegistration(name=cell.name, root=root, register=register,
+                                 client_service_name=naming.topo_client_service(topo)))
+    global_root = out.global_topo.root_path
+    # As upstream's createclustermetadata: a cell on the global etcd gets its own root below it.
+    return (ct.CellTopoChoice(global_=ct.GlobalTopoMarker(root_path=global_root)),
+            CellRegistration(name=cell.name, root=f"{global_root.rstrip('/')}/{cell.name}", register=register))
+
+
+def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> None:
     cells = (cluster.spec.cells.templates if cluster.spec.cells else None) or []
     all_cells = [c.name for c in cells]
     for i, cell in enumerate(cells):
@@ -201,48 +236,26 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, name: str, namespace
         gateway, problems = resolve_component(cell.spec.multigateway if cell.spec else None, "multigateway",
                                               index, f"{path}.spec.multigateway")
         out.results.extend(problems)
-        topo_block = cell_topo(cell.spec)
-        if topo_block is not None and topo_block.external is not None:
-            ext = topo_block.external
-            choice = {"external": {"address": ext.address,
-                                   "rootPath": ext.root_path or defaults.cell_root(cell.name)}}
-            registration = {"name": cell.name, "addresses": [ext.address], "root": choice["external"]["rootPath"]}
-        elif topo_block is not None and topo_block.managed_spec is not None:
-            managed = topo_block.managed_spec.dump()
-            root = managed.pop("rootPath", None) or defaults.cell_root(cell.name)
-            spec = _topo_spec(root, managed, cluster)
-            topo = naming.cell_topo_name(name, cell.name)
-            labels = naming.labels(name, "topo", topo_scope="cell", cell=cell.name)
-            out.children.append(_child("TopoServer", topo, namespace, labels, name, spec))
-            choice = {"managedSpec": {k: v for k, v in spec.items() if k not in ("imagePullPolicy",
-                                                                                 "imagePullSecrets")}}
-            registration = {"name": cell.name, "clientServiceName": naming.topo_client_service(topo),
-                            "root": root}
-        else:
-            choice = {"global": {"rootPath": out.global_topo.get("rootPath", defaults.GLOBAL_ROOT)}}
-            # As upstream's createclustermetadata: a cell on the global etcd gets its own root below it.
-            registration = {"name": cell.name, "global": True,
-                            "root": f"{choice['global']['rootPath'].rstrip('/')}/{cell.name}"}
         reconcile = _reconciliation(cluster, cell)
-        registration["register"] = reconcile["registerCell"]
-        out.cell_registrations.append(registration)
+        choice, registration = _cell_topo(cluster, cell, reconcile.register_cell, out)
+        out.cells.append(registration)
         if gateway is None:
             continue
-        spec = {
-            **_pull(cluster),
-            "name": cell.name,
-            "images": {"multigateway": out.images["multigateway"]},
-            "multiGateway": gateway,
-            "globalTopoServer": dict(out.global_topo),
-            "topoServer": choice,
-            "allCells": list(all_cells),
-            "topologyReconciliation": reconcile,
-        }
-        labels = naming.labels(name, "cell", cell=cell.name)
-        out.children.append(_child("MultiCell", naming.cell_name(name, cell.name), namespace, labels, name, spec))
+        spec = ct.MultiCellSpec(
+            **_pull_fields(out.pull), name=cell.name, images=ct.GatewayImages(multigateway=out.images.multigateway),
+            multi_gateway=gateway, global_topo_server=out.global_topo, topo_server=choice,
+            all_cells=list(all_cells), topology_reconciliation=reconcile)
+        labels = naming.labels(out.name, "cell", cell=cell.name)
+        meta = _meta(naming.cell_name(out.name, cell.name), out.namespace, labels, out.name)
+        out.children.append(ct.MultiCell(metadata=meta, spec=spec))
 
 
-def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[dict[str, Any], list[Result]]:
+def _pull_fields(pull: dict[str, Any]) -> dict[str, Any]:
+    """The pull settings as a child spec's keyword arguments."""
+    return {"image_pull_policy": pull.get("imagePullPolicy"), "image_pull_secrets": pull.get("imagePullSecrets")}
+
+
+def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBackup, list[Result]]:
     """A database's backup repository: S3 as given, else a filesystem path on a claim per shard.
 
     The claim defaults to ReadWriteMany and 10Gi on the cluster's default storage class; what the
@@ -259,7 +272,7 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[dict[str, Any]
             problems.append(error("backupLocation is a filesystem path and backup.s3 is set; remove "
                                   "backupLocation (the S3 repository's place is bucket and keyPrefix).",
                                   f"{path}.backupLocation"))
-        return {"s3": backup.s3.dump()}, problems
+        return ct.ResolvedBackup(s3=ct.S3Repository.load(backup.s3.dump())), problems
     base = {"accessModes": list(defaults.BACKUP_ACCESS_MODES),
             "resources": {"requests": {"storage": defaults.BACKUP_VOLUME_SIZE}}}
     user = backup.volume_claim_template.dump() if backup is not None and backup.volume_claim_template else {}
@@ -270,93 +283,87 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[dict[str, Any]
                                 f"accessModes {claim.get('accessModes')} lack ReadWriteMany: pods on other nodes will "
                                 "not start. Use ReadWriteMany (and a storage class that offers it) or backup.s3.",
                                 f"{path}.backup.volumeClaimTemplate.accessModes"))
-    return {"filesystem": {"path": location or defaults.BACKUP_LOCATION, "volumeClaimTemplate": claim}}, problems
+    repository = ct.FilesystemRepository(path=location or defaults.BACKUP_LOCATION, volume_claim_template=claim)
+    return ct.ResolvedBackup(filesystem=repository), problems
 
 
-def _databases(cluster: MultigresCluster, index: TemplateIndex, name: str, namespace: str | None,
-               out: Resolved) -> None:
+def _table_group_pools(tg: Any, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
+    pools = []
+    for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
+        resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]")
+        out.results.extend(problems)
+        if resolved is not None:
+            pools.append(resolved)
+    return pools
+
+
+def _databases(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> None:
     databases = (cluster.spec.databases.templates if cluster.spec.databases else None) or []
-    shard_images = {k: out.images[k] for k in ("multipooler", "postgres", "multiorch")}
     for d, db in enumerate(databases):
         dpath = f"spec.databases.templates[{d}].spec"
         orch, problems = resolve_component(db.spec.multiorch if db.spec else None, "multiorch", index,
                                            f"{dpath}.multiorch")
         out.results.extend(problems)
-        durability = (db.spec.durability_policy if db.spec else None) or defaults.DURABILITY_POLICY
         backup, problems = resolve_backup(db.spec, dpath)
         out.results.extend(problems)
-        summary: dict[str, Any] = {"name": db.name, "durabilityPolicy": durability, "backup": backup,
-                                   "tableGroups": []}
-        out.databases.append(summary)
+        facts = DatabaseFacts(name=db.name, backup=backup,
+                              durability_policy=(db.spec.durability_policy if db.spec else None)
+                              or defaults.DURABILITY_POLICY)
+        out.databases.append(facts)
         for t, tg in enumerate((db.spec.tablegroups if db.spec else None) or []):
-            tpath = f"{dpath}.tablegroups[{t}]"
-            pools = []
-            for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
-                resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]")
-                out.results.extend(problems)
-                if resolved is not None:
-                    pools.append(resolved)
+            pools = _table_group_pools(tg, index, f"{dpath}.tablegroups[{t}]", out)
             shards = tg.partitioning.shards if tg.partitioning else defaults.SHARDS
-            summary["tableGroups"].append({"name": tg.name, "shards": shards, "pools": pools})
-            if orch is None:
-                continue
-            tg_name = naming.table_group_name(name, db.name, tg.name)
-            tg_spec = {
-                **_pull(cluster),
-                "images": dict(shard_images),
-                "multiorch": {"spec": orch},
-                "partitioning": {"shards": shards},
-                "shardTemplate": {"pools": pools},
-                "databaseName": db.name,
-                "tableGroupName": tg.name,
-                "durabilityPolicy": durability,
-                "globalTopoServer": dict(out.global_topo),
-                "postgresPasswordSecret": out.password_secret,
-            }
-            identity = {"database": db.name, "table_group": tg.name}
-            out.children.append(_child("MultiTableGroup", tg_name, namespace,
-                                       naming.labels(name, "table-group", **identity), name, tg_spec))
-            for s in range(shards):
-                shard_spec = {
-                    **_pull(cluster),
-                    "images": dict(shard_images),
-                    "pools": [dict(p) for p in pools],
-                    "databaseName": db.name,
-                    "tableGroupName": tg.name,
-                    "shardName": key_range(s, shards),
-                    "globalTopoServer": dict(out.global_topo),
-                    "postgresPasswordSecret": out.password_secret,
-                    "backup": backup,
-                    "pgbackrestTLSSecret": out.pgbackrest_tls_secret,
-                }
-                labels = naming.labels(name, "shard", **identity, shard=str(s))
-                out.children.append(_child("MultiShard", naming.shard_name(name, db.name, tg.name, s),
-                                           namespace, labels, name, shard_spec))
+            facts.table_groups.append(TableGroupFacts(name=tg.name, shards=shards, pools=pools))
+            if orch is not None:
+                _table_group_children(facts, facts.table_groups[-1], orch, out)
+
+
+def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.ComponentSpec, out: Resolved) -> None:
+    """A MultiTableGroup and its MultiShards (one per shard, all with the table group's pools)."""
+    name, namespace = out.name, out.namespace
+    images = ct.ShardImages(multipooler=out.images.multipooler, postgres=out.images.postgres,
+                            multiorch=out.images.multiorch)
+    spec = ct.MultiTableGroupSpec(
+        **_pull_fields(out.pull), images=images, multiorch=ct.MultiorchSection(spec=orch),
+        partitioning=ct.Partitioning(shards=tg.shards), shard_template=ct.ResolvedShardTemplate(pools=tg.pools),
+        database_name=db.name, table_group_name=tg.name, durability_policy=db.durability_policy,
+        global_topo_server=out.global_topo, postgres_password_secret=out.password_secret)
+    identity = {"database": db.name, "table_group": tg.name}
+    meta = _meta(naming.table_group_name(name, db.name, tg.name), namespace,
+                 naming.labels(name, "table-group", **identity), name)
+    out.children.append(ct.MultiTableGroup(metadata=meta, spec=spec))
+    for s in range(tg.shards):
+        shard_spec = ct.MultiShardSpec(
+            **_pull_fields(out.pull), images=images, pools=tg.pools, database_name=db.name,
+            table_group_name=tg.name, shard_name=key_range(s, tg.shards), global_topo_server=out.global_topo,
+            postgres_password_secret=out.password_secret, backup=db.backup,
+            pgbackrest_tls_secret=out.pgbackrest_tls_secret)
+        meta = _meta(naming.shard_name(name, db.name, tg.name, s), namespace,
+                     naming.labels(name, "shard", **identity, shard=str(s)), name)
+        out.children.append(ct.MultiShard(metadata=meta,
+                                           spec=shard_spec))
 
 
 def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved:
     """All child CRs of one cluster, in a fixed order: topo, cells, table groups, shards."""
     name = str(cluster.metadata.get("name"))
-    namespace = cluster.metadata.get("namespace")
-    out = Resolved(name=name, namespace=namespace)
+    out = Resolved(name=name, namespace=cluster.metadata.get("namespace"))
     images = cluster.spec.images.dump() if cluster.spec.images else {}
-    out.images = {**defaults.IMAGES, **images}
+    out.images = ct.ResolvedImages.load({**defaults.IMAGES, **images})
     out.pull = _pull(cluster)
     out.password_secret = cluster.spec.postgres_password_secret or defaults.password_secret(name)
     tls = cluster.spec.pgbackrest_tls
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
-    _global_topo(cluster, name, namespace, out)
-    _cells(cluster, index, name, namespace, out)
-    admin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")
+    _global_topo(cluster, name, out.namespace, out)
+    _cells(cluster, index, out)
+    out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")
     out.results.extend(problems)
-    out.multiadmin = admin
-    _databases(cluster, index, name, namespace, out)
-    if cell_topo_alias_used(cluster):
-        for i in cell_topo_alias_used(cluster):
-            out.results.append(warning("`toposerver` is accepted as an alias; the canonical spelling is "
-                                       "`topoServer`. Rename it.", f"spec.cells.templates[{i}].spec.toposerver"))
+    _databases(cluster, index, out)
+    for i in cell_topo_alias_used(cluster):
+        out.results.append(warning("`toposerver` is accepted as an alias; the canonical spelling is "
+                                   "`topoServer`. Rename it.", f"spec.cells.templates[{i}].spec.toposerver"))
     return out
 
 

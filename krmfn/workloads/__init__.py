@@ -1,8 +1,9 @@
-"""Build stage: one child CR in, Kubernetes objects out (docs/design.md, "Stages").
+"""Build stage: one typed child CR plus the read-only cluster context in, Kubernetes objects out.
 
-Each builder reads one child CR (plus render options in a BuildContext) and nothing else; the
-multiadmin and registration builders read a small view of the cluster itself. Output order is
-fixed: global topo, registration, multiadmin, then every other child in resolve order.
+Each child builder takes one child of its kind and the ClusterContext (context.py) and nothing
+else; multiadmin, topology registration and the pgBackRest Certificate hang off the cluster and
+take the context alone. Output order is fixed: global topo, registration, multiadmin, the
+Certificate, then every other child in resolve order (docs/design.md, "Stages").
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import json
 
 from .. import defaults, naming
-from ..results import Result
 from .admin import build_multiadmin
 from .cell import build_multicell
 from .certificate import build_certificate
-from .objects import BuildContext, ClusterView
+from .context import ClusterContext
 from .registration import build_registration
 from .shard import build_multishard
 from .tablegroup import build_multitablegroup
@@ -24,51 +24,47 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-
-BUILDERS = {
-    "TopoServer": build_topo_server,
-    "MultiCell": build_multicell,
-    "MultiTableGroup": build_multitablegroup,
-    "MultiShard": build_multishard,
-}
+    from ..resolve.cluster import Child, Resolved
 
 
-def cluster_view(resolved: Any) -> ClusterView:
-    """The cluster-level facts multiadmin and registration need, shaped like a child CR."""
-    meta: dict[str, Any] = {"name": resolved.name}
-    if resolved.namespace:
-        meta["namespace"] = resolved.namespace
-    meta["labels"] = naming.labels(resolved.name)
-    meta["annotations"] = {naming.GENERATED_FROM: f"{resolved.namespace or ''}/{resolved.name}"}
-    global_topo = [c for c in resolved.of_kind("TopoServer")
-                   if c["metadata"]["name"] == naming.global_topo_name(resolved.name)]
-    image = global_topo[0]["spec"]["image"] if global_topo else defaults.ETCD_IMAGE
-    return ClusterView(metadata=meta, images=dict(resolved.images), pull=dict(resolved.pull),
-                       multiadmin=resolved.multiadmin, global_topo=dict(resolved.global_topo),
-                       topo_image=image, cell_registrations=list(resolved.cell_registrations),
-                       databases=list(resolved.databases),
-                       pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
-                       cert_manager_issuer=resolved.cert_manager_issuer)
-
-
-def build_all(resolved: Any, options: Any) -> tuple[list[dict[str, Any]], list[Result]]:
-    """Workloads of every child of one resolved cluster, and what building them found."""
-    ctx = BuildContext(cluster_domain=getattr(options, "cluster_domain", "cluster.local"))
-    view = cluster_view(resolved)
+def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
+    """The context every builder of one cluster shares."""
     global_name = naming.global_topo_name(resolved.name)
-    children = list(resolved.children)
-    first = [c for c in children if c["kind"] == "TopoServer" and c["metadata"]["name"] == global_name]
-    rest = [c for c in children if c not in first]
+    image = next((c.spec.image for c in resolved.children
+                  if c.kind == "TopoServer" and c.metadata["name"] == global_name), defaults.ETCD_IMAGE)
+    return ClusterContext(name=resolved.name, namespace=resolved.namespace, cluster_domain=cluster_domain,
+                          images=resolved.images, pull=resolved.pull, multiadmin=resolved.multiadmin,
+                          global_topo=resolved.global_topo, topo_image=image, cells=tuple(resolved.cells),
+                          databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
+                          cert_manager_issuer=resolved.cert_manager_issuer)
+
+
+def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
+    """The workloads of one child CR, by its kind."""
+    if child.kind == "TopoServer":
+        return build_topo_server(child, ctx)
+    if child.kind == "MultiCell":
+        return build_multicell(child, ctx)
+    if child.kind == "MultiTableGroup":
+        return build_multitablegroup(child, ctx)
+    return build_multishard(child, ctx)
+
+
+def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
+    """Workloads of every child of one resolved cluster, and of the cluster itself."""
+    ctx = cluster_context(resolved, cluster_domain)
+    global_name = naming.global_topo_name(resolved.name)
+    first = [c for c in resolved.children if c.kind == "TopoServer" and c.metadata["name"] == global_name]
+    rest = [c for c in resolved.children if not (c.kind == "TopoServer" and c.metadata["name"] == global_name)]
     objects: list[dict[str, Any]] = []
-    for child in first:
-        objects += build_topo_server(child, ctx)
-    objects += build_registration(view, ctx)
-    objects += build_multiadmin(view, ctx)
-    objects += build_certificate(view, [c for c in children if c["kind"] == "MultiShard"], ctx)
+    for topo in first:
+        objects += build_topo_server(topo, ctx)
+    objects += build_registration(ctx)
+    objects += build_multiadmin(ctx)
+    objects += build_certificate(ctx)
     for child in rest:
-        builder = BUILDERS.get(child["kind"])
-        if builder is not None:
-            objects += builder(child, ctx)
+        objects += build_child(child, ctx)
     # Builders share sub-dicts (resources, selectors) with their child CRs; a JSON round trip
     # makes every object independent, so no YAML anchors appear and no edit leaks between objects.
-    return json.loads(json.dumps(objects)), ctx.results
+    loaded: list[dict[str, Any]] = json.loads(json.dumps(objects))
+    return loaded

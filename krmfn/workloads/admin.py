@@ -1,33 +1,33 @@
 """MultigresCluster → multiadmin: a Deployment and its Service `<cluster>-multiadmin`.
 
-multiadmin hangs off the root in the design, so it is built from the cluster view, not a child.
+multiadmin hangs off the root in the design, so it is built from the cluster context alone.
 """
 
 from __future__ import annotations
 
 from .. import defaults, naming
 from . import objects
-from .objects import BuildContext, ClusterView
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
+    from .context import ClusterContext
 
-def build_multiadmin(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any]]:
-    spec = view.multiadmin
+
+def build_multiadmin(ctx: ClusterContext) -> list[dict[str, Any]]:
+    spec = ctx.multiadmin
     if spec is None:
         return []
-    name = naming.multiadmin_name(view.name)
-    labels = naming.labels(view.name, "multiadmin")
+    name = naming.multiadmin_name(ctx.name)
+    labels = naming.labels(ctx.name, "multiadmin")
     args = [*objects.server_flags("multiadmin"),
-            *objects.topo_flags(view.global_topo, view.namespace, ctx), "--service-map=grpc-multiadmin"]
-    admin, tmp = objects.server_container("multiadmin", view.images["multiadmin"], args, view.pull,
-                                       spec.get("resources"))
+            *objects.topo_flags(ctx.global_topo, ctx.namespace, ctx), "--service-map=grpc-multiadmin"]
+    admin, tmp = objects.server_container("multiadmin", ctx.images.multiadmin, args, ctx.pull, spec.resources)
     wave = objects.WAVES["server"]
-    replicas = int(spec.get("replicas", defaults.COMPONENT_REPLICAS["multiadmin"]))
-    deployment = objects.deployment(objects.metadata(name, view, labels, wave), labels, replicas, [admin], view.pull,
-                                 defaults.NONROOT_UID, [tmp])
-    service = objects.obj("v1", "Service", objects.metadata(name, view, labels, wave), {
+    replicas = defaults.COMPONENT_REPLICAS["multiadmin"] if spec.replicas is None else spec.replicas
+    deployment = objects.deployment(objects.metadata(name, ctx.metadata, labels, wave), labels, replicas, [admin],
+                                    ctx.pull, defaults.NONROOT_UID, [tmp])
+    service = objects.obj("v1", "Service", objects.metadata(name, ctx.metadata, labels, wave), {
         "type": "ClusterIP", "selector": naming.selector(labels), "ports": objects.service_ports(admin["ports"])})
     return [deployment, service]

@@ -8,49 +8,46 @@ otherwise the user creates it (scripts/make-pgbackrest-tls.sh, README "pgBackRes
 from __future__ import annotations
 
 from .. import defaults, naming
-from ..results import ResourceRef, error
 from . import objects
-from .objects import BuildContext, ClusterView
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
-
-def pool_services(shards: list[dict[str, Any]]) -> list[str]:
-    """Headless Service of every pool of every shard, in render order."""
-    return [naming.pool_service(s["metadata"]["name"], str(p["type"]), str(p["cell"]))
-            for s in shards for p in s["spec"].get("pools") or []]
+    from .context import ClusterContext
 
 
-def dns_names(services: list[str], namespace: str, ctx: BuildContext) -> list[str]:
+def pool_services(ctx: ClusterContext) -> list[str]:
+    """Headless Service of every pool of every shard, in render order (databases, table groups,
+    shards, pools: the order resolve writes the MultiShards in)."""
+    return [naming.pool_service(naming.shard_name(ctx.name, db.name, tg.name, s), p.type, p.cell)
+            for db in ctx.databases for tg in db.table_groups for s in range(tg.shards) for p in tg.pools]
+
+
+def dns_names(services: list[str], namespace: str, ctx: ClusterContext) -> list[str]:
     """One wildcard per headless Service: it covers each pod's registered `--hostname`
     (`<pod>.<service>.<ns>.svc.<domain>`), the host a replica's backup dials (--pg2-host)."""
     return [f"*.{svc}.{namespace}.svc.{ctx.cluster_domain}" for svc in services]
 
 
-def build_certificate(view: ClusterView, shards: list[dict[str, Any]], ctx: BuildContext) -> list[dict[str, Any]]:
-    issuer = view.cert_manager_issuer
-    if issuer is None:
+def build_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
+    """The Certificate, when the cluster names an issuer. A cluster without a namespace is refused
+    before this runs (checks.check_certificate_namespace): the DNS names need it."""
+    issuer = ctx.cert_manager_issuer
+    if issuer is None or not ctx.namespace:
         return []
-    ref = ResourceRef(naming.API_VERSION, "MultigresCluster", view.name, view.namespace)
-    if not view.namespace:
-        ctx.results.append(error("the pgBackRest Certificate needs the pods' DNS names, which contain the "
-                                 "namespace; set metadata.namespace on the cluster.",
-                                 "spec.pgbackrestTLS.certManager", ref))
-        return []
-    labels = naming.labels(view.name, "pgbackrest-tls")
+    labels = naming.labels(ctx.name, "pgbackrest-tls")
     issuer_ref = {"name": issuer["name"], "kind": issuer.get("kind", "Issuer")}
     if issuer.get("group"):
         issuer_ref["group"] = issuer["group"]
     spec = {
-        "secretName": view.pgbackrest_tls_secret,
+        "secretName": ctx.pgbackrest_tls_secret,
         "commonName": defaults.PGBACKREST_CN,
-        "dnsNames": dns_names(pool_services(shards), view.namespace, ctx),
+        "dnsNames": dns_names(pool_services(ctx), ctx.namespace, ctx),
         "usages": ["digital signature", "key encipherment", "server auth", "client auth"],
         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         "issuerRef": issuer_ref,
     }
-    name = naming.pgbackrest_certificate(view.name)
+    name = naming.pgbackrest_certificate(ctx.name)
     return [objects.obj("cert-manager.io/v1", "Certificate",
-                     objects.metadata(name, view, labels, objects.WAVES["registration"]), spec)]
+                        objects.metadata(name, ctx.metadata, labels, objects.WAVES["registration"]), spec)]

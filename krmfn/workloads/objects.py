@@ -1,8 +1,7 @@
 """The pieces every workload object is made of: metadata, pod specs, probes, ports, addresses.
 
-It also holds what a builder is given (BuildContext, ClusterView). Every builder goes through
-these helpers so that a security or labelling rule is written once and holds for every pod we
-render (docs/workloads.md).
+Every builder goes through these helpers so that a security or labelling rule is written once and
+holds for every pod we render (docs/workloads.md).
 """
 
 from __future__ import annotations
@@ -11,11 +10,22 @@ import copy
 import re
 
 from .. import defaults, naming
-from ..results import Result
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Protocol
+
+    from ..api.child_types import GlobalTopoRef
+    from .context import ClusterContext
+
+    class PullSettings(Protocol):
+        """A child spec's pull settings (every child kind has both fields)."""
+
+        @property
+        def image_pull_policy(self) -> str | None: ...
+
+        @property
+        def image_pull_secrets(self) -> list[dict[str, Any]]: ...
 
 
 # Argo CD sync waves: topo first, then registration, then the servers, gateways last.
@@ -33,73 +43,22 @@ _DOWNWARD = {
 _VAR = re.compile(r"(?<!\$)\$\(([A-Z_][A-Z0-9_]*)\)")
 
 
-class BuildContext:
-    """Render options a builder may read, and where it reports problems (builders return objects).
-
-    This and ClusterView are plain classes, not dataclasses: importing `dataclasses` (it imports
-    `inspect`) is a seventh of the function's start-up, paid on every kpt render.
-    """
-
-    __slots__ = ("cluster_domain", "results")
-
-    def __init__(self, cluster_domain: str = "cluster.local") -> None:
-        self.cluster_domain = cluster_domain
-        self.results: list[Result] = []
-
-
-class ClusterView:
-    """What the cluster-level builders (multiadmin, registration) need from a resolved cluster.
-
-    It has the shape of a child CR (`metadata` with name, namespace, labels, annotations) so
-    objects.metadata works on it as on any child.
-    """
-
-    __slots__ = ("metadata", "images", "pull", "multiadmin", "global_topo", "topo_image", "cell_registrations",
-                 "databases", "pgbackrest_tls_secret", "cert_manager_issuer")
-
-    def __init__(self, metadata: dict[str, Any], images: dict[str, str], pull: dict[str, Any],
-                 multiadmin: dict[str, Any] | None, global_topo: dict[str, Any], topo_image: str,
-                 cell_registrations: list[dict[str, Any]], databases: list[dict[str, Any]],
-                 pgbackrest_tls_secret: str = "", cert_manager_issuer: dict[str, Any] | None = None) -> None:
-        self.metadata = metadata
-        self.images = images
-        self.pull = pull
-        self.multiadmin = multiadmin
-        self.global_topo = global_topo
-        self.topo_image = topo_image
-        self.cell_registrations = cell_registrations
-        self.databases = databases
-        self.pgbackrest_tls_secret = pgbackrest_tls_secret
-        self.cert_manager_issuer = cert_manager_issuer
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata["name"])
-
-    @property
-    def namespace(self) -> str | None:
-        return self.metadata.get("namespace")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Dict-style access to `metadata`, so helpers taking a child dict accept a view."""
-        return self.metadata if key == "metadata" else default
-
-
-def namespace_of(child: dict[str, Any] | ClusterView) -> str | None:
-    namespace: str | None = (child.get("metadata") or {}).get("namespace")
+def namespace_of(meta: dict[str, Any]) -> str | None:
+    namespace: str | None = meta.get("namespace")
     return namespace
 
 
-def metadata(name: str, child: dict[str, Any] | ClusterView, labels: dict[str, str], wave: str,
+def metadata(name: str, source: dict[str, Any], labels: dict[str, str], wave: str,
              extra_annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    """Object metadata: name, the child's namespace, labels, generated-from copied from the child."""
+    """Object metadata: name, the source's namespace, labels, generated-from copied from the source
+    (`source` is the metadata of the child, or of the cluster for cluster-level objects)."""
     meta: dict[str, Any] = {"name": name}
-    ns = namespace_of(child)
+    ns = source.get("namespace")
     if ns:
         meta["namespace"] = ns
     meta["labels"] = dict(labels)
-    source = ((child.get("metadata") or {}).get("annotations") or {}).get(naming.GENERATED_FROM, "")
-    meta["annotations"] = {naming.GENERATED_FROM: source, SYNC_WAVE: wave, **(extra_annotations or {})}
+    meta["annotations"] = {naming.GENERATED_FROM: (source.get("annotations") or {}).get(naming.GENERATED_FROM, ""),
+                           SYNC_WAVE: wave, **(extra_annotations or {})}
     return meta
 
 
@@ -122,12 +81,12 @@ def service_host(service: str, namespace: str | None, cluster_domain: str) -> st
     return f"{service}.{namespace or '$(POD_NAMESPACE)'}.svc.{cluster_domain}"
 
 
-def topo_address(ref: dict[str, Any], namespace: str | None, ctx: BuildContext) -> str:
+def topo_address(ref: GlobalTopoRef, namespace: str | None, ctx: ClusterContext) -> str:
     """`<client Service DNS>:2379` for a rendered topo, else the external address as given."""
-    if ref.get("clientServiceName"):
-        host = service_host(ref["clientServiceName"], namespace, ctx.cluster_domain)
+    if ref.client_service_name:
+        host = service_host(ref.client_service_name, namespace, ctx.cluster_domain)
         return f"{host}:{defaults.PORTS['etcd']['client']}"
-    return str(ref.get("address", ""))
+    return ref.address or ""
 
 
 def server_flags(component: str) -> list[str]:
@@ -140,9 +99,9 @@ def server_flags(component: str) -> list[str]:
 DEPLOYMENT_IDENTITY = ["--hostname=$(POD_IP)", "--service-id=$(POD_NAME)"]
 
 
-def topo_flags(ref: dict[str, Any], namespace: str | None, ctx: BuildContext) -> list[str]:
+def topo_flags(ref: GlobalTopoRef, namespace: str | None, ctx: ClusterContext) -> list[str]:
     return [f"--topo-global-server-addresses={topo_address(ref, namespace, ctx)}",
-            f"--topo-global-root={ref['rootPath']}"]
+            f"--topo-global-root={ref.root_path}"]
 
 
 # ---- pods ----
@@ -230,9 +189,14 @@ def pod_spec(containers: list[dict[str, Any]], pull: dict[str, Any], uid: int, *
     return spec
 
 
-def pull_of(spec: dict[str, Any]) -> dict[str, Any]:
-    """The pull settings a child spec carries (imagePullPolicy, imagePullSecrets)."""
-    return {k: spec[k] for k in ("imagePullPolicy", "imagePullSecrets") if spec.get(k)}
+def pull_of(spec: PullSettings) -> dict[str, Any]:
+    """The pull settings a child spec carries, as a pod spec takes them."""
+    out: dict[str, Any] = {}
+    if spec.image_pull_policy:
+        out["imagePullPolicy"] = spec.image_pull_policy
+    if spec.image_pull_secrets:
+        out["imagePullSecrets"] = [dict(s) for s in spec.image_pull_secrets]
+    return out
 
 
 def tmp_volume() -> tuple[dict[str, Any], dict[str, Any]]:

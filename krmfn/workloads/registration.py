@@ -17,11 +17,14 @@ import shlex
 
 from .. import defaults, naming
 from . import objects, topo_records
-from .objects import BuildContext, ClusterView
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
+
+    from ..api.child_types import GlobalTopoRef
+    from ..resolve.facts import DatabaseFacts
+    from .context import ClusterContext
 
 
 def record_host(service: str, namespace: str | None, cluster_domain: str) -> str:
@@ -29,48 +32,50 @@ def record_host(service: str, namespace: str | None, cluster_domain: str) -> str
     return f"{service}.{namespace}.svc.{cluster_domain}" if namespace else service
 
 
-def _record_address(ref: dict[str, Any], namespace: str | None, ctx: BuildContext) -> str:
-    if ref.get("clientServiceName"):
-        host = record_host(ref["clientServiceName"], namespace, ctx.cluster_domain)
-        return f"{host}:{defaults.PORTS['etcd']['client']}"
-    return str(ref.get("address", ""))
+def _service_address(service: str, namespace: str | None, ctx: ClusterContext) -> str:
+    return f"{record_host(service, namespace, ctx.cluster_domain)}:{defaults.PORTS['etcd']['client']}"
 
 
-def cell_records(view: ClusterView, ctx: BuildContext) -> list[tuple[str, str, bytes]]:
+def _record_address(ref: GlobalTopoRef, namespace: str | None, ctx: ClusterContext) -> str:
+    if ref.client_service_name:
+        return _service_address(ref.client_service_name, namespace, ctx)
+    return ref.address or ""
+
+
+def cell_records(ctx: ClusterContext) -> list[tuple[str, str, bytes]]:
     """(cell, key, value) of every cell whose registerCell is true; each holds its own topo.
 
     The root is the resolve stage's: a cell on the global etcd gets `<global-root>/<cell>`, as
     upstream's createclustermetadata does, so such cells never share a directory.
     """
-    root = view.global_topo["rootPath"].rstrip("/")
+    root = ctx.global_topo.root_path.rstrip("/")
     out = []
-    for reg in view.cell_registrations:
-        if not reg.get("register", True):
+    for reg in ctx.cells:
+        if not reg.register:
             continue
-        if reg.get("clientServiceName"):
-            addresses = [_record_address(reg, view.namespace, ctx)]
-        elif reg.get("addresses"):
-            addresses = [str(a) for a in reg["addresses"]]
+        if reg.client_service_name:
+            addresses = [_service_address(reg.client_service_name, ctx.namespace, ctx)]
+        elif reg.addresses:
+            addresses = list(reg.addresses)
         else:
-            addresses = [_record_address(view.global_topo, view.namespace, ctx)]
-        value = topo_records.cell(reg["name"], addresses, reg["root"])
-        out.append((reg["name"], f"{root}/cells/{reg['name']}/Cell", value))
+            addresses = [_record_address(ctx.global_topo, ctx.namespace, ctx)]
+        value = topo_records.cell(reg.name, addresses, reg.root)
+        out.append((reg.name, f"{root}/cells/{reg.name}/Cell", value))
     return out
 
 
-def database_cells(db: dict[str, Any], cell_order: list[str]) -> list[str]:
+def database_cells(db: DatabaseFacts, cell_order: list[str]) -> list[str]:
     """The cells hosting the database's pools, in the cluster's cell order."""
-    used = {str(p["cell"]) for tg in db.get("tableGroups") or [] for p in tg.get("pools") or []}
+    used = {p.cell for tg in db.table_groups for p in tg.pools}
     return [c for c in cell_order if c in used] + sorted(used - set(cell_order))
 
 
-def database_records(view: ClusterView) -> list[tuple[str, str, bytes]]:
-    root = view.global_topo["rootPath"].rstrip("/")
-    order = [str(r["name"]) for r in view.cell_registrations]
-    return [(db["name"], f"{root}/databases/{db['name']}/Database",
-             topo_records.database(db["name"], db["backup"], database_cells(db, order),
-                                   db["durabilityPolicy"]))
-            for db in view.databases]
+def database_records(ctx: ClusterContext) -> list[tuple[str, str, bytes]]:
+    root = ctx.global_topo.root_path.rstrip("/")
+    order = [r.name for r in ctx.cells]
+    return [(db.name, f"{root}/databases/{db.name}/Database",
+             topo_records.database(db.name, db.backup.dump(), database_cells(db, order), db.durability_policy))
+            for db in ctx.databases]
 
 
 SCRIPT = "register.sh"
@@ -117,48 +122,48 @@ def script(keys: list[str]) -> str:
     return SCRIPT_HEAD + "\n".join(lines) + "\n"
 
 
-def records_configmap(view: ClusterView, records: list[tuple[str, bytes]], labels: dict[str, str],
+def records_configmap(ctx: ClusterContext, records: list[tuple[str, bytes]], labels: dict[str, str],
                       digest: str) -> dict[str, Any]:
     """The records as binaryData (any bytes, any length) and the script that writes them."""
     cm = {"apiVersion": "v1", "kind": "ConfigMap",
-          "metadata": objects.metadata(naming.registration_configmap(view.name, digest), view, labels,
-                                    objects.WAVES["registration"]),
+          "metadata": objects.metadata(naming.registration_configmap(ctx.name, digest), ctx.metadata, labels,
+                                       objects.WAVES["registration"]),
           "data": {SCRIPT: script([k for k, _ in records])},
           "binaryData": {f"record-{i}": base64.b64encode(v).decode() for i, (_, v) in enumerate(records)}}
     return cm
 
 
-def build_registration(view: ClusterView, ctx: BuildContext) -> list[dict[str, Any]]:
-    endpoint = objects.topo_address(view.global_topo, view.namespace, ctx)
-    records = [(k, v) for _, k, v in cell_records(view, ctx)] + [(k, v) for _, k, v in database_records(view)]
-    root = view.global_topo["rootPath"].rstrip("/")
-    image = view.images["multiadmin"]
+def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
+    endpoint = objects.topo_address(ctx.global_topo, ctx.namespace, ctx)
+    records = [(k, v) for _, k, v in cell_records(ctx)] + [(k, v) for _, k, v in database_records(ctx)]
+    root = ctx.global_topo.root_path.rstrip("/")
+    image = ctx.images.multiadmin
     digest = naming.sha256_hex(json.dumps([[k, base64.b64encode(v).decode()] for k, v in records]
                                           + [script([k for k, _ in records]), endpoint, image,
-                                             view.topo_image]).encode())
-    labels = naming.labels(view.name, "topo-registration")
-    configmap = records_configmap(view, records, labels, digest)
+                                             ctx.topo_image]).encode())
+    labels = naming.labels(ctx.name, "topo-registration")
+    configmap = records_configmap(ctx, records, labels, digest)
     mount = {"name": "records", "mountPath": defaults.REGISTRATION_MOUNT, "readOnly": True}
     register = objects.container("register", image, ["/bin/bash"],
-                              [f"{defaults.REGISTRATION_MOUNT}/{SCRIPT}", endpoint], view.pull,
+                              [f"{defaults.REGISTRATION_MOUNT}/{SCRIPT}", endpoint], ctx.pull,
                               resources=defaults.REGISTRATION_RESOURCES, mounts=[mount])
     # Read back with etcdctl, so the Job's log lists what the topo holds.
-    show = objects.container("list-records", view.topo_image, [defaults.ETCDCTL_BIN],
-                          [f"--endpoints={endpoint}", "get", "--prefix", "--keys-only", f"{root}/"], view.pull,
+    show = objects.container("list-records", ctx.topo_image, [defaults.ETCDCTL_BIN],
+                          [f"--endpoints={endpoint}", "get", "--prefix", "--keys-only", f"{root}/"], ctx.pull,
                           resources=defaults.REGISTRATION_RESOURCES)
     extra = {}
-    if view.global_topo.get("clientServiceName") and view.namespace:
+    if ctx.global_topo.client_service_name and ctx.namespace:
         # kpt needs the namespace in the reference; without one, Argo's sync wave still orders it.
-        sts = naming.topo_statefulset(naming.global_topo_name(view.name))
-        extra[objects.DEPENDS_ON] = objects.depends_on("apps", view.namespace, "StatefulSet", sts)
+        sts = naming.topo_statefulset(naming.global_topo_name(ctx.name))
+        extra[objects.DEPENDS_ON] = objects.depends_on("apps", ctx.namespace, "StatefulSet", sts)
     volume = {"name": "records", "configMap": {"name": configmap["metadata"]["name"], "defaultMode": 0o444}}
     job = objects.obj("batch/v1", "Job",
-                   objects.metadata(naming.registration_job(view.name, digest), view, labels,
+                   objects.metadata(naming.registration_job(ctx.name, digest), ctx.metadata, labels,
                                  objects.WAVES["registration"], extra), {
         "backoffLimit": defaults.REGISTRATION_BACKOFF_LIMIT,
         "activeDeadlineSeconds": defaults.REGISTRATION_DEADLINE_SECONDS,
         "template": {"metadata": {"labels": dict(labels)},
-                     "spec": objects.pod_spec([show], view.pull, defaults.NONROOT_UID, init_containers=[register],
+                     "spec": objects.pod_spec([show], ctx.pull, defaults.NONROOT_UID, init_containers=[register],
                                            restart_policy="OnFailure", volumes=[volume])},
     })
     return [configmap, job]

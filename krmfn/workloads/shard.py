@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from .. import defaults, naming
 from . import objects
-from .objects import BuildContext
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
+
+    from ..api.child_types import MultiShard, MultiShardSpec, ResolvedBackup, ResolvedPool
+    from .context import ClusterContext
 
 
 SOCKET = f"{defaults.POOLER_DIR}/pg_sockets/.s.PGSQL.{defaults.PORTS['pgctld']['postgres']}"
@@ -47,13 +49,13 @@ def _env() -> list[dict[str, Any]]:
             {"name": "POSTGRES_PASSWORD_FILE", "value": PASSWORD_FILE}]
 
 
-def s3_env(backup: dict[str, Any]) -> list[dict[str, Any]]:
+def s3_env(backup: ResolvedBackup) -> list[dict[str, Any]]:
     """AWS credentials for an S3 repository, from the user's Secret (never a value in the render).
 
     multipooler writes them into the pgBackRest config it generates (go/common/backup/config.go,
     PgBackRestCredentials), so only the multipooler container needs them.
     """
-    secret = (backup.get("s3") or {}).get("credentialsSecret")
+    secret = backup.s3.credentials_secret if backup.s3 is not None else None
     if not secret:
         return []
     out = []
@@ -65,16 +67,16 @@ def s3_env(backup: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _mounts(backup: dict[str, Any], *extra: dict[str, Any]) -> list[dict[str, Any]]:
+def _mounts(backup: ResolvedBackup, *extra: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"name": "data", "mountPath": defaults.POOLER_DIR},
            {"name": "postgres-password", "mountPath": defaults.PASSWORD_MOUNT, "readOnly": True},
            {"name": "pgbackrest-tls", "mountPath": defaults.PGBACKREST_CERT_DIR, "readOnly": True}]
-    if "filesystem" in backup:
-        out.append({"name": "backups", "mountPath": backup["filesystem"]["path"]})
+    if backup.filesystem is not None:
+        out.append({"name": "backups", "mountPath": backup.filesystem.path})
     return [*out, *extra]
 
 
-def pgctld_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str, Any]) -> dict[str, Any]:
+def pgctld_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[str, Any]) -> dict[str, Any]:
     """pgctld as a native sidecar (an init container that keeps running, Kubernetes >= 1.29).
 
     It starts before multipooler and stops after it, so postgres outlives multipooler's graceful
@@ -84,7 +86,7 @@ def pgctld_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str,
     args = ["server", f"--pooler-dir={defaults.POOLER_DIR}", f"--grpc-port={p['grpc']}",
             f"--http-port={p['http']}", f"--pg-port={p['postgres']}",
             # initdb creates the database only when it is not `postgres` (go/cmd/pgctld/command/init.go).
-            f"--pg-database={spec['databaseName']}",
+            f"--pg-database={spec.database_name}",
             f"--pg-hba-template={PG_HBA_TEMPLATE}",
             f"--pgbackrest-port={p['pgbackrest']}", f"--pgbackrest-cert-dir={defaults.PGBACKREST_CERT_DIR}"]
     ports = [{"name": "pgctld-http", "containerPort": p["http"], "protocol": "TCP"},
@@ -93,26 +95,26 @@ def pgctld_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str,
              {"name": "pgbackrest", "containerPort": p["pgbackrest"], "protocol": "TCP"}]
     # postgres and pgbackrest write outside the data volume (locks, logs): root stays writable.
     out = objects.container(
-        "pgctld", spec["images"]["postgres"], [defaults.PGCTLD_BIN], args, pull, env=_env(),
-        container_ports=ports, resources=(pool.get("postgres") or {}).get("resources"),
+        "pgctld", spec.images.postgres, [defaults.PGCTLD_BIN], args, pull, env=_env(),
+        container_ports=ports, resources=pool.postgres.resources if pool.postgres else None,
         probes={"startupProbe": objects.startup_probe("/live", "pgctld-http"),
                 "livenessProbe": objects.http_probe("/live", "pgctld-http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "pgctld-http", period=5)},
-        mounts=_mounts(spec["backup"], {"name": "shm", "mountPath": "/dev/shm"},
+        mounts=_mounts(spec.backup, {"name": "shm", "mountPath": "/dev/shm"},
                        {"name": "pg-hba", "mountPath": defaults.PG_HBA_MOUNT, "readOnly": True}),
         read_only_root=False)
     return {"name": out.pop("name"), "restartPolicy": "Always", **out}
 
 
-def multipooler_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict[str, Any], sts: str,
-                          service: str, namespace: str | None, ctx: BuildContext) -> dict[str, Any]:
+def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[str, Any], sts: str,
+                          service: str, namespace: str | None, ctx: ClusterContext) -> dict[str, Any]:
     host = f"$(POD_NAME).{objects.service_host(service, namespace, ctx.cluster_domain)}"
     pgbackrest_port = defaults.PORTS["pgctld"]["pgbackrest"]
     args = [
         *objects.server_flags("multipooler"),
-        *objects.topo_flags(spec["globalTopoServer"], namespace, ctx),
-        f"--cell={pool['cell']}", f"--database={spec['databaseName']}",
-        f"--table-group={spec['tableGroupName']}", f"--shard={spec['shardName']}",
+        *objects.topo_flags(spec.global_topo_server, namespace, ctx),
+        f"--cell={pool.cell}", f"--database={spec.database_name}",
+        f"--table-group={spec.table_group_name}", f"--shard={spec.shard_name}",
         # `<cell>_<service-id>` must fit 63 characters: a per-StatefulSet hash plus the ordinal.
         f"--service-id={naming.service_id_prefix(namespace, sts)}-$(POD_INDEX)", f"--hostname={host}",
         f"--pgctld-addr=localhost:{defaults.PORTS['pgctld']['grpc']}",
@@ -125,43 +127,42 @@ def multipooler_container(spec: dict[str, Any], pool: dict[str, Any], pull: dict
     ]
     _, tmp_mount = objects.tmp_volume()
     return objects.container(
-        "multipooler", spec["images"]["multipooler"], [f"{defaults.MULTIGRES_BIN}/multipooler"], args, pull,
-        env=_env() + s3_env(spec["backup"]), container_ports=objects.ports("multipooler"),
-        resources=(pool.get("multipooler") or {}).get("resources"),
+        "multipooler", spec.images.multipooler, [f"{defaults.MULTIGRES_BIN}/multipooler"], args, pull,
+        env=_env() + s3_env(spec.backup), container_ports=objects.ports("multipooler"),
+        resources=pool.multipooler.resources if pool.multipooler else None,
         probes={"startupProbe": objects.startup_probe("/live", "http"),
                 "livenessProbe": objects.http_probe("/live", "http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "http", period=5)},
-        mounts=_mounts(spec["backup"], tmp_mount))
+        mounts=_mounts(spec.backup, tmp_mount))
 
 
-def pool_volumes(spec: dict[str, Any], shard: str) -> list[dict[str, Any]]:
+def pool_volumes(spec: MultiShardSpec, shard: str) -> list[dict[str, Any]]:
     """Secrets are mounted group-readable: the pod's fsGroup is postgres' gid, and both containers
     run as that user (pgBackRest accepts a root-owned key file of mode 0640 or less)."""
     tmp_vol, _ = objects.tmp_volume()
     out = [
         {"name": "postgres-password", "secret": {
-            "secretName": spec["postgresPasswordSecret"], "defaultMode": 0o440,
+            "secretName": spec.postgres_password_secret, "defaultMode": 0o440,
             "items": [{"key": defaults.PASSWORD_KEY, "path": defaults.PASSWORD_KEY}]}},
         {"name": "pgbackrest-tls", "secret": {
-            "secretName": spec["pgbackrestTLSSecret"], "defaultMode": 0o440,
+            "secretName": spec.pgbackrest_tls_secret, "defaultMode": 0o440,
             "items": [{"key": k, "path": v} for k, v in defaults.PGBACKREST_CERT_FILES.items()]}},
         {"name": "pg-hba", "configMap": {"name": naming.pg_hba_configmap(shard), "defaultMode": 0o444}},
         {"name": "shm", "emptyDir": {"medium": "Memory"}},
         tmp_vol,
     ]
-    if "filesystem" in spec["backup"]:
+    if spec.backup.filesystem is not None:
         out.append({"name": "backups", "persistentVolumeClaim": {"claimName": naming.backup_claim(shard)}})
     return out
 
 
-def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
-    spec = child["spec"]
-    shard = child["metadata"]["name"]
-    namespace = objects.namespace_of(child)
-    cluster = naming.cluster_of(child)
-    pool_type, cell = str(pool["type"]), str(pool["cell"])
-    labels = naming.labels(cluster, "multipooler",
-                           **{**naming.identity_of(child), "pool_type": pool_type, "cell": cell})
+def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> list[dict[str, Any]]:
+    spec, meta = child.spec, child.metadata
+    shard = meta["name"]
+    namespace = objects.namespace_of(meta)
+    pool_type, cell = pool.type, pool.cell
+    labels = naming.labels(naming.cluster_of(meta), "multipooler",
+                           **{**naming.identity_of(meta), "pool_type": pool_type, "cell": cell})
     selector = naming.selector(labels)
     sts = naming.pool_name(shard, pool_type, cell)
     service = naming.pool_service(shard, pool_type, cell)
@@ -170,13 +171,13 @@ def build_pool(child: dict[str, Any], pool: dict[str, Any], ctx: BuildContext) -
     pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx)], pull,
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard), grace=60,
                         init_containers=[pgctld_container(spec, pool, pull)])
-    statefulset = objects.stateful_set(objects.metadata(sts, child, labels, wave), labels, service,
-                                       int(pool["replicas"]), pod, pool["dataVolumeClaimTemplate"])
+    statefulset = objects.stateful_set(objects.metadata(sts, meta, labels, wave), labels, service,
+                                       pool.replicas, pod, pool.data_volume_claim_template)
     # Peers reach each other's postgres and pgBackRest server by the pod names this Service publishes.
     peer_ports = [p for p in pod["initContainers"][0]["ports"] if p["name"] in ("postgres", "pgbackrest")]
-    headless = objects.headless_service(objects.metadata(service, child, labels, wave), labels,
+    headless = objects.headless_service(objects.metadata(service, meta, labels, wave), labels,
                                      objects.ports("multipooler") + peer_ports)
-    pdb = objects.disruption_budget(objects.metadata(naming.pool_pdb(shard, pool_type, cell), child, labels, wave),
+    pdb = objects.disruption_budget(objects.metadata(naming.pool_pdb(shard, pool_type, cell), meta, labels, wave),
                                  labels, 1)
     return [statefulset, headless, pdb]
 
@@ -189,32 +190,30 @@ KEEP_ANNOTATIONS = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false
                     "client.lifecycle.config.k8s.io/deletion": "detach"}
 
 
-def backup_claim(child: dict[str, Any]) -> list[dict[str, Any]]:
+def backup_claim(child: MultiShard) -> list[dict[str, Any]]:
     """The shard's backup repository: one ReadWriteMany claim for all pools and cells (none for S3)."""
-    backup = child["spec"]["backup"]
-    if "filesystem" not in backup:
+    filesystem, meta = child.spec.backup.filesystem, child.metadata
+    if filesystem is None:
         return []
-    cluster = naming.cluster_of(child)
-    labels = naming.labels(cluster, "backup-repository", **naming.identity_of(child))
-    name = naming.backup_claim(child["metadata"]["name"])
+    labels = naming.labels(naming.cluster_of(meta), "backup-repository", **naming.identity_of(meta))
+    name = naming.backup_claim(meta["name"])
     claim = objects.obj("v1", "PersistentVolumeClaim",
-                     objects.metadata(name, child, labels, objects.WAVES["server"], KEEP_ANNOTATIONS),
-                     dict(backup["filesystem"]["volumeClaimTemplate"]))
+                        objects.metadata(name, meta, labels, objects.WAVES["server"], KEEP_ANNOTATIONS),
+                        dict(filesystem.volume_claim_template))
     return [claim]
 
 
-def pg_hba_configmap(child: dict[str, Any]) -> dict[str, Any]:
-    cluster = naming.cluster_of(child)
-    labels = naming.labels(cluster, "multipooler", **naming.identity_of(child))
-    name = naming.pg_hba_configmap(child["metadata"]["name"])
-    cm = objects.obj("v1", "ConfigMap", objects.metadata(name, child, labels, objects.WAVES["server"]), {})
-    cm.pop("spec")
-    cm["data"] = {defaults.PG_HBA_FILE: PG_HBA}
-    return cm
+def pg_hba_configmap(child: MultiShard) -> dict[str, Any]:
+    meta = child.metadata
+    labels = naming.labels(naming.cluster_of(meta), "multipooler", **naming.identity_of(meta))
+    name = naming.pg_hba_configmap(meta["name"])
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": objects.metadata(name, meta, labels, objects.WAVES["server"]),
+            "data": {defaults.PG_HBA_FILE: PG_HBA}}
 
 
-def build_multishard(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
+def build_multishard(child: MultiShard, ctx: ClusterContext) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [*backup_claim(child), pg_hba_configmap(child)]
-    for pool in child["spec"].get("pools") or []:
+    for pool in child.spec.pools:
         out += build_pool(child, pool, ctx)
     return out

@@ -8,38 +8,37 @@ from __future__ import annotations
 
 from .. import defaults, naming
 from . import objects
-from .objects import BuildContext
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..api.child_types import MultiTableGroup, ResolvedPool
+    from .context import ClusterContext
 
-def pool_cells(pools: list[dict[str, Any]]) -> list[str]:
+
+def pool_cells(pools: list[ResolvedPool]) -> list[str]:
     """Cells hosting the pools, in first-appearance order (deterministic, follows the spec)."""
-    return list(dict.fromkeys(str(p["cell"]) for p in pools))
+    return list(dict.fromkeys(p.cell for p in pools))
 
 
-def build_multitablegroup(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
-    spec = child["spec"]
-    namespace = objects.namespace_of(child)
-    cluster = naming.cluster_of(child)
-    tg = child["metadata"]["name"]
-    orch_spec = (spec.get("multiorch") or {}).get("spec") or {}
+def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[dict[str, Any]]:
+    spec, meta = child.spec, child.metadata
+    namespace = objects.namespace_of(meta)
+    orch_spec = spec.multiorch.spec
     pull = objects.pull_of(spec)
-    replicas = int(orch_spec.get("replicas", defaults.COMPONENT_REPLICAS["multiorch"]))
+    replicas = defaults.COMPONENT_REPLICAS["multiorch"] if orch_spec.replicas is None else orch_spec.replicas
     out = []
-    for cell in pool_cells((spec.get("shardTemplate") or {}).get("pools") or []):
-        name = naming.multiorch_deployment(tg, cell)
-        labels = naming.labels(cluster, "multiorch", **{**naming.identity_of(child), "cell": cell})
+    for cell in pool_cells(spec.shard_template.pools):
+        name = naming.multiorch_deployment(meta["name"], cell)
+        labels = naming.labels(naming.cluster_of(meta), "multiorch", **{**naming.identity_of(meta), "cell": cell})
         args = [
             *objects.server_flags("multiorch"), f"--cell={cell}",
-            f"--watch-targets={spec['databaseName']}/{spec['tableGroupName']}",
+            f"--watch-targets={spec.database_name}/{spec.table_group_name}",
             *(f"--{flag}={value}" for flag, value in defaults.MULTIORCH_TIMING.items()),
-            *objects.topo_flags(spec["globalTopoServer"], namespace, ctx), *objects.DEPLOYMENT_IDENTITY,
+            *objects.topo_flags(spec.global_topo_server, namespace, ctx), *objects.DEPLOYMENT_IDENTITY,
         ]
-        orch, tmp = objects.server_container("multiorch", spec["images"]["multiorch"], args, pull,
-                                          orch_spec.get("resources"))
-        out.append(objects.deployment(objects.metadata(name, child, labels, objects.WAVES["server"]), labels, replicas,
-                                   [orch], pull, defaults.NONROOT_UID, [tmp]))
+        orch, tmp = objects.server_container("multiorch", spec.images.multiorch, args, pull, orch_spec.resources)
+        out.append(objects.deployment(objects.metadata(name, meta, labels, objects.WAVES["server"]), labels, replicas,
+                                      [orch], pull, defaults.NONROOT_UID, [tmp]))
     return out

@@ -10,11 +10,13 @@ from __future__ import annotations
 from .. import defaults, naming
 from ..merge import fill_requests
 from . import objects
-from .objects import BuildContext
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
+
+    from ..api.child_types import TopoServer
+    from .context import ClusterContext
 
 
 def quorum(replicas: int) -> int:
@@ -32,13 +34,13 @@ def max_unavailable(replicas: int) -> int:
     return max(replicas - quorum(replicas), 0)
 
 
-def _peer_url(pod: str, peer: str, namespace: str | None, ctx: BuildContext, port: str) -> str:
+def _peer_url(pod: str, peer: str, namespace: str | None, ctx: ClusterContext, port: str) -> str:
     host = f"{pod}.{objects.service_host(peer, namespace, ctx.cluster_domain)}"
     return f"http://{host}:{defaults.PORTS['etcd'][port]}"
 
 
 def etcd_args(name: str, sts: str, peer: str, replicas: int, namespace: str | None,
-              ctx: BuildContext) -> list[str]:
+              ctx: ClusterContext) -> list[str]:
     members = ",".join(f"{sts}-{i}={_peer_url(f'{sts}-{i}', peer, namespace, ctx, 'peer')}"
                        for i in range(replicas))
     p = defaults.PORTS["etcd"]
@@ -60,39 +62,38 @@ def etcd_args(name: str, sts: str, peer: str, replicas: int, namespace: str | No
     ]
 
 
-def build_topo_server(child: dict[str, Any], ctx: BuildContext) -> list[dict[str, Any]]:
+def build_topo_server(child: TopoServer, ctx: ClusterContext) -> list[dict[str, Any]]:
     """The etcd cluster of one managed TopoServer."""
-    spec = child["spec"]
-    name = child["metadata"]["name"]
-    namespace = objects.namespace_of(child)
-    cluster = naming.cluster_of(child)
-    labels = naming.labels(cluster, "etcd", **naming.identity_of(child))
+    spec = child.spec
+    name = child.metadata["name"]
+    namespace = objects.namespace_of(child.metadata)
+    labels = naming.labels(naming.cluster_of(child.metadata), "etcd", **naming.identity_of(child.metadata))
     selector = naming.selector(labels)
     sts = naming.topo_statefulset(name)
     peer = naming.topo_peer_service(name)
     client = naming.topo_client_service(name)
-    replicas = int(spec["replicas"])
+    replicas = spec.replicas
     pull = objects.pull_of(spec)
     wave = objects.WAVES["topo"]
     ports = objects.ports("etcd")
 
     etcd = objects.container(
-        "etcd", spec["image"], [defaults.ETCD_BIN],
+        "etcd", spec.image, [defaults.ETCD_BIN],
         etcd_args(name, sts, peer, replicas, namespace, ctx), pull,
-        container_ports=ports, resources=fill_requests(spec.get("resources"), defaults.ETCD_REQUESTS),
+        container_ports=ports, resources=fill_requests(spec.resources, defaults.ETCD_REQUESTS),
         probes={"livenessProbe": objects.http_probe("/livez", "metrics", failures=8, delay=10),
                 "readinessProbe": objects.http_probe("/readyz", "metrics", period=5)},
         mounts=[{"name": "data", "mountPath": defaults.ETCD_DATA_MOUNT}])
     pod = objects.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30)
-    statefulset = objects.stateful_set(objects.metadata(sts, child, labels, wave), labels, peer, replicas, pod,
-                                    spec["dataVolumeClaimTemplate"])
-    peer_svc = objects.headless_service(objects.metadata(peer, child, labels, wave), labels,
+    statefulset = objects.stateful_set(objects.metadata(sts, child.metadata, labels, wave), labels, peer, replicas,
+                                       pod, spec.data_volume_claim_template)
+    peer_svc = objects.headless_service(objects.metadata(peer, child.metadata, labels, wave), labels,
                                      [p for p in ports if p["name"] in ("client", "peer")])
-    client_svc = objects.obj("v1", "Service", objects.metadata(client, child, labels, wave), {
+    client_svc = objects.obj("v1", "Service", objects.metadata(client, child.metadata, labels, wave), {
         "type": "ClusterIP",
         "selector": dict(selector),
         "ports": objects.service_ports([p for p in ports if p["name"] == "client"]),
     })
-    pdb = objects.disruption_budget(objects.metadata(naming.topo_pdb(name), child, labels, wave), labels,
+    pdb = objects.disruption_budget(objects.metadata(naming.topo_pdb(name), child.metadata, labels, wave), labels,
                                  max_unavailable(replicas))
     return [statefulset, peer_svc, client_svc, pdb]
