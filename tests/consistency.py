@@ -335,13 +335,6 @@ def result_messages(out: Any) -> list[str]:
     return [r.message for r in out.results]
 
 
-def child(resolved: Any, kind: str, name_suffix: str = "") -> dict[str, Any]:
-    """The first child CR of `kind` whose name ends with `name_suffix`."""
-    found = [c for c in resolved.children if c["kind"] == kind and c["metadata"]["name"].endswith(name_suffix)]
-    assert found, f"no {kind} ending in {name_suffix!r}"
-    return found[0]
-
-
 def args_of(container: dict[str, Any]) -> dict[str, str]:
     """`--flag=value` arguments as a dict (the last one wins)."""
     out = {}
