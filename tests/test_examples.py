@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import helpers
 import pytest
 from helpers import EXAMPLES, ROOT, find, golden, objects, render_paths, run_cli
 
@@ -97,6 +98,18 @@ def test_golden_render(example):
     assert proc.returncode == 0, proc.stderr
     golden(f"{example}.render.yaml", proc.stdout)
     golden(f"{example}.results.txt", proc.stderr)
+
+
+def test_missing_golden_fails_and_writes_nothing(tmp_path, monkeypatch):
+    """A missing golden is a failure, not a fresh file that passes: outside UPDATE_GOLDEN=1 nothing is written."""
+    monkeypatch.setattr(helpers, "GOLDEN", tmp_path)
+    monkeypatch.setattr(helpers, "UPDATE_GOLDEN", False)
+    with pytest.raises(pytest.fail.Exception, match="make golden"):
+        golden("absent.txt", "anything")
+    assert not (tmp_path / "absent.txt").exists()
+    monkeypatch.setattr(helpers, "UPDATE_GOLDEN", True)
+    golden("absent.txt", "anything")
+    assert (tmp_path / "absent.txt").read_text() == "anything"
 
 
 @pytest.mark.parametrize("example", ["seed", "minimal"])
