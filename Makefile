@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds validator golden bench fuzz clean
+.PHONY: venv test e2e lint crds validator golden fixtures bench fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,11 @@ validator: venv
 # Rewrite the golden files after an intended output change (review the diff!).
 golden: venv
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_examples.py
+
+# Rewrite the examples' .expected/ (diff.patch, results.yaml) through the real kpt after an
+# intended output change: diff.patch is the one golden of the rendered objects (review the diff!).
+fixtures: venv
+	KPT_FIXTURES_UPDATE=1 $(PY) -m pytest -q tests/test_kpt_fixtures.py
 
 # Times a non-editable install (.venv-bench, reinstalled from this tree), as a container runs it:
 # an editable install adds its import hook to every start-up, the floors' included.
