@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds validator golden fixtures bench fuzz clean
+.PHONY: venv test e2e lint crds validator golden fixtures constraints bench fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -40,6 +40,12 @@ golden: venv
 # intended output change: diff.patch is the one golden of the rendered objects (review the diff!).
 fixtures: venv
 	KPT_FIXTURES_UPDATE=1 $(PY) -m pytest -q tests/test_kpt_fixtures.py
+
+# constraints.txt: exact pins of the runtime dependencies and theirs as this venv has them (the
+# Dockerfile installs with it); tests/test_dependencies.py fails when it differs from the venv.
+constraints: venv
+	$(PY) tests/deps.py > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt
 
 # Times a non-editable install (.venv-bench, reinstalled from this tree), as a container runs it:
 # an editable install adds its import hook to every start-up, the floors' included.
