@@ -25,6 +25,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import deps
 import pytest
@@ -145,7 +146,17 @@ def floors_python() -> Path:
     return python
 
 
-def bad_inputs(folder: Path) -> str:
+class Command(NamedTuple):
+    """One run of the console script: its arguments, stdin, the exit code it has here, and a text
+    its output must show (proof that it reached the code the floor is about, not an early error)."""
+
+    args: list[str]
+    stdin: str | None
+    exit_code: int
+    shows: bytes
+
+
+def bad_inputs(folder: Path) -> Command:
     """Every case of test_bad_inputs.py in one file, each in its own namespace: valid input never
     imports pydantic (krmfn/api/fast.py), so only invalid input shows pydantic's floor at work."""
     docs = []
@@ -155,32 +166,59 @@ def bad_inputs(folder: Path) -> str:
                 obj.setdefault("metadata", {})["namespace"] = f"case-{number}"
             docs.append(yamlio.dump(obj))
     (folder / "bad.yaml").write_text("---\n".join(docs))
-    return "bad.yaml"
+    return Command(["render", str(folder / "bad.yaml")], None, 1, b"Did you mean")
 
 
-def seed_resource_list() -> str:
+def previous_render(folder: Path) -> Command:
+    """The seed against an edited earlier render of itself: each changed object is reported with
+    the RFC 6902 patch jsonpatch computes (only `--previous` imports jsonpatch). The edits add,
+    remove and replace keys and list items, in metadata and spec, so the patches' order shows."""
+    current = run_command(Path(sys.executable), ["render", "examples/seed"], None)[1].decode()
+    docs = [d for d in map(yamlio.load, yamlio.split_documents(current)) if d]
+    for number, obj in enumerate(docs):
+        labels = obj["metadata"].setdefault("labels", {})
+        if number % 2:
+            labels["previous"] = "yes"
+        else:
+            labels.pop("app.kubernetes.io/part-of", None)
+        if obj["kind"] == "Deployment":
+            obj["spec"]["replicas"] += 1
+            obj["spec"]["template"]["spec"]["containers"][0].setdefault("args", []).insert(0, "--previous")
+        if obj["kind"] == "ConfigMap":
+            obj.setdefault("data", {})["previous"] = "yes"
+    (folder / "previous.yaml").write_text("---\n".join(map(yamlio.dump, docs)))
+    return Command(["render", "examples/seed", "--previous", str(folder / "previous.yaml")], None, 0,
+                   b"changes: [{")
+
+
+def seed_resource_list(_: Path) -> Command:
+    """Function mode, as kpt and the image run it."""
     objs = [yamlio.load(doc) for f in sorted((EXAMPLES / "seed").glob("*.yaml"))
             for doc in yamlio.split_documents(f.read_text())]
-    return resource_list(*(o for o in objs if o))
+    return Command([], resource_list(*(o for o in objs if o)), 0, b"kind: ResourceList")
 
 
-# What each command exercises at the floors: name -> (arguments, stdin, exit code expected here).
-# The examples' exit codes are their kpt fixtures'.
-COMMANDS: dict[str, Callable[[Path], tuple[list[str], str | None, int]]] = {
-    **{f"render-{p.name}": (lambda _, p=p: (["render", str(p.relative_to(ROOT))], None, CaseConfig.load(p).exit_code))
-       for p in EXAMPLE_DIRS},
-    "render-bad-inputs": lambda tmp: (["render", bad_inputs(tmp)], None, 1),  # pydantic's validation
-    "crds": lambda _: (["crds"], None, 0),  # pydantic's JSON schemas
-    "function-mode-seed": lambda _: ([], seed_resource_list(), 0),  # what kpt and the image run
-    "version": lambda _: (["--version"], None, 0),  # click's version option, the installed metadata
+def example(path: Path) -> Callable[[Path], Command]:
+    """`render` of an example; its exit code is its kpt fixture's."""
+    return lambda _: Command(["render", str(path.relative_to(ROOT))], None, CaseConfig.load(path).exit_code,
+                             b"apiVersion: multigres.com/v1alpha1")
+
+
+COMMANDS: dict[str, Callable[[Path], Command]] = {
+    **{f"render-{p.name}": example(p) for p in EXAMPLE_DIRS},
+    "render-bad-inputs": bad_inputs,
+    "render-previous": previous_render,
+    "crds": lambda _: Command(["crds"], None, 0, b"kind: CustomResourceDefinition"),  # pydantic's JSON schemas
+    "function-mode-seed": seed_resource_list,
+    "version": lambda _: Command(["--version"], None, 0, b"version"),  # click's option, the installed metadata
 }
 
 
-def run_command(python: Path, args: list[str], stdin: str | None, cwd: Path) -> tuple[int, bytes, bytes]:
+def run_command(python: Path, args: list[str], stdin: str | None) -> tuple[int, bytes, bytes]:
     """The console script, run by the venv's interpreter (see floors_venv for why not by its shebang)."""
     script = python.parent / "multigres-krmfn"
     proc = subprocess.run([str(python), str(script), *args], input=stdin.encode() if stdin else None,
-                          capture_output=True, cwd=cwd)
+                          capture_output=True, cwd=ROOT)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -193,11 +231,10 @@ def test_python_floor_is_the_image_python() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_floors_give_identical_output(floors_python: Path, command: str, tmp_path: Path) -> None:
-    args, stdin, exit_code = COMMANDS[command](tmp_path)
-    cwd = tmp_path if command == "render-bad-inputs" else ROOT
-    here = run_command(Path(sys.executable), args, stdin, cwd)
-    assert here[0] == exit_code and here[1] and b"Traceback" not in here[2], here[2].decode()[-2000:]
-    floors = run_command(floors_python, args, stdin, cwd)
+    cmd = COMMANDS[command](tmp_path)
+    here = run_command(Path(sys.executable), cmd.args, cmd.stdin)
+    assert here[0] == cmd.exit_code and cmd.shows in here[1] + here[2], here[2].decode()[-2000:]
+    floors = run_command(floors_python, cmd.args, cmd.stdin)
     assert floors[0] == here[0], floors[2].decode()[-2000:]
     assert floors[1] == here[1], "stdout differs at the dependency floors:\n" + delta(here[1], floors[1])
     assert floors[2] == here[2], "stderr differs at the dependency floors:\n" + delta(here[2], floors[2])
