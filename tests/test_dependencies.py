@@ -6,10 +6,11 @@
   software: a floor nobody runs is a guess. The floors test installs exactly the floors (read from
   pyproject.toml by tests/deps.py) and this tree in a venv of their own and runs the console
   script there: every example rendered, every bad input of test_bad_inputs.py (valid input never
-  imports pydantic), `crds` (pydantic's schemas), function mode and `--version`. Exit code, stdout
-  and stderr must be byte for byte this venv's. The venv is cached under ~/.cache/multigres-krmfn/,
-  keyed by what it is built from, so only the first run pays for pip. It needs PyPI on that first
-  run: without it the test skips with the reason, unless CI=1 or REQUIRE_TOOLS=1 (then it fails).
+  imports pydantic), `render --previous` (jsonpatch), `crds` (pydantic's schemas), function mode
+  and `--version`. Exit code, stdout and stderr must be byte for byte this venv's. The venv is
+  cached under ~/.cache/multigres-krmfn/, keyed by what it is built from, so only the first run
+  pays for pip. It needs PyPI on that first run: without it the test skips with the reason,
+  unless CI=1 or REQUIRE_TOOLS=1 (then it fails).
 """
 
 from __future__ import annotations
