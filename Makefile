@@ -2,12 +2,12 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds validator children golden bench fuzz clean
+.PHONY: venv test e2e lint crds validator children golden fixtures constraints bench fuzz clean
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
 test: venv
@@ -41,6 +41,17 @@ children: venv
 # Rewrite the golden files after an intended output change (review the diff!).
 golden: venv
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_examples.py
+
+# Rewrite the examples' .expected/ (diff.patch, results.yaml) through the real kpt after an
+# intended output change: diff.patch is the one golden of the rendered objects (review the diff!).
+fixtures: venv
+	KPT_FIXTURES_UPDATE=1 $(PY) -m pytest -q tests/test_kpt_fixtures.py
+
+# constraints.txt: exact pins of the runtime dependencies and theirs as this venv has them (the
+# Dockerfile installs with it); tests/test_dependencies.py fails when it differs from the venv.
+constraints: venv
+	$(PY) tests/deps.py > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt
 
 # Times a non-editable install (.venv-bench, reinstalled from this tree), as a container runs it:
 # an editable install adds its import hook to every start-up, the floors' included.

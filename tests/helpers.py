@@ -76,14 +76,20 @@ def write_rl(rl: ResourceList, out: Output) -> str:
 
 
 def golden(name: str, text: str) -> None:
-    """Compare text with tests/golden/<name>; UPDATE_GOLDEN=1 rewrites it."""
+    """Compare text with tests/golden/<name>; only UPDATE_GOLDEN=1 writes it.
+
+    A missing golden fails everywhere, not only in CI: writing it and passing would accept whatever
+    the code printed that day (a deleted or misnamed golden then tests nothing) and leave an
+    unreviewed file to be committed by accident.
+    """
     path = GOLDEN / name
-    if UPDATE_GOLDEN or not path.exists():
-        if not UPDATE_GOLDEN and os.environ.get("CI"):
-            pytest.fail(f"golden file {path} is missing; run with UPDATE_GOLDEN=1 and commit it")
+    if UPDATE_GOLDEN:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+    elif not path.exists():
+        pytest.fail(f"golden file {path} is missing; create it with `make golden` "
+                    "(UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_examples.py), review it and commit it")
+    assert text == path.read_text(), f"{name} differs from its golden file (`make golden` to accept)"
 
 
 def go_tool(tool: str, binary: str) -> str:

@@ -8,8 +8,10 @@ Each folder under examples/ with a `.expected/` folder is a test case (a kpt pac
   an `execPath` without a slash is a command looked up on PATH (the venv's `bin` is first), so
   the fixtures name the console script instead of a machine-specific path.
 - `.expected/diff.patch`: `git diff` between the package as committed and after the run.
-- `.expected/results.yaml`: the FunctionResultList kpt writes with `--results-dir` (when present,
-  results are compared; `exec:` paths are written as the bare command name).
+- `.expected/results.yaml`: the FunctionResultList kpt writes with `--results-dir` (`exec:` paths
+  are written as the bare command name). A missing file means "no results": a case whose run
+  reports results fails until KPT_FIXTURES_UPDATE=1 writes it, as a missing diff.patch means "no
+  change" (an expected file that is absent must not let any output pass).
 - `.krmignore` in the package lists `.expected`, or kpt would read config.yaml as a resource.
 
 As in the catalog's runner: copy to a temp dir, `git init` + commit, run kpt twice, compare the
@@ -195,7 +197,7 @@ def check_case(case: Path, outcomes: list[RunOutcome]) -> list[str]:
             break
         if n == 1 and cfg.std_err and cfg.std_err not in out.stderr:
             problems.append(f"run {n}: stderr lacks {cfg.std_err!r}:\n{out.stderr}")
-        if n == 1 and (case / EXPECTED / "results.yaml").exists() and out.results != want_results:
+        if n == 1 and out.results != want_results:
             problems.append(f"run {n}: results differ (KPT_FIXTURES_UPDATE=1 regenerates):\n"
                             + _delta(want_results, out.results, "results.yaml"))
         if out.diff != want_diff:

@@ -3,7 +3,8 @@
 What these prove (without building the image; there is no registry access in tests):
 - the Dockerfile's ENTRYPOINT is the package's console script (pyproject.toml [project.scripts])
   with no arguments, i.e. function mode; the base is python:3.11-slim; the user is nobody;
-- .dockerignore keeps the package source (krmfn/ and its subpackages) in the context;
+- .dockerignore keeps the package source (krmfn/ and its subpackages) and constraints.txt in the
+  context, and the build installs with `-c constraints.txt` (the versions the tests ran);
 - function.yaml is a KRMFunctionDefinition whose functionConfig schema is exactly the one
   krmfn/crds.py generates from RenderMultigres (UPDATE_GOLDEN=1 rewrites it), whose image tag is
   the package version, and whose image is the one the kustomize container config uses.
@@ -61,10 +62,19 @@ def test_dockerignore_keeps_the_package() -> None:
                 verdict = not negate
         return verdict
 
-    for path in ("pyproject.toml", "README.md", "krmfn/cli.py", "krmfn/workloads/__init__.py"):
+    for path in ("pyproject.toml", "README.md", "constraints.txt", "krmfn/cli.py", "krmfn/workloads/__init__.py"):
         assert not excluded(path), path
     for path in (".venv/bin/python", "tests/test_kpt.py", ".git/HEAD"):
         assert excluded(path), path
+
+
+def test_build_installs_with_the_constraints() -> None:
+    """Without `-c constraints.txt` the image gets whatever PyPI has that day, not what the tests ran."""
+    copied = [word for line in instructions("COPY") for word in line.split()[:-1]]
+    assert "constraints.txt" in copied
+    runs = re.findall(r"^RUN\s+(.+)$", DOCKERFILE.replace("\\\n", " "), re.M)  # continuation lines joined
+    installs = [step.strip() for run in runs for step in run.split("&&") if "pip install" in step]
+    assert installs and all(re.search(r"pip install .*-c constraints\.txt \.$", step) for step in installs), installs
 
 
 def _generated_schema() -> dict[str, Any]:
@@ -107,7 +117,7 @@ def test_version_license_and_typing_marker_ship_with_the_package() -> None:
     """One version (krmfn.__version__, which pyproject.toml reads); the license function.yaml names."""
     assert PYPROJECT["project"]["dynamic"] == ["version"]
     assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "krmfn.__version__"}
-    # The Dockerfile's build context is pyproject.toml, README.md and krmfn/ only (.dockerignore).
+    # The Dockerfile's build context is pyproject.toml, README.md, constraints.txt and krmfn/ only.
     assert PYPROJECT["project"]["license"] == {"text": "Apache-2.0"}
     assert "Apache License\n" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
     assert yamlio.load(FUNCTION_YAML.read_text())["spec"]["versions"][0]["license"] == "Apache 2.0"

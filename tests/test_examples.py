@@ -1,13 +1,21 @@
-"""The examples: golden outputs, the seed's own samples field for field, and the seed's counts."""
+"""The examples: golden outputs, the seed's own samples field for field, and the seed's counts.
+
+The rendered objects have one golden, each example's `.expected/diff.patch` (the kpt fixture);
+tests/golden/ holds only what it lacks: the results `render` prints and the `tree` output.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
+from pathlib import Path
 
+import helpers
 import pytest
 from helpers import EXAMPLES, ROOT, find, golden, objects, render_paths, run_cli
 
 from krmfn import yamlio
+from krmfn.resourcelist import INTERNAL_PREFIXES
 
 # The design the seed example comes from, kept in the repository (docs/design.md).
 SEED_TEXT = ROOT / "tests" / "data" / "seed-design.md"
@@ -90,12 +98,89 @@ def test_analytics_overrides_merge(seed):
                                              "limits": {"cpu": "4", "memory": "8Gi"}}
 
 
+def added_files(patch: str) -> dict[str, str]:
+    """The files a `git diff` creates, path -> text: the `+` lines of each `new file` hunk."""
+    files = {}
+    for chunk in re.split(r"^(?=diff --git )", patch, flags=re.M):
+        head, _, body = chunk.partition("\n@@ ")
+        if not re.search(r"^new file mode ", head, re.M):
+            continue
+        path = re.search(r"^\+\+\+ b/(.+)$", head, re.M).group(1)
+        count, *lines = body.splitlines()
+        assert re.match(r"-0,0 \+1(,\d+)? @@", count) and all(line.startswith(("+", "\\")) for line in lines), path
+        added = [line[1:] for line in lines if line.startswith("+")]
+        assert len(added) == int((count.split()[1].split(",") + ["1"])[1]), f"{path}: truncated hunk"
+        files[path] = "".join(line + "\n" for line in added)
+    return files
+
+
+def without_kpt_annotations(obj: dict) -> dict:
+    """kpt's bookkeeping (path, index, id annotations) is not part of the rendered object."""
+    annotations = obj.get("metadata", {}).get("annotations", {})
+    kept = {k: v for k, v in annotations.items() if not k.startswith(INTERNAL_PREFIXES)}
+    if kept != annotations:
+        obj["metadata"]["annotations"] = kept
+        if not kept:
+            del obj["metadata"]["annotations"]
+    return obj
+
+
+def parse(text: str) -> list[dict]:
+    return [without_kpt_annotations(d) for d in map(yamlio.load, yamlio.split_documents(text)) if d is not None]
+
+
+def by_identity(objs: list[dict]) -> dict[tuple[str, ...], dict]:
+    keyed = {(o["apiVersion"], o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
+             for o in objs}
+    assert len(keyed) == len(objs), "two objects with one identity"
+    return keyed
+
+
+def package_inputs(folder: Path) -> list[dict]:
+    """The package's own objects, which render passes through (kpt leaves them in their files)."""
+    objs = [o for f in sorted(folder.glob("*.yaml")) for o in parse(f.read_text())]
+    return [o for o in objs if o["kind"] != "Kptfile"
+            and o["metadata"].get("annotations", {}).get("config.kubernetes.io/local-config") != "true"]
+
+
+def object_delta(want: dict, got: dict) -> str:
+    """A readable difference between two identity-keyed object sets (for the failure message)."""
+    def lines(objs: dict) -> list[str]:
+        return [line for k in keys for line in ["# " + "/".join(k), *yamlio.dump(objs.get(k)).splitlines()]]
+
+    keys = sorted(set(want) | set(got))
+    return "\n".join(difflib.unified_diff(lines(want), lines(got), "expected (package + .expected/diff.patch)",
+                                           "render", lineterm="", n=2))
+
+
 @pytest.mark.parametrize("example", ["seed", "minimal"])
 def test_golden_render(example):
+    """`render` prints the objects kpt writes: the package's inputs plus the files its diff.patch adds.
+
+    examples/<example>/.expected/diff.patch (kept up to date through the real kpt by
+    test_kpt_fixtures.py) is the one golden of the rendered objects; this compares against it
+    without kpt, so a machine without kpt still checks every rendered value.
+    """
     proc = run_cli("render", f"examples/{example}")
     assert proc.returncode == 0, proc.stderr
-    golden(f"{example}.render.yaml", proc.stdout)
+    patch = (EXAMPLES / example / ".expected" / "diff.patch").read_text()
+    added = [o for text in added_files(patch).values() for o in parse(text)]
+    want = by_identity(package_inputs(EXAMPLES / example) + added)
+    got = by_identity(parse(proc.stdout))
+    assert got == want, object_delta(want, got)
     golden(f"{example}.results.txt", proc.stderr)
+
+
+def test_missing_golden_fails_and_writes_nothing(tmp_path, monkeypatch):
+    """A missing golden is a failure, not a fresh file that passes: outside UPDATE_GOLDEN=1 nothing is written."""
+    monkeypatch.setattr(helpers, "GOLDEN", tmp_path)
+    monkeypatch.setattr(helpers, "UPDATE_GOLDEN", False)
+    with pytest.raises(pytest.fail.Exception, match="make golden"):
+        golden("absent.txt", "anything")
+    assert not (tmp_path / "absent.txt").exists()
+    monkeypatch.setattr(helpers, "UPDATE_GOLDEN", True)
+    golden("absent.txt", "anything")
+    assert (tmp_path / "absent.txt").read_text() == "anything"
 
 
 @pytest.mark.parametrize("example", ["seed", "minimal"])

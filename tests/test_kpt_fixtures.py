@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import EXAMPLES, require_tool
-from kpt_harness import UPDATE, CaseConfig, check_case, find_cases, run_case, update_expected
+from kpt_harness import UPDATE, CaseConfig, RunOutcome, check_case, find_cases, run_case, update_expected
 
 CASES = find_cases(EXAMPLES)
 VENV_BIN = str(Path(sys.executable).parent)
@@ -40,3 +40,14 @@ def test_fixture(case: Path, tmp_path: Path) -> None:
         return
     problems = check_case(case, outcomes)
     assert not problems, "\n\n".join(problems)
+
+
+def test_missing_expected_results_fail(tmp_path: Path) -> None:
+    """An absent results.yaml means "no results", as an absent diff.patch means "no change": no output passes."""
+    (tmp_path / ".expected").mkdir()
+    quiet = RunOutcome(0, "", "", results="", diff="")
+    assert check_case(tmp_path, [quiet]) == []
+    noisy = RunOutcome(0, "", "", results="kind: FunctionResultList", diff="")
+    assert any("results differ" in p for p in check_case(tmp_path, [noisy]))
+    changed = RunOutcome(0, "", "", results="", diff="diff --git a/x b/x")
+    assert any("git diff differs" in p for p in check_case(tmp_path, [changed]))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, ROOT, objects, render_paths
+from helpers import EXAMPLES, ROOT, objects, render_paths, run_cli
 
 from krmfn import yamlio
 
@@ -29,9 +30,12 @@ def _run(render_text: str, tls_dir: Path, *args: str) -> subprocess.CompletedPro
                           env={"PATH": "/usr/bin:/bin", "PGBACKREST_TLS_DIR": str(tls_dir)})
 
 
+@functools.cache
 def _render_text() -> str:
-    """The seed's rendered objects, as the function writes them (the golden file)."""
-    return (ROOT / "tests" / "golden" / "seed.render.yaml").read_text()
+    """The seed's rendered objects, as `multigres-krmfn render` prints them (the script's documented input)."""
+    proc = run_cli("render", "examples/seed")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def _openssl(*args: str) -> str:

@@ -88,8 +88,8 @@ class Built:
 
 
 def _sources_digest() -> str:
-    """A digest of what the Dockerfile copies (and the editable venv runs): pyproject, README, krmfn/."""
-    files = [ROOT / "pyproject.toml", ROOT / "README.md",
+    """A digest of what the Dockerfile copies (and the editable venv runs): pyproject, README, constraints, krmfn/."""
+    files = [ROOT / "pyproject.toml", ROOT / "README.md", ROOT / "constraints.txt",
              *(p for p in (ROOT / "krmfn").rglob("*") if p.is_file() and "__pycache__" not in p.parts
                and p.suffix != ".pyc")]
     h = hashlib.sha256()
