@@ -26,7 +26,7 @@ import pytest
 from helpers import EXAMPLES, ROOT, require_tool
 
 from krmfn import yamlio
-from krmfn.plugins import argocd_options
+from krmfn.options import env_overrides, parse_options
 
 PLUGIN = yamlio.load((ROOT / "argocd" / "plugin.yaml").read_text())
 VENV_BIN = Path(sys.executable).parent
@@ -90,10 +90,12 @@ def test_env_parameters_override_the_folder_config(tmp_path: Path) -> None:
 
 
 def test_env_parameter_mapping() -> None:
-    folder = {"kind": "RenderMultigres", "spec": {"emit": "children", "clusterDomain": "a.local"}}
-    cfg = argocd_options(folder, {"ARGOCD_ENV_CLUSTER_DOMAIN": "b.local", "ARGOCD_ENV_INCLUDE_CRDS": "True",
-                                  "ARGOCD_ENV_EMIT": ""})
-    assert cfg["spec"] == {"emit": "children", "clusterDomain": "b.local", "includeCrds": True}
+    folder = {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres", "metadata": {"name": "r"},
+              "spec": {"emit": "children", "clusterDomain": "a.local"}}
+    env = {"ARGOCD_ENV_CLUSTER_DOMAIN": "b.local", "ARGOCD_ENV_INCLUDE_CRDS": "True", "ARGOCD_ENV_EMIT": ""}
+    options, problems = parse_options(folder, "render.yaml", env_overrides(env))
+    assert problems == []
+    assert options.dump() == {"emit": "children", "clusterDomain": "b.local", "includeCrds": True}
 
 
 @pytest.mark.parametrize("params", [{}, {"EMIT": "everything"}], ids=["missing-template", "bad-emit"])
