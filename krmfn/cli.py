@@ -1,7 +1,7 @@
 """Entry points: function mode (no arguments), `render`, `tree`, `crds`.
 
 Function mode is what kpt and kustomize exec on every render, so it avoids importing click:
-the subcommands are for people, the bare call is for pipelines.
+the subcommands are for people, the bare call is for pipelines. Both are `adapter.py` modes.
 """
 
 from __future__ import annotations
@@ -11,45 +11,23 @@ import sys
 
 
 def function_mode(stdin: str) -> tuple[str, int, list[str]]:
-    """ResourceList in, ResourceList out; exit 1 when any result is an error.
+    """ResourceList in, ResourceList out; exit 1 when any result is an error (adapter.FUNCTION).
 
     Error results are also returned as lines for stderr: kustomize drops a failed function's
     ResourceList and shows only its stderr, which would otherwise hide the reason.
     """
-    from .function import run
-    from .resourcelist import parse_resource_list, write_resource_list
+    from .adapter import FUNCTION, answer, result_text
 
-    rl = parse_resource_list(stdin)
-    out = run(rl)
-    errors = [r.describe() for r in out.results if r.severity == "error"]
-    return write_resource_list(out.items, out.results, rl.dash_column), 1 if errors else 0, errors
-
-
-def read_stdin() -> tuple[str | None, str | None]:
-    """stdin as text, at most MAX_INPUT_BYTES of it; (None, why) when it cannot be read as UTF-8."""
-    from . import yamlio
-    from .limits import MAX_INPUT_BYTES
-
-    data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-    try:
-        return yamlio.decode(data, "stdin"), None
-    except ValueError as exc:
-        return None, str(exc)
-
-
-def internal_error(exc: BaseException) -> str:
-    detail = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return (f"internal error in multigres-krmfn ({type(exc).__name__}: {detail}); this is a bug, please report "
-            "it with the input that caused it")
+    ans = answer(FUNCTION, stdin=stdin)
+    return ans.text, ans.code, result_text(FUNCTION, ans.results)
 
 
 def unreadable_input(reason: str) -> tuple[str, int, list[str]]:
     """The ResourceList answer to input that could not be read at all (one error result)."""
-    from .resourcelist import write_resource_list
-    from .results import error
+    from .adapter import FUNCTION, failed, result_text
 
-    result = error(f"{reason}.", "<input>")
-    return write_resource_list([], [result]), 1, [result.describe()]
+    ans = failed(FUNCTION, reason)
+    return ans.text, ans.code, result_text(FUNCTION, ans.results)
 
 
 def main() -> None:
@@ -58,16 +36,9 @@ def main() -> None:
     # no cycles worth collecting before it exits.
     gc.disable()
     if len(sys.argv) == 1:
-        stdin, problem = read_stdin()
-        try:
-            text, code, errors = unreadable_input(problem or "") if stdin is None else function_mode(stdin)
-        except Exception as exc:  # a bug of ours: still a ResourceList with an error, never a traceback
-            text, code, errors = unreadable_input(internal_error(exc))
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        for line in errors:
-            sys.stderr.write(line + "\n")
-        raise SystemExit(code)
+        from .adapter import FUNCTION, serve
+
+        raise SystemExit(serve(FUNCTION))
     from .commands import cli
 
     try:
@@ -82,8 +53,9 @@ def main() -> None:
             raise SystemExit(exc.exit_code) from None
         if isinstance(exc, click.exceptions.Abort):
             raise SystemExit(1) from None
-        sys.stderr.write(f"ERROR: {internal_error(exc)}.\n")
-        raise SystemExit(1) from None
+        from .adapter import RENDER, emit, failed, internal_error
+
+        raise SystemExit(emit(RENDER, failed(RENDER, internal_error(exc)))) from None
 
 
 if __name__ == "__main__":

@@ -12,17 +12,16 @@ import re
 from . import naming
 from . import previous as previous_checks
 from .api.fast import Invalid, validate
-from .api.names import CONFIG_KIND
 from .checks import (
     CHILD_CHECKS,
     CLUSTER_CHECKS,
     SIZE_CHECKS,
-    check_options,
     check_secrets,
     check_unused_templates,
     secrets_written_by,
 )
 from .limits import MAX_OUTPUT_OBJECTS
+from .options import parse_options as parse_options  # re-exported: function.parse_options callers keep working
 from .resolve.cluster import Resolved, resolve_cluster
 from .resolve.templates import TemplateIndex
 from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, ResourceList
@@ -50,55 +49,6 @@ class Output:
         self.items = items
         self.results = results
         self.resolved: list[Resolved] = [] if resolved is None else resolved
-
-
-def parse_options(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
-    """functionConfig: absent, a ConfigMap with string data, or a typed RenderMultigres.
-
-    The options are a RenderOptions (validated without pydantic when valid, see api/fast.py).
-    """
-    if not fc:
-        return validate("RenderOptions", {}), []
-    ref = ResourceRef.of(fc)
-    kind = fc.get("kind")
-    if kind == "ConfigMap":
-        return _configmap_options(fc, ref)
-    if kind == CONFIG_KIND:
-        try:
-            cfg = validate("RenderMultigres", fc)
-        except Invalid as exc:
-            return validate("RenderOptions", {}), with_ref(exc.results(), ref)
-        options = cfg.spec or validate("RenderOptions", {})
-        problems = with_ref(check_options(options, "spec"), ref)
-        return (validate("RenderOptions", {}) if problems else options), problems
-    return validate("RenderOptions", {}), [error(f"functionConfig of kind {kind!r} is not understood; use a "
-                                                 f"ConfigMap or a {CONFIG_KIND} (apiVersion "
-                                                 "fn.multigres.com/v1alpha1).", "kind", ref)]
-
-
-def _configmap_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Result]]:
-    """A ConfigMap's `data` as options: every value is a string there, so includeCrds is parsed."""
-    data = fc.get("data")
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        return validate("RenderOptions", {}), [error(
-            f"ConfigMap data is a {type(data).__name__}, not a mapping; write `key: value` pairs (emit, "
-            "includeCrds, clusterDomain).", "data", ref)]
-    raw: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "includeCrds" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            value = value.strip().lower() == "true"
-        elif key == "includeCrds" and not isinstance(value, bool):
-            return validate("RenderOptions", {}), [error(
-                f"includeCrds is {value!r}; write \"true\" or \"false\".", "data.includeCrds", ref)]
-        raw[str(key)] = value
-    try:
-        options = validate("RenderOptions", raw)
-    except Invalid as exc:
-        return validate("RenderOptions", {}), with_ref(exc.results(("data",)), ref)
-    problems = with_ref(check_options(options, "data"), ref)
-    return (validate("RenderOptions", {}) if problems else options), problems
 
 
 def _is(item: Item, kind: str) -> bool:

@@ -8,6 +8,7 @@ quoting and flow style (`"10Gi"`, `["ReadWriteOnce"]`) on every `kpt fn render`.
 from __future__ import annotations
 
 import os
+import sys
 
 import yaml
 
@@ -406,7 +407,7 @@ def write_resource_list(items: list[Item], results: list[Result], dash_column: i
 
 
 # ---------------------------------------------------------------------------------------------
-# Files and folders (the `render` and `tree` commands)
+# Files, folders and streams (`render`, `tree`, the kustomize plugin, the Argo CD step)
 # ---------------------------------------------------------------------------------------------
 
 def _yaml_files(path: str) -> list[str]:
@@ -430,15 +431,36 @@ def read_paths(paths: list[str]) -> ResourceList:
         base = top if os.path.isdir(top) else os.path.dirname(top)
         for path in _yaml_files(top):
             rel = os.path.relpath(path, base) if os.path.isdir(top) else os.path.basename(path)
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read(MAX_INPUT_BYTES + 1)
-                source = yamlio.decode(data, path)
-            except (OSError, ValueError) as exc:
-                message = exc.strerror if isinstance(exc, OSError) else str(exc)
-                rl.problems.append(Result("error", f"{message}.", "<input>", file=rel))
+            source, problem = read_input(path)
+            if source is None:
+                rl.problems.append(Result("error", f"{problem}.", "<input>", file=rel))
                 continue
             read_documents(rl, source, rel)
+    return rl
+
+
+def read_input(path: str | None) -> tuple[str | None, str | None]:
+    """The text of a file, or of stdin when path is None; (None, why) when it cannot be read.
+
+    Every input any front end reads comes through here: at most MAX_INPUT_BYTES of it, decoded
+    as UTF-8 by yamlio.decode (a byte-order mark dropped). `why` names no file (the caller's
+    result carries it), except the limit and UTF-8 messages, which say where in it.
+    """
+    try:
+        if path is None:
+            return yamlio.decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin"), None
+        with open(path, "rb") as fh:
+            return yamlio.decode(fh.read(MAX_INPUT_BYTES + 1), path), None
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def read_stream(text: str) -> ResourceList:
+    """A multi-document YAML stream (what kustomize pipes to exec plugins) as items with their text."""
+    rl = ResourceList()
+    read_documents(rl, text.removeprefix(yamlio.BOM), None)
     return rl
 
 

@@ -3,7 +3,7 @@
 The repo-server runs `generate` (command + args) with cwd = the application's source folder and
 ARGOCD_APP_NAME, ARGOCD_APP_NAMESPACE and the app's plugin env as ARGOCD_ENV_*; it applies
 whatever YAML is printed. What these prove:
-- the output is exactly the objects to apply (the same objects `multigres-krmfn render` gives),
+- the output is exactly the objects to apply (the same bytes `multigres-krmfn render` prints),
   with no Kptfile, function config, local-config object or kpt/kustomize bookkeeping annotation;
 - ARGOCD_ENV_EMIT / _INCLUDE_CRDS / _CLUSTER_DOMAIN reach the function and override the folder's
   own RenderMultigres;
@@ -11,6 +11,9 @@ whatever YAML is printed. What these prove:
   against, a partial or empty manifest set);
 - a folder that kpt already rendered (generated/ committed) gives the same objects, no duplicates;
 - `discover` claims folders with a MultigresCluster and no others.
+
+The generate step runs in-process (`adapter.serve` in the app's folder, what the console script
+does); `test_plugin_yaml_generate_command` runs plugin.yaml's command as the repo-server does.
 """
 
 from __future__ import annotations
@@ -23,15 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from helpers import EXAMPLES, ROOT, require_tool
 
-from krmfn import yamlio
-from krmfn.plugins import argocd_options
+from krmfn import adapter, yamlio
+from krmfn.commands import cli
+from krmfn.options import env_overrides, parse_options
+from krmfn.plugins import argocd_generate
 
 PLUGIN = yamlio.load((ROOT / "argocd" / "plugin.yaml").read_text())
 VENV_BIN = Path(sys.executable).parent
 BOOKKEEPING = ("config.kubernetes.io/path", "config.kubernetes.io/index", "internal.config.kubernetes.io/",
                "config.k8s.io/id", "kustomize.config.k8s.io/")
+EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
 
 
 def repo_server_env(**params: str) -> dict[str, str]:
@@ -43,9 +50,27 @@ def repo_server_env(**params: str) -> dict[str, str]:
 
 
 def run_step(step: str, folder: Path, **params: str) -> subprocess.CompletedProcess:
+    """A step of plugin.yaml, as the repo-server runs it (a subprocess)."""
     spec = PLUGIN["spec"][step] if step == "generate" else PLUGIN["spec"]["discover"]["find"]
     argv = [*spec["command"], *spec.get("args", [])]
     return subprocess.run(argv, cwd=folder, env=repo_server_env(**params), capture_output=True, text=True)
+
+
+def generate(folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+             **params: str) -> tuple[str, str, int]:
+    """The generate step in-process: what `multigres-krmfn-argocd-generate` does in `folder`."""
+    monkeypatch.chdir(folder)
+    capsys.readouterr()
+    code = adapter.serve(adapter.ARGOCD, paths=["."], env=repo_server_env(**params))
+    out = capsys.readouterr()
+    return out.out, out.err, code
+
+
+def render(folder: Path) -> tuple[str, str, int]:
+    """`multigres-krmfn render FOLDER` in-process."""
+    result = CliRunner().invoke(cli, ["render", str(folder)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.stdout, result.stderr, result.exit_code
 
 
 def docs(stream: str) -> list[dict[str, Any]]:
@@ -58,63 +83,72 @@ def app(tmp: Path, example: str = "seed") -> Path:
     return folder
 
 
-def test_generate_prints_only_objects_to_apply(tmp_path: Path) -> None:
-    proc = run_step("generate", app(tmp_path))
+def test_plugin_yaml_generate_command(tmp_path: Path) -> None:
+    """plugin.yaml's generate command, in a copy of the folder, prints what the adapter prints."""
+    proc = run_step("generate", app(tmp_path), EMIT="children")
     assert proc.returncode == 0, proc.stderr
-    out = docs(proc.stdout)
-    kinds = {d["kind"] for d in out}
+    assert proc.stdout == argocd_generate(str(EXAMPLES / "seed"), {"ARGOCD_ENV_EMIT": "children"})[0]
+
+
+def test_generate_prints_only_objects_to_apply(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    out, err, code = generate(app(tmp_path), capsys, monkeypatch)
+    assert code == 0, err
+    objs = docs(out)
+    kinds = {d["kind"] for d in objs}
     assert {"MultigresCluster", "MultigresDeploymentTemplate", "TopoServer", "MultiCell", "MultiTableGroup",
             "MultiShard"} <= kinds
     assert not kinds & {"Kptfile", "RenderMultigres", "Kustomization"}
-    for d in out:
+    for d in objs:
         ann = d["metadata"].get("annotations") or {}
         assert not [k for k in ann if k.startswith(BOOKKEEPING)], d["metadata"]
         assert ann.get("config.kubernetes.io/local-config") != "true"
-    reference = subprocess.run([str(VENV_BIN / "multigres-krmfn"), "render", str(EXAMPLES / "seed")],
-                               capture_output=True, text=True)
-    want = sorted((d["kind"], d["metadata"]["name"]) for d in docs(reference.stdout))
-    assert sorted((d["kind"], d["metadata"]["name"]) for d in out) == want
 
 
-def test_env_parameters_override_the_folder_config(tmp_path: Path) -> None:
+def test_env_parameters_override_the_folder_config(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     folder = app(tmp_path)
     (folder / "render.yaml").write_text(
         "apiVersion: fn.multigres.com/v1alpha1\nkind: RenderMultigres\nmetadata:\n  name: render\n"
         "  annotations:\n    config.kubernetes.io/local-config: \"true\"\nspec:\n  emit: workloads\n")
-    proc = run_step("generate", folder, EMIT="children", INCLUDE_CRDS="true")
-    assert proc.returncode == 0, proc.stderr
-    kinds = [d["kind"] for d in docs(proc.stdout)]
+    out, err, code = generate(folder, capsys, monkeypatch, EMIT="children", INCLUDE_CRDS="true")
+    assert code == 0, err
+    kinds = [d["kind"] for d in docs(out)]
     assert "RenderMultigres" not in kinds
     assert kinds.count("CustomResourceDefinition") == 6
     assert "MultiShard" in kinds  # emit=children from the env beat emit=workloads from the folder
 
 
 def test_env_parameter_mapping() -> None:
-    folder = {"kind": "RenderMultigres", "spec": {"emit": "children", "clusterDomain": "a.local"}}
-    cfg = argocd_options(folder, {"ARGOCD_ENV_CLUSTER_DOMAIN": "b.local", "ARGOCD_ENV_INCLUDE_CRDS": "True",
-                                  "ARGOCD_ENV_EMIT": ""})
-    assert cfg["spec"] == {"emit": "children", "clusterDomain": "b.local", "includeCrds": True}
+    folder = {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres", "metadata": {"name": "r"},
+              "spec": {"emit": "children", "clusterDomain": "a.local"}}
+    env = {"ARGOCD_ENV_CLUSTER_DOMAIN": "b.local", "ARGOCD_ENV_INCLUDE_CRDS": "True", "ARGOCD_ENV_EMIT": ""}
+    options, problems = parse_options(folder, "render.yaml", env_overrides(env))
+    assert problems == []
+    assert options.dump() == {"emit": "children", "clusterDomain": "b.local", "includeCrds": True}
 
 
 @pytest.mark.parametrize("params", [{}, {"EMIT": "everything"}], ids=["missing-template", "bad-emit"])
-def test_failure_is_non_zero_with_no_output(params: dict[str, str], tmp_path: Path) -> None:
+def test_failure_is_non_zero_with_no_output(params: dict[str, str], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     folder = app(tmp_path, "missing-template" if not params else "seed")
-    proc = run_step("generate", folder, **params)
-    assert proc.returncode != 0
-    assert proc.stdout == ""
-    assert "ERROR" in proc.stderr
+    out, err, code = generate(folder, capsys, monkeypatch, **params)
+    assert code != 0
+    assert out == ""
+    assert "ERROR" in err
 
 
 def test_folder_rendered_by_kpt_gives_the_same_objects(tmp_path: Path) -> None:
     kpt = require_tool("kpt")
-    fresh = docs(run_step("generate", app(tmp_path / "a")).stdout)
+    fresh = docs(argocd_generate(str(app(tmp_path / "a")), {})[0])
     folder = app(tmp_path / "b")
     env = repo_server_env()
     subprocess.run([kpt, "fn", "render", str(folder), "--allow-exec"], env=env, check=True, capture_output=True)
     assert (folder / "generated").is_dir()
-    proc = run_step("generate", folder)
-    assert proc.returncode == 0, proc.stderr
-    assert sorted(map(repr, docs(proc.stdout))) == sorted(map(repr, fresh))
+    text, results = argocd_generate(str(folder), {})
+    assert not [r for r in results if r.severity == "error"], results
+    assert sorted(map(repr, docs(text))) == sorted(map(repr, fresh))
 
 
 def test_discover(tmp_path: Path) -> None:
@@ -125,21 +159,16 @@ def test_discover(tmp_path: Path) -> None:
     assert run_step("discover", other).stdout.strip() == ""
 
 
-EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
-
-
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
-def test_generate_prints_the_bytes_render_prints(tmp_path: Path, example: str) -> None:
-    """Same folder, same bytes: comments, quoting and order of the objects to apply, and the same
-    results. Where the render fails, Argo CD prints nothing (by design) but would have printed
-    render's bytes."""
-    from krmfn.plugins import argocd_generate
+def test_generate_prints_the_bytes_render_prints(example: str, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same folder, same bytes: comments, quoting and order of the objects to apply, the same
+    results and exit code. Where the render fails, Argo CD prints nothing (by design) but would
+    have printed render's bytes."""
+    out, err, code = render(EXAMPLES / example)
+    assert generate(EXAMPLES / example, capsys, monkeypatch) == (out if code == 0 else "", err, code)
+    assert argocd_generate(str(EXAMPLES / example), {})[0] == out
 
-    render = subprocess.run([str(VENV_BIN / "multigres-krmfn"), "render", str(EXAMPLES / example)],
-                            capture_output=True, text=True)
-    folder = app(tmp_path, example)
-    generate = run_step("generate", folder)
-    assert (generate.returncode, generate.stderr) == (render.returncode, render.stderr)
-    assert generate.stdout == (render.stdout if render.returncode == 0 else "")
-    text, _ = argocd_generate(str(folder), {})
-    assert text == render.stdout
+
+def test_every_example_is_covered() -> None:
+    assert {"seed", "minimal", "missing-template"} <= set(EXAMPLE_NAMES)

@@ -1,13 +1,17 @@
-"""The KRM function contract (docs/design.md, "Front ends"): pass-through, previous output, paths, determinism."""
+"""The KRM function contract (docs/design.md, "Front ends"): pass-through, previous output, paths, determinism.
+
+Function mode runs in-process (`adapter.answer` in the FUNCTION mode, what the console script
+prints); tests/test_frontends.py runs the installed console script once.
+"""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from helpers import EXAMPLES, objects, render_paths, run_function, run_text
+from helpers import EXAMPLES, objects, render_paths, run_text
 
-from krmfn import yamlio
+from krmfn import adapter, yamlio
 from krmfn.function import run
 from krmfn.resourcelist import PATH, parse_resource_list, read_paths, write_resource_list
 
@@ -45,6 +49,11 @@ data:
 """
 
 
+def run_function(stdin: str) -> adapter.Answer:
+    """Function mode in-process: `.text` is what it prints, `.code` its exit code."""
+    return adapter.answer(adapter.FUNCTION, stdin=stdin)
+
+
 def rl_text(*bodies: str, dash_indent: str = "") -> str:
     out = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
     for body in bodies:
@@ -63,8 +72,8 @@ def seed_items_text() -> str:
 def test_pass_through_is_byte_identical(dash_indent):
     text = rl_text(TRICKY, dash_indent=dash_indent)
     proc = run_function(text)
-    assert proc.returncode == 0, proc.stdout
-    assert proc.stdout.startswith(text), proc.stdout
+    assert proc.code == 0, proc.text
+    assert proc.text.startswith(text), proc.text
 
 
 def test_pass_through_values_are_what_kyaml_reads():
@@ -78,18 +87,18 @@ def test_pass_through_values_are_what_kyaml_reads():
 def test_commented_cluster_file_passes_through_unchanged():
     text = seed_items_text()
     out = run_function(text)
-    assert out.returncode == 0
+    assert out.code == 0
     rl_in = parse_resource_list(text)
-    rl_out = parse_resource_list(out.stdout)
+    rl_out = parse_resource_list(out.text)
     originals = [i.text for i in rl_in.items]
     kept = [i.text for i in rl_out.items if "multigres.com/generated-from" not in (i.text or "")]
     assert kept == originals
-    assert '# This tells the controller to fetch the' in out.stdout and 'storage: "10Gi"' in out.stdout
+    assert '# This tells the controller to fetch the' in out.text and 'storage: "10Gi"' in out.text
 
 
 def test_output_is_deterministic():
     text = seed_items_text()
-    first, second = run_function(text).stdout, run_function(text).stdout
+    first, second = run_function(text).text, run_function(text).text
     assert first == second
 
 
@@ -104,15 +113,15 @@ def test_input_order_does_not_change_generated_output():
 
 def test_running_twice_equals_running_once():
     text = seed_items_text()
-    once = run_function(text).stdout
-    twice = run_function(once.split("results:\n")[0]).stdout
+    once = run_function(text).text
+    twice = run_function(once.split("results:\n")[0]).text
     strip = lambda s: s.split("results:\n")[0]  # noqa: E731
     assert strip(twice) == strip(once)
 
 
 def test_previous_output_no_longer_wanted_is_dropped_with_info():
     text = seed_items_text()
-    once = run_function(text).stdout.split("results:\n")[0]
+    once = run_function(text).text.split("results:\n")[0]
     rl = parse_resource_list(once)
     for item in rl.items:
         if item.kind == "MultigresCluster":

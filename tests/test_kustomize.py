@@ -8,7 +8,9 @@ What these prove:
 - the trap: without `--enable-exec` (and always in `kubectl kustomize`) kustomize skips the exec
   function silently, exit 0, and the output is the unrendered input; `rendered()` detects it;
 - the legacy exec plugin makes `kubectl kustomize --enable-alpha-plugins` render the same objects,
-  and a failing render fails the build with the function's message instead of emitting input.
+  and a failing render fails the build with the function's message instead of emitting input;
+- stream in, stream out: given the objects of any example as a stream, the plugin prints the bytes
+  `render` prints for the folder, with the same results (less the file locations a stream lacks).
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from helpers import EXAMPLES, ROOT, go_tool, require_tool
 
-from krmfn import yamlio
+from krmfn import adapter, yamlio
+from krmfn.commands import cli
+from krmfn.plugins import kustomize_legacy
+from krmfn.resourcelist import read_paths, write_stream
 
 KUSTOMIZATION = ROOT / "kustomization"
 VENV_BIN = Path(sys.executable).parent
@@ -146,3 +152,29 @@ def test_exec_function_failure_shows_the_reason(tmp_path: Path) -> None:
     proc = build([standalone_kustomize(), "build", "--enable-alpha-plugins", "--enable-exec", str(app)])
     assert proc.returncode != 0
     assert "'fast-ssd' not found" in proc.stderr
+
+
+EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
+
+
+def unlocated(results: list[Any]) -> list[Any]:
+    """Results without where in which file (a stream has no files; its document index differs)."""
+    return [r.replace(file=None, index=None, line=None, column=None) for r in results]
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_legacy_plugin_prints_the_bytes_render_prints(example: str) -> None:
+    """The objects of a folder, piped as kustomize pipes them (no Kptfile, no function config),
+    come back as the bytes `render` prints for the folder, with the same results and exit code;
+    only the results' file locations differ, which a stream does not have. Where the render
+    fails, the console script prints nothing (the build fails) but would have printed these."""
+    folder = EXAMPLES / example
+    rendered = CliRunner().invoke(cli, ["render", str(folder)])
+    config = (KUSTOMIZATION / "legacy" / "render-multigres.yaml").read_text()
+    stream = write_stream([i for i in read_paths([str(folder)]).items
+                           if not i.is_local_config() and not adapter.is_function_config(i)])
+    text, results = kustomize_legacy(config, stream)
+    assert text == rendered.stdout
+    expected = adapter.answer(adapter.RENDER, paths=[str(folder)]).results
+    assert unlocated(results) == unlocated(expected)
+    assert adapter.Answer(text, results).code == rendered.exit_code

@@ -507,7 +507,7 @@ def test_kustomize_legacy_missing_config():
     assert proc.returncode == 1
     err = proc.stderr.decode()
     assert "Traceback" not in err
-    assert "ERROR: <input>: cannot read the plugin input: /nonexistent/config.yaml: No such file" in err
+    assert "/nonexistent/config.yaml: ERROR: <input>: No such file or directory." in err
 
 
 def test_argocd_non_utf8_file_is_named_and_short(tmp_path: Path):
@@ -620,11 +620,12 @@ def test_function_mode_internal_error_is_a_result(monkeypatch, capsys):
     import io
 
     import krmfn.cli
+    import krmfn.function
 
-    def boom(text):
+    def boom(*args):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(krmfn.cli, "function_mode", boom)
+    monkeypatch.setattr(krmfn.function, "run", boom)
     monkeypatch.setattr(sys, "argv", ["multigres-krmfn"])
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(rl(cluster()).encode())))
     with pytest.raises(SystemExit) as exit_info:
