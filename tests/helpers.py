@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -17,10 +19,10 @@ from krmfn.resourcelist import ResourceList, parse_resource_list, read_paths, wr
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+CLI = [sys.executable, "-m", "krmfn"]  # the console entry point, for the few tests that exec it
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
 REQUIRE_TOOLS = os.environ.get("REQUIRE_TOOLS") == "1"
-CLI = [sys.executable, "-m", "krmfn"]
 
 
 def render_paths(*paths: str | Path) -> Output:
@@ -51,13 +53,32 @@ def run_text(text: str) -> Output:
     return run(parse_resource_list(text))
 
 
-def run_function(stdin: str) -> subprocess.CompletedProcess:
-    """The console entry point in function mode, as kpt execs it."""
-    return subprocess.run(CLI, input=stdin, capture_output=True, text=True, cwd=ROOT)
+class Ran:
+    """A front end's run in this process, shaped like subprocess.CompletedProcess."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd or ROOT)
+def run_function(stdin: str) -> Ran:
+    """Function mode in-process: what the console script prints for this stdin, and its exit code
+    (tests/test_frontends.py runs the real process once per console script)."""
+    from krmfn import adapter
+
+    out, err = io.StringIO(), io.StringIO()
+    code = adapter.emit(adapter.FUNCTION, adapter.answer(adapter.FUNCTION, stdin=stdin), out, err)
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> Ran:
+    """A subcommand (`render`, `tree`, `crds`) in-process through click, relative paths from `cwd`."""
+    from click.testing import CliRunner
+
+    from krmfn.commands import cli
+
+    with contextlib.chdir(cwd or ROOT):
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def require_tool(name: str, path: str | None = None) -> str:
