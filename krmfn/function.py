@@ -1,5 +1,8 @@
 """The function: classify → validate → check → resolve → build → reconcile with the input (`run`).
 
+`run` reads as that pipeline; each step is a function of a few lines here, or a module of its own
+(checks.py, resolve/, workloads/, reconcile.py, locate.py).
+
 Everything here is deterministic: generated objects are ordered by cluster (namespace, name)
 and then by the fixed order of each stage, never by input order.
 """
@@ -7,10 +10,8 @@ and then by the fixed order of each stage, never by input order.
 from __future__ import annotations
 
 import os
-import re
 
 from . import naming
-from . import previous as previous_checks
 from .api.fast import Invalid, validate
 from .checks import (
     CHILD_CHECKS,
@@ -21,19 +22,18 @@ from .checks import (
     secrets_written_by,
 )
 from .limits import MAX_OUTPUT_OBJECTS
+from .locate import locate_results
 from .options import parse_options as parse_options  # re-exported: function.parse_options callers keep working
+from .reconcile import check_collisions, is_previous_output, reconcile
 from .resolve.cluster import Resolved, resolve_cluster
 from .resolve.templates import TemplateIndex
-from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, ResourceList
-from .results import ResourceRef, Result, error, info, sort_results, with_ref
+from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, Key, ResourceList
+from .results import ResourceRef, Result, error, sort_results, with_ref
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
-
-# An object's identity in a render: (kind, namespace, name).
-Key = tuple[str, str | None, str]
 
 CLUSTER_KIND = "MultigresCluster"
 TEMPLATE_KIND = "MultigresDeploymentTemplate"
@@ -94,51 +94,6 @@ def _annotate(obj: dict[str, Any], path: str) -> None:
     ann[LEGACY_INDEX] = "0"
 
 
-def _describe(obj: dict[str, Any]) -> str:
-    labels = obj["metadata"].get("labels", {})
-    parts = [f"{k.split('/')[1]} {v!r}" for k, v in labels.items() if k.startswith(naming.GROUP + "/")]
-    return ", ".join(parts) or obj["metadata"]["name"]
-
-
-def check_collisions(objects: list[dict[str, Any]]) -> list[Result]:
-    """Two generated objects of one kind with one name would overwrite each other: say so."""
-    seen: dict[Key, dict[str, Any]] = {}
-    out = []
-    for obj in objects:
-        key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        if key in seen:
-            out.append(error(f"{obj['kind']} name {key[2]!r} is produced twice, by ({_describe(seen[key])}) and "
-                             f"({_describe(obj)}): the names collide after sanitising ('_' → '-', lower case). "
-                             "Rename one of them.", "metadata.name", ResourceRef.of(obj)))
-        else:
-            seen[key] = obj
-    return out
-
-
-# Kinds the function writes; an input object is its previous output only when it has one of these
-# kinds, our managed-by label and the generated-from annotation (all three). A builder that starts
-# writing a new kind adds it here (tests/test_safety.py checks that every generated kind is listed).
-GENERATED_KINDS = frozenset({
-    "TopoServer", "MultiCell", "MultiTableGroup", "MultiShard", "StatefulSet", "Deployment", "Service",
-    "PodDisruptionBudget", "Job", "CustomResourceDefinition", "ConfigMap", "PersistentVolumeClaim", "Certificate",
-})
-
-
-def is_previous_output(item: Item) -> bool:
-    """Whether an input object is provably this function's own earlier output (safe to replace)."""
-    labels = item.metadata.get("labels")
-    if not isinstance(labels, dict) or labels.get("app.kubernetes.io/managed-by") != naming.MANAGED_BY:
-        return False
-    if item.kind not in GENERATED_KINDS:
-        return False
-    if item.kind == "CustomResourceDefinition":
-        return item.api_version == "apiextensions.k8s.io/v1" and item.name.endswith("." + naming.GROUP)
-    if item.kind in ("TopoServer", "MultiCell", "MultiTableGroup", "MultiShard") and \
-            item.api_version != naming.API_VERSION:
-        return False
-    return isinstance(item.annotations.get(naming.GENERATED_FROM), str)
-
-
 class Inputs:
     """The input items by role: what the function reads, and what it writes back or replaces."""
 
@@ -182,9 +137,9 @@ def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None
     state.results += unused_templates(indexes)
     if options.include_crds:
         state.generated += crd_items()
-    kept = reconcile(inputs, state)
-    located = locate_results(state.results, rl.items, state.owners)
-    return Output(kept + state.generated, sort_results(located), state.resolved)
+    kept, generated, problems = reconcile(inputs.passthrough, inputs.previous, state.generated)
+    located = locate_results(state.results + problems, rl.items, state.owners)
+    return Output(kept + generated, sort_results(located), state.resolved)
 
 
 def classify(rl: ResourceList, earlier: list[Item] | None) -> Inputs:
@@ -236,10 +191,17 @@ def validate_cluster(item: Item, state: Render) -> Any:
 
 
 def render_cluster(item: Item, indexes: dict[str | None, TemplateIndex], state: Render) -> list[dict[str, Any]]:
-    """One cluster's generated objects: none when any check, resolve or child check found an error."""
+    """One cluster's generated objects: validate → check and resolve → build. None when any check,
+    resolve or child check found an error (every problem is still reported)."""
     cluster = validate_cluster(item, state)
-    if cluster is None:
-        return []
+    resolved = None if cluster is None else resolve_checked(item, cluster, indexes, state)
+    return [] if resolved is None else build(resolved, state)
+
+
+def resolve_checked(item: Item, cluster: Any, indexes: dict[str | None, TemplateIndex],
+                    state: Render) -> Resolved | None:
+    """The cluster checks, resolve, and the checks of each child; the resolved cluster, or None
+    when any of them found an error."""
     ref = ResourceRef.of(item.obj)
     problems = with_ref([r for check in CLUSTER_CHECKS for r in check(cluster)], ref)
     resolved = resolve_cluster(cluster, indexes.setdefault(item.namespace, TemplateIndex({})))
@@ -250,10 +212,13 @@ def render_cluster(item: Item, indexes: dict[str | None, TemplateIndex], state: 
         state.owners[(child_ref.kind, child_ref.namespace, child_ref.name)] = item
     state.results.extend(problems)
     state.resolved.append(resolved)
-    if any(r.severity == "error" for r in problems):
-        return []
-    objects, build_results = emit(resolved, state.options, state.rl)
-    state.results.extend(build_results)
+    return None if any(r.severity == "error" for r in problems) else resolved
+
+
+def build(resolved: Resolved, state: Render) -> list[dict[str, Any]]:
+    """The objects to write for one resolved cluster, and what building them found."""
+    objects, results = emit(resolved, state.options, state.rl)
+    state.results.extend(results)
     state.results.extend(check_collisions(objects))
     return objects
 
@@ -283,96 +248,6 @@ def crd_items() -> list[Item]:
         _annotate(obj, os.path.join("generated", "crds", f"crd_{obj['metadata']['name']}.yaml"))
         items.append(Item(obj, generated=True))
     return items
-
-
-def reconcile(inputs: Inputs, state: Render) -> list[Item]:
-    """The pass-through items to keep; drops generated objects a user object already names, and
-    compares the previous output with the new one."""
-    wanted = {(i.kind, i.namespace, i.name) for i in state.generated}
-    kept = []
-    for item in inputs.passthrough:
-        key = (item.kind, item.namespace, item.name)
-        if key in wanted:
-            state.results.append(error(
-                f"{item.kind} {item.name!r} is also generated by this function; the input object is not "
-                "its earlier output (that needs the labels and the multigres.com/generated-from annotation "
-                "the function writes), so it is kept and the generated one is not written. Rename or remove "
-                "your object, or change the cluster so the names differ.", "metadata.name",
-                ResourceRef.of(item.obj)))
-            wanted.discard(key)
-            state.generated = [g for g in state.generated if (g.kind, g.namespace, g.name) != key]
-        kept.append(item)
-    state.results += compare_previous(inputs.previous, wanted, state.generated)
-    return kept
-
-
-def compare_previous(previous: dict[Key, Item], wanted: set[Key], generated: list[Item]) -> list[Result]:
-    """What replacing the previous output does: removals, and changes Kubernetes refuses or that matter."""
-    out: list[Result] = []
-    new_by_key = {(i.kind, i.namespace, i.name): i for i in generated}
-    for key, item in sorted(previous.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        if key not in wanted:
-            out.append(info(f"{key[0]} {key[2]!r} is no longer generated and was removed.", "metadata.name",
-                            ResourceRef.of(item.obj)))
-            out.extend(previous_checks.removed(item.obj))
-        elif key in new_by_key:
-            out.extend(previous_checks.compare(item.obj, new_by_key[key].obj))
-    return out
-
-
-def locate_results(results: list[Result], items: list[Item], owners: dict[Key, Item] | None = None) -> list[Result]:
-    """Give each result about an input object its file, line and column (where the item says).
-
-    A result about a generated object gets the file of the cluster it came from (no line: its
-    field path is in the generated object, not in the cluster).
-    """
-    by_ref: dict[Key, Item] = {}
-    for each in items:
-        by_ref.setdefault((each.kind, each.namespace, each.name), each)
-    out = []
-    for r in results:
-        key = (r.ref.kind, r.ref.namespace, r.ref.name) if r.ref is not None else None
-        item: Item | None = by_ref.get(key) if key is not None else None
-        if item is None and key is not None and owners and key in owners and not r.file:
-            owner = owners[key]
-            file = owner.file or (owner.path if isinstance(owner.path, str) else None)
-            out.append(r.replace(file=file) if file else r)
-            continue
-        if item is None or r.file:
-            out.append(r)
-            continue
-        file = item.file or (item.path if isinstance(item.path, str) else None)
-        index = item.index
-        if index is None:
-            raw = item.annotations.get(INDEX) or item.annotations.get(LEGACY_INDEX)
-            index = int(raw) if isinstance(raw, str) and raw.isdigit() else None
-        line = column = None
-        if item.node is not None and item.file is not None:
-            node = locate(item.node, r.path)
-            line, column = item.line + node.start_mark.line + 1, node.start_mark.column + 1
-        out.append(r.replace(file=file, index=index, line=line, column=column))
-    return out
-
-
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def locate(node: Any, path: str) -> Any:
-    """The deepest node along a field path (`spec.a[0].b`) that exists in the document."""
-    import yaml
-
-    current = node
-    for name, number in _PATH_PART.findall(path or ""):
-        if name and isinstance(current, yaml.MappingNode):
-            found = next((v for k, v in current.value if isinstance(k, yaml.ScalarNode) and k.value == name), None)
-            if found is None:
-                return current
-            current = found
-        elif number and isinstance(current, yaml.SequenceNode) and int(number) < len(current.value):
-            current = current.value[int(number)]
-        else:
-            return current
-    return current
 
 
 def emit(resolved: Resolved, options: Any, rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:

@@ -1,6 +1,6 @@
 """Previous-render safety: compare the earlier output with the new one before anyone applies it.
 
-The previous output arrives as input under kpt (recognised by function.is_previous_output) and
+The previous output arrives as input under kpt (recognised by reconcile.is_previous_output) and
 from `render --previous DIR`. Each check is a small pure function of (old, new) objects:
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)

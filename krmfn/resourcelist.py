@@ -30,6 +30,10 @@ INTERNAL_PREFIXES = ("internal.config.kubernetes.io/", "config.kubernetes.io/pat
                      "config.kubernetes.io/index", "config.k8s.io/id", "kustomize.config.k8s.io/id")
 
 
+# An object's identity in a render: (kind, namespace, name).
+Key = tuple[str, str | None, str]
+
+
 class Item:
     """One KRM object plus, when it came from input, its original source text.
 

@@ -654,7 +654,7 @@ def test_model_bounds_match_limits():
 def test_every_generated_kind_is_recognised_as_previous_output():
     from helpers import objects, render_paths
 
-    from krmfn.function import GENERATED_KINDS, is_previous_output
+    from krmfn.reconcile import GENERATED_KINDS, is_previous_output
     from krmfn.resourcelist import Item
 
     out = render_paths(EXAMPLES / "seed")

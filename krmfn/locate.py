@@ -1,0 +1,71 @@
+"""Where a result points in the user's files: file, document index, line and column.
+
+Results carry a field path (`spec.cells.templates[0].name`) and the object they are about; the
+items keep the YAML nodes they were read from, so the path is walked down the node tree.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .resourcelist import INDEX, LEGACY_INDEX, Item, Key
+from .results import Result
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def locate_results(results: list[Result], items: list[Item], owners: dict[Key, Item] | None = None) -> list[Result]:
+    """Give each result about an input object its file, line and column (where the item says).
+
+    A result about a generated object gets the file of the cluster it came from (no line: its
+    field path is in the generated object, not in the cluster).
+    """
+    by_ref: dict[Key, Item] = {}
+    for each in items:
+        by_ref.setdefault((each.kind, each.namespace, each.name), each)
+    out = []
+    for r in results:
+        key = (r.ref.kind, r.ref.namespace, r.ref.name) if r.ref is not None else None
+        item: Item | None = by_ref.get(key) if key is not None else None
+        if item is None and key is not None and owners and key in owners and not r.file:
+            owner = owners[key]
+            file = owner.file or (owner.path if isinstance(owner.path, str) else None)
+            out.append(r.replace(file=file) if file else r)
+            continue
+        if item is None or r.file:
+            out.append(r)
+            continue
+        file = item.file or (item.path if isinstance(item.path, str) else None)
+        index = item.index
+        if index is None:
+            raw = item.annotations.get(INDEX) or item.annotations.get(LEGACY_INDEX)
+            index = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+        line = column = None
+        if item.node is not None and item.file is not None:
+            node = locate(item.node, r.path)
+            line, column = item.line + node.start_mark.line + 1, node.start_mark.column + 1
+        out.append(r.replace(file=file, index=index, line=line, column=column))
+    return out
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def locate(node: Any, path: str) -> Any:
+    """The deepest node along a field path (`spec.a[0].b`) that exists in the document."""
+    import yaml
+
+    current = node
+    for name, number in _PATH_PART.findall(path or ""):
+        if name and isinstance(current, yaml.MappingNode):
+            found = next((v for k, v in current.value if isinstance(k, yaml.ScalarNode) and k.value == name), None)
+            if found is None:
+                return current
+            current = found
+        elif number and isinstance(current, yaml.SequenceNode) and int(number) < len(current.value):
+            current = current.value[int(number)]
+        else:
+            return current
+    return current
