@@ -238,7 +238,7 @@ def emit(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: TextIO |
     return ans.code
 
 
-def serve(mode: Mode, *, paths: Sequence[str] = (), config: str | None = None,
+def serve(mode: Mode, *, paths: Sequence[str] = (), config: str | None = None, config_text: str | None = None,
           env: Mapping[str, str] | None = None, previous: str | None = None) -> int:
     """Run a front end on this process's stdin, stdout and stderr; return its exit code.
 
@@ -251,7 +251,8 @@ def serve(mode: Mode, *, paths: Sequence[str] = (), config: str | None = None,
             stdin, problem = read_input(None)
             if stdin is None:
                 return emit(mode, failed(mode, problem or "stdin cannot be read"))
-        ans = answer(mode, stdin=stdin, paths=paths, config=config, env=env, previous=previous)
+        ans = answer(mode, stdin=stdin, paths=paths, config=config, config_text=config_text, env=env,
+                     previous=previous)
     except Exception as exc:
         ans = failed(mode, internal_error(exc))
     return emit(mode, ans)

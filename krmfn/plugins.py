@@ -3,9 +3,10 @@
 - kubectl's built-in kustomize has no `--enable-exec`: it silently skips KRM exec functions, but
   it still runs *legacy exec plugins*. kustomize looks for an executable at
   `$XDG_CONFIG_HOME/kustomize/plugin/fn.multigres.com/v1alpha1/rendermultigres/RenderMultigres`,
-  calls it with the path of a temporary copy of the transformer config as argv[1], pipes the
-  resources in as a multi-document YAML stream and reads a stream back (any object it does not
-  get back is removed). That is `adapter.KUSTOMIZE`.
+  calls it with the path of a temporary copy of the transformer config as argv[1] (and the same
+  text in `KUSTOMIZE_PLUGIN_CONFIG_STRING`, read when argv[1] is absent), pipes the resources in
+  as a multi-document YAML stream and reads a stream back (any object it does not get back is
+  removed). That is `adapter.KUSTOMIZE`.
 - Argo CD's Config Management Plugin runs a generate command in the application's folder and
   applies whatever YAML it prints; its user parameters arrive as `ARGOCD_ENV_<NAME>` variables.
   `adapter.ARGOCD` renders the folder as `render` does and prints only objects to apply, and
@@ -40,15 +41,23 @@ def kustomize_legacy(config_text: str, stream: str) -> tuple[str, list[Result]]:
     return ans.text, ans.results
 
 
-def kustomize_legacy_main(argv: list[str] | None = None) -> None:
-    """Console entry point of the legacy kustomize exec plugin (argv[1] = the config file)."""
+# What kustomize's exec plugin loader sets besides argv[1] (api/internal/plugins/execplugin).
+CONFIG_STRING = "KUSTOMIZE_PLUGIN_CONFIG_STRING"
+
+
+def kustomize_legacy_main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
+    """Console entry point of the legacy kustomize exec plugin: the config file in argv[1], else
+    the config text in KUSTOMIZE_PLUGIN_CONFIG_STRING."""
     gc.disable()  # as in cli.main: a short run, no cycles worth the collector's scans
     args = sys.argv[1:] if argv is None else argv
-    if not args:
-        print("usage: kustomize legacy exec plugin: CONFIG_FILE as the first argument, resources on stdin",
-              file=sys.stderr)
-        raise SystemExit(2)
-    raise SystemExit(serve(KUSTOMIZE, config=args[0]))
+    text = (os.environ if env is None else env).get(CONFIG_STRING)
+    if args:
+        raise SystemExit(serve(KUSTOMIZE, config=args[0]))
+    if text is not None:
+        raise SystemExit(serve(KUSTOMIZE, config_text=text))
+    print(f"usage: kustomize legacy exec plugin: CONFIG_FILE as the first argument (or the config in {CONFIG_STRING}), "
+          "resources on stdin", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def argocd_generate(folder: str, env: Mapping[str, str]) -> tuple[str, list[Result]]:

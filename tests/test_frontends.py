@@ -328,6 +328,28 @@ def test_console_script_kustomize_plugin(tmp_path: Path) -> None:
     assert proc.stdout == kustomize_legacy(RM, stream)[0]
 
 
+def test_kustomize_plugin_takes_its_config_from_the_environment_without_argv(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """kustomize also passes the config text in KUSTOMIZE_PLUGIN_CONFIG_STRING; it serves when
+    argv[1] is absent, and nothing at all is a usage error (exit 2)."""
+    from krmfn.plugins import kustomize_legacy_main
+
+    stream = stream_of(EXAMPLES / "minimal")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stream.encode())))
+    with pytest.raises(SystemExit) as done:
+        kustomize_legacy_main([], {"KUSTOMIZE_PLUGIN_CONFIG_STRING": RM})
+    assert (done.value.code, capsys.readouterr().out) == (0, kustomize_legacy(RM, stream)[0])
+    bad = RM.replace("apiVersion: fn.multigres.com/v1alpha1", "apiVersion: fn.multigres.com/v1alpha1\nspec: {emit: x}")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stream.encode())))
+    with pytest.raises(SystemExit) as done:
+        kustomize_legacy_main([], {"KUSTOMIZE_PLUGIN_CONFIG_STRING": bad})
+    out = capsys.readouterr()
+    assert done.value.code == 1 and out.out == "" and "emit" in out.err
+    with pytest.raises(SystemExit) as done:
+        kustomize_legacy_main([], {})
+    assert done.value.code == 2 and "KUSTOMIZE_PLUGIN_CONFIG_STRING" in capsys.readouterr().err
+
+
 def test_console_script_argocd_generate() -> None:
     env = {"PATH": os.environ.get("PATH", ""), "ARGOCD_ENV_EMIT": "children"}
     proc = subprocess.run([str(VENV_BIN / "multigres-krmfn-argocd-generate")], cwd=EXAMPLES / "minimal", env=env,
