@@ -50,9 +50,6 @@ class Resolved:
         self.cert_manager_issuer: dict[str, Any] | None = None
         self.results: list[Result] = []
 
-    def of_kind(self, kind: str) -> list[Child]:
-        return [c for c in self.children if c.kind == kind]
-
 
 def key_range(index: int, count: int) -> str:
     """Multigres shard name for shard `index` of `count`: `0-inf` alone, else hex key ranges.
