@@ -33,7 +33,7 @@ from .resourcelist import (
     write_resource_list,
     write_stream,
 )
-from .results import Result, error, has_errors, result_lines
+from .results import ResourceRef, Result, error, has_errors, result_lines
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -153,8 +153,17 @@ def mode_options(mode: Mode, rl: ResourceList, config: str | None, config_text: 
         file = config
     elif found:
         fc, file = found[0].obj, found[0].file
+        problems = [extra_config(item, found[0]) for item in found[1:]]
     options, more = parse_options(fc, file, env_overrides(env) if mode.env else None)
     return options, problems + more
+
+
+def extra_config(item: Item, used: Item) -> Result:
+    """A second function config among the files: which one wins would be a silent guess."""
+    where = f" in {used.file}" if used.file else ""
+    return error(f"a second function config: the render takes one, and uses {used.kind} {used.name!r}{where}. "
+                 "Keep one (or name the one to use with --config).", "metadata.name",
+                 ResourceRef.of(item.obj)).replace(file=item.file)
 
 
 def is_function_config(item: Item) -> bool:

@@ -191,6 +191,18 @@ def test_render_and_argocd_take_the_config_among_the_files(config: str, tmp_path
     assert argocd_generate(str(folder), {})[0] == out
 
 
+def test_two_configs_among_the_files_are_an_error(tmp_path: Path) -> None:
+    """Which of two folder configs applies would be a guess: render and Argo CD refuse, naming both."""
+    folder = app(tmp_path, ("render.yaml", RM + "spec:\n  emit: children\n"),
+                 ("zz-other.yaml", CM.replace("name: render", "name: other") + "data:\n  emit: workloads\n"))
+    out, err, code = cli_run("render", str(folder))
+    assert code == 1
+    assert ("zz-other.yaml: ERROR: ConfigMap/other metadata.name: a second function config: the render takes "
+            "one, and uses RenderMultigres 'render' in render.yaml.") in err
+    generated, results = argocd_generate(str(folder), {})
+    assert [r.file for r in results if r.severity == "error"] == ["zz-other.yaml"]
+
+
 def test_config_file_wins_over_the_folder_config(tmp_path: Path) -> None:
     folder = app(tmp_path, ("render.yaml", RM + "spec:\n  emit: children\n"))
     config = tmp_path.parent / f"{tmp_path.name}-cfg.yaml"
