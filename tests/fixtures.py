@@ -49,11 +49,15 @@ def gateway(replicas: int = 2, memory: str = "1Gi") -> ct.ComponentSpec:
                                                           "limits": {"memory": memory}})
 
 
-def multicell(cell: str = "us-east-1", replicas: int = 2, global_topo: ct.GlobalTopoRef = GLOBAL) -> ct.MultiCell:
+def multicell(cell: str = "us-east-1", replicas: int = 2, global_topo: ct.GlobalTopoRef = GLOBAL,
+              own_topo: bool = False) -> ct.MultiCell:
+    """A cell on the global etcd, or (own_topo) with a managed etcd of its own."""
+    choice = ct.CellTopoChoice(global_=ct.GlobalTopoMarker(root_path=global_topo.root_path))
+    if own_topo:
+        choice = ct.CellTopoChoice(managed_spec=ct.ManagedTopoSpec(root_path=f"/multigres/{cell}", replicas=3))
     spec = ct.MultiCellSpec(
         name=cell, images=ct.GatewayImages(multigateway=IMAGE), multi_gateway=gateway(replicas),
-        global_topo_server=global_topo,
-        topo_server=ct.CellTopoChoice(global_=ct.GlobalTopoMarker(root_path=global_topo.root_path)),
+        global_topo_server=global_topo, topo_server=choice,
         all_cells=["us-east-1", "us-west-2"],
         topology_reconciliation=ct.CellReconciliation(register_cell=True, prune_tablets=True))
     return ct.MultiCell(metadata=meta(f"{CLUSTER}-{cell}", "cell", cell=cell), spec=spec)

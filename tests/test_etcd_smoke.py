@@ -524,6 +524,43 @@ def test_registration_job_registers_every_cell_and_database(registered: dict[str
         assert policy == {k: e["policy"][k] for k in ("policy_name", "quorum_type", "required_count", "description")}
 
 
+def test_gateways_wait_for_their_cell_record_then_start(seed_cluster: LocalCluster, seed_render: Render,
+                                                       tmp_path: Path) -> None:
+    """Each gateway's wait-for-cell init container, under the local bash against real etcd: it keeps
+    waiting while its Cell record is missing, and exits 0 once the registration Job has written it
+    (and, for a cell with its own etcd, once that etcd is healthy: the global members stand in)."""
+    wipe(seed_cluster)
+    hosts = seed_cluster.host_map()
+    stand_in = seed_cluster.client_urls()[0].split("://", 1)[1]
+    gateways = [d for d in seed_render.of("Deployment")
+                if d["metadata"]["labels"].get("app.kubernetes.io/component") == "multigateway"]
+    assert len(gateways) == 2
+    waits = []
+    for deploy in gateways:
+        (c,) = pod_spec(deploy)["initContainers"]
+        argv = container_argv(c, container_env(c, deploy, f"{deploy['metadata']['name']}-abcde"))
+        assert argv[:2] == ["/bin/bash", "-c"] and argv[3] == "wait-for-cell"
+        endpoint, key, *cell_topo = argv[4:]
+        cmd = ["bash", "-c", argv[2], argv[3], _local_endpoint(endpoint, hosts, c["name"]), key,
+               *([stand_in] if cell_topo else [])]
+        waits.append((key, cell_topo, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                       env=clean_env({}))))
+    try:
+        assert {bool(t) for _, t, _ in waits} == {True, False}  # us-west-2 has its own etcd, us-east-1 not
+        for _, _, proc in waits:
+            with pytest.raises(subprocess.TimeoutExpired):
+                proc.wait(timeout=3)  # still waiting: nothing is registered
+        run_job(registration_jobs(seed_render)[0], seed_cluster, tmp_path, seed_render)
+        for key, _, proc in waits:
+            out, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err.decode(errors="replace")
+            text = out.decode()
+            assert f"waiting for {key} at " in text and f"found {key}" in text
+    finally:
+        for _, _, proc in waits:
+            proc.kill()
+
+
 def test_registration_job_can_run_again(seed_cluster: LocalCluster, seed_render: Render, registered: dict[str, bytes],
                                         tmp_path: Path) -> None:
     run_job(registration_jobs(seed_render)[0], seed_cluster, tmp_path, seed_render)

@@ -310,13 +310,15 @@ def test_rendered_flags_exist(case: Case) -> None:
 
 
 def _is_registration_script(case: Case) -> bool:
-    """The topology-registration container runs bash on its rendered script (no Multigres binary,
-    so no flags to check); tests/test_workloads_cluster.py and tests/test_etcd_smoke.py cover it."""
+    """The topology-registration container and the gateways' wait-for-cell run bash on a rendered
+    script (no Multigres binary, so no flags to check); tests/test_workloads_cluster.py,
+    tests/test_workloads_cell.py and tests/test_etcd_smoke.py cover them."""
     from krmfn import defaults
+    from krmfn.workloads.registration import WAIT_FOR_CELL
 
     args = case.container.get("args") or []
-    return case.container.get("command") == ["/bin/bash"] and bool(args) and \
-        args[0].startswith(defaults.REGISTRATION_MOUNT + "/")
+    return case.container.get("command") == ["/bin/bash"] and bool(args) and (
+        args[0].startswith(defaults.REGISTRATION_MOUNT + "/") or args[:2] == ["-c", WAIT_FOR_CELL])
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c.binary() and _is_multigres_image(c)

@@ -47,6 +47,23 @@ def test_external_global_address_is_used_as_is_and_one_replica_gets_no_pdb() -> 
     assert args["--topo-global-root"] == "/g"
 
 
+def test_gateway_waits_for_its_cell_record_before_starting() -> None:
+    """multigateway gives up registering after 10 s: its pod first waits for the Cell record the
+    registration Job writes (and for the cell's own etcd when it has one); tests/test_etcd_smoke.py
+    runs the script against real etcd."""
+    for own_topo, cell_etcd in ((False, []), (True, ["example-multigres-cluster-us-west-2-client"
+                                                     ".multigres.svc.cluster.local:2379"])):
+        deploy = build_multicell(fixtures.multicell("us-west-2", own_topo=own_topo), CTX)[0]
+        pod = deploy["spec"]["template"]["spec"]
+        (wait,) = pod["initContainers"]
+        assert wait["name"] == "wait-for-cell" and wait["image"] == pod["containers"][0]["image"]
+        assert wait["command"] == ["/bin/bash"] and wait["args"][0] == "-c" and "/v3/kv/range" in wait["args"][1]
+        assert wait["args"][2:] == ["wait-for-cell",
+                                    "example-multigres-cluster-global-client.multigres.svc.cluster.local:2379",
+                                    "/multigres/global/cells/us-west-2/Cell", *cell_etcd]
+        assert wait["securityContext"]["readOnlyRootFilesystem"] is True
+
+
 def test_selector_is_identity_only() -> None:
     deploy = build_multicell(fixtures.multicell("us-east-1"), CTX)[0]
     selector = deploy["spec"]["selector"]["matchLabels"]

@@ -7,7 +7,7 @@ Gateways take only the global topo flags: they find their cell's topo through th
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import objects
+from . import objects, registration
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -33,9 +33,14 @@ def build_multicell(child: MultiCell, ctx: ClusterContext) -> list[dict[str, Any
     gateway, tmp = objects.server_container("multigateway", spec.images.multigateway, args, pull,
                                             gateway_spec.resources)
     wave = objects.WAVES["gateway"]
+    cell_topo = None
+    if spec.topo_server.managed_spec is not None:
+        cell_topo = naming.topo_client_service(naming.cell_topo_name(naming.cluster_of(meta), spec.name))
+    wait = registration.wait_for_cell_container(spec.global_topo_server, spec.name, cell_topo, namespace, ctx, pull,
+                                                spec.images.multigateway)
     out = [
         objects.deployment(objects.metadata(name, meta, labels, wave), labels, replicas, [gateway], pull,
-                        defaults.NONROOT_UID, [tmp]),
+                           defaults.NONROOT_UID, [tmp], init_containers=[wait]),
         objects.obj("v1", "Service", objects.metadata(name, meta, labels, wave), {
             "type": "ClusterIP", "selector": naming.selector(labels),
             "ports": objects.service_ports(gateway["ports"])}),

@@ -238,14 +238,16 @@ def server_container(binary: str, image: str, args: list[str], pull: dict[str, A
 
 
 def deployment(meta: dict[str, Any], labels: dict[str, str], replicas: int, containers: list[dict[str, Any]],
-               pull: dict[str, Any], uid: int, volumes: list[dict[str, Any]]) -> dict[str, Any]:
+               pull: dict[str, Any], uid: int, volumes: list[dict[str, Any]],
+               init_containers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A Deployment whose selector is the identity labels and whose pods spread across nodes."""
     selector = naming.selector(labels)
     return obj("apps/v1", "Deployment", meta, {
         "replicas": replicas,
         "selector": {"matchLabels": selector},
         "template": {"metadata": {"labels": dict(labels)},
-                     "spec": pod_spec(containers, pull, uid, selector=selector, volumes=volumes)},
+                     "spec": pod_spec(containers, pull, uid, selector=selector, volumes=volumes,
+                                      init_containers=init_containers)},
     })
 
 

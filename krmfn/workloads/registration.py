@@ -42,6 +42,11 @@ def _record_address(ref: GlobalTopoRef, namespace: str | None, ctx: ClusterConte
     return ref.address or ""
 
 
+def cell_key(global_root: str, cell: str) -> str:
+    """Where a Cell record lives in the global topo (upstream's `<root>/cells/<cell>/Cell`)."""
+    return f"{global_root.rstrip('/')}/cells/{cell}/Cell"
+
+
 def cell_records(ctx: ClusterContext) -> list[tuple[str, str, bytes]]:
     """(cell, key, value) of every cell whose registerCell is true; each holds its own topo.
 
@@ -60,7 +65,7 @@ def cell_records(ctx: ClusterContext) -> list[tuple[str, str, bytes]]:
         else:
             addresses = [_record_address(ctx.global_topo, ctx.namespace, ctx)]
         value = topo_records.cell(reg.name, addresses, reg.root)
-        out.append((reg.name, f"{root}/cells/{reg.name}/Cell", value))
+        out.append((reg.name, cell_key(root, reg.name), value))
     return out
 
 
@@ -84,14 +89,10 @@ SCRIPT = "register.sh"
 # cannot travel as a container argument (a length byte >= 0x80 is not UTF-8). It waits for etcd's
 # /health, then writes each record file through etcd's JSON gateway (POST /v3/kv/put with base64 key
 # and value, served on the client port by etcd 3.4+), over bash's /dev/tcp.
-SCRIPT_HEAD = r"""#!/bin/bash
-# Topology registration, rendered by multigres-krmfn (docs/workloads.md "Topology registration").
-set -euo pipefail
-endpoint="${1#*://}"; endpoint="${endpoint%%,*}"
-dir="$(dirname "$0")"
-host="${endpoint%:*}"; port="${endpoint##*:}"; host="${host#[}"; host="${host%]}"
-
-request() (  # METHOD PATH BODY: print the response body; fail unless etcd answers 200
+# The pieces of the two bash scripts below (the registration Job's, and the gateways' wait).
+ENDPOINT = 'endpoint="${1#*://}"; endpoint="${endpoint%%,*}"\n'
+HOST_PORT = 'host="${endpoint%:*}"; port="${endpoint##*:}"; host="${host#[}"; host="${host%]}"\n'
+REQUEST = r"""request() (  # METHOD PATH BODY: print the response body; fail unless etcd answers 200
   exec 3<>"/dev/tcp/$host/$port"
   printf '%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n' "$1" "$2" "$host" >&3
   printf 'Content-Length: %d\r\nConnection: close\r\n\r\n%s' "${#3}" "$3" >&3
@@ -100,20 +101,39 @@ request() (  # METHOD PATH BODY: print the response body; fail unless etcd answe
   [[ "$status" =~ ^HTTP/[0-9.]+\ 200 ]] || { echo "$1 $2: ${status:-no answer}" >&2; exit 1; }
   printf '%s\n' "${response#*$'\r\n\r\n'}"
 )
-
-put() {  # KEY FILE
-  local body
-  body="{\"key\":\"$(printf '%s' "$1" | base64 -w0)\",\"value\":\"$(base64 -w0 < "$2")\"}"
-  request POST /v3/kv/put "$body" > /dev/null
-  echo "put $1"
-}
-
-healthy='"health"[[:space:]]*:[[:space:]]*"true"'
+"""
+WAIT_HEALTHY = r"""healthy='"health"[[:space:]]*:[[:space:]]*"true"'
 until [[ "$(request GET /health '' 2> /dev/null)" =~ $healthy ]]; do
   echo "waiting for etcd at $host:$port"
   sleep 2
 done
 """
+
+SCRIPT_HEAD = ("#!/bin/bash\n"
+               '# Topology registration, rendered by multigres-krmfn (docs/workloads.md "Topology registration").\n'
+               "set -euo pipefail\n" + ENDPOINT + 'dir="$(dirname "$0")"\n' + HOST_PORT + "\n" + REQUEST + "\n"
+               + r"""put() {  # KEY FILE
+  local body
+  body="{\"key\":\"$(printf '%s' "$1" | base64 -w0)\",\"value\":\"$(base64 -w0 < "$2")\"}"
+  request POST /v3/kv/put "$body" > /dev/null
+  echo "put $1"
+}
+""" + "\n" + WAIT_HEALTHY)
+
+# A gateway's init container (bash -c on the multigres image; ENDPOINT KEY [CELL_ENDPOINT]): until
+# its Cell record is in the global topo (etcd's POST /v3/kv/range lists `kvs` only when the key
+# exists), and the cell's own etcd, when it has one, is healthy. multigateway gives up registering
+# after 10 s (go/services/multigateway/init.go) and the kubelet's restarts back off for minutes;
+# waiting here lets it start once registration can succeed.
+WAIT_FOR_CELL = ("set -euo pipefail\n" + ENDPOINT + HOST_PORT + REQUEST
+                 + r"""body="{\"key\":\"$(printf '%s' "$2" | base64 -w0)\"}"
+until [[ "$(request POST /v3/kv/range "$body" 2> /dev/null)" == *'"kvs"'* ]]; do
+  echo "waiting for $2 at $host:$port (the topology registration Job writes it)"
+  sleep 2
+done
+echo "found $2"
+if [[ -n "${3:-}" ]]; then
+""" + ENDPOINT.replace("${1#", "${3#") + HOST_PORT + WAIT_HEALTHY + "fi\n")
 
 
 def script(keys: list[str]) -> str:
@@ -167,3 +187,17 @@ def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
                                            restart_policy="OnFailure", volumes=[volume])},
     })
     return [configmap, job]
+
+
+def wait_for_cell_container(global_topo: GlobalTopoRef, cell: str, cell_topo_service: str | None,
+                            namespace: str | None, ctx: ClusterContext, pull: dict[str, Any],
+                            image: str) -> dict[str, Any]:
+    """A gateway's init container: waits for the cell's record (and the cell's own etcd, when
+    rendered) so that multigateway's 10-second registration starts when it can succeed."""
+    args = ["-c", WAIT_FOR_CELL, "wait-for-cell", objects.topo_address(global_topo, namespace, ctx),
+            cell_key(global_topo.root_path, cell)]
+    if cell_topo_service:
+        host = objects.service_host(cell_topo_service, namespace, ctx.cluster_domain)
+        args.append(f"{host}:{defaults.PORTS['etcd']['client']}")
+    return objects.container("wait-for-cell", image, ["/bin/bash"], args, pull,
+                             resources=defaults.REGISTRATION_RESOURCES)

@@ -67,7 +67,8 @@ def deployment(node: Node) -> Iterator[Deployment]:
     yield dep
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     (LOG_DIR / "minimal-times.txt").write_text("".join(
-        f"{k}: {v:.0f}\n" if k.endswith("_attempts") else f"{k}: {v:.1f}s\n" for k, v in dep.times.items()))
+        f"{k}: {v:.0f}\n" if k.endswith(("_attempts", "_restarts")) else f"{k}: {v:.1f}s\n"
+        for k, v in dep.times.items()))
     node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
 
 
@@ -83,9 +84,18 @@ def test_etcd_multiadmin_and_gateways_become_ready(deployment: Deployment) -> No
     node.kubectl("rollout", "status", "-n", NS, f"statefulset/{CLUSTER}-global", "--timeout=240s", timeout=300)
     wait(node, NS, f"deployment/{CLUSTER}-multiadmin", "condition=Available", timeout=180)
     # multigateway exits when it cannot register within 10 s (1 s per attempt, hard-coded in upstream's
-    # go/services/multigateway/init.go); on a loaded 2-core node that happens during bootstrap, and
-    # the restarts back off (CrashLoopBackOff), so allow a few minutes.
+    # go/services/multigateway/init.go). Its pod first waits for the Cell record (init container
+    # wait-for-cell); an etcd slowed by a loaded 2-core node can still fail a registration and the
+    # restarts back off (CrashLoopBackOff), so allow a few minutes.
     wait(node, NS, f"deployment/{GATEWAY}", "condition=Available", timeout=420)
+    pods = json.loads(node.kubectl("get", "pods", "-n", NS, "-l", "app.kubernetes.io/component=multigateway",
+                                   "-o", "json").stdout)["items"]
+    assert pods
+    for pod in pods:
+        (init,) = pod["status"]["initContainerStatuses"]
+        assert init["name"] == "wait-for-cell" and init["state"]["terminated"]["exitCode"] == 0, init
+    restarts = sum(c["restartCount"] for p in pods for c in p["status"]["containerStatuses"])
+    deployment.times["gateway_restarts"] = restarts
 
 
 def test_registration_job_writes_the_cell_and_database_records(deployment: Deployment) -> None:
