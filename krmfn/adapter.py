@@ -1,4 +1,4 @@
-"""One reader and one writer for every front end (issue 11, "One adapter, many front ends").
+"""One reader and one writer for every front end.
 
 Function mode (`cli.py`), `render` and `tree` (`commands.py`), the kustomize legacy exec plugin
 and the Argo CD generate step (`plugins.py`) differ only in their `Mode`: what is read, where
