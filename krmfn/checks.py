@@ -597,7 +597,7 @@ def check_secrets(shards: list[MultiShard], items: list[Any],
             seen.add((ns, name))
             found = [s for s in secrets.get(name, []) if s.namespace in (None, ns)]
             where = f" in namespace {ns!r}" if ns else ""
-            ref = ResourceRef(child.api_version, child.kind, child.metadata["name"], ns)
+            ref = ResourceRef.of_child(child)
             if not found:
                 make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE")
                 out.append(warning(

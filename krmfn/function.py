@@ -207,7 +207,7 @@ def resolve_checked(item: Item, cluster: Any, indexes: dict[str | None, Template
     resolved = resolve_cluster(cluster, indexes.setdefault(item.namespace, TemplateIndex({})))
     problems += with_ref(resolved.results, ref)
     for child in resolved.children:
-        child_ref = ResourceRef(child.api_version, child.kind, child.metadata["name"], child.metadata.get("namespace"))
+        child_ref = ResourceRef.of_child(child)
         problems += with_ref([r for check in CHILD_CHECKS for r in check(child)], child_ref)
         state.owners[(child_ref.kind, child_ref.namespace, child_ref.name)] = item
     state.results.extend(problems)

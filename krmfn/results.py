@@ -69,6 +69,11 @@ class ResourceRef(_Frozen):
         return out
 
     @classmethod
+    def of_child(cls, child: Any) -> ResourceRef:
+        """The reference of a typed child CR (api/child_types.py)."""
+        return cls(child.api_version, child.kind, child.metadata["name"], child.metadata.get("namespace"))
+
+    @classmethod
     def of(cls, obj: dict[str, Any]) -> ResourceRef:
         found = obj.get("metadata")
         meta: dict[str, Any] = found if isinstance(found, dict) else {}

@@ -28,8 +28,8 @@ def _topo_label(resolved: Resolved) -> str:
     g = resolved.global_topo
     if g.address is not None:
         return f"global topo: external {g.address} (root {g.root_path})"
-    topo = next(c for c in resolved.children if c.kind == "TopoServer" and c.metadata["labels"].get(
-        "multigres.com/topo-scope") == "global")
+    topo = resolved.global_topo_server()
+    assert topo is not None  # the global topo is external (above) or a rendered TopoServer
     spec = topo.spec
     return (f"global topo: managed TopoServer {topo.metadata['name']} ({spec.replicas} × {spec.image}, "
             f"root {spec.root_path})")

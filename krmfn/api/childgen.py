@@ -28,6 +28,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from .errors import unwrap
+
 ROOTS = ["TopoServer", "MultiCell", "MultiTableGroup", "MultiShard", "ResolvedImages"]
 OPAQUE = {"VolumeClaimTemplate", "ResourceRequirements", "ImagePullSecret"}
 
@@ -82,28 +84,16 @@ def type_text(ann: Any) -> str:
     raise SystemExit(f"childgen: type {ann!r}")
 
 
-def _unwrap(ann: Any) -> Any:
-    """The annotation without Annotated and without `| None`."""
-    while True:
-        origin = typing.get_origin(ann)
-        if origin is typing.Annotated:
-            ann = typing.get_args(ann)[0]
-        elif origin in (typing.Union, types.UnionType):
-            ann = next(a for a in typing.get_args(ann) if a is not type(None))
-        else:
-            return ann
-
-
 def _model_name(ann: Any) -> str | None:
     """The generated class a value of this annotation is (None: plain JSON data)."""
-    ann = _unwrap(ann)
+    ann = unwrap(ann)
     if isinstance(ann, type) and issubclass(ann, BaseModel) and ann.__name__ not in OPAQUE:
         return ann.__name__
     return None
 
 
 def dump_expr(ann: Any, src: str) -> str:
-    inner = _unwrap(ann)
+    inner = unwrap(ann)
     if typing.get_origin(inner) is list:
         item = _model_name(typing.get_args(inner)[0])
         return f"[e.dump() for e in {src}]" if item else f"_copy({src})"
@@ -115,7 +105,7 @@ def dump_expr(ann: Any, src: str) -> str:
 
 
 def load_expr(ann: Any, src: str) -> str:
-    inner = _unwrap(ann)
+    inner = unwrap(ann)
     if typing.get_origin(inner) is list:
         item = _model_name(typing.get_args(inner)[0])
         return f"[{item}.load(e) for e in {src}]" if item else f"list({src})"
@@ -124,7 +114,7 @@ def load_expr(ann: Any, src: str) -> str:
 
 
 def _is_list(ann: Any) -> bool:
-    return typing.get_origin(_unwrap(ann)) is list
+    return typing.get_origin(unwrap(ann)) is list
 
 
 def _required(field: Any) -> bool:

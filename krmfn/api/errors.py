@@ -23,8 +23,8 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _unwrap(annotation: Any) -> Any:
-    """The model (or container) inside Optional/Annotated/list/dict wrappers."""
+def unwrap(annotation: Any) -> Any:
+    """The type inside Annotated and Optional (`X | None`) wrappers; other unions as they are."""
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
@@ -42,7 +42,7 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     """The model class that owns the last element of loc."""
     current: Any = root
     for part in loc[:-1]:
-        current = _unwrap(current)
+        current = unwrap(current)
         origin = typing.get_origin(current)
         if isinstance(part, int) and origin is list:
             current = typing.get_args(current)[0]
@@ -56,7 +56,7 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
         if field is None:
             return None
         current = field.annotation
-    current = _unwrap(current)
+    current = unwrap(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 

@@ -50,6 +50,11 @@ class Resolved:
         self.cert_manager_issuer: dict[str, Any] | None = None
         self.results: list[Result] = []
 
+    def global_topo_server(self) -> ct.TopoServer | None:
+        """The managed global etcd's TopoServer child; None when the global topo is external."""
+        name = naming.global_topo_name(self.name)
+        return next((c for c in self.children if c.kind == "TopoServer" and c.metadata["name"] == name), None)
+
 
 def key_range(index: int, count: int) -> str:
     """Multigres shard name for shard `index` of `count`: `0-inf` alone, else hex key ranges.

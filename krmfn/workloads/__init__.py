@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from .. import defaults, naming
+from .. import defaults
 from .admin import build_multiadmin
 from .cell import build_multicell
 from .certificate import build_certificate
@@ -29,9 +29,8 @@ if TYPE_CHECKING:
 
 def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
     """The context every builder of one cluster shares."""
-    global_name = naming.global_topo_name(resolved.name)
-    image = next((c.spec.image for c in resolved.children
-                  if c.kind == "TopoServer" and c.metadata["name"] == global_name), defaults.ETCD_IMAGE)
+    topo = resolved.global_topo_server()
+    image = topo.spec.image if topo is not None else defaults.ETCD_IMAGE
     return ClusterContext(name=resolved.name, namespace=resolved.namespace, cluster_domain=cluster_domain,
                           images=resolved.images, pull=resolved.pull, multiadmin=resolved.multiadmin,
                           global_topo=resolved.global_topo, topo_image=image, cells=tuple(resolved.cells),
@@ -53,17 +52,14 @@ def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
 def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     """Workloads of every child of one resolved cluster, and of the cluster itself."""
     ctx = cluster_context(resolved, cluster_domain)
-    global_name = naming.global_topo_name(resolved.name)
-    first = [c for c in resolved.children if c.kind == "TopoServer" and c.metadata["name"] == global_name]
-    rest = [c for c in resolved.children if not (c.kind == "TopoServer" and c.metadata["name"] == global_name)]
-    objects: list[dict[str, Any]] = []
-    for topo in first:
-        objects += build_topo_server(topo, ctx)
+    topo = resolved.global_topo_server()
+    objects: list[dict[str, Any]] = build_topo_server(topo, ctx) if topo is not None else []
     objects += build_registration(ctx)
     objects += build_multiadmin(ctx)
     objects += build_certificate(ctx)
-    for child in rest:
-        objects += build_child(child, ctx)
+    for child in resolved.children:
+        if child is not topo:
+            objects += build_child(child, ctx)
     # Builders share sub-dicts (resources, selectors) with their child CRs; a JSON round trip
     # makes every object independent, so no YAML anchors appear and no edit leaks between objects.
     loaded: list[dict[str, Any]] = json.loads(json.dumps(objects))
