@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import topo_decode
 import yaml
 from helpers import EXAMPLES, go_tool, objects, render_paths
 from processes import (
@@ -59,44 +60,7 @@ def etcd_bins() -> tuple[str, str]:
     return go_tool("etcd", "etcd"), go_tool("etcd", "etcdctl")
 
 
-# --- a small, strict protobuf decoder -------------------------------------------------------------
-
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        if i >= len(data):
-            raise ValueError("truncated varint")
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, i
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
-
-
-def wire_fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    """(field number, value) pairs: ints for varints, bytes for length-delimited; nothing else allowed."""
-    out, i = [], 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise ValueError("field number 0")
-        if wire == 0:
-            value, i = _varint(data, i)
-            out.append((number, value))
-        elif wire == 2:
-            length, i = _varint(data, i)
-            if i + length > len(data):
-                raise ValueError(f"field {number}: length {length} runs past the end")
-            out.append((number, data[i:i + length]))
-            i += length
-        else:
-            raise ValueError(f"field {number}: unexpected wire type {wire}")
-    return out
-
+# --- a strict, schema-checked reading of the records (wire format: tests/topo_decode.py) -----------
 
 # Schemas: field number -> (name, kind, repeated); kinds: "string", "varint", or a nested schema.
 FILESYSTEM = {1: ("path", "string", False)}
@@ -113,7 +77,7 @@ DATABASE = {1: ("name", "string", False), 2: ("backup_location", BACKUP_LOCATION
 
 def decode(data: bytes, schema: dict[int, tuple[str, Any, bool]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for number, value in wire_fields(data):
+    for number, value in topo_decode.decode(data):
         if number not in schema:
             raise ValueError(f"unknown field {number}")
         name, kind, repeated = schema[number]

@@ -12,37 +12,43 @@ from typing import Any
 _VARINT, _LEN = 0, 2
 
 
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    """The varint at i, and the index after it."""
+    shift = value = 0
+    while True:
+        if i >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
 def decode(data: bytes) -> list[tuple[int, Any]]:
-    """(field number, int | bytes) pairs in wire order; raises ValueError on malformed input."""
+    """(field number, int | bytes) pairs in wire order; raises ValueError on malformed input
+    (truncated, a varint over 64 bits, field number 0, a wire type the records do not use)."""
     out: list[tuple[int, Any]] = []
     i = 0
-
-    def read_varint() -> int:
-        nonlocal i
-        shift = value = 0
-        while True:
-            if i >= len(data):
-                raise ValueError("truncated varint")
-            byte = data[i]
-            i += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return value
-
     while i < len(data):
-        key = read_varint()
+        key, i = _varint(data, i)
         number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ValueError("field number 0")
         if wire == _VARINT:
-            out.append((number, read_varint()))
+            value, i = _varint(data, i)
+            out.append((number, value))
         elif wire == _LEN:
-            size = read_varint()
+            size, i = _varint(data, i)
             if i + size > len(data):
-                raise ValueError("truncated field")
+                raise ValueError(f"field {number}: length {size} runs past the end")
             out.append((number, data[i:i + size]))
             i += size
         else:
-            raise ValueError(f"unsupported wire type {wire}")
+            raise ValueError(f"field {number}: unexpected wire type {wire}")
     return out
 
 
