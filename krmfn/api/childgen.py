@@ -31,7 +31,7 @@ from pydantic_core import PydanticUndefined
 from .errors import unwrap
 
 ROOTS = ["TopoServer", "MultiCell", "MultiTableGroup", "MultiShard", "ResolvedImages"]
-OPAQUE = {"VolumeClaimTemplate", "ResourceRequirements", "ImagePullSecret"}
+OPAQUE = {"VolumeClaimTemplate", "ResourceRequirements", "ImagePullSecret", "Placement"}
 
 
 def _models_in(ann: Any) -> list[type[BaseModel]]:

@@ -170,7 +170,7 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
     wave = objects.WAVES["server"]
     pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx)], pull,
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard), grace=60,
-                        init_containers=[pgctld_container(spec, pool, pull)])
+                        init_containers=[pgctld_container(spec, pool, pull)], placement=pool.placement)
     statefulset = objects.stateful_set(objects.metadata(sts, meta, labels, wave), labels, service,
                                        pool.replicas, pod, pool.data_volume_claim_template)
     # Peers reach each other's postgres and pgBackRest server by the pod names this Service publishes.
