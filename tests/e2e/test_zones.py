@@ -82,6 +82,7 @@ def deployment(zones: Cluster) -> Iterator[Deployment]:
     for zone in ZONES:
         start_client(zones, ns, _client(zone), NODE_OF_ZONE[zone])
     dep = Deployment(zones, rendered)
+    wait_for(lambda: len(pooler_pods(zones, NS)) == len(ZONES), "the pooler pods to exist", 120)
     wait(zones, NS, f"pod -l {POOL_SELECTOR}", "condition=Ready", timeout=420)
     dep.times["apply_to_poolers_ready"] = time.monotonic() - t0
     yield dep
@@ -257,7 +258,10 @@ def _zone_of_primary(zones: Cluster) -> tuple[str, str]:
 def _wait_streaming(zones: Cluster, pod: str, timeout: float) -> float:
     """Seconds until pod is a standby that the primary lists as streaming."""
     def streams() -> bool:
-        main = primary(zones, NS, pooler_pods(zones, NS))
+        try:
+            main = primary(zones, NS, pooler_pods(zones, NS))
+        except AssertionError:  # no primary, or two, for a moment
+            return False
         if main == pod:
             return False
         rows = local_sql(zones, NS, main, "select application_name from pg_stat_replication "

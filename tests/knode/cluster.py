@@ -229,8 +229,11 @@ class Node:
         assert self.api
         self._provisioner = self._make_provisioner()
         self._provisioner.start()
-        self._step("dns", lambda: self._wait(
-            lambda: _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", DNS_IP), "CoreDNS to answer", timeout))
+        self._step("dns", lambda: self._wait(self._dns_ready, "CoreDNS to answer", timeout))
+
+    def _dns_ready(self) -> bool:
+        """Cluster DNS answers at its Service address (the host has the node's Service rules)."""
+        return _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", DNS_IP)
 
     def _addons(self) -> list[dict[str, Any]]:
         return [addons.storage_class(), *addons.coredns(self._image("coredns"))]

@@ -39,8 +39,8 @@ from typing import Any
 from apiserver import _Process
 
 from . import addons, hoststate
-from .cluster import Node, NodeError, node_pods_memory_kib, tool_dir
-from .config import BRIDGE, NODE_IP, cni_conflist, containerd_toml, kube_proxy_config, kubelet_config
+from .cluster import Node, NodeError, _dns_query, node_pods_memory_kib, tool_dir
+from .config import BRIDGE, CLUSTER_DOMAIN, NODE_IP, cni_conflist, containerd_toml, kube_proxy_config, kubelet_config
 from .storage import Provisioner
 
 REGION = "region-1"
@@ -198,6 +198,15 @@ class Cluster(Node):
 
     def _node_ready(self) -> bool:
         return all(self.node_ready(s.name) for s in self.nodes)
+
+    def _dns_ready(self) -> bool:
+        """Every CoreDNS replica answers, asked at its pod address: the host has no Service rules
+        (each node's kube-proxy writes its own namespace's); the Service path is the e2e test's."""
+        assert self.api
+        pods = self.api.get("/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-dns")["items"]
+        ips = [p["status"].get("podIP") for p in pods]
+        return len(ips) == len(self.nodes) and all(ip and _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", ip)
+                                                   for ip in ips)
 
     def _addons(self) -> list[dict[str, Any]]:
         return [addons.storage_class("WaitForFirstConsumer"),
