@@ -168,3 +168,12 @@ def test_contradicting_node_selectors_are_an_error_naming_both_places() -> None:
     (problem,) = problems
     assert problem.path == "pool.nodeSelector" and "cell 'x'" in problem.message
     assert placed["nodeSelector"] == {ZONE: "a"}
+
+
+def test_the_registration_job_takes_the_cluster_level_and_a_new_name_with_it() -> None:
+    plain = render(lambda o: None)
+    toleration = {"key": "dedicated", "operator": "Exists"}
+    tainted = render(lambda o: o["spec"].update(placement={"tolerations": [toleration]}))
+    (job,) = objects(tainted, "Job")
+    assert job["spec"]["template"]["spec"]["tolerations"] == [toleration]
+    assert job["metadata"]["name"] != objects(plain, "Job")[0]["metadata"]["name"]  # a Job's pod is immutable
