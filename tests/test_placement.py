@@ -177,3 +177,13 @@ def test_the_registration_job_takes_the_cluster_level_and_a_new_name_with_it() -
     (job,) = objects(tainted, "Job")
     assert job["spec"]["template"]["spec"]["tolerations"] == [toleration]
     assert job["metadata"]["name"] != objects(plain, "Job")[0]["metadata"]["name"]  # a Job's pod is immutable
+
+
+def test_a_cluster_spread_without_selector_spreads_each_component_and_skips_the_job() -> None:
+    spread = {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway"}
+    out = render(lambda o: o["spec"].update(placement={"topologySpreadConstraints": [spread]}))
+    (job,) = objects(out, "Job")
+    assert "topologySpreadConstraints" not in job["spec"]["template"]["spec"]
+    for workload, pod in pods(out):
+        (own,) = pod["topologySpreadConstraints"]
+        assert own["labelSelector"]["matchLabels"] == workload["spec"]["selector"]["matchLabels"]
