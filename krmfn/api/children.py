@@ -3,7 +3,8 @@
 Fields the design does not show but a builder needs (docs/design.md: a builder reads one child CR
 and nothing else) are documented additions, listed in the README: `databaseName`,
 `tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
-`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`.
+`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`, and the resolved placement
+(`placement` of pools, components and TopoServers, `multiorch.cellPlacements`: docs/placement.md).
 """
 
 from __future__ import annotations

@@ -245,7 +245,8 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> No
         out.cells.append(registration)
         if gateway is None:
             continue
-        gateway.placement = out.placement.for_cell(cell.name, gateway.placement, f"{path}.spec.multigateway")
+        gateway.placement = out.placement.for_cell(cell.name, gateway.placement,
+                                                     f"{path}.spec.multigateway.placement")
         spec = ct.MultiCellSpec(
             **_pull_fields(out.pull), name=cell.name, images=ct.GatewayImages(multigateway=out.images.multigateway),
             multi_gateway=gateway, global_topo_server=out.global_topo, topo_server=choice,
@@ -299,7 +300,7 @@ def _table_group_pools(tg: Any, index: TemplateIndex, tpath: str, out: Resolved)
         out.results.extend(problems)
         if resolved is not None:
             resolved.placement = out.placement.for_cell(pool.cell, resolved.placement,
-                                                        f"{tpath}.shardTemplate.pools[{p}]")
+                                                        f"{tpath}.shardTemplate.pools[{p}].placement")
             pools.append(resolved)
     return pools
 
@@ -322,7 +323,7 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -
             shards = tg.partitioning.shards if tg.partitioning else defaults.SHARDS
             facts.table_groups.append(TableGroupFacts(name=tg.name, shards=shards, pools=pools))
             if orch is not None:
-                section = _multiorch(orch, pools, out, f"{dpath}.multiorch")
+                section = _multiorch(orch, pools, out, f"{dpath}.multiorch.placement")
                 _table_group_children(facts, facts.table_groups[-1], section, out)
 
 

@@ -213,4 +213,4 @@ def place_cluster_level(cluster: MultigresCluster, out: Resolved) -> None:
         else:
             child.spec.placement = levels.for_cell(cell, None, "spec.cells")
     if out.multiadmin is not None:
-        out.multiadmin.placement = levels.for_cluster(out.multiadmin.placement, "spec.multiadmin")
+        out.multiadmin.placement = levels.for_cluster(out.multiadmin.placement, "spec.multiadmin.placement")

@@ -3,7 +3,8 @@
 Every Deployment and StatefulSet pod spreads its replicas over nodes: preferred by default (pods
 still start on a one-node cluster), required when the placement asks (`antiAffinity: required`,
 then a replica that finds no node of its own stays Pending). A topology spread constraint written
-without a labelSelector spreads the component's own pods: Kubernetes would count no pod at all.
+without a labelSelector spreads the component's own pods: Kubernetes would count no pod at all
+(and warns); a pod of no component (the registration Job) leaves such a constraint out.
 """
 
 from __future__ import annotations
@@ -52,10 +53,13 @@ def pod_fields(placement: dict[str, Any] | None, selector: dict[str, str] | None
         out["affinity"] = affinity
     if placement.get("tolerations"):
         out["tolerations"] = copy.deepcopy(placement["tolerations"])
-    spread = copy.deepcopy(placement.get("topologySpreadConstraints") or [])
-    for constraint in spread:
-        if "labelSelector" not in constraint and selector:
+    spread = []
+    for constraint in copy.deepcopy(placement.get("topologySpreadConstraints") or []):
+        if "labelSelector" not in constraint:
+            if not selector:
+                continue  # a pod of no component (the registration Job): nothing of its own to spread
             constraint["labelSelector"] = {"matchLabels": dict(selector)}
+        spread.append(constraint)
     if spread:
         out["topologySpreadConstraints"] = spread
     if placement.get("priorityClassName"):
