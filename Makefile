@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds validator children golden fixtures constraints bench fuzz clean
+.PHONY: venv test e2e lint generate golden fixtures constraints bench fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -19,24 +19,14 @@ e2e: venv
 
 # ruff (complexity at most 10) and mypy --strict, as .ci/run runs them; settings in pyproject.toml.
 lint: venv
-	$(VENV)/bin/ruff check krmfn tests
-	$(VENV)/bin/mypy krmfn
+	$(VENV)/bin/ruff check krmfn codegen tests
+	$(VENV)/bin/mypy krmfn codegen
 
-# The committed CRDs are generated from the models; tests/test_crds.py fails when they are stale.
-crds: venv
-	$(VENV)/bin/multigres-krmfn crds > crds/multigres.com_crds.yaml
-
-# The pydantic-free validator of valid input is generated from the models too (krmfn/api/fastgen.py);
-# tests/test_fastpath.py fails when it is stale. Run after any model change.
-validator: venv
-	$(PY) -m krmfn.api.fastgen > krmfn/api/fast_generated.py.tmp
-	mv krmfn/api/fast_generated.py.tmp krmfn/api/fast_generated.py
-
-# The runtime classes of the child kinds (resolve → build) are generated from api/children.py too;
-# tests/test_child_types.py fails when they are stale. Run after any change to the child models.
-children: venv
-	$(PY) -m krmfn.api.childgen > krmfn/api/child_types.py.tmp
-	mv krmfn/api/child_types.py.tmp krmfn/api/child_types.py
+# Every generated file, from the pydantic models in krmfn/api (generators in codegen/, outside the
+# package): the CRDs, the pydantic-free validator, the child kinds' classes, function.yaml's schema.
+# Run after any model change and commit the result; the staleness tests fail until then.
+generate: venv
+	$(PY) -m codegen
 
 # Rewrite the golden files after an intended output change (review the diff!).
 golden: venv

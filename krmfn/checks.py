@@ -12,18 +12,18 @@ import re
 from collections.abc import Callable, Iterable
 
 from . import defaults, limits, naming
-from .api.fast import cell_topo
+from .api.validator import cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
-if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/fast.py
+if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/validator.py
     from typing import Any
 
     from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
 
     ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
-    from .api.child_types import MultiShard, MultiShardSpec
+    from .api.generated.child_types import MultiShard, MultiShardSpec
     from .resolve.cluster import Child
 
     ChildCheck = Callable[[Child], Iterable[Result]]

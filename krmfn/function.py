@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from . import naming
-from .api.fast import Invalid, validate
+from .api.validator import Invalid, validate
 from .checks import (
     CHILD_CHECKS,
     CLUSTER_CHECKS,

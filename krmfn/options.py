@@ -15,8 +15,8 @@ field (and the variable, for Argo CD) and says what to write.
 
 from __future__ import annotations
 
-from .api.fast import Invalid, validate
 from .api.names import CONFIG_API_VERSION, CONFIG_KIND
+from .api.validator import Invalid, validate
 from .checks import check_options
 from .results import ResourceRef, Result, error, with_ref
 
@@ -61,7 +61,7 @@ def parse_options(fc: dict[str, Any] | None, file: str | None = None,
                   overrides: Overrides | None = None) -> tuple[Any, list[Result]]:
     """functionConfig (absent, a ConfigMap or a RenderMultigres) and overrides → options, problems.
 
-    The options are a RenderOptions (validated without pydantic when valid, see api/fast.py);
+    The options are a RenderOptions (validated without pydantic when valid, see api/validator.py);
     the defaults whenever there is any problem. `file` is where `fc` was read from; results about
     values the overrides set name their variable instead.
     """

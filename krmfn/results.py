@@ -70,7 +70,7 @@ class ResourceRef(_Frozen):
 
     @classmethod
     def of_child(cls, child: Any) -> ResourceRef:
-        """The reference of a typed child CR (api/child_types.py)."""
+        """The reference of a typed child CR (api/generated/child_types.py)."""
         return cls(child.api_version, child.kind, child.metadata["name"], child.metadata.get("namespace"))
 
     @classmethod

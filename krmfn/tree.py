@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from . import naming
 
 if TYPE_CHECKING:
-    from .api.child_types import MultiCell
+    from .api.generated.child_types import MultiCell
     from .resolve.cluster import Resolved
     from .resolve.facts import DatabaseFacts
 

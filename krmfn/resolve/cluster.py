@@ -1,22 +1,22 @@
 """Resolve one MultigresCluster (plus its templates) into child custom resources.
 
-This is the only code that knows templates. What it returns is typed (api/child_types.py, generated
-from the child models): the four child kinds in the design's spec shapes, and the cluster-level
+This is the only code that knows templates. What it returns is typed (api/generated/child_types.py,
+generated from the child models): the four child kinds in the design's spec shapes, and the cluster-level
 facts (facts.py) the cluster's own builders read. The build stage takes these and nothing else.
 """
 
 from __future__ import annotations
 
 from .. import defaults, naming
-from ..api import child_types as ct
-from ..api.fast import Invalid, alias, cell_topo, validate
+from ..api.generated import child_types as ct
+from ..api.validator import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
 from .templates import TemplateIndex, lookup, resolve_layers
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
-if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/fast.py
+if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/validator.py
     from typing import Any
 
     from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef

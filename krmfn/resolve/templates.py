@@ -5,7 +5,7 @@ This is the only module that knows templates exist; what leaves it is a plain re
 
 from __future__ import annotations
 
-from ..api.fast import Invalid, validate
+from ..api.validator import Invalid, validate
 from ..merge import merge_patch
 from ..results import Result, error
 
