@@ -205,7 +205,7 @@ def read_config(path: str | None, text: str | None, name: str) -> tuple[dict[str
 
 
 def write(mode: Mode, out: Output, dash_column: int = 0) -> str:
-    """The output the mode prints (all of it: `all_or_nothing` is applied by `emit`)."""
+    """The output the mode prints (all of it: `all_or_nothing` is applied by `print_answer`)."""
     items = [i for i in out.items if not i.is_local_config()] if mode.drop_local_config else out.items
     if mode.output == RESOURCE_LIST:
         return write_resource_list(items, out.results, dash_column)
@@ -236,7 +236,7 @@ def result_text(mode: Mode, results: list[Result]) -> list[str]:
     return result_lines(results)
 
 
-def emit(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def print_answer(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Print an answer (stdout, then the results on stderr) and return its exit code."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -259,9 +259,9 @@ def serve(mode: Mode, *, paths: Sequence[str] = (), config: str | None = None, c
         if mode.input != PATHS:
             stdin, problem = read_input(None)
             if stdin is None:
-                return emit(mode, failed(mode, problem or "stdin cannot be read"))
+                return print_answer(mode, failed(mode, problem or "stdin cannot be read"))
         ans = answer(mode, stdin=stdin, paths=paths, config=config, config_text=config_text, env=env,
                      previous=previous)
     except Exception as exc:
         ans = failed(mode, internal_error(exc))
-    return emit(mode, ans)
+    return print_answer(mode, ans)

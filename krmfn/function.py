@@ -217,7 +217,7 @@ def resolve_checked(item: Item, cluster: Any, indexes: dict[str | None, Template
 
 def build(resolved: Resolved, state: Render) -> list[dict[str, Any]]:
     """The objects to write for one resolved cluster, and what building them found."""
-    objects, results = emit(resolved, state.options, state.rl)
+    objects, results = select_output(resolved, state.options, state.rl)
     state.results.extend(results)
     state.results.extend(check_collisions(objects))
     return objects
@@ -250,8 +250,8 @@ def crd_items() -> list[Item]:
     return items
 
 
-def emit(resolved: Resolved, options: Any, rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
-    """Child CRs and/or workloads, as the options ask, and the Secrets the workloads miss."""
+def select_output(resolved: Resolved, options: Any, rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
+    """Child CRs and/or workloads, as the `emit` option asks, and the Secrets the workloads miss."""
     objects: list[dict[str, Any]] = []
     results: list[Result] = []
     if options.emit in ("all", "children"):

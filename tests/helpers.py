@@ -66,7 +66,7 @@ def run_function(stdin: str) -> Ran:
     from krmfn import adapter
 
     out, err = io.StringIO(), io.StringIO()
-    code = adapter.emit(adapter.FUNCTION, adapter.answer(adapter.FUNCTION, stdin=stdin), out, err)
+    code = adapter.print_answer(adapter.FUNCTION, adapter.answer(adapter.FUNCTION, stdin=stdin), out, err)
     return Ran(code, out.getvalue(), err.getvalue())
 
 
