@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any, TextIO
 
+    from .api.config import RenderOptions
     from .function import Output
 
 # What a mode reads and writes.
@@ -136,7 +137,7 @@ def read(mode: Mode, stdin: str | None, paths: Sequence[str]) -> ResourceList:
 
 
 def mode_options(mode: Mode, rl: ResourceList, config: str | None, config_text: str | None,
-                 env: Mapping[str, str]) -> tuple[Any, list[Result]]:
+                 env: Mapping[str, str]) -> tuple[RenderOptions, list[Result]]:
     """The options from the sources the mode reads, and their problems.
 
     Precedence: a config file, else a function config among the read objects (the first), else
@@ -212,7 +213,7 @@ def write(mode: Mode, out: Output, dash_column: int = 0) -> str:
     if mode.output == TREE:
         from .tree import format_tree
 
-        return format_tree(out.resolved, items)
+        return format_tree(out.resolved)
     return write_stream(items)
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of 
     from typing import Any
 
     from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
+    from .api.config import RenderOptions
 
     ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
     from .api.generated.child_types import MultiShard, MultiShardSpec
@@ -329,7 +330,7 @@ def check_paths(cluster: MultigresCluster) -> list[Result]:
     return sorted(out, key=lambda r: r.path)
 
 
-def check_options(options: Any, prefix: str) -> list[Result]:
+def check_options(options: RenderOptions, prefix: str) -> list[Result]:
     """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments."""
     domain = options.cluster_domain
     if not is_dns_subdomain(domain):

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from .api.config import RenderOptions
+
     # option key -> (its value, the environment variable that set it)
     Overrides = dict[str, tuple[str, str]]
 
@@ -58,7 +60,7 @@ def env_overrides(env: Mapping[str, str]) -> Overrides:
 
 
 def parse_options(fc: dict[str, Any] | None, file: str | None = None,
-                  overrides: Overrides | None = None) -> tuple[Any, list[Result]]:
+                  overrides: Overrides | None = None) -> tuple[RenderOptions, list[Result]]:
     """functionConfig (absent, a ConfigMap or a RenderMultigres) and overrides → options, problems.
 
     The options are a RenderOptions (validated without pydantic when valid, see api/validator.py);
@@ -91,7 +93,7 @@ def _attribute(result: Result, file: str | None, overrides: Overrides) -> Result
     return result.replace(file=file) if file else result
 
 
-def _parse(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
+def _parse(fc: dict[str, Any] | None) -> tuple[RenderOptions, list[Result]]:
     if not fc:
         return validate("RenderOptions", {}), []
     ref = ResourceRef.of(fc)
@@ -105,7 +107,7 @@ def _parse(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
                                                  "fn.multigres.com/v1alpha1).", "kind", ref)]
 
 
-def _typed_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Result]]:
+def _typed_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[RenderOptions, list[Result]]:
     """A RenderMultigres: its spec, boolean options read by the rule above."""
     spec = fc.get("spec")
     problems: list[Result] = []
@@ -120,7 +122,7 @@ def _typed_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Resu
     return _checked(options, problems, "spec", ref)
 
 
-def _configmap_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Result]]:
+def _configmap_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[RenderOptions, list[Result]]:
     """A ConfigMap's `data` as options: every value is a string there."""
     data = fc.get("data")
     if data is None:
@@ -154,7 +156,8 @@ def _booleans(values: dict[str, Any], section: str) -> tuple[dict[str, Any], lis
     return out, problems
 
 
-def _checked(options: Any, problems: list[Result], section: str, ref: ResourceRef) -> tuple[Any, list[Result]]:
+def _checked(options: RenderOptions, problems: list[Result], section: str,
+             ref: ResourceRef) -> tuple[RenderOptions, list[Result]]:
     """The options, or the defaults with every problem (the semantic checks included)."""
     problems = with_ref(problems + check_options(options, section), ref)
     return (validate("RenderOptions", {}) if problems else options), problems

@@ -65,7 +65,7 @@ def _database_entries(resolved: Resolved, database: DatabaseFacts) -> list[tuple
     return entries
 
 
-def format_tree(resolved_clusters: list[Resolved], items: Any = None) -> str:
+def format_tree(resolved_clusters: list[Resolved]) -> str:
     lines: list[str] = []
     for resolved in resolved_clusters:
         lines.append(f"MultigresCluster {resolved.namespace or ''}/{resolved.name}")

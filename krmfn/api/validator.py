@@ -19,13 +19,21 @@ from ..results import Result
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Literal, overload
+
+    from pydantic import BaseModel, ValidationError
+
+    from .children import ResolvedPool
+    from .cluster import CellSpec, CellTopoServer, MultigresCluster
+    from .common import ComponentSpec
+    from .config import RenderMultigres, RenderOptions
+    from .template import MultigresDeploymentTemplate, PoolSpec
 
 
 class Invalid(Exception):
     """Pydantic rejected the input; `results()` are the results the model's errors give."""
 
-    def __init__(self, model: Any, error: Any) -> None:
+    def __init__(self, model: type[BaseModel], error: ValidationError) -> None:
         super().__init__(str(error))
         self.model = model
         self.error = error
@@ -36,20 +44,43 @@ class Invalid(Exception):
         return validation_results(self.model, self.error, prefix)
 
 
-def pydantic_model(name: str) -> Any:
+def pydantic_model(name: str) -> type[BaseModel]:
+    from pydantic import BaseModel
+
     from . import children, cluster, common, config, template
 
     for module in (cluster, template, common, children, config):
-        if hasattr(module, name):
-            return getattr(module, name)
+        found = getattr(module, name, None)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
     raise KeyError(name)
 
 
-def validate(name: str, data: Any) -> Any:
+if TYPE_CHECKING:
+    # The generated objects have the models' attribute names and values (tests/test_validator.py
+    # compares them field by field), so mypy checks every use against the pydantic model's type,
+    # which is also what pydantic returns when the generated validator defers to it.
+    @overload
+    def validate(name: Literal["MultigresCluster"], data: object) -> MultigresCluster: ...
+    @overload
+    def validate(name: Literal["MultigresDeploymentTemplate"], data: object) -> MultigresDeploymentTemplate: ...
+    @overload
+    def validate(name: Literal["ComponentSpec"], data: object) -> ComponentSpec: ...
+    @overload
+    def validate(name: Literal["PoolSpec"], data: object) -> PoolSpec: ...
+    @overload
+    def validate(name: Literal["ResolvedPool"], data: object) -> ResolvedPool: ...
+    @overload
+    def validate(name: Literal["RenderOptions"], data: object) -> RenderOptions: ...
+    @overload
+    def validate(name: Literal["RenderMultigres"], data: object) -> RenderMultigres: ...
+
+
+def validate(name: str, data: object) -> Any:
     """The model `name` of data: a generated object, or pydantic's; raises Invalid."""
     from .generated.validators import VALIDATORS
 
-    validator: Callable[[Any], Any] = VALIDATORS[name]
+    validator: Callable[[object], Any] = VALIDATORS[name]
     obj = validator(data)
     if obj is not None:
         return obj
@@ -62,7 +93,7 @@ def validate(name: str, data: Any) -> Any:
         raise Invalid(model, exc) from None
 
 
-def cell_topo(cell: Any) -> Any:
+def cell_topo(cell: CellSpec | None) -> CellTopoServer | None:
     """The cell's topo block under either spelling (api.cluster.cell_topo, without importing pydantic)."""
     if cell is None:
         return None

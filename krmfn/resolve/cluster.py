@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/validator.py
     from typing import Any
 
-    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef
+    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef, TableGroup
     from ..api.common import ComponentRef
 
     Child = ct.TopoServer | ct.MultiCell | ct.MultiTableGroup | ct.MultiShard
@@ -289,7 +289,7 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBac
     return ct.ResolvedBackup(filesystem=repository), problems
 
 
-def _table_group_pools(tg: Any, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
+def _table_group_pools(tg: TableGroup, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
     pools = []
     for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
         resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]")
