@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of 
     ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
     from .api.generated.child_types import MultiShard, MultiShardSpec
     from .resolve.cluster import Child
+    from .resourcelist import Item
 
     ChildCheck = Callable[[Child], Iterable[Result]]
 
@@ -545,8 +546,8 @@ def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, 
 
 # ---- Secrets: referenced, never generated ----
 
-def _secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
-    secrets: dict[str, list[Any]] = {}
+def _secrets_by_name(items: list[Item]) -> dict[str, list[Item]]:
+    secrets: dict[str, list[Item]] = {}
     for item in items:
         if item.kind == "Secret" and item.api_version == "v1":
             secrets.setdefault(item.name, []).append(item)
@@ -580,7 +581,7 @@ _SECRETS = [
 ]
 
 
-def check_secrets(shards: list[MultiShard], items: list[Any],
+def check_secrets(shards: list[MultiShard], items: list[Item],
                   rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
     """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
 
