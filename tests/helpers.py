@@ -119,7 +119,8 @@ def upstream_source(name: str) -> Path:
     proc = subprocess.run(["bash", str(ROOT / "tools" / "sources.sh"), name], capture_output=True, text=True)
     if proc.returncode == 0:
         return Path(proc.stdout.strip())
-    reason = f"the {name} source archive is not available: {proc.stderr.strip()[-400:]}"
+    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+    reason = f"the {name} source archive is not available: {last[-400:]}"
     if REQUIRE_TOOLS:
         pytest.fail(reason)
     pytest.skip(reason)
