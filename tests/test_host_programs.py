@@ -176,3 +176,38 @@ def test_the_table_names_the_package_that_ships_each_installed_program():
         elif owner != source and owner not in _depends(source):
             wrong[prog] = f"ships in {owner}, which the table's {source} does not install"
     assert not wrong, wrong
+
+
+def _stubbed(tmp_path: Path, uid: int, installed: set[str]) -> subprocess.CompletedProcess[str]:
+    """host-packages.sh with `id`, `dpkg-query` and `apt-get` stubbed on PATH (apt-get records its
+    arguments), so neither this machine's packages nor its user decide the outcome."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    known = " ".join(sorted(installed))
+    (stubs / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (stubs / "dpkg-query").write_text(
+        f'#!/bin/bash\nfor p in {known}; do [[ ${{@: -1}} == "$p" ]] && echo "install ok installed"; done\nexit 0\n')
+    (stubs / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/apt.log\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin"}
+    return subprocess.run(["bash", str(ROOT / "tools" / "host-packages.sh")], capture_output=True, text=True, env=env)
+
+
+def test_host_packages_installs_only_what_is_missing(tmp_path: Path):
+    proc = _stubbed(tmp_path, 0, set(_host_packages()) - {"nftables", "git"})
+    assert proc.returncode == 0, proc.stderr
+    install = [line for line in (tmp_path / "apt.log").read_text().splitlines() if line.startswith("install")]
+    assert install == ["install -y -qq --no-install-recommends git nftables"]
+
+
+def test_host_packages_without_root_names_the_command_and_fails(tmp_path: Path):
+    proc = _stubbed(tmp_path, 1000, set(_host_packages()) - {"nftables"})
+    assert proc.returncode == 1
+    assert "missing nftables" in proc.stderr and "sudo " in proc.stderr and "host-packages.sh" in proc.stderr
+    assert not (tmp_path / "apt.log").exists()
+
+
+def test_host_packages_does_nothing_when_all_are_installed(tmp_path: Path):
+    proc = _stubbed(tmp_path, 1000, set(_host_packages()))
+    assert proc.returncode == 0 and not proc.stderr
