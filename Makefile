@@ -10,17 +10,28 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(VENV)/bin/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
+# The unit suite: everything but the real-node tests (pyproject.toml's addopts deselect `e2e`).
 test: venv
 	$(PY) -m pytest -q
 
-# The tests on the real node only (root; builds the node's tools and images on first use).
-e2e: venv
+# The real-node suite (tests/e2e): installs the host packages first (tools/host-packages.sh; without
+# root it stops and names the command to run), then builds the node's tools and images on first use
+# and starts the node. Only one node may run on a machine at a time.
+e2e:
+	bash tools/host-packages.sh
+	$(MAKE) venv
 	$(PY) -m pytest -q -m e2e tests/e2e
 
-# ruff (complexity at most 10) and mypy --strict, as .ci/run runs them; settings in pyproject.toml.
+# Every shell script of the repository; tests/test_shellcheck.py checks that none is left out and
+# that the scripts the function renders are clean too.
+SHELL_SCRIPTS := .ci/run tools/*.sh scripts/*.sh kustomization/legacy/install-plugin.sh
+
+# ruff (complexity at most 10), mypy --strict and shellcheck, as .ci/run runs them; settings in
+# pyproject.toml (-x: follow the `source`d files the scripts name).
 lint: venv
 	$(VENV)/bin/ruff check krmfn codegen tests
 	$(VENV)/bin/mypy krmfn codegen
+	shellcheck -x $(SHELL_SCRIPTS)
 
 # Every generated file, from the pydantic models in krmfn/api (generators in codegen/, outside the
 # package): the CRDs, the pydantic-free validator, the child kinds' classes, function.yaml's schema.

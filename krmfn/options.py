@@ -6,7 +6,7 @@ config file, a RenderMultigres or function ConfigMap among the files it reads, o
 thing everywhere: before this module, `includeCrds: "yes"` was an error in a ConfigMap and
 `true` from Argo CD.
 
-The rule for a boolean option (README, "Function options"): a boolean, or a string that names
+The rule for a boolean option (docs/api.md, "Function options"): a boolean, or a string that names
 one (`true`/`false`, `yes`/`no`, `1`/`0`; any case, surrounding spaces ignored), from any
 source. ConfigMap data and environment variables can only hold strings, and a hand-written
 RenderMultigres often quotes. Anything else is an error result that quotes the value, names the

@@ -113,6 +113,19 @@ def golden(name: str, text: str) -> None:
     assert text == path.read_text(), f"{name} differs from its golden file (`make golden` to accept)"
 
 
+def upstream_source(name: str) -> Path:
+    """The verified upstream source archive NAME (tools/sources.sh: cache, mirror or download);
+    skip with the reason when it cannot be had, unless REQUIRE_TOOLS=1 (CI), then fail."""
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "sources.sh"), name], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return Path(proc.stdout.strip())
+    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+    reason = f"the {name} source archive is not available: {last[-400:]}"
+    if REQUIRE_TOOLS:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def go_tool(tool: str, binary: str) -> str:
     """A binary built from the Go module proxy (tools/build.sh), built on first use and cached.
 

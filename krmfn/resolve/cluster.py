@@ -60,7 +60,7 @@ def key_range(index: int, count: int) -> str:
     """Multigres shard name for shard `index` of `count`: `0-inf` alone, else hex key ranges.
 
     Upstream defines only `0-inf`; for N > 1 we cut the 16-bit keyspace evenly and drop trailing
-    `00` bytes (2 shards: `0-80`, `80-inf`), documented in the README.
+    `00` bytes (2 shards: `0-80`, `80-inf`), documented in docs/api.md.
     """
     def bound(i: int) -> str:
         text = f"{i * 65536 // count:04x}"
