@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from ..api.child_types import MultiShard
+    from ..api.generated.child_types import MultiShard
     from .context import ClusterContext
 
 
