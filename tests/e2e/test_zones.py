@@ -278,7 +278,7 @@ def test_a_drain_keeps_the_shard_within_its_durability_policy(deployment: Deploy
     zones = deployment.zones
     old, drained = _zone_of_primary(zones)  # the primary's zone: the drain makes a failover
     writer_zone = next(z for z in ZONES if z != drained)
-    _writer(zones, "drain-writer", writer_zone, _gateway_ip(zones, writer_zone), seconds=60, first_id=200_000)
+    _writer(zones, "drain-writer", writer_zone, _gateway_ip(zones, writer_zone), seconds=40, first_id=200_000)
     with DurabilitySampler(zones) as sampler:
         time.sleep(3)
         t0 = time.monotonic()
