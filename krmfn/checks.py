@@ -544,7 +544,8 @@ def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, 
 
 # ---- Secrets: referenced, never generated ----
 
-def _secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
+def secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
+    """The input v1 Secrets by name: built once per render, not once per cluster."""
     secrets: dict[str, list[Any]] = {}
     for item in items:
         if item.kind == "Secret" and item.api_version == "v1":
@@ -579,13 +580,13 @@ _SECRETS = [
 ]
 
 
-def check_secrets(shards: list[MultiShard], items: list[Any],
+def check_secrets(shards: list[MultiShard], items: list[Any] | dict[str, list[Any]],
                   rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
     """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
 
     A Secret that a rendered cert-manager Certificate writes (`rendered`) counts as present.
     """
-    secrets = _secrets_by_name(items)
+    secrets = items if isinstance(items, dict) else secrets_by_name(items)
     rendered = rendered or set()
     out, seen = [], set()
     for child in shards:
@@ -595,7 +596,8 @@ def check_secrets(shards: list[MultiShard], items: list[Any],
             if not name or (ns, name) in seen or (ns, name) in rendered:
                 continue
             seen.add((ns, name))
-            found = [s for s in secrets.get(name, []) if s.namespace in (None, ns)]
+            # no namespace on either side: it lands wherever it is applied (reconcile.IdentityIndex)
+            found = [s for s in secrets.get(name, []) if s.namespace is None or ns is None or s.namespace == ns]
             where = f" in namespace {ns!r}" if ns else ""
             ref = ResourceRef.of_child(child)
             if not found:

@@ -19,6 +19,7 @@ from .checks import (
     SIZE_CHECKS,
     check_secrets,
     check_unused_templates,
+    secrets_by_name,
     secrets_written_by,
 )
 from .limits import MAX_OUTPUT_OBJECTS
@@ -110,7 +111,7 @@ class Inputs:
 class Render:
     """What one run accumulates while it walks the clusters."""
 
-    __slots__ = ("options", "rl", "results", "generated", "resolved", "owners")
+    __slots__ = ("options", "rl", "results", "generated", "resolved", "owners", "_secrets")
 
     def __init__(self, options: Any, rl: ResourceList, results: list[Result]) -> None:
         self.options = options
@@ -119,6 +120,14 @@ class Render:
         self.generated: list[Item] = []
         self.resolved: list[Resolved] = []
         self.owners: dict[Key, Item] = {}  # object -> its cluster (for result locations)
+        self._secrets: dict[str, list[Item]] | None = None
+
+    @property
+    def secrets(self) -> dict[str, list[Item]]:
+        """The input Secrets by name, indexed once for all clusters."""
+        if self._secrets is None:
+            self._secrets = secrets_by_name(self.rl.items)
+        return self._secrets
 
 
 def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None) -> Output:
@@ -134,6 +143,7 @@ def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None
     state = Render(options, rl, results)
     indexes = _template_index(inputs.templates, state.results)
     render_clusters(inputs.clusters, indexes, state)
+    state.results += check_collisions([i.obj for i in state.generated])  # across clusters too
     state.results += unused_templates(indexes)
     if options.include_crds:
         state.generated += crd_items()
@@ -157,7 +167,9 @@ def classify(rl: ResourceList, earlier: list[Item] | None) -> Inputs:
 def render_clusters(clusters: list[Item], indexes: dict[str | None, TemplateIndex], state: Render) -> None:
     """Every cluster once, in (namespace, name) order, until the output bound is reached."""
     seen: set[tuple[str | None, str]] = set()
-    names = [(i.namespace, i.name) for i in clusters]
+    namespaces: dict[str, set[str | None]] = {}  # cluster name -> its namespaces (linear, not a scan per cluster)
+    for i in clusters:
+        namespaces.setdefault(i.name, set()).add(i.namespace)
     for item in sorted(clusters, key=lambda i: (i.namespace or "", i.name)):
         ref = ResourceRef.of(item.obj)
         if (item.namespace, item.name) in seen:
@@ -165,7 +177,7 @@ def render_clusters(clusters: list[Item], indexes: dict[str | None, TemplateInde
                                        "metadata.name", ref))
             continue
         seen.add((item.namespace, item.name))
-        shared = any(n[1] == item.name and n[0] != item.namespace for n in names)
+        shared = len(namespaces[item.name]) > 1
         _add_generated(item, render_cluster(item, indexes, state), shared, state)
         if len(state.generated) > MAX_OUTPUT_OBJECTS:
             state.results.append(error(
@@ -217,9 +229,8 @@ def resolve_checked(item: Item, cluster: Any, indexes: dict[str | None, Template
 
 def build(resolved: Resolved, state: Render) -> list[dict[str, Any]]:
     """The objects to write for one resolved cluster, and what building them found."""
-    objects, results = emit(resolved, state.options, state.rl)
+    objects, results = emit(resolved, state.options, state.secrets)
     state.results.extend(results)
-    state.results.extend(check_collisions(objects))
     return objects
 
 
@@ -250,7 +261,8 @@ def crd_items() -> list[Item]:
     return items
 
 
-def emit(resolved: Resolved, options: Any, rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
+def emit(resolved: Resolved, options: Any,
+         secrets: dict[str, list[Item]]) -> tuple[list[dict[str, Any]], list[Result]]:
     """Child CRs and/or workloads, as the options ask, and the Secrets the workloads miss."""
     objects: list[dict[str, Any]] = []
     results: list[Result] = []
@@ -262,5 +274,5 @@ def emit(resolved: Resolved, options: Any, rl: ResourceList) -> tuple[list[dict[
         workloads = build_all(resolved, options.cluster_domain)
         objects += workloads
         shards = [c for c in resolved.children if c.kind == "MultiShard"]
-        results += check_secrets(shards, rl.items, secrets_written_by(workloads))
+        results += check_secrets(shards, secrets, secrets_written_by(workloads))
     return objects, results

@@ -86,8 +86,9 @@ class Item:
 
     @property
     def namespace(self) -> str | None:
+        """The namespace, None when unset: Kubernetes reads `namespace: ""` as no namespace."""
         ns = self.metadata.get("namespace")
-        return str(ns) if ns is not None else None
+        return str(ns) if ns is not None and ns != "" else None
 
     @property
     def annotations(self) -> dict[str, Any]:

@@ -349,7 +349,7 @@ def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.Compo
 def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved:
     """All child CRs of one cluster, in a fixed order: topo, cells, table groups, shards."""
     name = str(cluster.metadata.get("name"))
-    out = Resolved(name=name, namespace=cluster.metadata.get("namespace"))
+    out = Resolved(name=name, namespace=cluster.metadata.get("namespace") or None)  # "" is unset
     images = cluster.spec.images.dump() if cluster.spec.images else {}
     out.images = ct.ResolvedImages.load({**defaults.IMAGES, **images})
     out.pull = _pull(cluster)
