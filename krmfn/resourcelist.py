@@ -8,6 +8,7 @@ quoting and flow style (`"10Gi"`, `["ReadWriteOnce"]`) on every `kpt fn render`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import yaml
@@ -498,9 +499,21 @@ def read_documents(rl: ResourceList, source: str, rel: str | None, first_index: 
                 obj["metadata"]["annotations"] = {}
             obj["metadata"]["annotations"][PATH] = rel
             obj["metadata"]["annotations"][INDEX] = str(index)
-        rl.items.append(Item(obj, doc=chunk.strip("\n") + "\n", node=node, line=first_line, file=rel,
+        rl.items.append(Item(obj, doc=document_text(chunk), node=node, line=first_line, file=rel,
                              index=index))
         index += 1
+
+
+_KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+")
+
+
+def document_text(chunk: str) -> str:
+    """A document's text as it is passed through: blank lines around it dropped, except the
+    trailing ones a keep-chomped block scalar (`|+`, `>+`) holds as part of its value."""
+    text = chunk.lstrip("\n")
+    if _KEEP_CHOMPING.search(text):
+        return text if text.endswith("\n") else text + "\n"
+    return text.rstrip("\n") + "\n"
 
 
 def strip_internal(obj: dict[str, Any]) -> dict[str, Any]:
@@ -518,10 +531,12 @@ def strip_internal(obj: dict[str, Any]) -> dict[str, Any]:
 
 def write_stream(items: list[Item]) -> str:
     """Plain multi-document YAML; read-from-file items as their source text."""
-    docs = []
+    parts = []
     for item in items:
+        if parts:  # a document with its own directives (`%TAG`) must follow an end marker
+            parts.append("...\n" if item.doc is not None and item.doc.startswith("%") else "---\n")
         if item.doc is not None and not item.generated:
-            docs.append(item.doc)
+            parts.append(item.doc)
         else:
-            docs.append(yamlio.dump(strip_internal(item.obj)))
-    return "---\n".join(docs)
+            parts.append(yamlio.dump(strip_internal(item.obj)))
+    return "".join(parts)

@@ -43,10 +43,21 @@ _CORE_RESOLVERS = [
 ]
 for _tag, _pattern, _first in _CORE_RESOLVERS:
     CoreLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+# Merge keys (`<<: {namespace: prod}`, `<<: *base`): kyaml resolves them, so every front end
+# does (PyYAML's constructor flattens them once the key is tagged as one).
+CoreLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+
+
+MAX_INT_CHARACTERS = 1000  # int64 needs 19 digits; Python refuses str<->int beyond 4,300 digits
 
 
 def _construct_core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An integer, refused (with its line) when longer than any Kubernetes number: converting
+    thousands of digits is quadratic, and Python refuses it past 4,300 (an internal error before)."""
     text = str(loader.construct_scalar(node))
+    if len(text) > MAX_INT_CHARACTERS:
+        raise InputLimitError(None, None, f"an integer of {len(text):,} characters is larger than any Kubernetes "
+                              "field holds (int64 has 19 digits); quote it if it is text", node.start_mark)
     if text.startswith("0o"):
         return int(text[2:], 8)
     if text.startswith("0x"):
@@ -423,17 +434,35 @@ def split_documents(text: str) -> list[str]:
 
 
 def split_documents_with_lines(text: str) -> list[tuple[int, str]]:
-    """split_documents, each chunk with the 0-based line of the stream where it starts."""
+    """split_documents, each chunk with the 0-based line of the stream where it starts.
+
+    Directives (`%YAML 1.2`, `%TAG`) before a `---` belong to the document that marker starts, as
+    kyaml reads them: a `%TAG` line moves into that document's chunk; `%YAML` is dropped, since
+    every document is read by the YAML 1.2 core schema whatever version it names.
+    """
     chunks: list[tuple[int, list[str]]] = [(0, [])]
+    directives: list[str] = []
     for number, line in enumerate(text.splitlines(keepends=True)):
         stripped = line.rstrip("\r\n")
-        if _DOC_START.match(stripped):
+        if stripped.startswith("%") and not _has_content(chunks[-1][1]):
+            if not stripped.startswith("%YAML"):
+                directives.append(line)
+            chunks[-1][1].append("\n")  # keeps the lines of this chunk where they were
+        elif _DOC_START.match(stripped):
             rest = stripped[3:].strip()
-            chunks.append((number, []) if not rest or rest.startswith("#") else (number, [rest + "\n"]))
-            if not chunks[-1][1]:
-                chunks[-1] = (number + 1, [])
+            body = [rest + "\n"] if rest and not rest.startswith("#") else []
+            if directives:
+                chunks.append((number - len(directives), [*directives, line]))
+                directives = []
+            else:
+                chunks.append((number if body else number + 1, body))
         elif _DOC_END.match(stripped):
             chunks.append((number + 1, []))
         else:
             chunks[-1][1].append(line)
     return [(start, "".join(chunk)) for start, chunk in chunks]
+
+
+def _has_content(lines: list[str]) -> bool:
+    """Whether a chunk so far holds anything but blank and comment lines."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)

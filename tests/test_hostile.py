@@ -74,3 +74,75 @@ def test_same_name_in_another_api_group_is_no_collision():
     out = run_text(resource_list(cluster(), knative))
     assert not errors(out), errors(out)
     assert any(s["metadata"]["name"] == "minimal-zone1-gateway" for s in generated(out, "Service"))
+
+
+# ---- YAML: every front end reads a document as kyaml does ----
+
+KEEP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\ndata:\n  script: |+\n    echo hi\n\n\n"
+
+
+def _configmap_value(text: str) -> str:
+    docs = [yamlio.load(d) for d in yamlio.split_documents(text)]
+    return next(d for d in docs if d and d["kind"] == "ConfigMap")["data"]["script"]
+
+
+def test_keep_chomping_survives_render(tmp_path: Path):
+    (tmp_path / "cm.yaml").write_text(KEEP)
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    assert _configmap_value(ans.text) == "echo hi\n\n\n"
+
+
+def test_keep_chomping_survives_argocd(tmp_path: Path):
+    (tmp_path / "cm.yaml").write_text(KEEP)
+    ans = answer(ARGOCD, paths=[str(tmp_path)])
+    assert _configmap_value(ans.text) == "echo hi\n\n\n"
+
+
+def test_keep_chomping_survives_kustomize_plugin():
+    ans = answer(KUSTOMIZE, stdin=KEEP + "---\n" + yamlio.dump(cluster()))
+    assert _configmap_value(ans.text) == "echo hi\n\n\n"
+
+
+def test_merge_keys_are_resolved_in_render(tmp_path: Path):
+    text = yamlio.dump(cluster(namespace=None)).replace("metadata:\n  name: minimal\n",
+                                                       "metadata:\n  name: minimal\n  <<: {namespace: prod}\n")
+    (tmp_path / "c.yaml").write_text(text)
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    docs = [yamlio.load(d) for d in yamlio.split_documents(ans.text)]
+    assert {d["metadata"].get("namespace") for d in docs if d and d["kind"] == "MultiCell"} == {"prod"}
+
+
+def test_yaml_directive_is_accepted(tmp_path: Path):
+    (tmp_path / "c.yaml").write_text("%YAML 1.2\n---\n" + yamlio.dump(cluster()))
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    assert ans.code == 0, [r.describe() for r in ans.results]
+    assert "kind: MultiCell" in ans.text
+
+
+def test_tag_directive_document_is_passed_through_readably(tmp_path: Path):
+    (tmp_path / "a.yaml").write_text(yamlio.dump(cluster()) + "...\n%TAG !e! tag:yaml.org,2002:\n---\n"
+                                     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: !e!str b\n")
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    assert ans.code == 0, [r.describe() for r in ans.results]
+    assert _configmap_value_or_none(ans.text) == "b"
+
+
+def _configmap_value_or_none(text: str) -> str | None:
+    import yaml
+
+    docs = list(yaml.load_all(text, Loader=yamlio.CoreLoader))
+    return next((d["data"]["a"] for d in docs if d and d["kind"] == "ConfigMap"), None)
+
+
+def test_integer_of_thousands_of_digits_is_a_located_error_in_render(tmp_path: Path):
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: Thing\nmetadata:\n  name: x\nn: " + "9" * 5000 + "\n")
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    assert ans.code == 1
+    assert [(r.file, r.line) for r in ans.results] == [("cm.yaml", 5)], [r.describe() for r in ans.results]
+    assert "int64" in ans.results[0].message
+
+
+def test_integer_of_thousands_of_digits_is_an_error_in_function_mode():
+    text = resource_list({"apiVersion": "v1", "kind": "Thing", "metadata": {"name": "x"}, "n": 1})
+    out = run_text(text.replace("n: 1", "n: " + "9" * 5000))
+    assert errors(out, "int64") and not errors(out, "internal error"), [r.describe() for r in out.results]
