@@ -146,3 +146,46 @@ def test_integer_of_thousands_of_digits_is_an_error_in_function_mode():
     text = resource_list({"apiVersion": "v1", "kind": "Thing", "metadata": {"name": "x"}, "n": 1})
     out = run_text(text.replace("n: 1", "n: " + "9" * 5000))
     assert errors(out, "int64") and not errors(out, "internal error"), [r.describe() for r in out.results]
+
+
+# ---- arithmetic: every value is bounded before the arithmetic ----
+
+def _with_cpu(value: Any) -> dict[str, Any]:
+    obj = cluster()
+    pool = obj["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"][0]
+    pool["postgres"] = {"resources": {"requests": {"cpu": value}}}
+    return obj
+
+
+def test_huge_quantity_exponent_is_an_error_naming_the_field():
+    out = run_text(resource_list(_with_cpu("1e99999999")))
+    found = [r for r in out.results if r.severity == "error" and r.path.endswith("postgres.resources.requests.cpu")]
+    assert found and "10^30" in found[0].message, [r.describe() for r in out.results]
+
+
+def test_quantity_of_thousands_of_digits_is_an_error_not_an_internal_error():
+    out = run_text(resource_list(_with_cpu("1" * 5000)))
+    assert errors(out, "10^30") and not errors(out, "internal error"), [r.describe() for r in out.results]
+    assert all(len(r.message) < 1000 for r in out.results)
+
+
+def test_huge_quantity_in_previous_output_is_no_hang():
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+           "metadata": {"name": "minimal-postgres-default-0-zone1-replica", "namespace": "default",
+                        "labels": {"app.kubernetes.io/managed-by": "multigres-krmfn"},
+                        "annotations": {"multigres.com/generated-from": "default/minimal"}},
+           "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                              "spec": {"resources": {"requests": {"storage": "1e99999999"}}}}]}}
+    out = run_text(resource_list(cluster(), sts))
+    assert not errors(out, "internal error")
+
+
+def test_exponent_longer_than_int64_is_refused_as_kubernetes_does():
+    from krmfn.quantity import QuantityError, parse_quantity
+
+    try:
+        parse_quantity("1e-" + "9" * 20)
+    except QuantityError as exc:
+        assert "exponent" in str(exc)
+    else:
+        raise AssertionError("a 20-digit exponent was accepted")
