@@ -214,7 +214,8 @@ _RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-
 
 
 def is_dns_subdomain(value: str) -> bool:
-    return len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value))
+    """RFC 1123 subdomain, as Kubernetes checks it: at most 253 characters, labels of at most 63."""
+    return len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value)) and all(len(p) <= 63 for p in value.split("."))
 
 
 def image_problem(image: str) -> str | None:
@@ -330,12 +331,21 @@ def check_paths(cluster: MultigresCluster) -> list[Result]:
 
 
 def check_options(options: Any, prefix: str) -> list[Result]:
-    """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments."""
+    """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments; each
+    limit is one that can be set, within its ceiling."""
+    out = [error(f"{problem}; see docs/limits.md.", f"{prefix}.limits.{key}")
+           for key, problem in limits.check_limits(options.limits or {})]
     domain = options.cluster_domain
-    if not is_dns_subdomain(domain):
-        return [error(f"clusterDomain {domain!r} is not a DNS domain (lower-case letters, digits, '-' and '.', "
-                      "no spaces), such as cluster.local.", f"{prefix}.clusterDomain")]
-    return []
+    if not is_dns_subdomain(domain) or len(domain) > MAX_CLUSTER_DOMAIN:
+        out.append(error(f"clusterDomain {domain[:80]!r} is not a DNS domain of at most {MAX_CLUSTER_DOMAIN} "
+                         "characters (lower-case letters, digits, '-' and '.', labels of at most 63, no spaces), "
+                         "such as cluster.local.", f"{prefix}.clusterDomain"))
+    return out
+
+
+# A Certificate's DNS names are `*.<service>.<namespace>.svc.<clusterDomain>` (workloads/certificate.py):
+# with a 63-character Service and namespace, this is what is left of the 253 a DNS name may hold.
+MAX_CLUSTER_DOMAIN = 253 - len("*.") - 63 - 1 - 63 - len(".svc.")
 
 
 # ---- size limits (krmfn.limits): checked before anything takes time in proportion to them ----
@@ -366,12 +376,33 @@ def check_sizes(cluster: MultigresCluster) -> list[Result]:
             if len(pools) > limits.MAX_POOLS_PER_TABLE_GROUP:
                 out.append(error(f"{len(pools)} pools is more than {limits.MAX_POOLS_PER_TABLE_GROUP} (limit "
                                  "MAX_POOLS_PER_TABLE_GROUP); merge pools.", f"{path}[{t}].shardTemplate.pools"))
-            total += min(shards, limits.MAX_SHARDS + 1) * len(pools)
+            # a shard without pools still costs its child and objects: it counts as one
+            total += min(shards, limits.MAX_SHARDS + 1) * max(len(pools), 1)
     if total > limits.MAX_SHARD_POOLS and not out:
-        out.append(error(f"shards x pools add up to {total} pool StatefulSets, more than {limits.MAX_SHARD_POOLS} "
-                         "(limit MAX_SHARD_POOLS); use fewer shards or pools, or split the cluster.",
-                         "spec.databases.templates"))
+        out.append(error(f"shards x pools add up to {total} pool StatefulSets (a shard without pools counts as "
+                         f"one), more than {limits.MAX_SHARD_POOLS} (limit MAX_SHARD_POOLS); use fewer shards or "
+                         "pools, or split the cluster.", "spec.databases.templates"))
     return out
+
+
+# What the builders write at most (workloads/): for the cluster (global etcd child and its 4
+# objects, registration 2, multiadmin 2, Certificate 1), per cell (MultiCell, gateway Deployment,
+# Service, PDB; a cell etcd child and its 4), per table group (MultiTableGroup, a multiorch
+# Deployment per pool cell), per shard (MultiShard, backup claim, pg_hba ConfigMap) and per pool of
+# a shard (StatefulSet, headless Service, PDB). tests/test_hostile.py checks it bounds the examples.
+OBJECTS_PER_CLUSTER, OBJECTS_PER_CELL, OBJECTS_PER_TABLE_GROUP, OBJECTS_PER_SHARD, OBJECTS_PER_POOL = 10, 9, 1, 3, 3
+
+
+def estimate_objects(cluster: MultigresCluster) -> int:
+    """An upper bound of the objects one cluster renders, from its spec alone: the output bound is
+    checked with it before resolve and build, whose time and memory grow with the output."""
+    total = OBJECTS_PER_CLUSTER + OBJECTS_PER_CELL * len(_cells(cluster))
+    for db in _databases(cluster):
+        for tg in (db.spec.tablegroups if db.spec else None) or []:
+            shards = tg.partitioning.shards if tg.partitioning else 1
+            pools = len((tg.shard_template.pools if tg.shard_template else None) or [])
+            total += OBJECTS_PER_TABLE_GROUP + pools + shards * (OBJECTS_PER_SHARD + OBJECTS_PER_POOL * pools)
+    return total
 
 
 SIZE_CHECKS: list[ClusterCheck] = [check_sizes]

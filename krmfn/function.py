@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from . import naming
+from . import limits, naming
 from .api.fast import Invalid, validate
 from .checks import (
     CHILD_CHECKS,
@@ -19,10 +19,10 @@ from .checks import (
     SIZE_CHECKS,
     check_secrets,
     check_unused_templates,
+    estimate_objects,
     secrets_by_name,
     secrets_written_by,
 )
-from .limits import MAX_OUTPUT_OBJECTS
 from .locate import locate_results
 from .options import parse_options as parse_options  # re-exported: function.parse_options callers keep working
 from .reconcile import check_collisions, is_previous_output, reconcile
@@ -111,7 +111,7 @@ class Inputs:
 class Render:
     """What one run accumulates while it walks the clusters."""
 
-    __slots__ = ("options", "rl", "results", "generated", "resolved", "owners", "_secrets")
+    __slots__ = ("options", "rl", "results", "generated", "resolved", "owners", "_secrets", "full")
 
     def __init__(self, options: Any, rl: ResourceList, results: list[Result]) -> None:
         self.options = options
@@ -121,6 +121,7 @@ class Render:
         self.resolved: list[Resolved] = []
         self.owners: dict[Key, Item] = {}  # object -> its cluster (for result locations)
         self._secrets: dict[str, list[Item]] | None = None
+        self.full = False  # the output bound is reached: no further cluster is rendered
 
     @property
     def secrets(self) -> dict[str, list[Item]]:
@@ -133,12 +134,21 @@ class Render:
 def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None) -> Output:
     """Run the whole function on a parsed ResourceList (`earlier`: a previous render, `render --previous`).
 
-    classify → (per cluster) validate → check → resolve → build → reconcile with the input.
+    classify → (per cluster) validate → check → resolve → build → reconcile with the input, under
+    the limits the options set (krmfn/limits.py).
     """
     results: list[Result] = list(rl.problems)
     if options is None:
         options, problems = parse_options(rl.function_config)
         results += problems
+    saved = limits.apply(options.limits)
+    try:
+        return _run(rl, options, earlier, results)
+    finally:
+        limits.restore(saved)
+
+
+def _run(rl: ResourceList, options: Any, earlier: list[Item] | None, results: list[Result]) -> Output:
     inputs = classify(rl, earlier)
     state = Render(options, rl, results)
     indexes = _template_index(inputs.templates, state.results)
@@ -148,8 +158,25 @@ def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None
     if options.include_crds:
         state.generated += crd_items()
     kept, generated, problems = reconcile(inputs.passthrough, inputs.previous, state.generated)
-    located = locate_results(state.results + problems, rl.items, state.owners)
+    shown = bounded_results(state.results + problems)
+    located = locate_results(shown, rl.items, state.owners)
     return Output(kept + generated, sort_results(located), state.resolved)
+
+
+def bounded_results(results: list[Result]) -> list[Result]:
+    """At most MAX_RESULTS results (errors first), the rest counted in one more: 300,000
+    unknown fields are one mistake repeated, and locating and printing each was the cost."""
+    if len(results) <= limits.MAX_RESULTS:
+        return results
+    # errors first, each group in the order found (the first of a kind carry the fullest messages)
+    results = [r for r in results if r.severity == "error"] + [r for r in results if r.severity != "error"]
+    rest = results[limits.MAX_RESULTS:]
+    errors = sum(1 for r in rest if r.severity == "error")
+    summary = Result("error" if errors else "warning",
+                     f"{len(rest):,} more results ({errors:,} of them errors) are not shown (limit MAX_RESULTS, "
+                     "`limits: {maxResults: N}` in the function config); fix the ones above and render again.",
+                     "<input>")
+    return [*results[:limits.MAX_RESULTS], summary]
 
 
 def classify(rl: ResourceList, earlier: list[Item] | None) -> Inputs:
@@ -179,12 +206,17 @@ def render_clusters(clusters: list[Item], indexes: dict[str | None, TemplateInde
         seen.add((item.namespace, item.name))
         shared = len(namespaces[item.name]) > 1
         _add_generated(item, render_cluster(item, indexes, state), shared, state)
-        if len(state.generated) > MAX_OUTPUT_OBJECTS:
-            state.results.append(error(
-                f"the render would produce more than {MAX_OUTPUT_OBJECTS:,} objects (limit MAX_OUTPUT_OBJECTS); "
-                "split the clusters over several packages or use fewer shards, pools or cells.", "spec", ref))
+        if state.full or len(state.generated) > limits.MAX_OUTPUT_OBJECTS:
+            if not state.full:
+                state.results.append(too_many_objects(ref))
             state.generated = []
             break
+
+
+def too_many_objects(ref: ResourceRef) -> Result:
+    return error(f"the render would produce more than {limits.MAX_OUTPUT_OBJECTS:,} objects (limit "
+                 "MAX_OUTPUT_OBJECTS); split the clusters over several packages, use fewer shards, pools or "
+                 "cells, or raise the limit (docs/limits.md).", "spec", ref)
 
 
 def validate_cluster(item: Item, state: Render) -> Any:
@@ -198,6 +230,10 @@ def validate_cluster(item: Item, state: Render) -> Any:
     size_problems = [r for check in SIZE_CHECKS for r in check(cluster)]
     if size_problems:  # nothing past this point may take time or memory in proportion to them
         state.results.extend(with_ref(size_problems, ref))
+        return None
+    if len(state.generated) + estimate_objects(cluster) > limits.MAX_OUTPUT_OBJECTS:
+        state.results.append(too_many_objects(ref))  # before resolve and build, which grow with it
+        state.full = True
         return None
     return cluster
 

@@ -26,6 +26,7 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
     for each in items:
         by_ref.setdefault((each.kind, each.namespace, each.name), each)
     out = []
+    keys: dict[int, dict[str, Any]] = {}  # one key index per mapping node: a lookup per result, not a scan
     for r in results:
         key = (r.ref.kind, r.ref.namespace, r.ref.name) if r.ref is not None else None
         item: Item | None = by_ref.get(key) if key is not None else None
@@ -44,7 +45,7 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
             index = int(raw) if isinstance(raw, str) and raw.isdigit() else None
         line = column = None
         if item.node is not None and item.file is not None:
-            node = locate(item.node, r.path)
+            node = locate(item.node, r.path, keys)
             line, column = item.line + node.start_mark.line + 1, node.start_mark.column + 1
         out.append(r.replace(file=file, index=index, line=line, column=column))
     return out
@@ -53,14 +54,24 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def locate(node: Any, path: str) -> Any:
-    """The deepest node along a field path (`spec.a[0].b`) that exists in the document."""
+def locate(node: Any, path: str, keys: dict[int, dict[str, Any]] | None = None) -> Any:
+    """The deepest node along a field path (`spec.a[0].b`) that exists in the document.
+
+    `keys` caches each mapping's keys across calls (40,000 unknown keys were 40,000 scans of 40,000).
+    """
     import yaml
 
+    keys = {} if keys is None else keys
     current = node
     for name, number in _PATH_PART.findall(path or ""):
         if name and isinstance(current, yaml.MappingNode):
-            found = next((v for k, v in current.value if isinstance(k, yaml.ScalarNode) and k.value == name), None)
+            index = keys.get(id(current))
+            if index is None:
+                index = keys[id(current)] = {}
+                for k, v in current.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        index.setdefault(k.value, v)
+            found = index.get(name)
             if found is None:
                 return current
             current = found

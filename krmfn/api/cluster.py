@@ -98,7 +98,7 @@ class Cells(Model):
 
 
 class Partitioning(Model):
-    shards: Annotated[int, Field(ge=1, le=128)] = 1  # krmfn.limits.MAX_SHARDS
+    shards: Annotated[int, Field(ge=1, le=4096)] = 1  # the ceiling of krmfn.limits.MAX_SHARDS (raisable)
 
 
 _POOL_XOR: JsonDict = {
