@@ -42,7 +42,7 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
         index = item.index
         if index is None:
             raw = item.annotations.get(INDEX) or item.annotations.get(LEGACY_INDEX)
-            index = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+            index = int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10 else None
         line = column = None
         if item.node is not None and item.file is not None:
             node = locate(item.node, r.path, keys)

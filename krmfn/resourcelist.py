@@ -429,6 +429,7 @@ def _yaml_files(path: str) -> list[str]:
 def read_paths(paths: list[str]) -> ResourceList:
     """Read YAML files or folders (recursively) into items, as kpt would hand them to us."""
     rl = ResourceList()
+    seen: set[str] = set()  # `render DIR DIR/x.yaml` reads x.yaml once, as kpt would see it once
     for top in paths:
         if not os.path.exists(top):
             rl.problems.append(Result("error", "no such file or directory; give an existing file or folder.",
@@ -436,6 +437,10 @@ def read_paths(paths: list[str]) -> ResourceList:
             continue
         base = top if os.path.isdir(top) else os.path.dirname(top)
         for path in _yaml_files(top):
+            real = os.path.realpath(path)
+            if real in seen:
+                continue
+            seen.add(real)
             rel = os.path.relpath(path, base) if os.path.isdir(top) else os.path.basename(path)
             source, problem = read_input(path)
             if source is None:
@@ -454,6 +459,8 @@ def read_input(path: str | None) -> tuple[str | None, str | None]:
     """
     try:
         if path is None:
+            if sys.stdin is None:  # started with stdin closed (`<&-`)
+                return None, "stdin is closed; pipe the input on stdin (or give files to `render`)"
             return yamlio.decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin"), None
         with open(path, "rb") as fh:
             return yamlio.decode(fh.read(MAX_INPUT_BYTES + 1), path), None
@@ -531,7 +538,7 @@ def strip_internal(obj: dict[str, Any]) -> dict[str, Any]:
 
 def write_stream(items: list[Item]) -> str:
     """Plain multi-document YAML; read-from-file items as their source text."""
-    parts = []
+    parts: list[str] = []
     for item in items:
         if parts:  # a document with its own directives (`%TAG`) must follow an end marker
             parts.append("...\n" if item.doc is not None and item.doc.startswith("%") else "---\n")

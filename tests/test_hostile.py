@@ -189,3 +189,190 @@ def test_exponent_longer_than_int64_is_refused_as_kubernetes_does():
         assert "exponent" in str(exc)
     else:
         raise AssertionError("a 20-digit exponent was accepted")
+
+
+# ---- sizes: every size that grows with the input is bounded before the work that grows with it ----
+
+def _tablegroups(obj: dict[str, Any], count: int, shards: int, pools: bool = True) -> dict[str, Any]:
+    db = obj["spec"]["databases"]["templates"][0]["spec"]
+    first = db["tablegroups"][0]
+    db["tablegroups"] = [{**copy.deepcopy(first), "name": f"tg{i}", "partitioning": {"shards": shards}}
+                         for i in range(count)]
+    if not pools:
+        for tg in db["tablegroups"]:
+            tg.pop("shardTemplate", None)
+    return obj
+
+
+def _config(**limits: Any) -> dict[str, Any]:
+    return {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres", "metadata": {"name": "fn"},
+            "spec": {"limits": limits}}
+
+
+def test_shards_without_pools_count_against_max_shard_pools():
+    out = run_text(resource_list(_tablegroups(cluster(), 9, 128, pools=False)))
+    assert errors(out, "MAX_SHARD_POOLS"), [r.describe() for r in out.results]
+    assert not out.resolved  # refused before resolve, which grows with the shards
+
+
+def test_output_bound_is_checked_before_resolve_and_build():
+    out = run_text(resource_list(cluster("a"), cluster("b"), function_config=_config(maxOutputObjects=30)))
+    assert errors(out, "MAX_OUTPUT_OBJECTS"), [r.describe() for r in out.results]
+    assert [r.name for r in out.resolved] == ["a"]
+    assert not [i for i in out.items if i.generated]
+
+
+def test_object_estimate_bounds_what_the_examples_render():
+    from krmfn.api.fast import validate
+    from krmfn.checks import estimate_objects
+    from krmfn.resourcelist import read_paths
+
+    for example in sorted(EXAMPLES.iterdir()):
+        rl = read_paths([str(example)])
+        out = run_text(resource_list(*[i.obj for i in rl.items]))
+        for item in (i for i in rl.items if i.kind == "MultigresCluster"):
+            count = sum(1 for i in out.items if i.generated and (i.namespace, i.name.split("-")[0]) == (
+                item.namespace, item.name.split("-")[0]))
+            assert estimate_objects(validate("MultigresCluster", item.obj)) >= count, example
+
+
+def test_unknown_fields_give_a_bounded_number_of_results():
+    obj = cluster()
+    obj["spec"].update({f"unknown{i}": 1 for i in range(3000)})
+    out = run_text(resource_list(obj))
+    assert len(out.results) == 1001
+    assert errors(out, "2,000 more results (2,000 of them errors)")
+
+
+def test_results_limit_can_be_raised():
+    obj = cluster()
+    obj["spec"].update({f"unknown{i}": 1 for i in range(1200)})
+    out = run_text(resource_list(obj, function_config=_config(maxResults=2000)))
+    assert len(out.results) == 1200
+
+
+def test_thousands_of_clusters_end_at_the_output_bound():
+    out = run_text(resource_list(*[cluster(f"c{i}", cell=f"z{i}") for i in range(600)]))
+    assert errors(out, "MAX_OUTPUT_OBJECTS")
+    assert len(out.resolved) < 600
+
+
+# ---- limits a platform team can raise ----
+
+def test_unknown_limit_is_an_error_naming_the_limits():
+    out = run_text(resource_list(cluster(), function_config=_config(maxShard=1024)))
+    found = [r for r in out.results if r.path == "spec.limits.maxShard"]
+    assert found and "maxShards" in found[0].message
+
+
+def test_limit_above_its_ceiling_is_an_error():
+    out = run_text(resource_list(cluster(), function_config=_config(maxShards=10**6)))
+    assert [r for r in out.results if r.path == "spec.limits.maxShards" and "4,096" in r.message]
+
+
+def test_limit_must_be_a_number():
+    out = run_text(resource_list(cluster(), function_config=_config(maxShards=True)))
+    assert [r for r in out.results if r.severity == "error" and "maxShards" in r.path], \
+        [r.describe() for r in out.results]
+
+
+def test_raised_shard_limit_renders_what_the_default_refuses():
+    big = _tablegroups(cluster(), 1, 200)
+    assert errors(run_text(resource_list(big)), "MAX_SHARDS")
+    out = run_text(resource_list(big, function_config=_config(maxShards=256)))
+    assert not errors(out), errors(out)[:3]
+    assert len(generated(out, "MultiShard")) == 200
+
+
+def test_limits_are_restored_after_a_render():
+    from krmfn import limits
+
+    run_text(resource_list(cluster(), function_config=_config(maxShards=256, maxResults=5)))
+    assert (limits.MAX_SHARDS, limits.MAX_RESULTS) == (128, 1000)
+
+
+def test_eight_table_groups_of_1024_shards_render_with_raised_limits():
+    """8,192 StatefulSets, about 49,000 objects (make bench measures its time and memory)."""
+    big = _tablegroups(cluster(), 8, 1024)
+    out = run_text(resource_list(big, function_config=_config(maxShards=1024, maxShardPools=8192,
+                                                               maxOutputObjects=60000)))
+    assert not errors(out), errors(out)[:3]
+    assert len(generated(out, "StatefulSet")) == 8192 + 1  # the pools, and the global etcd
+
+
+# ---- values the API server would refuse ----
+
+def _with_options(**spec: Any) -> Output:
+    fc = {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres", "metadata": {"name": "fn"},
+          "spec": spec}
+    return run_text(resource_list(cluster(), function_config=fc))
+
+
+def test_cluster_domain_too_long_for_certificate_dns_names():
+    out = _with_options(clusterDomain=".".join(["a" * 60] * 3))
+    assert [r for r in out.results if r.path == "spec.clusterDomain"], [r.describe() for r in out.results]
+
+
+def test_cluster_domain_with_a_64_character_label():
+    out = _with_options(clusterDomain="a" * 64 + ".local")
+    assert [r for r in out.results if r.path == "spec.clusterDomain"], [r.describe() for r in out.results]
+
+
+# ---- internal errors and front ends ----
+
+def test_kpt_index_annotation_that_is_a_digit_only_to_unicode_is_no_internal_error():
+    obj = cluster()
+    obj["spec"]["unknownField"] = 1
+    obj["metadata"]["annotations"] = {"config.kubernetes.io/index": "²"}
+    out = run_text(resource_list(obj))
+    assert errors(out, "unknown field") and not errors(out, "internal error")
+
+
+def test_configmap_for_another_function_is_not_this_functions_config(tmp_path: Path):
+    other = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  annotations:\n"
+             "    config.kubernetes.io/function: |\n      container:\n        image: example.com/other:v1\n"
+             "data:\n  emit: nonsense\n")
+    (tmp_path / "other.yaml").write_text(other)
+    (tmp_path / "c.yaml").write_text(yamlio.dump(cluster()))
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    assert ans.code == 0, [r.describe() for r in ans.results]
+    assert "name: other" in ans.text
+
+
+def test_render_of_a_folder_and_a_file_in_it_reads_the_file_once(tmp_path: Path):
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: once\n")
+    ans = answer(RENDER, paths=[str(tmp_path), str(tmp_path / "cm.yaml"), str(tmp_path / "cm.yaml")])
+    assert ans.text.count("name: once") == 1
+
+
+def _exec(args: list[str], **kwargs: Any) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "krmfn", *args], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parent.parent, **kwargs)
+
+
+def test_closed_stdin_says_so():
+    ran = _exec([], stdin=None, pass_fds=(), preexec_fn=_close_stdin)
+    assert ran.returncode == 1
+    assert "stdin is closed" in ran.stdout and "internal error" not in ran.stdout + ran.stderr
+
+
+def test_closed_stdout_is_one_line_not_tracebacks():
+    ran = _exec(["render", "examples/minimal"], preexec_fn=_close_stdout)
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert "the output could not be written" in ran.stderr
+
+
+def _close_stdin() -> None:
+    import os
+
+    os.close(0)
+
+
+def _close_stdout() -> None:
+    import os
+
+    os.close(1)
