@@ -70,7 +70,7 @@ def parse_quantity(value: str | int | float) -> Fraction:
         exp10 += len(rest)
         digits = str(int(digits[:_KEEP_DIGITS]) + (1 if rest.strip("0") else 0))
     scale = Fraction(10**exp10) if exp10 >= 0 else Fraction(1, 10**-exp10)
-    amount = Fraction(int(digits)) * scale * 2**exp2
+    amount: Fraction = Fraction(int(digits)) * scale * (1 << exp2)
     return -amount if negative else amount
 
 
