@@ -109,7 +109,7 @@ class Item:
 class ResourceList:
     """The parsed input. A plain class for start-up cost (see Item)."""
 
-    __slots__ = ("items", "function_config", "dash_column", "problems")
+    __slots__ = ("items", "function_config", "dash_column", "problems", "nodes", "bytes_left")
 
     def __init__(self, items: list[Item] | None = None, function_config: dict[str, Any] | None = None,
                  dash_column: int = 0, problems: list[Result] | None = None) -> None:
@@ -117,6 +117,8 @@ class ResourceList:
         self.function_config = function_config
         self.dash_column = dash_column
         self.problems: list[Result] = [] if problems is None else problems
+        self.nodes = yamlio.NodeBudget()  # YAML nodes of everything read into this list
+        self.bytes_left = MAX_INPUT_BYTES  # input bytes of every file read into it, together
 
 
 def _dash_position(text: str, content_start: int) -> int | None:
@@ -257,7 +259,7 @@ def parse_resource_list(text: str) -> ResourceList:
     rl = ResourceList()
     text = text.removeprefix(yamlio.BOM)
     try:
-        node, value = yamlio.compose_and_construct(text)
+        node, value = yamlio.compose_and_construct(text, rl.nodes)
     except yaml.YAMLError as exc:
         rl.problems.append(error(_limit_or_syntax(exc, "input"), "<input>"))
         return rl
@@ -446,6 +448,12 @@ def read_paths(paths: list[str]) -> ResourceList:
             if source is None:
                 rl.problems.append(Result("error", f"{problem}.", "<input>", file=rel))
                 continue
+            rl.bytes_left -= len(source)
+            if rl.bytes_left < 0:  # each file is bounded when read; together they are bounded here
+                rl.problems.append(Result("error", f"the files add up to more than {MAX_INPUT_BYTES // 2**20} MiB "
+                                          "(limit MAX_INPUT_BYTES); split them into smaller packages.", "<input>",
+                                          file=rel))
+                return rl
             read_documents(rl, source, rel)
     return rl
 
@@ -482,7 +490,7 @@ def read_documents(rl: ResourceList, source: str, rel: str | None, first_index: 
     index = first_index
     for first_line, chunk in yamlio.split_documents_with_lines(source):
         try:
-            node, obj = yamlio.compose_and_construct(chunk)
+            node, obj = yamlio.compose_and_construct(chunk, rl.nodes)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = first_line + mark.line + 1 if mark is not None else None

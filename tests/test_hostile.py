@@ -376,3 +376,39 @@ def _close_stdout() -> None:
     import os
 
     os.close(1)
+
+
+# ---- reading: the whole input is bounded, not each document ----
+
+def test_flow_list_beyond_the_node_limit_is_refused_before_composing(monkeypatch):
+    from krmfn import limits
+    from krmfn.resourcelist import parse_resource_list
+
+    monkeypatch.setattr(limits, "MAX_YAML_NODES", 1000)
+    text = resource_list({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
+    rl = parse_resource_list(text + "x: [" + "1," * 2000 + "1]\n")
+    assert [p for p in rl.problems if "limit MAX_YAML_NODES" in p.message and "in all" in p.message]
+    assert not [p for p in rl.problems if "alias" in p.message]
+
+
+def test_node_limit_counts_every_document_together(monkeypatch, tmp_path: Path):
+    from krmfn import limits
+    from krmfn.resourcelist import read_paths
+
+    monkeypatch.setattr(limits, "MAX_YAML_NODES", 1000)
+    for i in range(3):
+        (tmp_path / f"{i}.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n"
+                                            "x: [" + "1," * 400 + "1]\n")
+    rl = read_paths([str(tmp_path)])
+    assert [p for p in rl.problems if "limit MAX_YAML_NODES" in p.message and p.file == "2.yaml"]
+
+
+def test_files_of_a_folder_add_up_against_the_input_limit(monkeypatch, tmp_path: Path):
+    from krmfn import resourcelist
+    from krmfn.resourcelist import read_paths
+
+    monkeypatch.setattr(resourcelist, "MAX_INPUT_BYTES", 400)  # each file is 152
+    for i in range(3):
+        (tmp_path / f"{i}.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n" + "#" * 100)
+    rl = read_paths([str(tmp_path)])
+    assert [p for p in rl.problems if "limit MAX_INPUT_BYTES" in p.message and p.file == "2.yaml"]
