@@ -427,7 +427,7 @@ def _count_nodes(text: str, most: int) -> int:
                 if count > most:
                     raise InputLimitError(None, None, f"the input holds more than {MAX_YAML_NODES:,} YAML nodes "
                                           "in all (limit MAX_YAML_NODES); split it into smaller packages",
-                                          event.start_mark)
+                                          event.start_mark)  # type: ignore[arg-type]  # libyaml marks
     finally:
         loader.dispose()
     return count
