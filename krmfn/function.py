@@ -20,6 +20,7 @@ from .checks import (
     check_secrets,
     check_unused_templates,
     estimate_objects,
+    field_size_problems,
     secrets_by_name,
     secrets_written_by,
 )
@@ -58,20 +59,46 @@ def _is(item: Item, kind: str) -> bool:
 
 def _template_index(templates: list[Item], results: list[Result]) -> dict[str | None, TemplateIndex]:
     by_ns: dict[str | None, TemplateIndex] = {}
+    first: dict[tuple[str | None, str], Item] = {}
     for item in templates:
-        try:
-            validate("MultigresDeploymentTemplate", item.obj)
-        except Invalid as exc:
-            results.extend(with_ref(exc.results(), ResourceRef.of(item.obj)))
-            continue
         index = by_ns.setdefault(item.namespace, TemplateIndex({}))
-        if item.name in index.specs:
-            results.append(error(f"MultigresDeploymentTemplate {item.name!r} appears twice in namespace "
-                                 f"{item.namespace or '(none)'!r}; the clusters would use whichever came last. "
-                                 "Keep one, or rename the other.", "metadata.name", ResourceRef.of(item.obj)))
+        problems = _template_problems(item)
+        if problems:
+            results.extend(with_ref(problems, ResourceRef.of(item.obj)))
+            index.invalid.add(item.name)  # references say it is invalid, not that it is missing
             continue
+        if item.name in index.specs:
+            results.append(_second_copy(error(
+                f"MultigresDeploymentTemplate {item.name!r} appears twice in namespace {item.namespace or '(none)'!r}"
+                f"{_first_at(first[(item.namespace, item.name)])}; the clusters would use whichever came last. "
+                "Keep one, or rename the other.", "metadata.name", ResourceRef.of(item.obj)), item))
+            continue
+        first[(item.namespace, item.name)] = item
         index.specs[item.name] = item.obj.get("spec") or {}
     return by_ns
+
+
+def _first_at(item: Item) -> str:
+    """Where the first copy of a duplicate is, for the message about the second."""
+    if not item.file:
+        return ""
+    return f" (first in {item.file}" + (f", line {item.line + 1})" if item.node is not None else ")")
+
+
+def _second_copy(result: Result, item: Item) -> Result:
+    """A result located at the second copy (locating by name alone would find the first)."""
+    if not item.file:
+        return result
+    return result.replace(file=item.file, index=item.index, line=item.line + 1 if item.node is not None else None,
+                          column=1 if item.node is not None else None)
+
+
+def _template_problems(item: Item) -> list[Result]:
+    try:
+        validate("MultigresDeploymentTemplate", item.obj)
+    except Invalid as exc:
+        return exc.results()
+    return field_size_problems(item.obj.get("spec"), "spec")
 
 
 def _generated_path(cluster: Item, obj: dict[str, Any], shared_name: bool = False) -> str:
@@ -193,17 +220,18 @@ def classify(rl: ResourceList, earlier: list[Item] | None) -> Inputs:
 
 def render_clusters(clusters: list[Item], indexes: dict[str | None, TemplateIndex], state: Render) -> None:
     """Every cluster once, in (namespace, name) order, until the output bound is reached."""
-    seen: set[tuple[str | None, str]] = set()
+    seen: dict[tuple[str | None, str], Item] = {}
     namespaces: dict[str, set[str | None]] = {}  # cluster name -> its namespaces (linear, not a scan per cluster)
     for i in clusters:
         namespaces.setdefault(i.name, set()).add(i.namespace)
     for item in sorted(clusters, key=lambda i: (i.namespace or "", i.name)):
         ref = ResourceRef.of(item.obj)
         if (item.namespace, item.name) in seen:
-            state.results.append(error("this MultigresCluster appears twice in the input; keep one.",
-                                       "metadata.name", ref))
+            state.results.append(_second_copy(error(
+                f"this MultigresCluster appears twice in the input{_first_at(seen[(item.namespace, item.name)])}; "
+                "keep one.", "metadata.name", ref), item))
             continue
-        seen.add((item.namespace, item.name))
+        seen[(item.namespace, item.name)] = item
         shared = len(namespaces[item.name]) > 1
         _add_generated(item, render_cluster(item, indexes, state), shared, state)
         if state.full or len(state.generated) > limits.MAX_OUTPUT_OBJECTS:

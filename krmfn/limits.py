@@ -32,7 +32,8 @@ MAX_SHARD_POOLS = 1024  # per cluster: sum over table groups of shards x pools (
 MAX_POOL_REPLICAS = 32  # instances in one pool of one shard
 MAX_ETCD_REPLICAS = 9  # members of one managed etcd cluster (etcd advises 3, 5 or 7)
 MAX_COMPONENT_REPLICAS = 1000  # multigateway, multiorch, multiadmin
-MAX_LIST_ITEMS = 256  # entries of one list in a cluster or template (copied into every pod)
+MAX_FIELD_ENTRIES = 256  # entries of one list or mapping in a cluster or template (copied into every pod)
+MAX_VALUE_LENGTH = 16 * 1024  # characters of one string in a cluster or template (copied into every pod)
 
 # ---- the output ----
 MAX_OUTPUT_OBJECTS = 10_000  # generated objects of one render, all clusters together
@@ -49,7 +50,8 @@ RAISABLE: dict[str, tuple[str, int]] = {
     "maxShardPools": ("MAX_SHARD_POOLS", 16_384),
     "maxPoolReplicas": ("MAX_POOL_REPLICAS", 1000),
     "maxComponentReplicas": ("MAX_COMPONENT_REPLICAS", 100_000),
-    "maxListItems": ("MAX_LIST_ITEMS", 4096),
+    "maxFieldEntries": ("MAX_FIELD_ENTRIES", 4096),
+    "maxValueLength": ("MAX_VALUE_LENGTH", 256 * 1024),
     "maxOutputObjects": ("MAX_OUTPUT_OBJECTS", 200_000),
     "maxResults": ("MAX_RESULTS", 100_000),
 }

@@ -412,3 +412,43 @@ def test_files_of_a_folder_add_up_against_the_input_limit(monkeypatch, tmp_path:
         (tmp_path / f"{i}.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n" + "#" * 100)
     rl = read_paths([str(tmp_path)])
     assert [p for p in rl.problems if "limit MAX_INPUT_BYTES" in p.message and p.file == "2.yaml"]
+
+
+# ---- fan-out: what is copied into every pod is bounded ----
+
+def test_many_image_pull_secrets_are_refused_before_they_are_copied_into_every_pod():
+    obj = cluster()
+    obj["spec"]["imagePullSecrets"] = [{"name": f"s{i}"} for i in range(3000)]
+    out = run_text(resource_list(obj))
+    assert [r for r in out.results if r.path == "spec.imagePullSecrets" and "MAX_FIELD_ENTRIES" in r.message]
+    assert not out.resolved
+
+
+def test_long_string_in_a_template_is_refused_once():
+    tpl = {"apiVersion": "multigres.com/v1alpha1", "kind": "MultigresDeploymentTemplate",
+           "metadata": {"name": "tpl", "namespace": "default"},
+           "spec": {"shardPool": {"dataVolumeClaimTemplate": {"storageClassName": "x" * 20000}}}}
+    out = run_text(resource_list(cluster(), tpl))
+    found = [r for r in out.results if "MAX_VALUE_LENGTH" in r.message]
+    assert len(found) == 1 and found[0].path == "spec.shardPool.dataVolumeClaimTemplate.storageClassName", [r.describe() for r in out.results]
+
+
+# ---- messages ----
+
+def test_invalid_template_is_not_reported_as_missing():
+    obj = cluster()
+    obj["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"][0][
+        "multigresDeploymentTemplate"] = "tpl"
+    tpl = {"apiVersion": "multigres.com/v1alpha1", "kind": "MultigresDeploymentTemplate",
+           "metadata": {"name": "tpl", "namespace": "default"}, "spec": {"shardPool": {"replicas": "three"}}}
+    out = run_text(resource_list(obj, tpl))
+    assert errors(out, "is invalid (its own errors say why)")
+    assert not errors(out, "not found")
+
+
+def test_duplicate_cluster_is_reported_at_the_second_file(tmp_path: Path):
+    (tmp_path / "a.yaml").write_text(yamlio.dump(cluster()))
+    (tmp_path / "b.yaml").write_text(yamlio.dump(cluster()))
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    found = [r for r in ans.results if "appears twice" in r.message]
+    assert [(r.file, r.line) for r in found] == [("b.yaml", 1)] and "first in a.yaml" in found[0].message
