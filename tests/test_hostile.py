@@ -430,7 +430,8 @@ def test_long_string_in_a_template_is_refused_once():
            "spec": {"shardPool": {"dataVolumeClaimTemplate": {"storageClassName": "x" * 20000}}}}
     out = run_text(resource_list(cluster(), tpl))
     found = [r for r in out.results if "MAX_VALUE_LENGTH" in r.message]
-    assert len(found) == 1 and found[0].path == "spec.shardPool.dataVolumeClaimTemplate.storageClassName", [r.describe() for r in out.results]
+    assert [r.path for r in found] == ["spec.shardPool.dataVolumeClaimTemplate.storageClassName"], \
+        [r.describe() for r in out.results]
 
 
 # ---- messages ----
