@@ -287,8 +287,14 @@ def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
 def address_problem(address: str) -> str | None:
     if any(c.isspace() for c in address):
         return "contains whitespace; it is passed as a command-line argument, so write host:port alone"
-    if not all(_HOST_PORT.match(part) for part in address.split(",")):
+    parts = address.split(",")
+    if not all(_HOST_PORT.match(part) for part in parts):
         return "is not host:port (or a comma-separated list of them)"
+    for part in parts:
+        tail = part.rpartition("]")[2] if part.startswith("[") else part  # after an IPv6 address
+        port = tail.rpartition(":")[2] if ":" in tail else None
+        if port is not None and not 1 <= int(port) <= 65535:  # the pattern allows 1 to 5 digits
+            return f"has port {port}, which is not a TCP port (1 to 65535)"
     return None
 
 
@@ -323,11 +329,32 @@ def check_paths(cluster: MultigresCluster) -> list[Result]:
                         out.append(error(f"{key} {sub!r} must be an absolute path (starting with '/') without "
                                          "whitespace or control characters; it is passed as a command-line "
                                          "argument.", f"{path}.{key}"))
+                    elif key == "backupLocation" and _mount_clash(sub):
+                        out.append(error(f"backupLocation {sub!r} is, or contains, a path the pooler pods already "
+                                         f"mount ({_mount_clash(sub)}); the API server refuses two volumes at one "
+                                         "path. Use a path of its own, such as /backups.", f"{path}.{key}"))
                 elif key not in ("overrides", "images"):
                     stack.append((f"{path}.{key}", sub))
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
     return sorted(out, key=lambda r: r.path)
+
+
+# What the pooler pods mount (workloads/shard.py, objects.py): the backup volume may be none of
+# these, nor a folder above one (`/` would hold them all).
+POOLER_MOUNTS = (defaults.POOLER_DIR, defaults.PASSWORD_MOUNT, defaults.PGBACKREST_CERT_DIR, defaults.PG_HBA_MOUNT,
+                 "/dev/shm", "/tmp")
+
+
+def _mount_clash(location: str) -> str | None:
+    """The pooler mount a backup location would collide with, if any."""
+    import posixpath
+
+    normal = posixpath.normpath("/" + location.lstrip("/"))  # `//tmp` is /tmp to the kubelet
+    for mount in POOLER_MOUNTS:
+        if normal == mount or normal == "/" or mount.startswith(normal.rstrip("/") + "/"):
+            return mount
+    return None
 
 
 def check_options(options: Any, prefix: str) -> list[Result]:

@@ -453,3 +453,40 @@ def test_duplicate_cluster_is_reported_at_the_second_file(tmp_path: Path):
     ans = answer(RENDER, paths=[str(tmp_path)])
     found = [r for r in ans.results if "appears twice" in r.message]
     assert [(r.file, r.line) for r in found] == [("b.yaml", 1)] and "first in a.yaml" in found[0].message
+
+
+def _with_backup_location(location: str) -> Output:
+    obj = cluster()
+    obj["spec"]["databases"]["templates"][0]["spec"]["backupLocation"] = location
+    return run_text(resource_list(obj))
+
+
+def test_backup_location_on_the_data_mount_is_an_error():
+    out = _with_backup_location("/data")
+    assert [r for r in out.results if r.path.endswith("backupLocation") and "/data" in r.message], \
+        [r.describe() for r in out.results]
+
+
+def test_backup_location_at_the_root_is_an_error():
+    assert [r for r in _with_backup_location("/").results if r.path.endswith("backupLocation")]
+
+
+def test_backup_location_of_its_own_renders():
+    out = _with_backup_location("/backups")
+    assert not errors(out), errors(out)
+
+
+def _with_topo_address(address: str) -> Output:
+    obj = cluster()
+    obj["spec"]["globalTopoServer"] = {"external": {"address": address}}
+    return run_text(resource_list(obj))
+
+
+def test_external_topo_port_zero_is_an_error():
+    out = _with_topo_address("etcd.example:0")
+    assert [r for r in out.results if r.path == "spec.globalTopoServer.external.address" and "TCP port" in r.message]
+
+
+def test_external_topo_port_99999_is_an_error():
+    out = _with_topo_address("etcd.example:99999")
+    assert [r for r in out.results if r.path == "spec.globalTopoServer.external.address" and "TCP port" in r.message]
