@@ -155,6 +155,11 @@ def mode_options(mode: Mode, rl: ResourceList, config: str | None, config_text: 
         fc, file = found[0].obj, found[0].file
         problems = [extra_config(item, found[0]) for item in found[1:]]
     options, more = parse_options(fc, file, env_overrides(env) if mode.env else None)
+    if found and config is None and config_text is None:
+        from .locate import locate_results
+
+        # the config left the items, so the render cannot place its results: line and column here
+        more = locate_results([r.replace(file=None) if r.file == file else r for r in more], found[:1])
     return options, problems + more
 
 

@@ -490,3 +490,12 @@ def test_external_topo_port_zero_is_an_error():
 def test_external_topo_port_99999_is_an_error():
     out = _with_topo_address("etcd.example:99999")
     assert [r for r in out.results if r.path == "spec.globalTopoServer.external.address" and "TCP port" in r.message]
+
+
+def test_function_config_error_among_the_files_has_its_line(tmp_path: Path):
+    (tmp_path / "c.yaml").write_text(yamlio.dump(cluster()))
+    (tmp_path / "fn.yaml").write_text("apiVersion: fn.multigres.com/v1alpha1\nkind: RenderMultigres\nmetadata:\n"
+                                      "  name: r\nspec:\n  limits:\n    maxShard: 3\n")
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    found = [r for r in ans.results if r.path == "spec.limits.maxShard"]
+    assert [(r.file, r.line) for r in found] == [("fn.yaml", 7)], [r.describe() for r in ans.results]
