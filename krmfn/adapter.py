@@ -159,7 +159,7 @@ def mode_options(mode: Mode, rl: ResourceList, config: str | None, config_text: 
         from .locate import locate_results
 
         # the config left the items, so the render cannot place its results: line and column here
-        more = locate_results([r.replace(file=None) if r.file == file else r for r in more], found[:1])
+        more = [locate_results([r.replace(file=None)], found[:1])[0] if file and r.file == file else r for r in more]
     return options, problems + more
 
 
