@@ -1,4 +1,4 @@
-"""Every bound the function enforces, in one place (docs/limits.md).
+"""Every bound the function enforces, in one place (docs/limits.md; docs/safety.md for the rest).
 
 The function runs on whatever a Git repository holds (Argo CD's repo-server, kpt on users'
 files). Each limit keeps time and memory proportional to a small input, and each is reported as

@@ -223,7 +223,8 @@ def test_output_bound_is_checked_before_resolve_and_build():
 
 
 def test_object_estimate_bounds_what_the_examples_render():
-    from krmfn.api.fast import validate
+    from krmfn.api.validator import validate
+
     from krmfn.checks import estimate_objects
     from krmfn.resourcelist import read_paths
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .. import limits
 from ..results import Result, error
 
 
@@ -107,8 +108,6 @@ def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
 
 
 def validation_results(root: type[BaseModel], exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Result]:
-    from .. import limits
-
     results = []
     for i, details in enumerate(exc.errors(include_url=False)):
         loc = tuple(p for p in details["loc"] if not (isinstance(p, str) and p.startswith(("int", "str",
