@@ -29,8 +29,8 @@ from .options import parse_options as parse_options  # re-exported: function.par
 from .reconcile import check_collisions, is_previous_output, reconcile
 from .resolve.cluster import Resolved, resolve_cluster
 from .resolve.templates import TemplateIndex
-from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, Key, ResourceList
-from .results import ResourceRef, Result, error, sort_results, with_ref
+from .resourcelist import INDEX, LEGACY_INDEX, LEGACY_PATH, PATH, Item, Key, ResourceList, octal_lookalikes
+from .results import ResourceRef, Result, error, sort_results, warning, with_ref
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def _template_index(templates: list[Item], results: list[Result]) -> dict[str | 
     first: dict[tuple[str | None, str], Item] = {}
     for item in templates:
         index = by_ns.setdefault(item.namespace, TemplateIndex({}))
+        results.extend(ambiguous_numbers(item))
         problems = _template_problems(item)
         if problems:
             results.extend(with_ref(problems, ResourceRef.of(item.obj)))
@@ -250,9 +251,18 @@ def too_many_objects(ref: ResourceRef) -> Result:
                  "cells, or raise the limit (docs/limits.md).", "spec", ref)
 
 
+def ambiguous_numbers(item: Item) -> list[Result]:
+    """A warning for each integer a YAML 1.1 reader (kubectl, Argo CD) reads differently."""
+    return [warning(f"{text} is read as {int(text, 10)} here and by kpt (YAML 1.2), but as octal {int(text, 8)} "
+                    f"by kubectl and Argo CD (YAML 1.1), which apply this object; write {int(text, 10)} without "
+                    "the leading zero.", path, ResourceRef.of(item.obj))
+            for path, text in octal_lookalikes(item.node) if set(text.lstrip("+-")) <= set("01234567")]
+
+
 def validate_cluster(item: Item, state: Render) -> MultigresCluster | None:
     """The validated cluster, or None when it is invalid or too large to go on with."""
     ref = ResourceRef.of(item.obj)
+    state.results.extend(ambiguous_numbers(item))
     try:
         cluster = validate("MultigresCluster", item.obj)
     except Invalid as exc:

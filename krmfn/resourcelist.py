@@ -244,6 +244,35 @@ def foreign_alias(node: yaml.Node) -> yaml.Node | None:
     return None
 
 
+_OCTAL_LOOKALIKE = re.compile(r"^[-+]?0[0-9]+$")
+
+
+def octal_lookalikes(node: yaml.Node | None) -> list[tuple[str, str]]:
+    """(field path, text) of each plain integer written with a leading zero (`010`).
+
+    kyaml reads `010` as 10 (YAML 1.2, as this function does); kubectl and Argo CD read it as 8
+    (YAML 1.1 octal). The function renders from one value, the API server stores the other.
+    """
+    out: list[tuple[str, str]] = []
+    stack: list[tuple[str, yaml.Node]] = [("", node)] if node is not None else []
+    seen: set[int] = set()
+    while stack:
+        path, current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.ScalarNode):
+            if current.tag == "tag:yaml.org,2002:int" and not current.style and _OCTAL_LOOKALIKE.match(current.value):
+                out.append((path, current.value))
+        elif isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                stack.append((f"{path}.{name}" if path else str(name), value))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(current.value))
+    return sorted(out)
+
+
 RESOURCE_LIST_VERSIONS = {"ResourceList": ("config.kubernetes.io/v1", "config.kubernetes.io/v1alpha1"),
                           "List": ("v1",)}
 

@@ -224,7 +224,6 @@ def test_output_bound_is_checked_before_resolve_and_build():
 
 def test_object_estimate_bounds_what_the_examples_render():
     from krmfn.api.validator import validate
-
     from krmfn.checks import estimate_objects
     from krmfn.resourcelist import read_paths
 
@@ -500,3 +499,12 @@ def test_function_config_error_among_the_files_has_its_line(tmp_path: Path):
     ans = answer(RENDER, paths=[str(tmp_path)])
     found = [r for r in ans.results if r.path == "spec.limits.maxShard"]
     assert [(r.file, r.line) for r in found] == [("fn.yaml", 7)], [r.describe() for r in ans.results]
+
+
+def test_octal_lookalike_replicas_warns_that_kubectl_reads_it_differently():
+    text = resource_list(cluster()).replace("cell: zone1\n", "cell: zone1\n                replicas: 010\n")
+    assert "replicas: 010" in text
+    out = run_text(text)
+    found = [r for r in out.results if r.severity == "warning" and "octal 8" in r.message]
+    assert [r.path for r in found] == ["spec.databases.templates[0].spec.tablegroups[0].shardTemplate.pools[0]"
+                                       ".replicas"], [r.describe() for r in out.results]
