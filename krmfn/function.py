@@ -24,7 +24,7 @@ from .checks import (
     secrets_by_name,
     secrets_written_by,
 )
-from .locate import locate_results
+from .locate import locate, locate_results, source_path
 from .options import parse_options as parse_options  # re-exported: function.parse_options callers keep working
 from .reconcile import check_collisions, is_previous_output, reconcile
 from .resolve.cluster import Resolved, resolve_cluster
@@ -297,11 +297,21 @@ def resolve_checked(item: Item, cluster: MultigresCluster, indexes: dict[str | N
     problems += with_ref(resolved.results, ref)
     for child in resolved.children:
         child_ref = ResourceRef.of_child(child)
-        problems += with_ref([r for check in CHILD_CHECKS for r in check(child)], child_ref)
+        found = [r for check in CHILD_CHECKS for r in check(child)]
+        problems += [at_source(r, child, item) for r in with_ref(found, child_ref)]
         state.owners[(child_ref.kind, child_ref.namespace, child_ref.name)] = item
     state.results.extend(problems)
     state.resolved.append(resolved)
     return None if any(r.severity == "error" for r in problems) else resolved
+
+
+def at_source(result: Result, child: Any, item: Item) -> Result:
+    """A problem found on a generated child, with the line and column in the user's file of the
+    cluster field it came from (its path stays the child's: that is where the value ended up)."""
+    if item.node is None or item.file is None:
+        return result
+    node = locate(item.node, source_path(child, result.path, item.obj))
+    return result.replace(line=item.line + node.start_mark.line + 1, column=node.start_mark.column + 1)
 
 
 def build(resolved: Resolved, state: Render) -> list[dict[str, Any]]:

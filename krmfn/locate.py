@@ -80,3 +80,40 @@ def locate(node: Any, path: str, keys: dict[int, dict[str, Any]] | None = None) 
         else:
             return current
     return current
+
+
+def _index_of(entries: Any, name: str) -> int | None:
+    if isinstance(entries, list):
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and entry.get("name") == name:
+                return i
+    return None
+
+
+def _get(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def source_path(child: Any, path: str, cluster: dict[str, Any]) -> str:
+    """Where in the cluster a problem found on one of its generated children was written (or the
+    nearest field there: a value a template set has no place of its own in the cluster).
+
+    A MultiTableGroup's pools are its table group's pools, in order, and a MultiShard points at its
+    table group; a MultiCell's gateway is its cell's; anything else points at the cluster's spec.
+    """
+    rest = path.removeprefix("spec").lstrip(".")
+    spec = cluster.get("spec")
+    if child.kind in ("MultiTableGroup", "MultiShard"):  # a shard's fields: its table group's line
+        d = _index_of(_get(spec, "databases", "templates"), child.spec.database_name)
+        if d is not None:
+            db = _get(spec, "databases", "templates")[d]
+            t = _index_of(_get(db, "spec", "tablegroups"), child.spec.table_group_name)
+            if t is not None:
+                return f"spec.databases.templates[{d}].spec.tablegroups[{t}].{rest}"
+    if child.kind == "MultiCell":
+        c = _index_of(_get(spec, "cells", "templates"), child.spec.name)
+        if c is not None:
+            return f"spec.cells.templates[{c}].spec.{rest.replace('multiGateway', 'multigateway', 1)}"
+    return "spec"

@@ -508,3 +508,14 @@ def test_octal_lookalike_replicas_warns_that_kubectl_reads_it_differently():
     found = [r for r in out.results if r.severity == "warning" and "octal 8" in r.message]
     assert [r.path for r in found] == ["spec.databases.templates[0].spec.tablegroups[0].shardTemplate.pools[0]"
                                        ".replicas"], [r.describe() for r in out.results]
+
+
+def test_problem_on_a_generated_child_has_the_line_of_the_cluster_field(tmp_path: Path):
+    obj = cluster()
+    pool = obj["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"][0]
+    pool["replicas"] = 40
+    (tmp_path / "c.yaml").write_text(yamlio.dump(obj))
+    ans = answer(RENDER, paths=[str(tmp_path)])
+    found = [r for r in ans.results if "MAX_POOL_REPLICAS" in r.message]
+    line = next(i for i, text in enumerate(yamlio.dump(obj).splitlines(), 1) if "replicas: 40" in text)
+    assert [(r.file, r.line) for r in found] == [("c.yaml", line)], [r.describe() for r in ans.results]
