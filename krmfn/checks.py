@@ -438,10 +438,24 @@ def estimate_objects(cluster: MultigresCluster) -> int:
 _COUNTED = frozenset({"templates", "tablegroups", "pools"})
 
 
+def _entries_limit(where: str) -> str:
+    return "MAX_FIELD_ENTRIES" if where.rpartition(".")[2] not in _COUNTED else "MAX_FIELD_ENTRIES or its own"
+
+
+def _entries_allowed(where: str) -> int:
+    """Entries a collection may hold here: a counted list (cells, databases, table groups, pools)
+    up to the largest of the limits that count it exactly later (check_sizes)."""
+    if where.rpartition(".")[2] not in _COUNTED:
+        return limits.MAX_FIELD_ENTRIES
+    return max(limits.MAX_FIELD_ENTRIES, limits.MAX_CELLS, limits.MAX_DATABASES, limits.MAX_TABLE_GROUPS,
+               limits.MAX_POOLS_PER_TABLE_GROUP)
+
+
 def field_size_problems(value: Any, path: str) -> list[Result]:
     """Lists, mappings and strings of a cluster or template that are larger than any real use:
     the builders copy them into every pod, so their size multiplies by the objects rendered
-    (300,000 imagePullSecrets were 1.6 GiB). One result per field, found in one linear walk."""
+    (300,000 imagePullSecrets were 1.6 GiB). One result per field, found in one linear walk, on
+    the raw object before it is validated (300,000 unknown keys were 300,000 validation errors)."""
     out = []
     stack: list[tuple[str, Any]] = [(path, value)]
     while stack:
@@ -453,9 +467,9 @@ def field_size_problems(value: Any, path: str) -> list[Result]:
             continue
         if not isinstance(current, dict | list):
             continue
-        if len(current) > limits.MAX_FIELD_ENTRIES and where.rpartition(".")[2] not in _COUNTED:
-            out.append(error(f"{len(current):,} entries is more than {limits.MAX_FIELD_ENTRIES} (limit "
-                             "MAX_FIELD_ENTRIES); it is copied into every pod, use fewer.", where))
+        if len(current) > _entries_allowed(where):
+            out.append(error(f"{len(current):,} entries is more than {_entries_allowed(where)} (limit "
+                             f"{_entries_limit(where)}); it is copied into every pod, use fewer.", where))
             continue
         if isinstance(current, dict):
             stack.extend((f"{where}.{k}", v) for k, v in current.items())
@@ -464,11 +478,7 @@ def field_size_problems(value: Any, path: str) -> list[Result]:
     return sorted(out, key=lambda r: r.path)
 
 
-def check_field_sizes(cluster: MultigresCluster) -> list[Result]:
-    return field_size_problems(cluster.spec.dump(), "spec")
-
-
-SIZE_CHECKS: list[ClusterCheck] = [check_sizes, check_field_sizes]
+SIZE_CHECKS: list[ClusterCheck] = [check_sizes]
 
 
 def check_replica_bounds(child: Child) -> list[Result]:

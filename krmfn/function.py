@@ -98,11 +98,14 @@ def _second_copy(result: Result, item: Item) -> Result:
 
 
 def _template_problems(item: Item) -> list[Result]:
+    too_large = field_size_problems(item.obj.get("spec"), "spec")
+    if too_large:  # before validation, whose time and results grow with them
+        return too_large
     try:
         validate("MultigresDeploymentTemplate", item.obj)
     except Invalid as exc:
         return exc.results()
-    return field_size_problems(item.obj.get("spec"), "spec")
+    return []
 
 
 def _generated_path(cluster: Item, obj: dict[str, Any], shared_name: bool = False) -> str:
@@ -263,6 +266,10 @@ def validate_cluster(item: Item, state: Render) -> MultigresCluster | None:
     """The validated cluster, or None when it is invalid or too large to go on with."""
     ref = ResourceRef.of(item.obj)
     state.results.extend(ambiguous_numbers(item))
+    too_large = field_size_problems(item.obj.get("spec"), "spec")
+    if too_large:  # before validation, whose time and results grow with them
+        state.results.extend(with_ref(too_large, ref))
+        return None
     try:
         cluster = validate("MultigresCluster", item.obj)
     except Invalid as exc:

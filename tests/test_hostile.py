@@ -236,18 +236,26 @@ def test_object_estimate_bounds_what_the_examples_render():
             assert estimate_objects(validate("MultigresCluster", item.obj)) >= count, example
 
 
-def test_unknown_fields_give_a_bounded_number_of_results():
+def test_thousands_of_unknown_fields_are_one_error_before_validation():
     obj = cluster()
     obj["spec"].update({f"unknown{i}": 1 for i in range(3000)})
     out = run_text(resource_list(obj))
-    assert len(out.results) == 1001
-    assert errors(out, "2,000 more results (2,000 of them errors)")
+    assert [r.path for r in out.results if r.severity == "error"] == ["spec"]
+    assert errors(out, "MAX_FIELD_ENTRIES")
+
+
+def test_results_beyond_max_results_are_counted_in_one():
+    obj = cluster()
+    obj["spec"].update({f"unknown{i}": 1 for i in range(200)})
+    out = run_text(resource_list(obj, function_config=_config(maxResults=50)))
+    assert len(out.results) == 51
+    assert errors(out, "150 more results (150 of them errors)")
 
 
 def test_results_limit_can_be_raised():
     obj = cluster()
     obj["spec"].update({f"unknown{i}": 1 for i in range(1200)})
-    out = run_text(resource_list(obj, function_config=_config(maxResults=2000)))
+    out = run_text(resource_list(obj, function_config=_config(maxResults=2000, maxFieldEntries=2000)))
     assert len(out.results) == 1200
 
 

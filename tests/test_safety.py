@@ -603,8 +603,10 @@ def test_result_on_generated_child_carries_the_cluster_file(tmp_path: Path):
     proc = _cli("render", str(tmp_path))
     assert proc.returncode == 1
     err = proc.stderr.decode()
-    assert "cluster.yaml: ERROR: default/MultiTableGroup/minimal-postgres-default spec.shardTemplate.pools[0]" \
-           ".dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is not a valid" in err
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "Fast_SSD" in t)  # the cluster field's line
+    assert f"cluster.yaml:{line}:" in err and ": ERROR: default/MultiTableGroup/minimal-postgres-default " \
+           "spec.shardTemplate.pools[0].dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is " \
+           "not a valid" in err
 
 
 def test_render_missing_path_names_it_once():
