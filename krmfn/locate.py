@@ -47,6 +47,8 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
         if item.node is not None and item.file is not None:
             node = locate(item.node, r.path, keys)
             line, column = item.line + node.start_mark.line + 1, node.start_mark.column + 1
+        elif item.file is not None and item.doc is not None:  # an item that kept no node: its document's line
+            line = item.line + 1
         out.append(r.replace(file=file, index=index, line=line, column=column))
     return out
 

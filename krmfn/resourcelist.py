@@ -320,7 +320,7 @@ def parse_resource_list(text: str) -> ResourceList:
         if problem:
             rl.problems.append(problem)
             continue
-        rl.items.append(Item(obj, spans[i], node=nodes[i]))
+        rl.items.append(Item(obj, spans[i], node=located_node(obj, nodes[i])))
     return rl
 
 
@@ -543,9 +543,23 @@ def read_documents(rl: ResourceList, source: str, rel: str | None, first_index: 
                 obj["metadata"]["annotations"] = {}
             obj["metadata"]["annotations"][PATH] = rel
             obj["metadata"]["annotations"][INDEX] = str(index)
-        rl.items.append(Item(obj, doc=document_text(chunk), node=node, line=first_line, file=rel,
-                             index=index))
+        rl.items.append(Item(obj, doc=document_text(chunk), node=located_node(obj, node), line=first_line,
+                             file=rel, index=index))
         index += 1
+
+
+# Kinds whose results point at a field inside them (locate.py); any other item keeps only its
+# document's line, not its node tree: the trees were most of a large input's memory.
+LOCATED_KINDS = frozenset({"MultigresCluster", "MultigresDeploymentTemplate", "RenderMultigres"})
+
+
+def located_node(obj: dict[str, Any], node: Any) -> Any:
+    """The node tree an item keeps: only for the kinds results are located in, and a config."""
+    if obj.get("kind") in LOCATED_KINDS:
+        return node
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return node if isinstance(annotations, dict) and "config.kubernetes.io/function" in annotations else None
 
 
 _KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+")
