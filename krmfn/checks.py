@@ -417,9 +417,10 @@ def check_sizes(cluster: MultigresCluster) -> list[Result]:
 # What the builders write at most (workloads/): for the cluster (global etcd child and its 4
 # objects, registration 2, multiadmin 2, Certificate 1), per cell (MultiCell, gateway Deployment,
 # Service, PDB; a cell etcd child and its 4), per table group (MultiTableGroup, a multiorch
-# Deployment per pool cell), per shard (MultiShard, backup claim, pg_hba ConfigMap) and per pool of
-# a shard (StatefulSet, headless Service, PDB). tests/test_hostile.py checks it bounds the examples.
-OBJECTS_PER_CLUSTER, OBJECTS_PER_CELL, OBJECTS_PER_TABLE_GROUP, OBJECTS_PER_SHARD, OBJECTS_PER_POOL = 10, 9, 1, 3, 3
+# Deployment per pool cell), per shard (MultiShard, backup claim, pg_hba ConfigMap, PDB) and per
+# pool of a shard (StatefulSet, headless Service; one more to spare). tests/test_hostile.py checks
+# it bounds the examples.
+OBJECTS_PER_CLUSTER, OBJECTS_PER_CELL, OBJECTS_PER_TABLE_GROUP, OBJECTS_PER_SHARD, OBJECTS_PER_POOL = 10, 9, 1, 4, 3
 
 
 def estimate_objects(cluster: MultigresCluster) -> int:
