@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from . import defaults, limits, naming
-from .api.fast import cell_topo
+from .api.fast import alias, cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
 
@@ -239,6 +239,9 @@ def _all_images(cluster: MultigresCluster) -> list[tuple[str, str]]:
         if topo is not None and topo.managed_spec is not None and topo.managed_spec.image is not None:
             field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
             found.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.image", topo.managed_spec.image))
+    m = cluster.spec.monitoring
+    if m is not None and m.exporter is not None and m.exporter.image is not None:
+        found.append(("spec.monitoring.exporter.image", m.exporter.image))
     return found
 
 
@@ -249,6 +252,28 @@ def check_image_references(cluster: MultigresCluster) -> list[Result]:
         if problem:
             out.append(error(f"image {image!r} {problem}; write a reference such as "
                              "ghcr.io/multigres/multigres:sha-6bd80b9.", path))
+    return out
+
+
+def check_monitoring(cluster: MultigresCluster) -> list[Result]:
+    """Label keys of the monitoring objects as the API server takes them, and endpoints as URLs
+    the OTel SDK's exporters accept (a scheme, or they fail at start and export nothing)."""
+    m = cluster.spec.monitoring
+    if m is None:
+        return []
+    out = [error(f"label key {key!r} is not a Kubernetes label key ([prefix/]name, name at most 63 "
+                 "characters of letters, digits, '-', '_', '.'); rename it.", f"spec.monitoring.labels.{key}")
+           for key in m.labels or {} if not (_RESOURCE_NAME.match(key) and len(key.rsplit("/", 1)[-1]) <= 63)]
+    for field in ("endpoint", "traces_endpoint"):
+        url = getattr(m.otlp, field) if m.otlp is not None else None
+        if url is not None and not url.startswith(("http://", "https://")):
+            out.append(error(f"OTLP endpoint {url!r} has no http:// or https:// scheme; write the full URL, e.g. "
+                             "http://prometheus.monitoring.svc:9090/api/v1/otlp/v1/metrics.",
+                             f"spec.monitoring.otlp.{alias('OTLPSpec', field)}"))
+    if m.enabled is True and m.otlp is None:
+        out.append(warning("monitoring is enabled without an OTLP endpoint: the Multigres components export no "
+                           "metrics, only PostgreSQL and etcd are scraped; set spec.monitoring.otlp.endpoint.",
+                           "spec.monitoring"))
     return out
 
 
@@ -430,6 +455,7 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_certificate_namespace,
     check_image_references,
     check_secret_names,
+    check_monitoring,
     check_topo_addresses,
     check_paths,
     check_label_values,

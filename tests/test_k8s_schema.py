@@ -18,8 +18,8 @@ EXAMPLE_DIRS = sorted(d for d in EXAMPLES.iterdir() if d.is_dir() and any(d.glob
 
 def builtin(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Objects of Kubernetes' own groups (our CRs are checked against our CRDs elsewhere; a
-    cert-manager Certificate has no schema here)."""
-    return [o for o in objs if not str(o.get("apiVersion", "")).startswith(("multigres.com/", "cert-manager.io/"))
+    cert-manager Certificate and the prometheus-operator kinds have no schema here)."""
+    return [o for o in objs if not str(o.get("apiVersion", "")).startswith(("multigres.com/", "cert-manager.io/", "monitoring.coreos.com/"))
             and o.get("kind") not in ("Kptfile", "CustomResourceDefinition")]
 
 

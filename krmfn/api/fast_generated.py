@@ -957,8 +957,89 @@ def v_ContainerSpec(data):
     return obj
 
 
+class PoolExporterSpec(Base):
+    __slots__ = ('enabled', 'resources')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.resources is not None and (include is None or 'resources' in include):
+            out['resources'] = self.resources.dump()
+        return out
+
+
+_KEYS_PoolExporterSpec = frozenset(['enabled', 'resources'])
+
+
+def v_PoolExporterSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_PoolExporterSpec:
+            return None
+    obj = PoolExporterSpec.__new__(PoolExporterSpec)
+    v1 = data.get('enabled', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.enabled = v1
+    else:
+        if v1 is None:
+            obj.enabled = None
+        else:
+            if type(v1) is not bool:
+                return None
+            obj.enabled = v1
+    v2 = data.get('resources', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.resources = v2
+    else:
+        if v2 is None:
+            obj.resources = None
+        else:
+            obj.resources = v_ResourceRequirements(v2)
+            if obj.resources is None:
+                return None
+    return obj
+
+
+class PoolMonitoring(Base):
+    __slots__ = ('exporter',)
+
+    def dump(self, include=None):
+        out = {}
+        if self.exporter is not None and (include is None or 'exporter' in include):
+            out['exporter'] = self.exporter.dump()
+        return out
+
+
+_KEYS_PoolMonitoring = frozenset(['exporter'])
+
+
+def v_PoolMonitoring(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_PoolMonitoring:
+            return None
+    obj = PoolMonitoring.__new__(PoolMonitoring)
+    v1 = data.get('exporter', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.exporter = v1
+    else:
+        if v1 is None:
+            obj.exporter = None
+        else:
+            obj.exporter = v_PoolExporterSpec(v1)
+            if obj.exporter is None:
+                return None
+    return obj
+
+
 class PoolRef(Base):
-    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -978,10 +1059,12 @@ class PoolRef(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'postgres', 'replicas', 'type'])
+_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'postgres', 'replicas', 'type'])
 
 
 def v_PoolRef(data):
@@ -1081,6 +1164,17 @@ def v_PoolRef(data):
         else:
             obj.multipooler = v_ContainerSpec(v13)
             if obj.multipooler is None:
+                return None
+    v14 = data.get('monitoring', MISSING)
+    if v14 is MISSING:
+        v14 = None
+        obj.monitoring = v14
+    else:
+        if v14 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v14)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -1631,8 +1725,269 @@ def v_PgBackRestTLS(data):
     return obj
 
 
+class OTLPSpec(Base):
+    __slots__ = ('endpoint', 'protocol', 'export_interval_seconds', 'traces_endpoint')
+
+    def dump(self, include=None):
+        out = {}
+        if self.endpoint is not None and (include is None or 'endpoint' in include):
+            out['endpoint'] = self.endpoint
+        if self.protocol is not None and (include is None or 'protocol' in include):
+            out['protocol'] = self.protocol
+        if self.export_interval_seconds is not None and (include is None or 'export_interval_seconds' in include):
+            out['exportIntervalSeconds'] = self.export_interval_seconds
+        if self.traces_endpoint is not None and (include is None or 'traces_endpoint' in include):
+            out['tracesEndpoint'] = self.traces_endpoint
+        return out
+
+
+_KEYS_OTLPSpec = frozenset(['endpoint', 'exportIntervalSeconds', 'protocol', 'tracesEndpoint'])
+
+
+def v_OTLPSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_OTLPSpec:
+            return None
+    obj = OTLPSpec.__new__(OTLPSpec)
+    v1 = data.get('endpoint', MISSING)
+    if v1 is MISSING:
+        return None
+    if type(v1) is not str:
+        return None
+    if len(v1) < 1:
+        return None
+    obj.endpoint = v1
+    v2 = data.get('protocol', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.protocol = v2
+    else:
+        if v2 is None:
+            obj.protocol = None
+        else:
+            if type(v2) is not str or v2 not in ('http/protobuf', 'grpc'):
+                return None
+            obj.protocol = v2
+    v3 = data.get('exportIntervalSeconds', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.export_interval_seconds = v3
+    else:
+        if v3 is None:
+            obj.export_interval_seconds = None
+        else:
+            if type(v3) is not int:
+                return None
+            if v3 < 1:
+                return None
+            if v3 > 3600:
+                return None
+            obj.export_interval_seconds = v3
+    v4 = data.get('tracesEndpoint', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.traces_endpoint = v4
+    else:
+        if v4 is None:
+            obj.traces_endpoint = None
+        else:
+            if type(v4) is not str:
+                return None
+            if len(v4) < 1:
+                return None
+            obj.traces_endpoint = v4
+    return obj
+
+
+class ExporterSpec(Base):
+    __slots__ = ('enabled', 'image', 'resources')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.image is not None and (include is None or 'image' in include):
+            out['image'] = self.image
+        if self.resources is not None and (include is None or 'resources' in include):
+            out['resources'] = self.resources.dump()
+        return out
+
+
+_KEYS_ExporterSpec = frozenset(['enabled', 'image', 'resources'])
+
+
+def v_ExporterSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_ExporterSpec:
+            return None
+    obj = ExporterSpec.__new__(ExporterSpec)
+    v1 = data.get('enabled', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.enabled = v1
+    else:
+        if v1 is None:
+            obj.enabled = None
+        else:
+            if type(v1) is not bool:
+                return None
+            obj.enabled = v1
+    v2 = data.get('image', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.image = v2
+    else:
+        if v2 is None:
+            obj.image = None
+        else:
+            if type(v2) is not str:
+                return None
+            if len(v2) < 1:
+                return None
+            obj.image = v2
+    v3 = data.get('resources', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.resources = v3
+    else:
+        if v3 is None:
+            obj.resources = None
+        else:
+            obj.resources = v_ResourceRequirements(v3)
+            if obj.resources is None:
+                return None
+    return obj
+
+
+class MonitoringSpec(Base):
+    __slots__ = ('enabled', 'otlp', 'exporter', 'pod_monitors', 'prometheus_rules', 'dashboards', 'labels')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.otlp is not None and (include is None or 'otlp' in include):
+            out['otlp'] = self.otlp.dump()
+        if self.exporter is not None and (include is None or 'exporter' in include):
+            out['exporter'] = self.exporter.dump()
+        if self.pod_monitors is not None and (include is None or 'pod_monitors' in include):
+            out['podMonitors'] = self.pod_monitors
+        if self.prometheus_rules is not None and (include is None or 'prometheus_rules' in include):
+            out['prometheusRules'] = self.prometheus_rules
+        if self.dashboards is not None and (include is None or 'dashboards' in include):
+            out['dashboards'] = self.dashboards
+        if self.labels is not None and (include is None or 'labels' in include):
+            out['labels'] = {v2: v1 for v2, v1 in self.labels.items()}
+        return out
+
+
+_KEYS_MonitoringSpec = frozenset(['dashboards', 'enabled', 'exporter', 'labels', 'otlp', 'podMonitors', 'prometheusRules'])
+
+
+def v_MonitoringSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_MonitoringSpec:
+            return None
+    obj = MonitoringSpec.__new__(MonitoringSpec)
+    v3 = data.get('enabled', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.enabled = v3
+    else:
+        if v3 is None:
+            obj.enabled = None
+        else:
+            if type(v3) is not bool:
+                return None
+            obj.enabled = v3
+    v4 = data.get('otlp', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.otlp = v4
+    else:
+        if v4 is None:
+            obj.otlp = None
+        else:
+            obj.otlp = v_OTLPSpec(v4)
+            if obj.otlp is None:
+                return None
+    v5 = data.get('exporter', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.exporter = v5
+    else:
+        if v5 is None:
+            obj.exporter = None
+        else:
+            obj.exporter = v_ExporterSpec(v5)
+            if obj.exporter is None:
+                return None
+    v6 = data.get('podMonitors', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.pod_monitors = v6
+    else:
+        if v6 is None:
+            obj.pod_monitors = None
+        else:
+            if type(v6) is not bool:
+                return None
+            obj.pod_monitors = v6
+    v7 = data.get('prometheusRules', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.prometheus_rules = v7
+    else:
+        if v7 is None:
+            obj.prometheus_rules = None
+        else:
+            if type(v7) is not bool:
+                return None
+            obj.prometheus_rules = v7
+    v8 = data.get('dashboards', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.dashboards = v8
+    else:
+        if v8 is None:
+            obj.dashboards = None
+        else:
+            if type(v8) is not bool:
+                return None
+            obj.dashboards = v8
+    v9 = data.get('labels', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.labels = v9
+    else:
+        if v9 is None:
+            obj.labels = None
+        else:
+            if type(v9) is not dict:
+                return None
+            obj.labels = {}
+            for v10, v11 in v9.items():
+                if type(v10) is not str:
+                    return None
+                if type(v11) is not str:
+                    return None
+                if len(v11) > 63:
+                    return None
+                if _re.search('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$', v11) is None:
+                    return None
+                v12 = v11
+                obj.labels[v10] = v12
+    return obj
+
+
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -1656,10 +2011,12 @@ class ClusterSpec(Base):
             out['postgresPasswordSecret'] = self.postgres_password_secret
         if self.pgbackrest_tls is not None and (include is None or 'pgbackrest_tls' in include):
             out['pgbackrestTLS'] = self.pgbackrest_tls.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'multiadmin', 'pgbackrestTLS', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'monitoring', 'multiadmin', 'pgbackrestTLS', 'postgresPasswordSecret', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -1784,6 +2141,17 @@ def v_ClusterSpec(data):
             obj.pgbackrest_tls = v_PgBackRestTLS(v13)
             if obj.pgbackrest_tls is None:
                 return None
+    v14 = data.get('monitoring', MISSING)
+    if v14 is MISSING:
+        v14 = None
+        obj.monitoring = v14
+    else:
+        if v14 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_MonitoringSpec(v14)
+            if obj.monitoring is None:
+                return None
     return obj
 
 
@@ -1868,7 +2236,7 @@ def v_MultigresCluster(data):
 
 
 class PoolSpec(Base):
-    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -1880,10 +2248,12 @@ class PoolSpec(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'multipooler', 'postgres', 'replicas'])
+_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'postgres', 'replicas'])
 
 
 def v_PoolSpec(data):
@@ -1940,6 +2310,17 @@ def v_PoolSpec(data):
         else:
             obj.multipooler = v_ContainerSpec(v4)
             if obj.multipooler is None:
+                return None
+    v5 = data.get('monitoring', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.monitoring = v5
+    else:
+        if v5 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v5)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2078,7 +2459,7 @@ def v_MultigresDeploymentTemplate(data):
 
 
 class ResolvedPool(Base):
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2094,10 +2475,12 @@ class ResolvedPool(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'multipooler', 'postgres', 'replicas', 'type'])
+_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'postgres', 'replicas', 'type'])
 
 
 def v_ResolvedPool(data):
@@ -2156,6 +2539,17 @@ def v_ResolvedPool(data):
         else:
             obj.multipooler = v_ContainerSpec(v6)
             if obj.multipooler is None:
+                return None
+    v7 = data.get('monitoring', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.monitoring = v7
+    else:
+        if v7 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v7)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2278,6 +2672,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}

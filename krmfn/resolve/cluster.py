@@ -13,6 +13,7 @@ from ..api.fast import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
+from .monitoring import MonitoringFacts, resolve_monitoring
 from .templates import TemplateIndex, lookup, resolve_layers
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
@@ -31,7 +32,7 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "results")
+                 "cert_manager_issuer", "monitoring", "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
         # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
@@ -48,6 +49,7 @@ class Resolved:
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
+        self.monitoring: MonitoringFacts | None = None
         self.results: list[Result] = []
 
     def global_topo_server(self) -> ct.TopoServer | None:
@@ -111,7 +113,7 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
     return resolve_layers(base_defaults, inline, None, "ComponentSpec", f"{path}.spec")
 
 
-_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler")
+_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "monitoring")
 
 
 def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.ResolvedPool | None, list[Result]]:
@@ -358,6 +360,7 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
+    out.monitoring = resolve_monitoring(cluster.spec.monitoring)
     _global_topo(cluster, name, out.namespace, out)
     _cells(cluster, index, out)
     out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 
-from .. import defaults
+from .. import defaults, naming
 from .admin import build_multiadmin
 from .cell import build_multicell
 from .certificate import build_certificate
 from .context import ClusterContext
+from .monitoring import instrument, monitoring_objects
 from .registration import build_registration
 from .shard import build_multishard
 from .tablegroup import build_multitablegroup
@@ -24,6 +25,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..api.child_types import ResolvedPool
     from ..resolve.cluster import Child, Resolved
 
 
@@ -35,7 +37,7 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           images=resolved.images, pull=resolved.pull, multiadmin=resolved.multiadmin,
                           global_topo=resolved.global_topo, topo_image=image, cells=tuple(resolved.cells),
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
-                          cert_manager_issuer=resolved.cert_manager_issuer)
+                          cert_manager_issuer=resolved.cert_manager_issuer, monitoring=resolved.monitoring)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
@@ -49,6 +51,16 @@ def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
     return build_multishard(child, ctx)
 
 
+def pool_map(children: list[Child]) -> dict[str, ResolvedPool]:
+    """Each pool StatefulSet's name and its resolved pool (what monitoring reads per pool)."""
+    out = {}
+    for child in children:
+        if child.kind == "MultiShard":
+            for pool in child.spec.pools:
+                out[naming.pool_name(child.metadata["name"], pool.type, pool.cell)] = pool
+    return out
+
+
 def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     """Workloads of every child of one resolved cluster, and of the cluster itself."""
     ctx = cluster_context(resolved, cluster_domain)
@@ -60,6 +72,10 @@ def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     for child in resolved.children:
         if child is not topo:
             objects += build_child(child, ctx)
+    if ctx.monitoring is not None:
+        pools = pool_map(resolved.children)
+        instrument(objects, pools, ctx)
+        objects += monitoring_objects(ctx, pools, topo is not None)
     # Builders share sub-dicts (resources, selectors) with their child CRs; a JSON round trip
     # makes every object independent, so no YAML anchors appear and no edit leaks between objects.
     loaded: list[dict[str, Any]] = json.loads(json.dumps(objects))
