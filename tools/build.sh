@@ -5,7 +5,8 @@
 #
 # Usage:
 #   tools/build.sh TOOL...        build (or reuse) TOOL; TOOL is one of
-#                                 kustomize etcd kubernetes containerd coredns multigres all
+#                                 kustomize etcd kubernetes containerd coredns multigres
+#                                 prometheus postgres_exporter all
 #   tools/build.sh path TOOL      print TOOL's bin dir (no build, no check)
 #
 # The binaries live outside the checkout, in a cache keyed by tool and version:
@@ -24,7 +25,7 @@ source "$TOOLS_DIR/versions.env"
 CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
 # The builds cd into scratch dirs, so a relative root would point elsewhere.
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
-ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres)
+ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter)
 
 # Never fetch another Go toolchain (only the module proxy is reachable, and a
 # silent toolchain switch would hide a version that does not build on ours);
@@ -46,6 +47,8 @@ version_of() {
     containerd) echo "$CONTAINERD_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     multigres) echo "$MULTIGRES_COMMIT" ;;
+    prometheus) echo "$PROMETHEUS_VERSION" ;;
+    postgres_exporter) echo "$POSTGRES_EXPORTER_COMMIT" ;;
     *) die "unknown tool: $1 (want: ${ALL_TOOLS[*]} all)" ;;
   esac
 }
@@ -58,6 +61,8 @@ binaries_of() {
     containerd) echo containerd ctr containerd-shim-runc-v2 ;;
     coredns) echo coredns ;;
     multigres) echo multiadmin multigateway multiorch multipooler pgctld multigres ;;
+    prometheus) echo prometheus promtool ;;
+    postgres_exporter) echo postgres_exporter ;;
   esac
 }
 
@@ -219,6 +224,27 @@ build_multigres() { # bin work
   # cgo (the SQL parser is C); the binaries link Debian 12's glibc, which the
   # newer glibc of the image root runs.
   (cd "$2/src" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$1/" "${pkgs[@]}")
+}
+
+# Prometheus and promtool (the rules' unit tests, and the server of the monitoring e2e) from the
+# module proxy: github.com/prometheus/prometheus v0.3MM.P is Prometheus 3.MM.P. The web UI is not
+# embedded (no `builtinassets` tag); the API is all the tests use.
+build_prometheus() { # bin work
+  local v=$PROMETHEUS_VERSION release m=github.com/prometheus/common/version
+  release=3.$(echo "$v" | cut -d. -f2 | sed 's/^3//; s/^0*//').$(echo "$v" | cut -d. -f3)
+  GOBIN=$1 go install -ldflags "-s -w -X $m.Version=$release -X $m.Branch=module -X $m.Revision=$v" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$v" "github.com/prometheus/prometheus/cmd/promtool@$v"
+}
+
+# postgres_exporter from its vendored source archive (the module proxy refuses the module). Until
+# a shared fetcher of vendored archives exists, the folder holding it must be named explicitly.
+build_postgres_exporter() { # bin work
+  local src
+  : "${MULTIGRES_KRMFN_VENDOR:?set MULTIGRES_KRMFN_VENDOR to the folder holding postgres_exporter-$POSTGRES_EXPORTER_COMMIT.tar.gz and its SHA256SUMS}"
+  src=$(vendor_file "postgres_exporter-$POSTGRES_EXPORTER_COMMIT.tar.gz")
+  mkdir -p "$2/src"
+  tar -xzf "$src" -C "$2/src" --strip-components=1
+  (cd "$2/src" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w" -o "$1/" ./cmd/postgres_exporter)
 }
 
 # Runs one build into <dir>.tmp and renames it into place, so an interrupted

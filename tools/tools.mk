@@ -7,7 +7,8 @@
 
 TOOLS_BUILD ?= tools/build.sh
 
-.PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres
+.PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres \
+	tools-prometheus tools-postgres-exporter
 
 # Everything the tests need (multigres from the vendored upstream archive, see tools/versions.env).
 tools:
@@ -30,3 +31,9 @@ tools-coredns:
 
 tools-multigres:
 	$(TOOLS_BUILD) multigres
+
+tools-prometheus:
+	$(TOOLS_BUILD) prometheus
+
+tools-postgres-exporter:
+	$(TOOLS_BUILD) postgres_exporter
