@@ -19,7 +19,8 @@ EXAMPLE_DIRS = sorted(d for d in EXAMPLES.iterdir() if d.is_dir() and any(d.glob
 def builtin(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Objects of Kubernetes' own groups (our CRs are checked against our CRDs elsewhere; a
     cert-manager Certificate and the prometheus-operator kinds have no schema here)."""
-    return [o for o in objs if not str(o.get("apiVersion", "")).startswith(("multigres.com/", "cert-manager.io/", "monitoring.coreos.com/"))
+    foreign = ("multigres.com/", "cert-manager.io/", "monitoring.coreos.com/")
+    return [o for o in objs if not str(o.get("apiVersion", "")).startswith(foreign)
             and o.get("kind") not in ("Kptfile", "CustomResourceDefinition")]
 
 
