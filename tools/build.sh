@@ -228,11 +228,13 @@ build_multigres() { # bin work
 
 # Prometheus and promtool (the rules' unit tests, and the server of the monitoring e2e) from the
 # module proxy: github.com/prometheus/prometheus v0.3MM.P is Prometheus 3.MM.P. The web UI is not
-# embedded (no `builtinassets` tag); the API is all the tests use.
+# embedded (no `builtinassets` tag); the API is all the tests use. Of the service discoveries
+# only Kubernetes (and the built-in file and http ones) are compiled in (upstream's plugin build
+# tags): the cloud SDKs would double the build for nothing the tests use.
 build_prometheus() { # bin work
   local v=$PROMETHEUS_VERSION release m=github.com/prometheus/common/version
   release=3.$(echo "$v" | cut -d. -f2 | sed 's/^3//; s/^0*//').$(echo "$v" | cut -d. -f3)
-  GOBIN=$1 go install -ldflags "-s -w -X $m.Version=$release -X $m.Branch=module -X $m.Revision=$v" \
+  GOBIN=$1 go install -tags remove_all_sd,enable_kubernetes_sd -ldflags "-s -w -X $m.Version=$release -X $m.Branch=module -X $m.Revision=$v" \
     "github.com/prometheus/prometheus/cmd/prometheus@$v" "github.com/prometheus/prometheus/cmd/promtool@$v"
 }
 
