@@ -121,7 +121,7 @@ def test_exporter_sidecar_reads_the_pods_postgres_over_its_socket(example: list[
         e = env(exporter)
         socket_flag = next(a for a in cs["multipooler"]["args"] if a.startswith("--socket-file="))
         socket_dir = socket_flag.split("=", 1)[1].rsplit("/", 1)[0]
-        assert e["DATA_SOURCE_URI"] == f"localhost:5432/postgres?host={socket_dir}&sslmode=disable"
+        assert e["DATA_SOURCE_URI"] == f"/postgres?host={socket_dir}&port=5432&sslmode=disable"
         password = next(m for m in exporter["volumeMounts"] if m["name"] == "postgres-password")
         assert e["DATA_SOURCE_PASS_FILE"] == f"{password['mountPath']}/{defaults.PASSWORD_KEY}"
         assert all(m["readOnly"] for m in exporter["volumeMounts"])

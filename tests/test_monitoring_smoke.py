@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -73,15 +74,18 @@ def exporter_metric_names() -> set[str]:
 # ---- postgres_exporter against a real PostgreSQL ----
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Any:
+def postgres(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     if POSTGRES is None:
         pytest.skip("no PostgreSQL server on this machine")
     bindir = Path(POSTGRES).parent
-    root = tmp_path / "pg"
+    # Not under tmp_path: pytest's folders are private to root, and postgres refuses to run as root.
+    root = Path(tempfile.mkdtemp(prefix="krmfn-pg-"))
+    os.chmod(root, 0o700)
     data, sockets = root / "pg_data", root / "pg_sockets"
     sockets.mkdir(parents=True)
     (root / "pw").write_text(PASSWORD + "\n")
     shutil.chown(root, "postgres", "postgres")
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
     shutil.chown(sockets, "postgres", "postgres")
     shutil.chown(root / "pw", "postgres", "postgres")
     as_pg = ["runuser", "-u", "postgres", "--"]

@@ -76,12 +76,13 @@ def exporter_container(image: str, resources: dict[str, Any], pull: dict[str, An
     """postgres_exporter on the pod's own PostgreSQL, over the unix socket (nothing on the network).
 
     It reads DATA_SOURCE_URI, DATA_SOURCE_USER and DATA_SOURCE_PASS_FILE
-    (exporter/datasource.go, GetDataSources); lib/pq takes the socket directory from `host=`.
+    (exporter/datasource.go, GetDataSources: `postgresql://<user>:<password>@<uri>`). The URI has no
+    host part: lib/pq would prefer it over the `host=` parameter that names the socket directory.
     The data volume is mounted read-only: connecting to a socket needs no write access to the
     file system, and the exporter must not be able to change the data directory.
     """
     socket_dir = f"{defaults.POOLER_DIR}/pg_sockets"
-    uri = f"localhost:{defaults.PORTS['pgctld']['postgres']}/postgres?host={socket_dir}&sslmode=disable"
+    uri = f"/postgres?host={socket_dir}&port={defaults.PORTS['pgctld']['postgres']}&sslmode=disable"
     env = [{"name": "DATA_SOURCE_URI", "value": uri},
            {"name": "DATA_SOURCE_USER", "value": "postgres"},
            {"name": "DATA_SOURCE_PASS_FILE", "value": f"{defaults.PASSWORD_MOUNT}/{defaults.PASSWORD_KEY}"}]
