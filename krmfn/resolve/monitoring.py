@@ -10,7 +10,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import PoolMonitoring
+    from ..api.generated.child_types import PoolMonitoring
     from ..api.monitoring import MonitoringSpec
 
 
