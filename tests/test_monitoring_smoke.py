@@ -133,20 +133,24 @@ otlp:
 """
 
 
-def test_multiadmin_pushes_to_prometheus(rendered: list[dict[str, Any]], tmp_path: Path) -> None:
+def test_multiadmin_pushes_to_prometheus(rendered: list[dict[str, Any]], tmp_path: Path,
+                                         request: pytest.FixtureRequest) -> None:
     prometheus = go_tool("prometheus", "prometheus")
     etcd = go_tool("etcd", "etcd")
-    multiadmin = go_tool("multigres", "multiadmin")
+    # servenv refuses to run as root: a copy `nobody` may execute (the tool cache is root's).
+    public = Path(tempfile.mkdtemp(prefix="krmfn-mg-"))
+    request.addfinalizer(lambda: shutil.rmtree(public, ignore_errors=True))
+    os.chmod(public, 0o755)
+    multiadmin = str(shutil.copy(go_tool("multigres", "multiadmin"), public / "multiadmin"))
     ports = {k: free_port() for k in ("prom", "etcd", "peer", "http", "grpc")}
     (tmp_path / "prometheus.yml").write_text(PROMETHEUS_CONFIG)
     c = container(rendered, "multiadmin", "multiadmin")
     env = plain_env(c, POD_NAME="monitoring-multiadmin-x", POD_NAMESPACE="default", POD_IP="127.0.0.1")
     env["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = f"http://127.0.0.1:{ports['prom']}/api/v1/otlp/v1/metrics"
     env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000"
-    args = [a for a in c["args"] if not a.startswith(("--topo-global-server-addresses", "--http-port",
-                                                        "--grpc-port", "--hostname", "--service-id"))]
+    args = [a for a in c["args"] if not a.startswith(("--topo-global-server-addresses", "--http-port", "--grpc-port"))]
     args += [f"--topo-global-server-addresses=127.0.0.1:{ports['etcd']}", f"--http-port={ports['http']}",
-             f"--grpc-port={ports['grpc']}", "--hostname=127.0.0.1", "--service-id=x"]
+             f"--grpc-port={ports['grpc']}"]
     with ProcessGroup(tmp_path / "logs") as group:
         group.start("prometheus", [prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
                                    f"--storage.tsdb.path={tmp_path / 'tsdb'}", "--web.enable-otlp-receiver",
@@ -157,7 +161,8 @@ def test_multiadmin_pushes_to_prometheus(rendered: list[dict[str, Any]], tmp_pat
                              f"--listen-peer-urls=http://127.0.0.1:{ports['peer']}",
                              f"--initial-advertise-peer-urls=http://127.0.0.1:{ports['peer']}",
                              f"--initial-cluster=default=http://127.0.0.1:{ports['peer']}"])
-        group.start("multiadmin", [multiadmin, *args], env={"PATH": os.environ["PATH"], **env}, cwd=tmp_path)
+        group.start("multiadmin", ["runuser", "-u", "nobody", "--", multiadmin, *args],
+                    env={"PATH": os.environ["PATH"], **env}, cwd="/")
         query = urllib.parse.quote('process_memory_usage_bytes{job="multiadmin",multigres_cluster="monitoring",'
                                    'k8s_namespace_name="default",k8s_pod_name="monitoring-multiadmin-x"}')
         api = f"http://127.0.0.1:{ports['prom']}/api/v1/query?query={query}"

@@ -12,7 +12,7 @@ TOOLS_BUILD ?= tools/build.sh
 
 # Everything the tests need (multigres from its upstream source archive, tools/sources.sh).
 tools:
-	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres
+	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter
 
 tools-kustomize:
 	$(TOOLS_BUILD) kustomize
