@@ -157,7 +157,8 @@ def watched(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wa
             [d for d in rendered if not d["apiVersion"].startswith("monitoring.coreos.com/")], sort_keys=False)))
         start_client(node, ns)
         wait_gateway_sql(node, ns, GATEWAY, "select 1", timeout=600)
-        wait(node, ns, "pod", "condition=Ready", timeout=600)
+        for component in ("multipooler", "multiadmin", "multiorch", "etcd"):
+            wait(node, ns, f"pod -l app.kubernetes.io/component={component}", "condition=Ready", timeout=600)
         w = Watched(node, url, rendered, time.monotonic())
         yield w
         LOG_DIR.mkdir(parents=True, exist_ok=True)
