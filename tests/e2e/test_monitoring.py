@@ -76,6 +76,9 @@ def exporter_image(node: Node, tmp: Path) -> None:
     binary = go_tool("postgres_exporter", "postgres_exporter")
     layer = tmp / "layer.tar"
     with tarfile.open(layer, "w") as tar:
+        folder = tarfile.TarInfo("bin")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(folder)
         info = tar.gettarinfo(binary, arcname="bin/postgres_exporter")
         info.uid = info.gid = 0
         info.mode = 0o755
