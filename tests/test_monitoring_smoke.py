@@ -25,7 +25,7 @@ import pytest
 from helpers import EXAMPLES, go_tool, objects, render_paths
 from processes import ProcessGroup, http_json, wait_for
 
-from krmfn import naming
+from krmfn import defaults, naming
 from krmfn.workloads.alerts import RULES, fill
 from krmfn.workloads.dashboard import PANELS
 
@@ -108,7 +108,7 @@ def test_exporter_sidecar_reads_a_real_postgres(rendered: list[dict[str, Any]], 
     env["DATA_SOURCE_PASS_FILE"] = str(password)
     port = free_port()
     args = [a.replace(":9187", f"127.0.0.1:{port}") for a in c["args"]]
-    group.start("exporter", [exporter, *args], env={"PATH": os.environ["PATH"], **env}, cwd=tmp_path)
+    proc = group.start("exporter", [exporter, *args], env={"PATH": os.environ["PATH"], **env}, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}/metrics"
 
     def scrape() -> str | None:
@@ -120,6 +120,13 @@ def test_exporter_sidecar_reads_a_real_postgres(rendered: list[dict[str, Any]], 
     # pg_stat_replication_* has rows only on a primary with standbys (the node e2e has them).
     missing = exporter_metric_names() - exported - {"pg_stat_replication_pg_wal_lsn_diff"}
     assert not missing, missing
+    # Fits its default memory limit with room to spare after a run of scrapes.
+    for _ in range(50):
+        urllib.request.urlopen(url, timeout=5).read()
+    status = Path(f"/proc/{proc.pid}/status").read_text()
+    peak_kib = int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
+    limit_mib = int(defaults.EXPORTER_RESOURCES["limits"]["memory"].removesuffix("Mi"))
+    assert peak_kib < limit_mib * 1024 / 2, f"exporter peak RSS {peak_kib} KiB"
 
 
 # ---- a Multigres binary pushing to a real Prometheus ----
