@@ -29,7 +29,9 @@ from krmfn import defaults, naming
 from krmfn.workloads.alerts import RULES, fill
 from krmfn.workloads.dashboard import PANELS
 
-POSTGRES = shutil.which("postgres")
+# Debian keeps the server out of PATH (/usr/lib/postgresql/<major>/bin).
+POSTGRES = shutil.which("postgres") or next(
+    (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), reverse=True)), None)
 PASSWORD = "s3cret-pw"
 
 
@@ -77,7 +79,7 @@ def exporter_metric_names() -> set[str]:
 def postgres(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     if POSTGRES is None:
         pytest.skip("no PostgreSQL server on this machine")
-    bindir = Path(POSTGRES).parent
+    bindir = Path(POSTGRES).resolve().parent
     # Not under tmp_path: pytest's folders are private to root, and postgres refuses to run as root.
     root = Path(tempfile.mkdtemp(prefix="krmfn-pg-"))
     os.chmod(root, 0o700)
