@@ -61,7 +61,7 @@ PROGRAMS: dict[str, str] = {
     "openssl": "openssl",
     "pgrep": "procps",
     "modprobe": "kmod",
-    **dict.fromkeys(["sed"], BASE),
+    **dict.fromkeys(["sed", "unshare"], BASE),
     "postgres": "postgresql-15",  # the exporter's smoke test (tests/test_monitoring_smoke.py)
     **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "multiadmin", "prometheus", "promtool",
                      "postgres_exporter"], BUILT),

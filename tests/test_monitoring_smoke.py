@@ -103,14 +103,21 @@ def postgres(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
 def test_exporter_sidecar_reads_a_real_postgres(rendered: list[dict[str, Any]], postgres: Any,
                                                 tmp_path: Path) -> None:
     group, sockets, password = postgres
-    exporter = go_tool("postgres_exporter", "postgres_exporter")
+    # As in the pod: the socket folder mounted read-only, the exporter as postgres' user (a copy of
+    # the binary that user may execute; the tool cache is root's).
+    ro = sockets.parent / "ro"
+    ro.mkdir()
+    exporter = str(shutil.copy(go_tool("postgres_exporter", "postgres_exporter"), sockets.parent / "exporter"))
     c = container(rendered, "multipooler", naming.EXPORTER_CONTAINER)
     env = plain_env(c)
-    env["DATA_SOURCE_URI"] = env["DATA_SOURCE_URI"].replace("/data/pg_sockets", str(sockets))
+    env["DATA_SOURCE_URI"] = env["DATA_SOURCE_URI"].replace("/data/pg_sockets", str(ro))
     env["DATA_SOURCE_PASS_FILE"] = str(password)
     port = free_port()
     args = [a.replace(":9187", f"127.0.0.1:{port}") for a in c["args"]]
-    proc = group.start("exporter", [exporter, *args], env={"PATH": os.environ["PATH"], **env}, cwd=tmp_path)
+    mount_ro = 'mount --bind "$1" "$2" && mount -o remount,ro,bind "$2" && shift 2 && exec "$@"'
+    proc = group.start("exporter", ["unshare", "-m", "--", "sh", "-c", mount_ro, "sh", str(sockets), str(ro),
+                                    "setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", exporter,
+                                    *args], env={"PATH": os.environ["PATH"], **env}, cwd="/")
     url = f"http://127.0.0.1:{port}/metrics"
 
     def scrape() -> str | None:
