@@ -4,6 +4,7 @@ passes `promtool test rules` (each alert fires on a failing series and stays qui
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -69,3 +70,16 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
             (fires if check["exp_alerts"] else quiet).add(check["alertname"])
     names = {r["alert"] for r in RULES}
     assert names <= fires and names <= quiet, (names - fires, names - quiet)
+
+
+def test_dashboard_queries_are_valid_promql(promtool: str, tmp_path: Path) -> None:
+    """Every panel's query, as a recording rule, through promtool's parser."""
+    [cm] = [o for o in objects(render_paths(EXAMPLES / "monitoring"))
+            if o["kind"] == "ConfigMap" and "grafana_dashboard" in o["metadata"]["labels"]]
+    board = json.loads(next(iter(cm["data"].values())))
+    rules = [{"record": f"multigres:panel_{p['id']}", "expr": p["targets"][0]["expr"]} for p in board["panels"]]
+    path = tmp_path / "panels.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    proc = promtool_run(promtool, "check", "rules", str(path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"SUCCESS: {len(board['panels'])} rules found" in proc.stdout
