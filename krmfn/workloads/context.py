@@ -27,7 +27,7 @@ class ClusterContext:
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
                  "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
-                 "monitoring")
+                 "placement", "monitoring")
 
     name: str
     namespace: str | None
@@ -42,6 +42,7 @@ class ClusterContext:
     databases: tuple[DatabaseFacts, ...]
     pgbackrest_tls_secret: str
     cert_manager_issuer: dict[str, Any] | None
+    placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
     monitoring: MonitoringFacts | None
 
     def __init__(self, *, name: str, namespace: str | None, cluster_domain: str, images: ResolvedImages,
@@ -49,6 +50,7 @@ class ClusterContext:
                  multiadmin: ComponentSpec | None = None, cells: tuple[CellRegistration, ...] = (),
                  databases: tuple[DatabaseFacts, ...] = (), pgbackrest_tls_secret: str = "",
                  cert_manager_issuer: dict[str, Any] | None = None,
+                 placement: dict[str, Any] | None = None,
                  monitoring: MonitoringFacts | None = None) -> None:
         meta: dict[str, Any] = {"name": name}
         if namespace:
@@ -59,7 +61,7 @@ class ClusterContext:
                   "images": images, "pull": pull, "multiadmin": multiadmin, "global_topo": global_topo,
                   "topo_image": topo_image, "cells": cells, "databases": databases,
                   "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer,
-                  "monitoring": monitoring}
+                  "placement": placement, "monitoring": monitoring}
         for key, value in values.items():
             _set(self, key, value)
 
