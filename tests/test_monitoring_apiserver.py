@@ -20,6 +20,11 @@ from helpers import EXAMPLES, ROOT, require_tool, run_cli
 
 from krmfn import yamlio
 
+# It starts a real kube-apiserver and etcd: part of the e2e run (`make e2e`), not of a plain pytest (docs/tools.md,
+# "The two test runs"): `pytest -m e2e tests/test_monitoring_apiserver.py`.
+pytestmark = pytest.mark.e2e
+
+
 CONFIG = """\
 apiVersion: fn.multigres.com/v1alpha1
 kind: RenderMultigres

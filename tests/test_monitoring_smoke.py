@@ -29,6 +29,11 @@ from krmfn import defaults, naming
 from krmfn.workloads.alerts import RULES, fill
 from krmfn.workloads.dashboard import PANELS
 
+# It starts real servers (PostgreSQL, the exporter, Prometheus, etcd, multiadmin; root for the
+# users and the read-only mount): part of the e2e run (`make e2e`), not of a plain pytest (docs/tools.md,
+# "The two test runs"): `pytest -m e2e tests/test_monitoring_smoke.py`.
+pytestmark = pytest.mark.e2e
+
 # Debian keeps the server out of PATH (/usr/lib/postgresql/<major>/bin).
 POSTGRES = shutil.which("postgres") or next(
     (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), reverse=True)), None)
