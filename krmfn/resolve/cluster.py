@@ -31,7 +31,7 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "results")
+                 "cert_manager_issuer", "network_policy", "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
         # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
@@ -48,6 +48,8 @@ class Resolved:
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
+        # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
+        self.network_policy: dict[str, Any] | None = {}
         self.results: list[Result] = []
 
     def global_topo_server(self) -> ct.TopoServer | None:
@@ -358,6 +360,8 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
+    policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
+    out.network_policy = None if policy.get("enabled") is False else policy
     _global_topo(cluster, name, out.namespace, out)
     _cells(cluster, index, out)
     out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")
