@@ -1,25 +1,26 @@
 """Resolve one MultigresCluster (plus its templates) into child custom resources.
 
-This is the only code that knows templates. What it returns is typed (api/child_types.py, generated
-from the child models): the four child kinds in the design's spec shapes, and the cluster-level
+This is the only code that knows templates. What it returns is typed (api/generated/child_types.py,
+generated from the child models): the four child kinds in the design's spec shapes, and the cluster-level
 facts (facts.py) the cluster's own builders read. The build stage takes these and nothing else.
 """
 
 from __future__ import annotations
 
 from .. import defaults, naming
-from ..api import child_types as ct
-from ..api.fast import Invalid, alias, cell_topo, validate
+from ..api.generated import child_types as ct
+from ..api.validator import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
+from .placement import Levels, place_cluster_level
 from .templates import TemplateIndex, lookup, resolve_layers
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
-if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/fast.py
+if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/validator.py
     from typing import Any
 
-    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef
+    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef, TableGroup
     from ..api.common import ComponentRef
 
     Child = ct.TopoServer | ct.MultiCell | ct.MultiTableGroup | ct.MultiShard
@@ -31,7 +32,7 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "network_policy", "results")
+                 "cert_manager_issuer", "placement", "network_policy", "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
         # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
@@ -50,6 +51,7 @@ class Resolved:
         self.cert_manager_issuer: dict[str, Any] | None = None
         # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
         self.network_policy: dict[str, Any] | None = {}
+        self.placement = Levels()
         self.results: list[Result] = []
 
     def global_topo_server(self) -> ct.TopoServer | None:
@@ -62,7 +64,7 @@ def key_range(index: int, count: int) -> str:
     """Multigres shard name for shard `index` of `count`: `0-inf` alone, else hex key ranges.
 
     Upstream defines only `0-inf`; for N > 1 we cut the 16-bit keyspace evenly and drop trailing
-    `00` bytes (2 shards: `0-80`, `80-inf`), documented in the README.
+    `00` bytes (2 shards: `0-80`, `80-inf`), documented in docs/api.md.
     """
     def bound(i: int) -> str:
         text = f"{i * 65536 // count:04x}"
@@ -113,7 +115,7 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
     return resolve_layers(base_defaults, inline, None, "ComponentSpec", f"{path}.spec")
 
 
-_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler")
+_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "placement")
 
 
 def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.ResolvedPool | None, list[Result]]:
@@ -245,6 +247,8 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> No
         out.cells.append(registration)
         if gateway is None:
             continue
+        gateway.placement = out.placement.for_cell(cell.name, gateway.placement,
+                                                     f"{path}.spec.multigateway.placement")
         spec = ct.MultiCellSpec(
             **_pull_fields(out.pull), name=cell.name, images=ct.GatewayImages(multigateway=out.images.multigateway),
             multi_gateway=gateway, global_topo_server=out.global_topo, topo_server=choice,
@@ -291,12 +295,14 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBac
     return ct.ResolvedBackup(filesystem=repository), problems
 
 
-def _table_group_pools(tg: Any, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
+def _table_group_pools(tg: TableGroup, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
     pools = []
     for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
         resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]")
         out.results.extend(problems)
         if resolved is not None:
+            resolved.placement = out.placement.for_cell(pool.cell, resolved.placement,
+                                                        f"{tpath}.shardTemplate.pools[{p}].placement")
             pools.append(resolved)
     return pools
 
@@ -319,16 +325,17 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -
             shards = tg.partitioning.shards if tg.partitioning else defaults.SHARDS
             facts.table_groups.append(TableGroupFacts(name=tg.name, shards=shards, pools=pools))
             if orch is not None:
-                _table_group_children(facts, facts.table_groups[-1], orch, out)
+                section = _multiorch(orch, pools, out, f"{dpath}.multiorch.placement")
+                _table_group_children(facts, facts.table_groups[-1], section, out)
 
 
-def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.ComponentSpec, out: Resolved) -> None:
+def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.MultiorchSection, out: Resolved) -> None:
     """A MultiTableGroup and its MultiShards (one per shard, all with the table group's pools)."""
     name, namespace = out.name, out.namespace
     images = ct.ShardImages(multipooler=out.images.multipooler, postgres=out.images.postgres,
                             multiorch=out.images.multiorch)
     spec = ct.MultiTableGroupSpec(
-        **_pull_fields(out.pull), images=images, multiorch=ct.MultiorchSection(spec=orch),
+        **_pull_fields(out.pull), images=images, multiorch=orch,
         partitioning=ct.Partitioning(shards=tg.shards), shard_template=ct.ResolvedShardTemplate(pools=tg.pools),
         database_name=db.name, table_group_name=tg.name, durability_policy=db.durability_policy,
         global_topo_server=out.global_topo, postgres_password_secret=out.password_secret)
@@ -348,6 +355,14 @@ def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.Compo
                                            spec=shard_spec))
 
 
+def _multiorch(orch: ct.ComponentSpec, pools: list[ct.ResolvedPool], out: Resolved,
+               path: str) -> ct.MultiorchSection:
+    """The table group's multiorch and, for each cell of its pools, where that cell's one runs."""
+    cells = dict.fromkeys(p.cell for p in pools)
+    placed = {c: out.placement.for_cell(c, orch.placement, path) for c in cells}
+    return ct.MultiorchSection(spec=orch, cell_placements={c: p for c, p in placed.items() if p} or None)
+
+
 def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved:
     """All child CRs of one cluster, in a fixed order: topo, cells, table groups, shards."""
     name = str(cluster.metadata.get("name"))
@@ -362,11 +377,14 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
     policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
     out.network_policy = None if policy.get("enabled") is False else policy
+    out.placement = Levels(cluster)
     _global_topo(cluster, name, out.namespace, out)
     _cells(cluster, index, out)
     out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")
     out.results.extend(problems)
     _databases(cluster, index, out)
+    place_cluster_level(cluster, out)
+    out.results.extend(out.placement.results)
     for i in cell_topo_alias_used(cluster):
         out.results.append(warning("`toposerver` is accepted as an alias; the canonical spelling is "
                                    "`topoServer`. Rename it.", f"spec.cells.templates[{i}].spec.toposerver"))

@@ -13,7 +13,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import MultiTableGroup, ResolvedPool
+    from ..api.generated.child_types import MultiTableGroup, ResolvedPool
     from .context import ClusterContext
 
 
@@ -40,5 +40,6 @@ def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[d
         ]
         orch, tmp = objects.server_container("multiorch", spec.images.multiorch, args, pull, orch_spec.resources)
         out.append(objects.deployment(objects.metadata(name, meta, labels, objects.WAVES["server"]), labels, replicas,
-                                      [orch], pull, defaults.NONROOT_UID, [tmp]))
+                                      [orch], pull, defaults.NONROOT_UID, [tmp],
+                                      placement=(spec.multiorch.cell_placements or {}).get(cell)))
     return out
