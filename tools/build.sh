@@ -272,14 +272,6 @@ EOF
   )
 }
 
-# The vendored upstream archive, checked against shared/vendor/SHA256SUMS.
-vendor_file() { # name
-  local dir=${MULTIGRES_KRMFN_VENDOR:-$TOOLS_DIR/../../shared/vendor}
-  [[ -f $dir/$1 ]] || die "missing $dir/$1 (set MULTIGRES_KRMFN_VENDOR to the vendor folder)"
-  (cd "$dir" && grep " $1\$" SHA256SUMS | sha256sum -c --quiet -) >&2 || die "checksum of $dir/$1 does not match SHA256SUMS"
-  echo "$(cd "$dir" && pwd)/$1"
-}
-
 build_multigres() { # bin work
   local src c pkgs=()
   # The upstream archive at MULTIGRES_COMMIT, checksum-verified (tools/sources.sh).

@@ -47,7 +47,9 @@ def cleanup() -> None:
 def start(proc: Callable[..., Any], kubeconfig: Path, timeout: float = 60) -> None:
     """Run the agent (through the node's process starter) and wait until its rules are in place."""
     (metrics,) = _free_ports(1)
-    handle = proc(TOOL, [str(binary()), f"--hostname-override={NODE_NAME}", "--disable-nri",
+    # No --disable-nri: v0.8.0 parses it but never passes it on, so the agent always asks the
+    # runtime's NRI socket (the node's containerd) for pod addresses, which is what we want anyway.
+    handle = proc(TOOL, [str(binary()), f"--hostname-override={NODE_NAME}",
                          "--netfilter-bug-1766-fix=false",  # the race it works around is fixed in kernels >= 6.12
                          f"--metrics-bind-address=127.0.0.1:{metrics}", "--v=1"],
                   env={"KUBECONFIG": str(kubeconfig)})
