@@ -310,6 +310,62 @@ def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
                   "metadata.namespace on the cluster.", "spec.pgbackrestTLS.certManager")]
 
 
+def _expression_problems(selector: Any, path: str) -> list[Result]:
+    out = []
+    for i, expr in enumerate((selector.match_expressions if selector else None) or []):
+        needs_values = expr.operator in ("In", "NotIn")
+        if needs_values != bool(expr.values):
+            what = "needs at least one value" if needs_values else "takes no values"
+            out.append(error(f"operator {expr.operator} {what}; fix values.", f"{path}.matchExpressions[{i}]"))
+    return out
+
+
+def _cidr_problem(cidr: str, within: Any = None) -> str | None:
+    import ipaddress  # only here: most renders have no ipBlock (start-up cost, docs/performance.md)
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return f"{cidr!r} is not a CIDR such as 10.0.0.0/8 or fd00::/8"
+    if within is not None and (net.version != within.version or not net.subnet_of(within)):
+        return f"{cidr!r} is not inside the block's cidr {str(within)!r}"
+    return None
+
+
+def _peer_problems(peer: Any, path: str) -> list[Result]:
+    selectors = [s for s in (peer.pod_selector, peer.namespace_selector) if s is not None]
+    if peer.ip_block is None:
+        if not selectors:
+            return [error("a client needs podSelector, namespaceSelector or ipBlock.", path)]
+        return (_expression_problems(peer.pod_selector, f"{path}.podSelector")
+                + _expression_problems(peer.namespace_selector, f"{path}.namespaceSelector"))
+    if selectors:
+        return [error("ipBlock cannot be combined with podSelector or namespaceSelector; write two clients.", path)]
+    problem = _cidr_problem(peer.ip_block.cidr)
+    if problem:
+        return [error(f"{problem}; fix it.", f"{path}.ipBlock.cidr")]
+    import ipaddress
+    block = ipaddress.ip_network(peer.ip_block.cidr, strict=False)
+    return [error(f"{problem}; fix it.", f"{path}.ipBlock.except[{i}]")
+            for i, cidr in enumerate(peer.ip_block.except_ or []) if (problem := _cidr_problem(cidr, block))]
+
+
+def check_network_policy(cluster: MultigresCluster) -> list[Result]:
+    """Client lists of spec.networkPolicy: the shapes Kubernetes would refuse, and an empty list,
+    which a NetworkPolicy would read as "from anywhere" (leave the field out for the default)."""
+    policy = cluster.spec.network_policy
+    out: list[Result] = []
+    fields = {"gatewayClients": "gateway_clients", "adminClients": "admin_clients", "metricsClients": "metrics_clients"}
+    for field, attribute in fields.items():
+        peers = getattr(policy, attribute, None)
+        path = f"spec.networkPolicy.{field}"
+        if peers is not None and not peers:
+            out.append(error("an empty client list would let every source in; list at least one client, or "
+                             "leave the field out for the default (docs/security.md).", path))
+        for i, peer in enumerate(peers or []):
+            out.extend(_peer_problems(peer, f"{path}[{i}]"))
+    return out
+
+
 def address_problem(address: str) -> str | None:
     if any(c.isspace() for c in address):
         return "contains whitespace; it is passed as a command-line argument, so write host:port alone"
@@ -455,6 +511,7 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_cluster_name,
     check_namespace,
     check_certificate_namespace,
+    check_network_policy,
     check_image_references,
     check_secret_names,
     check_monitoring,

@@ -143,6 +143,11 @@ def pool_name(shard: str, pool_type: str, cell: str) -> str:
     return object_name("StatefulSet", shard, pool_type, cell)
 
 
+def network_policy(*parts: str) -> str:
+    """A NetworkPolicy: named after the workload it protects (a different kind, so no clash)."""
+    return object_name("NetworkPolicy", *parts)
+
+
 def registration_name(cluster: str) -> str:
     return object_name("Job", cluster, "register-topology")
 

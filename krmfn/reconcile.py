@@ -26,6 +26,7 @@ GENERATED_KINDS = frozenset({
     "TopoServer", "MultiCell", "MultiTableGroup", "MultiShard", "StatefulSet", "Deployment", "Service",
     "PodDisruptionBudget", "Job", "CustomResourceDefinition", "ConfigMap", "PersistentVolumeClaim", "Certificate",
     "PodMonitor", "PrometheusRule",
+    "NetworkPolicy",
 })
 
 

@@ -35,7 +35,7 @@ def test_generated_objects_validate_strictly(example: Any) -> None:
 def test_seed_has_every_workload_kind() -> None:
     kinds = {o["kind"] for o in builtin(objects(render_paths(EXAMPLES / "seed")))}
     assert kinds == {"StatefulSet", "Service", "PodDisruptionBudget", "Job", "Deployment", "ConfigMap",
-                     "PersistentVolumeClaim"}
+                     "PersistentVolumeClaim", "NetworkPolicy"}
 
 
 def test_s3_and_cert_manager_variant_validates_strictly() -> None:

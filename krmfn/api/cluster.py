@@ -19,6 +19,7 @@ from .common import (
     VolumeClaimTemplate,
 )
 from .monitoring import MonitoringSpec, PoolMonitoring
+from .network import NetworkPolicySpec
 
 # A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
@@ -225,6 +226,7 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    network_policy: NetworkPolicySpec | None = None
     placement: Placement | None = None
     monitoring: MonitoringSpec | None = None
 

@@ -33,7 +33,8 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "placement", "monitoring", "results")
+                 "cert_manager_issuer", "placement", "monitoring", "network_policy",
+                 "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
         # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
@@ -50,6 +51,8 @@ class Resolved:
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
+        # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
+        self.network_policy: dict[str, Any] | None = {}
         self.placement = Levels()
         self.monitoring: MonitoringFacts | None = None
         self.results: list[Result] = []
@@ -376,6 +379,8 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
+    policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
+    out.network_policy = None if policy.get("enabled") is False else policy
     out.placement = Levels(cluster)
     out.monitoring = resolve_monitoring(cluster.spec.monitoring)
     _global_topo(cluster, name, out.namespace, out)

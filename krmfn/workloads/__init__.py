@@ -3,7 +3,9 @@
 Each child builder takes one child of its kind and the ClusterContext (context.py) and nothing
 else; multiadmin, topology registration and the pgBackRest Certificate hang off the cluster and
 take the context alone. Output order is fixed: global topo, registration, multiadmin, the
-Certificate, then every other child in resolve order (docs/design.md, "Stages").
+Certificate, then every other child in resolve order; NetworkPolicies come with what they
+protect (the cluster's own ones, for multiadmin, gateways, multiorch and the registration Job,
+right after the global topo) (docs/design.md, "Stages").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .cell import build_multicell
 from .certificate import build_certificate
 from .context import ClusterContext
 from .monitoring import instrument, monitoring_objects
+from .network_policy import build_cluster_policies, build_shard_policy, build_topo_policy
 from .registration import build_registration
 from .shard import build_multishard
 from .tablegroup import build_multitablegroup
@@ -38,18 +41,19 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           global_topo=resolved.global_topo, topo_image=image, cells=tuple(resolved.cells),
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
                           cert_manager_issuer=resolved.cert_manager_issuer, placement=resolved.placement.cluster,
-                          monitoring=resolved.monitoring)
+                          monitoring=resolved.monitoring,
+                          network_policy=resolved.network_policy)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
     """The workloads of one child CR, by its kind."""
     if child.kind == "TopoServer":
-        return build_topo_server(child, ctx)
+        return build_topo_server(child, ctx) + build_topo_policy(child, ctx)
     if child.kind == "MultiCell":
         return build_multicell(child, ctx)
     if child.kind == "MultiTableGroup":
         return build_multitablegroup(child, ctx)
-    return build_multishard(child, ctx)
+    return build_multishard(child, ctx) + build_shard_policy(child, ctx)
 
 
 def pool_map(children: list[Child]) -> dict[str, ResolvedPool]:
@@ -66,7 +70,8 @@ def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     """Workloads of every child of one resolved cluster, and of the cluster itself."""
     ctx = cluster_context(resolved, cluster_domain)
     topo = resolved.global_topo_server()
-    objects: list[dict[str, Any]] = build_topo_server(topo, ctx) if topo is not None else []
+    objects: list[dict[str, Any]] = build_child(topo, ctx) if topo is not None else []
+    objects += build_cluster_policies(ctx)
     objects += build_registration(ctx)
     objects += build_multiadmin(ctx)
     objects += build_certificate(ctx)

@@ -2221,6 +2221,321 @@ def v_PgBackRestTLS(data):
     return obj
 
 
+class LabelSelectorRequirement(Base):
+    __slots__ = ('key', 'operator', 'values')
+
+    def dump(self, include=None):
+        out = {}
+        if self.key is not None and (include is None or 'key' in include):
+            out['key'] = self.key
+        if self.operator is not None and (include is None or 'operator' in include):
+            out['operator'] = self.operator
+        if self.values is not None and (include is None or 'values' in include):
+            out['values'] = [v1 for v1 in self.values]
+        return out
+
+
+_KEYS_LabelSelectorRequirement = frozenset(['key', 'operator', 'values'])
+
+
+def v_LabelSelectorRequirement(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LabelSelectorRequirement:
+            return None
+    obj = LabelSelectorRequirement.__new__(LabelSelectorRequirement)
+    v2 = data.get('key', MISSING)
+    if v2 is MISSING:
+        return None
+    if type(v2) is not str:
+        return None
+    if len(v2) < 1:
+        return None
+    if len(v2) > 317:
+        return None
+    obj.key = v2
+    v3 = data.get('operator', MISSING)
+    if v3 is MISSING:
+        return None
+    if type(v3) is not str or v3 not in ('In', 'NotIn', 'Exists', 'DoesNotExist'):
+        return None
+    obj.operator = v3
+    v4 = data.get('values', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.values = v4
+    else:
+        if v4 is None:
+            obj.values = None
+        else:
+            if type(v4) is not list:
+                return None
+            obj.values = []
+            for v5 in v4:
+                if type(v5) is not str:
+                    return None
+                v6 = v5
+                obj.values.append(v6)
+    return obj
+
+
+class LabelSelector(Base):
+    __slots__ = ('match_labels', 'match_expressions')
+
+    def dump(self, include=None):
+        out = {}
+        if self.match_labels is not None and (include is None or 'match_labels' in include):
+            out['matchLabels'] = {v2: v1 for v2, v1 in self.match_labels.items()}
+        if self.match_expressions is not None and (include is None or 'match_expressions' in include):
+            out['matchExpressions'] = [v3.dump() for v3 in self.match_expressions]
+        return out
+
+
+_KEYS_LabelSelector = frozenset(['matchExpressions', 'matchLabels'])
+
+
+def v_LabelSelector(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LabelSelector:
+            return None
+    obj = LabelSelector.__new__(LabelSelector)
+    v4 = data.get('matchLabels', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.match_labels = v4
+    else:
+        if v4 is None:
+            obj.match_labels = None
+        else:
+            if type(v4) is not dict:
+                return None
+            obj.match_labels = {}
+            for v5, v6 in v4.items():
+                if type(v5) is not str:
+                    return None
+                if type(v6) is not str:
+                    return None
+                v7 = v6
+                obj.match_labels[v5] = v7
+    v8 = data.get('matchExpressions', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.match_expressions = v8
+    else:
+        if v8 is None:
+            obj.match_expressions = None
+        else:
+            if type(v8) is not list:
+                return None
+            obj.match_expressions = []
+            for v9 in v8:
+                v10 = v_LabelSelectorRequirement(v9)
+                if v10 is None:
+                    return None
+                obj.match_expressions.append(v10)
+    return obj
+
+
+class IPBlock(Base):
+    __slots__ = ('cidr', 'except_')
+
+    def dump(self, include=None):
+        out = {}
+        if self.cidr is not None and (include is None or 'cidr' in include):
+            out['cidr'] = self.cidr
+        if self.except_ is not None and (include is None or 'except_' in include):
+            out['except'] = [v1 for v1 in self.except_]
+        return out
+
+
+_KEYS_IPBlock = frozenset(['cidr', 'except'])
+
+
+def v_IPBlock(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_IPBlock:
+            return None
+    obj = IPBlock.__new__(IPBlock)
+    v2 = data.get('cidr', MISSING)
+    if v2 is MISSING:
+        return None
+    if type(v2) is not str:
+        return None
+    if len(v2) < 1:
+        return None
+    obj.cidr = v2
+    v3 = data.get('except', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.except_ = v3
+    else:
+        if v3 is None:
+            obj.except_ = None
+        else:
+            if type(v3) is not list:
+                return None
+            obj.except_ = []
+            for v4 in v3:
+                if type(v4) is not str:
+                    return None
+                v5 = v4
+                obj.except_.append(v5)
+    return obj
+
+
+class NetworkPeer(Base):
+    __slots__ = ('pod_selector', 'namespace_selector', 'ip_block')
+
+    def dump(self, include=None):
+        out = {}
+        if self.pod_selector is not None and (include is None or 'pod_selector' in include):
+            out['podSelector'] = self.pod_selector.dump()
+        if self.namespace_selector is not None and (include is None or 'namespace_selector' in include):
+            out['namespaceSelector'] = self.namespace_selector.dump()
+        if self.ip_block is not None and (include is None or 'ip_block' in include):
+            out['ipBlock'] = self.ip_block.dump()
+        return out
+
+
+_KEYS_NetworkPeer = frozenset(['ipBlock', 'namespaceSelector', 'podSelector'])
+
+
+def v_NetworkPeer(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_NetworkPeer:
+            return None
+    obj = NetworkPeer.__new__(NetworkPeer)
+    v1 = data.get('podSelector', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.pod_selector = v1
+    else:
+        if v1 is None:
+            obj.pod_selector = None
+        else:
+            obj.pod_selector = v_LabelSelector(v1)
+            if obj.pod_selector is None:
+                return None
+    v2 = data.get('namespaceSelector', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.namespace_selector = v2
+    else:
+        if v2 is None:
+            obj.namespace_selector = None
+        else:
+            obj.namespace_selector = v_LabelSelector(v2)
+            if obj.namespace_selector is None:
+                return None
+    v3 = data.get('ipBlock', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.ip_block = v3
+    else:
+        if v3 is None:
+            obj.ip_block = None
+        else:
+            obj.ip_block = v_IPBlock(v3)
+            if obj.ip_block is None:
+                return None
+    return obj
+
+
+class NetworkPolicySpec(Base):
+    __slots__ = ('enabled', 'gateway_clients', 'admin_clients', 'metrics_clients')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.gateway_clients is not None and (include is None or 'gateway_clients' in include):
+            out['gatewayClients'] = [v1.dump() for v1 in self.gateway_clients]
+        if self.admin_clients is not None and (include is None or 'admin_clients' in include):
+            out['adminClients'] = [v2.dump() for v2 in self.admin_clients]
+        if self.metrics_clients is not None and (include is None or 'metrics_clients' in include):
+            out['metricsClients'] = [v3.dump() for v3 in self.metrics_clients]
+        return out
+
+
+_KEYS_NetworkPolicySpec = frozenset(['adminClients', 'enabled', 'gatewayClients', 'metricsClients'])
+
+
+def v_NetworkPolicySpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_NetworkPolicySpec:
+            return None
+    obj = NetworkPolicySpec.__new__(NetworkPolicySpec)
+    v4 = data.get('enabled', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.enabled = v4
+    else:
+        if v4 is None:
+            obj.enabled = None
+        else:
+            if type(v4) is not bool:
+                return None
+            obj.enabled = v4
+    v5 = data.get('gatewayClients', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.gateway_clients = v5
+    else:
+        if v5 is None:
+            obj.gateway_clients = None
+        else:
+            if type(v5) is not list:
+                return None
+            obj.gateway_clients = []
+            for v6 in v5:
+                v7 = v_NetworkPeer(v6)
+                if v7 is None:
+                    return None
+                obj.gateway_clients.append(v7)
+    v8 = data.get('adminClients', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.admin_clients = v8
+    else:
+        if v8 is None:
+            obj.admin_clients = None
+        else:
+            if type(v8) is not list:
+                return None
+            obj.admin_clients = []
+            for v9 in v8:
+                v10 = v_NetworkPeer(v9)
+                if v10 is None:
+                    return None
+                obj.admin_clients.append(v10)
+    v11 = data.get('metricsClients', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.metrics_clients = v11
+    else:
+        if v11 is None:
+            obj.metrics_clients = None
+        else:
+            if type(v11) is not list:
+                return None
+            obj.metrics_clients = []
+            for v12 in v11:
+                v13 = v_NetworkPeer(v12)
+                if v13 is None:
+                    return None
+                obj.metrics_clients.append(v13)
+    return obj
+
+
 class OTLPSpec(Base):
     __slots__ = ('endpoint', 'protocol', 'export_interval_seconds', 'traces_endpoint')
 
@@ -2483,7 +2798,7 @@ def v_MonitoringSpec(data):
 
 
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'placement', 'monitoring')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'network_policy', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2507,6 +2822,8 @@ class ClusterSpec(Base):
             out['postgresPasswordSecret'] = self.postgres_password_secret
         if self.pgbackrest_tls is not None and (include is None or 'pgbackrest_tls' in include):
             out['pgbackrestTLS'] = self.pgbackrest_tls.dump()
+        if self.network_policy is not None and (include is None or 'network_policy' in include):
+            out['networkPolicy'] = self.network_policy.dump()
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
         if self.monitoring is not None and (include is None or 'monitoring' in include):
@@ -2514,7 +2831,7 @@ class ClusterSpec(Base):
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'monitoring', 'multiadmin', 'pgbackrestTLS', 'placement', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresPasswordSecret', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -2639,26 +2956,37 @@ def v_ClusterSpec(data):
             obj.pgbackrest_tls = v_PgBackRestTLS(v13)
             if obj.pgbackrest_tls is None:
                 return None
-    v14 = data.get('placement', MISSING)
+    v14 = data.get('networkPolicy', MISSING)
     if v14 is MISSING:
         v14 = None
-        obj.placement = v14
+        obj.network_policy = v14
     else:
         if v14 is None:
-            obj.placement = None
+            obj.network_policy = None
         else:
-            obj.placement = v_Placement(v14)
-            if obj.placement is None:
+            obj.network_policy = v_NetworkPolicySpec(v14)
+            if obj.network_policy is None:
                 return None
-    v15 = data.get('monitoring', MISSING)
+    v15 = data.get('placement', MISSING)
     if v15 is MISSING:
         v15 = None
-        obj.monitoring = v15
+        obj.placement = v15
     else:
         if v15 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v15)
+            if obj.placement is None:
+                return None
+    v16 = data.get('monitoring', MISSING)
+    if v16 is MISSING:
+        v16 = None
+        obj.monitoring = v16
+    else:
+        if v16 is None:
             obj.monitoring = None
         else:
-            obj.monitoring = v_MonitoringSpec(v15)
+            obj.monitoring = v_MonitoringSpec(v16)
             if obj.monitoring is None:
                 return None
     return obj
@@ -3207,6 +3535,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
