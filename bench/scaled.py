@@ -92,7 +92,7 @@ def main() -> None:
     if args.seed:
         sys.stdout.write(seed(args.invalid))
         return
-    limits = {"maxShards": 1024, "maxShardPools": 8192, "maxOutputObjects": 60000} if args.raise_limits else None
+    limits = {"maxShards": 1024, "maxShardPools": 8192, "maxOutputObjects": 70000} if args.raise_limits else None
     sys.stdout.write(resource_list(args.shards, args.pools, args.cells, args.databases, args.tablegroups, limits))
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from . import checks_placement, defaults, limits, naming
-from .api.validator import cell_topo
+from .api.validator import alias, cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
 
@@ -242,6 +242,9 @@ def _all_images(cluster: MultigresCluster) -> list[tuple[str, str]]:
         if topo is not None and topo.managed_spec is not None and topo.managed_spec.image is not None:
             field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
             found.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.image", topo.managed_spec.image))
+    m = cluster.spec.monitoring
+    if m is not None and m.exporter is not None and m.exporter.image is not None:
+        found.append(("spec.monitoring.exporter.image", m.exporter.image))
     return found
 
 
@@ -252,6 +255,28 @@ def check_image_references(cluster: MultigresCluster) -> list[Result]:
         if problem:
             out.append(error(f"image {image!r} {problem}; write a reference such as "
                              "ghcr.io/multigres/multigres:sha-6bd80b9.", path))
+    return out
+
+
+def check_monitoring(cluster: MultigresCluster) -> list[Result]:
+    """Label keys of the monitoring objects as the API server takes them, and endpoints as URLs
+    the OTel SDK's exporters accept (a scheme, or they fail at start and export nothing)."""
+    m = cluster.spec.monitoring
+    if m is None:
+        return []
+    out = [error(f"label key {key!r} is not a Kubernetes label key ([prefix/]name, name at most 63 "
+                 "characters of letters, digits, '-', '_', '.'); rename it.", f"spec.monitoring.labels.{key}")
+           for key in m.labels or {} if not (_RESOURCE_NAME.match(key) and len(key.rsplit("/", 1)[-1]) <= 63)]
+    for field in ("endpoint", "traces_endpoint"):
+        url = getattr(m.otlp, field) if m.otlp is not None else None
+        if url is not None and not url.startswith(("http://", "https://")):
+            out.append(error(f"OTLP endpoint {url!r} has no http:// or https:// scheme; write the full URL, e.g. "
+                             "http://prometheus.monitoring.svc:9090/api/v1/otlp/v1/metrics.",
+                             f"spec.monitoring.otlp.{alias('OTLPSpec', field)}"))
+    if m.enabled is True and m.otlp is None:
+        out.append(warning("monitoring is enabled without an OTLP endpoint: the Multigres components export no "
+                           "metrics, only PostgreSQL and etcd are scraped; set spec.monitoring.otlp.endpoint.",
+                           "spec.monitoring"))
     return out
 
 
@@ -284,6 +309,62 @@ def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
         return []
     return [error("the pgBackRest Certificate needs the pods' DNS names, which contain the namespace; set "
                   "metadata.namespace on the cluster.", "spec.pgbackrestTLS.certManager")]
+
+
+def _expression_problems(selector: Any, path: str) -> list[Result]:
+    out = []
+    for i, expr in enumerate((selector.match_expressions if selector else None) or []):
+        needs_values = expr.operator in ("In", "NotIn")
+        if needs_values != bool(expr.values):
+            what = "needs at least one value" if needs_values else "takes no values"
+            out.append(error(f"operator {expr.operator} {what}; fix values.", f"{path}.matchExpressions[{i}]"))
+    return out
+
+
+def _cidr_problem(cidr: str, within: Any = None) -> str | None:
+    import ipaddress  # only here: most renders have no ipBlock (start-up cost, docs/performance.md)
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return f"{cidr!r} is not a CIDR such as 10.0.0.0/8 or fd00::/8"
+    if within is not None and (net.version != within.version or not net.subnet_of(within)):
+        return f"{cidr!r} is not inside the block's cidr {str(within)!r}"
+    return None
+
+
+def _peer_problems(peer: Any, path: str) -> list[Result]:
+    selectors = [s for s in (peer.pod_selector, peer.namespace_selector) if s is not None]
+    if peer.ip_block is None:
+        if not selectors:
+            return [error("a client needs podSelector, namespaceSelector or ipBlock.", path)]
+        return (_expression_problems(peer.pod_selector, f"{path}.podSelector")
+                + _expression_problems(peer.namespace_selector, f"{path}.namespaceSelector"))
+    if selectors:
+        return [error("ipBlock cannot be combined with podSelector or namespaceSelector; write two clients.", path)]
+    problem = _cidr_problem(peer.ip_block.cidr)
+    if problem:
+        return [error(f"{problem}; fix it.", f"{path}.ipBlock.cidr")]
+    import ipaddress
+    block = ipaddress.ip_network(peer.ip_block.cidr, strict=False)
+    return [error(f"{problem}; fix it.", f"{path}.ipBlock.except[{i}]")
+            for i, cidr in enumerate(peer.ip_block.except_ or []) if (problem := _cidr_problem(cidr, block))]
+
+
+def check_network_policy(cluster: MultigresCluster) -> list[Result]:
+    """Client lists of spec.networkPolicy: the shapes Kubernetes would refuse, and an empty list,
+    which a NetworkPolicy would read as "from anywhere" (leave the field out for the default)."""
+    policy = cluster.spec.network_policy
+    out: list[Result] = []
+    fields = {"gatewayClients": "gateway_clients", "adminClients": "admin_clients", "metricsClients": "metrics_clients"}
+    for field, attribute in fields.items():
+        peers = getattr(policy, attribute, None)
+        path = f"spec.networkPolicy.{field}"
+        if peers is not None and not peers:
+            out.append(error("an empty client list would let every source in; list at least one client, or "
+                             "leave the field out for the default (docs/security.md).", path))
+        for i, peer in enumerate(peers or []):
+            out.extend(_peer_problems(peer, f"{path}[{i}]"))
+    return out
 
 
 def address_problem(address: str) -> str | None:
@@ -415,12 +496,14 @@ def check_sizes(cluster: MultigresCluster) -> list[Result]:
 
 
 # What the builders write at most (workloads/): for the cluster (global etcd child and its 4
-# objects, registration 2, multiadmin 2, Certificate 1), per cell (MultiCell, gateway Deployment,
-# Service, PDB; a cell etcd child and its 4), per table group (MultiTableGroup, a multiorch
-# Deployment per pool cell), per shard (MultiShard, backup claim, pg_hba ConfigMap, PDB) and per
-# pool of a shard (StatefulSet, headless Service; one more to spare). tests/test_hostile.py checks
-# it bounds the examples.
-OBJECTS_PER_CLUSTER, OBJECTS_PER_CELL, OBJECTS_PER_TABLE_GROUP, OBJECTS_PER_SHARD, OBJECTS_PER_POOL = 10, 9, 1, 4, 3
+# objects, registration 2, multiadmin 2, Certificate 1, NetworkPolicies of the cluster's
+# components and of the global etcd, monitoring's PodMonitors, rule and dashboards: 20 in all), per
+# cell (MultiCell, gateway Deployment, Service, PDB; a cell etcd child, its 4 and its
+# NetworkPolicy), per table group (MultiTableGroup, a multiorch Deployment per pool cell), per shard
+# (MultiShard, backup claim, pg_hba ConfigMap, PDB, NetworkPolicy) and per pool of a shard
+# (StatefulSet, headless Service; one more to spare). tests/test_hostile.py checks it bounds the
+# examples.
+OBJECTS_PER_CLUSTER, OBJECTS_PER_CELL, OBJECTS_PER_TABLE_GROUP, OBJECTS_PER_SHARD, OBJECTS_PER_POOL = 20, 10, 1, 5, 3
 
 
 def estimate_objects(cluster: MultigresCluster) -> int:
@@ -533,8 +616,10 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_cluster_name,
     check_namespace,
     check_certificate_namespace,
+    check_network_policy,
     check_image_references,
     check_secret_names,
+    check_monitoring,
     check_topo_addresses,
     check_paths,
     check_label_values,

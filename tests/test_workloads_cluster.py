@@ -123,8 +123,9 @@ def test_build_all_order_and_no_shared_metadata(seed: Resolved) -> None:
     plain JSON data (no tuples), which is all the writer knows."""
     objs = build_all(seed, "cluster.local")
     kinds = [o["kind"] for o in objs]
-    assert kinds[:6] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "ConfigMap", "Job"]
-    assert kinds[6:8] == ["Deployment", "Service"]  # multiadmin
+    assert kinds[:5] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+    assert kinds[5:9] == ["NetworkPolicy"] * 4  # multiadmin, gateways, multiorch, registration: the cluster's own
+    assert kinds[9:13] == ["ConfigMap", "Job", "Deployment", "Service"]  # registration, multiadmin
     assert objs == build_all(seed, "cluster.local")  # deterministic
     assert "&id" not in yamlio.dump({"items": objs})  # no YAML anchors between objects
     assert json.loads(json.dumps(objs)) == objs
