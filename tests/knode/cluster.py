@@ -28,7 +28,7 @@ from typing import Any
 
 from apiserver import _free_ports, _Process
 
-from . import addons, hoststate
+from . import addons, hoststate, netpol
 from .api import Api
 from .config import (
     API_PORT,
@@ -77,7 +77,7 @@ def tool_dir(tool: str) -> Path:
 def build_tools() -> None:
     """Build (or reuse) every binary and image the node runs: a no-op on a warm cache."""
     subprocess.run(["bash", str(ROOT / "tools" / "build.sh"), "etcd", "kubernetes", "containerd", "coredns",
-                    "multigres"], check=True, stdout=subprocess.DEVNULL)
+                    "multigres", netpol.TOOL], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["bash", str(ROOT / "tools" / "images.sh")], check=True, stdout=subprocess.DEVNULL)
 
 
@@ -133,6 +133,7 @@ class Node:
         t0 = time.monotonic()
         self._preflight()
         hoststate.restore_all(WORK_PREFIX, BRIDGE)  # what a killed run left behind
+        netpol.cleanup()
         for old in Path("/tmp").glob("mgk-*"):
             shutil.rmtree(old, ignore_errors=True)
         hoststate.save(BRIDGE)
@@ -167,6 +168,7 @@ class Node:
             shutil.rmtree(self.work, ignore_errors=True)
         else:
             hoststate.restore_all(WORK_PREFIX, BRIDGE)
+        netpol.cleanup()
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -230,10 +232,14 @@ class Node:
         self._provisioner = self._make_provisioner()
         self._provisioner.start()
         self._step("dns", lambda: self._wait(self._dns_ready, "CoreDNS to answer", timeout))
+        self._step("network policy agent", self._network_policy)
 
     def _dns_ready(self) -> bool:
         """Cluster DNS answers at its Service address (the host has the node's Service rules)."""
         return _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", DNS_IP)
+
+    def _network_policy(self) -> None:
+        netpol.start(self._proc, self.kubeconfig)
 
     def _addons(self) -> list[dict[str, Any]]:
         return [addons.storage_class(), *addons.coredns(self._image("coredns"))]
