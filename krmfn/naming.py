@@ -269,3 +269,8 @@ def identity_of(meta: dict[str, Any]) -> dict[str, str]:
 def cluster_of(meta: dict[str, Any]) -> str:
     """The cluster a child CR belongs to, from its metadata's `multigres.com/cluster` label."""
     return str((meta.get("labels") or {}).get(f"{GROUP}/cluster", ""))
+
+
+def postgres_config_configmap(shard: str, pool_type: str, cell: str) -> str:
+    """The PostgreSQL settings file of one pool (postgresConfig and memory defaults)."""
+    return object_name("ConfigMap", pool_name(shard, pool_type, cell), "pgconf")

@@ -558,7 +558,7 @@ class ContainerSpec:
 class ResolvedPool:
     """ResolvedPool (children.ResolvedPool)"""
 
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config')
 
     type: Literal['replica', 'readOnly']
     cell: str
@@ -566,14 +566,16 @@ class ResolvedPool:
     data_volume_claim_template: dict[str, Any]
     postgres: ContainerSpec | None
     multipooler: ContainerSpec | None
+    postgres_config: dict[str, Any] | None
 
-    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None) -> None:
+    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None, postgres_config: dict[str, Any] | None = None) -> None:
         self.type = type
         self.cell = cell
         self.replicas = replicas
         self.data_volume_claim_template = data_volume_claim_template
         self.postgres = postgres
         self.multipooler = multipooler
+        self.postgres_config = postgres_config
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ResolvedPool:
@@ -585,6 +587,7 @@ class ResolvedPool:
             data_volume_claim_template=data['dataVolumeClaimTemplate'],
             postgres=None if (v := data.get('postgres')) is None else ContainerSpec.load(v),
             multipooler=None if (v := data.get('multipooler')) is None else ContainerSpec.load(v),
+            postgres_config=None if (v := data.get('postgresConfig')) is None else v,
         )
 
     def dump(self) -> dict[str, Any]:
@@ -598,6 +601,8 @@ class ResolvedPool:
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None:
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None:
+            out['postgresConfig'] = _copy(self.postgres_config)
         return out
 
 

@@ -23,6 +23,7 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .day2 import PostgresConfig
 
 
 class PullSettings(Model):
@@ -107,6 +108,7 @@ class ResolvedPool(Model):
     data_volume_claim_template: VolumeClaimTemplate
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
 
 
 class MultiorchSection(Model):

@@ -17,6 +17,7 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .day2 import LogLevels, PostgresConfig
 
 # A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
@@ -103,7 +104,8 @@ class Partitioning(Model):
 
 _POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
-            "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler))",
+            "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler) || "
+            "has(self.postgresConfig))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
 }
 
@@ -121,6 +123,7 @@ class PoolRef(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
 
 
 class ShardTemplate(Model):
@@ -207,6 +210,8 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    postgres_config: PostgresConfig | None = None
+    log_levels: LogLevels | None = None
 
 
 class MultigresCluster(Model):

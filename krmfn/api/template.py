@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .common import ComponentSpec, ContainerSpec, FreeForm, Model, VolumeClaimTemplate
+from .day2 import PostgresConfig
 
 
 class PoolSpec(Model):
@@ -16,6 +17,7 @@ class PoolSpec(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
 
 
 class TemplateSpec(Model):
