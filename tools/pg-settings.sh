@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates krmfn/workloads/pg_settings.py: every PostgreSQL setting and its context, as the
+# Regenerates krmfn/pg_settings.py: every PostgreSQL setting and its context, as the
 # server itself describes them (`postgres --describe-config`). The render refuses names postgres
 # does not know (postgres refuses to start on them) and rolls the pods only for `postmaster`
 # settings (the ones that need a restart).
@@ -9,7 +9,7 @@
 #   image runs. Needs root (the server refuses to run as root, so it runs as postgres).
 set -euo pipefail
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$TOOLS_DIR/../krmfn/workloads/pg_settings.py
+OUT=$TOOLS_DIR/../krmfn/pg_settings.py
 if [[ $# -ge 1 ]]; then
   describe() { runuser -u postgres -- "$1" --describe-config; }
   BIN=$1; LABEL=$("$BIN" --version)

@@ -8,18 +8,13 @@ krmfn/workloads/postgres_config.py. `logLevels` sets upstream's `--log-level` pe
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import WithJsonSchema
+from typing import Literal
 
 from .common import Model
 
-PostgresConfig = Annotated[
-    dict[str, str | int | float | bool],
-    # Values are strings, numbers or booleans (the model checks); a structural schema has no such
-    # union, so the API server keeps each value as written.
-    WithJsonSchema({"type": "object", "additionalProperties": {"x-kubernetes-preserve-unknown-fields": True}}),
-]
+# Values are strings, as postgresql.conf (and CloudNativePG's `parameters`) take them: "256MB",
+# "200", "on". A structural schema has no string-or-number-or-boolean type.
+PostgresConfig = dict[str, str]
 
 # servenv's --log-level (go/common/servenv/logging.go: debug, info, warn, error; anything else is
 # silently info upstream, so the schema refuses it instead).

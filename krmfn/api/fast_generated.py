@@ -1098,7 +1098,7 @@ def v_PoolRef(data):
             for v17, v18 in v16.items():
                 if type(v17) is not str:
                     return None
-                if type(v18) not in (bool, float, int, str):
+                if type(v18) is not str:
                     return None
                 v19 = v18
                 obj.postgres_config[v17] = v19
@@ -1908,7 +1908,7 @@ def v_ClusterSpec(data):
             for v17, v18 in v16.items():
                 if type(v17) is not str:
                     return None
-                if type(v18) not in (bool, float, int, str):
+                if type(v18) is not str:
                     return None
                 v19 = v18
                 obj.postgres_config[v17] = v19
@@ -2096,7 +2096,7 @@ def v_PoolSpec(data):
             for v8, v9 in v7.items():
                 if type(v8) is not str:
                     return None
-                if type(v9) not in (bool, float, int, str):
+                if type(v9) is not str:
                     return None
                 v10 = v9
                 obj.postgres_config[v8] = v10
@@ -2332,7 +2332,7 @@ def v_ResolvedPool(data):
             for v10, v11 in v9.items():
                 if type(v10) is not str:
                     return None
-                if type(v11) not in (bool, float, int, str):
+                if type(v11) is not str:
                     return None
                 v12 = v11
                 obj.postgres_config[v10] = v12

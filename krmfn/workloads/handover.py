@@ -36,27 +36,23 @@ GRACE_SECONDS = 90
 SCRIPT = r"""
 set -u
 admin_host=$1 admin_port=$2 db=$3 tg=$4 shard=$5 me="$POD_NAME.$6" budget=$7
-say() { echo "handover: $*" >/proc/1/fd/1 2>/dev/null || echo "handover: $*"; }
+# Into the container's log (PID 1's stdout); a hook's own output is shown only when it fails.
+say() { echo "handover: $*" >>"${HANDOVER_LOG:-/proc/1/fd/1}" 2>/dev/null || echo "handover: $*"; }
 # One HTTP/1.0 exchange (no chunked replies): prints the body of a 200 reply, else fails.
 HTTP=$(cat <<'END'
 exec 3<>"/dev/tcp/$1/$2" || exit 1
-printf '%s %s HTTP/1.0
-Host: %s
-Content-Type: application/json
-Content-Length: %s
-
-%s'   "$3" "$4" "$1" "${#5}" "$5" >&3
+printf '%s %s HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
+  "$3" "$4" "$1" "${#5}" "$5" >&3
 reply=$(cat <&3)
-status=${reply%%$''*}
+status=${reply%%$'\r'*}
 case $status in *' 200 '*) ;; *) echo "$3 $4: $status" >&2; exit 1;; esac
-printf '%s' "${reply#*$'
-
-'}"
+printf '%s' "${reply#*$'\r\n\r\n'}"
 END
 )
 http() { timeout 10 bash -c "$HTTP" http "$admin_host" "$admin_port" "$1" "$2" "${3:-}"; }
-# The hostname of the shard's routed primary ("" if none), from multiadmin's pooler records.
-primary_of() {
+# The hostnames of the shard's poolers routed as primary, one a line, from multiadmin's records
+# (a stale record may still say primary for a moment after a switch: all of them are listed).
+primaries() {
   local body chunk
   body=$(http GET "/api/v1/poolers?database=$db&shard=$shard") || return 1
   body=${body//[[:space:]]/}
@@ -64,21 +60,18 @@ primary_of() {
     [[ $chunk == *'"role":"ROUTING_ROLE_PRIMARY"'* && $chunk == *'"tableGroup":"'"$tg"'"'* ]] || continue
     chunk=${chunk#*'"hostname":"'}
     echo "${chunk%%'"'*}"
-    return 0
-  done <<<"${body//'{"id":{'/$'
-'}"
-  echo ""
+  done <<<"${body//'{"id":{'/$'\n'}"
 }
 start=$SECONDS
-primary=$(primary_of) || { say "multiadmin unreachable; stopping without handover"; exit 0; }
-[ "$primary" = "$me" ] || exit 0
+list=$(primaries) || { say "multiadmin unreachable; stopping without handover"; exit 0; }
+grep -qxF "$me" <<<"$list" || exit 0
 say "$me is the primary of $db/$tg/$shard: switching over"
 http POST "/api/v1/shards/$db/$tg/$shard/switch-primary" "{\"reason\":\"pod $POD_NAME stopping\"}" >/dev/null ||
   { say "switch-primary failed; stopping without handover"; exit 0; }
 while [ $((SECONDS - start)) -lt "$budget" ]; do
-  primary=$(primary_of) || primary=""
-  if [ -n "$primary" ] && [ "$primary" != "$me" ]; then
-    say "new primary $primary after $((SECONDS - start)) s"
+  other=$(primaries | grep -vxF "$me" | head -n1)
+  if [ -n "$other" ]; then
+    say "new primary $other after $((SECONDS - start)) s"
     exit 0
   fi
   sleep 0.5
@@ -96,6 +89,13 @@ def pre_stop(spec: MultiShardSpec, ctx: ClusterContext, service_host: str) -> di
     """The lifecycle block of the multipooler container. Its `--hostname` is `<pod>.<service_host>`;
     a hook's command gets no `$(VAR)` expansion, so the script reads $POD_NAME from the container's
     environment (the downward API puts it there for the `--hostname` flag)."""
-    command = ["/bin/bash", "-c", SCRIPT, "handover", admin_host(ctx), str(defaults.PORTS["multiadmin"]["http"]),
-               spec.database_name, spec.table_group_name, spec.shard_name, service_host, str(WAIT_SECONDS)]
+    command = pre_stop_command(spec.database_name, spec.table_group_name, spec.shard_name, admin_host(ctx),
+                               str(defaults.PORTS["multiadmin"]["http"]), service_host, WAIT_SECONDS)
     return {"preStop": {"exec": {"command": command}}}
+
+
+def pre_stop_command(database: str, table_group: str, shard: str, host: str, port: str, service_host: str,
+                     budget: int) -> list[str]:
+    """The hook's command: the script and its arguments."""
+    return ["/bin/bash", "-c", SCRIPT, "handover", host, port, database, table_group, shard, service_host,
+            str(budget)]

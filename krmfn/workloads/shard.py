@@ -67,11 +67,11 @@ def s3_env(backup: ResolvedBackup) -> list[dict[str, Any]]:
     return out
 
 
-def _mounts(backup: ResolvedBackup, *extra: dict[str, Any]) -> list[dict[str, Any]]:
+def _mounts(backup: ResolvedBackup | None, *extra: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"name": "data", "mountPath": defaults.POOLER_DIR},
            {"name": "postgres-password", "mountPath": defaults.PASSWORD_MOUNT, "readOnly": True},
            {"name": "pgbackrest-tls", "mountPath": defaults.PGBACKREST_CERT_DIR, "readOnly": True}]
-    if backup.filesystem is not None:
+    if backup is not None and backup.filesystem is not None:
         out.append({"name": "backups", "mountPath": backup.filesystem.path})
     return [*out, *extra]
 
@@ -174,8 +174,7 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
     service = naming.pool_service(shard, pool_type, cell)
     pull = objects.pull_of(spec)
     wave = objects.WAVES["server"]
-    reloader = postgres_config.reloader_container(spec.images.postgres, pull, _env(),
-                                                  _mounts(spec.backup, postgres_config.MOUNT_ENTRY))
+    reloader = postgres_config.reloader_container(spec.images.postgres, pull, _env(), _mounts(None)[:2])
     pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx), reloader], pull,
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard, pool),
                         grace=handover.GRACE_SECONDS, init_containers=[pgctld_container(spec, pool, pull, ctx)])
