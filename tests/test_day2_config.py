@@ -26,8 +26,8 @@ def _pool(obj: dict) -> dict:
 
 
 def _settings(out) -> dict[str, str]:
-    (cm,) = [o for o in objects(out, "ConfigMap") if postgres_config.FILE in o["data"]]
-    lines = [ln for ln in cm["data"][postgres_config.FILE].splitlines() if ln and not ln.startswith("#")]
+    (cm,) = [o for o in objects(out, "ConfigMap") if "pg_hba_template.conf" in o["data"]]
+    lines = [ln for ln in cm["data"]["postgresql-replica-zone1.conf"].splitlines() if ln and not ln.startswith("#")]
     return {k: v.strip("'") for k, v in (ln.split(" = ", 1) for ln in lines)}
 
 
@@ -119,12 +119,13 @@ def test_restart_only_settings_change_the_pod_template_reloadable_ones_only_the_
 def test_pgctld_includes_the_file_and_the_reloader_watches_it() -> None:
     pod = _pod(_run())["spec"]
     (pgctld,) = pod["initContainers"]
-    assert {"name": postgres_config.ENV, "value": postgres_config.PATH} in pgctld["env"]
-    mount = next(m for m in pgctld["volumeMounts"] if m["name"] == "postgres-config")
-    assert mount == {"name": "postgres-config", "mountPath": postgres_config.MOUNT, "readOnly": True}
-    assert "subPath" not in mount  # a subPath mount never sees the ConfigMap's updates
+    path = "/etc/multigres/pg-hba/postgresql-replica-zone1.conf"
+    assert {"name": postgres_config.ENV, "value": path} in pgctld["env"]
+    mount = next(m for m in pgctld["volumeMounts"] if m["name"] == "pg-hba")
+    assert mount == {"name": "pg-hba", "mountPath": "/etc/multigres/pg-hba", "readOnly": True}  # no subPath:
+    # a subPath mount never sees the ConfigMap's updates
     reloader = next(c for c in pod["containers"] if c["name"] == "postgres-config-reloader")
-    assert postgres_config.PATH in reloader["args"]
+    assert reloader["args"][-1] == path and mount in reloader["volumeMounts"]
     assert "pg_reload_conf()" in reloader["args"][1]
 
 
@@ -153,3 +154,19 @@ def test_unset_log_level_adds_no_flag_and_unknown_level_is_refused() -> None:
             assert "--log-level" not in args_of(c)
     bad = _run(lambda o: o["spec"].update(logLevels={"multipooler": "trace"}))
     assert any(r.path.startswith("spec.logLevels.multipooler") for r in bad.results if r.severity == "error")
+
+
+def test_pg_settings_match_the_image_postgres(tmp_path) -> None:
+    """krmfn/pg_settings.py is what the pgctld image's PostgreSQL says (when its root is built here)."""
+    import os
+    import subprocess
+
+    from helpers import ROOT as REPO
+
+    root = subprocess.run([REPO / "tools" / "imageroot.sh", "path"], capture_output=True, text=True, check=True)
+    if os.geteuid() != 0 or not os.path.exists(root.stdout.strip() + "/usr/lib/postgresql/17/bin/postgres"):
+        pytest.skip("the image root (tools/imageroot.sh) is not built on this machine")
+    out = tmp_path / "pg_settings.py"
+    subprocess.run([REPO / "tools" / "pg-settings.sh"], env={**os.environ, "PG_SETTINGS_OUT": str(out)}, check=True,
+                   capture_output=True)
+    assert out.read_text() == (REPO / "krmfn" / "pg_settings.py").read_text(), "run tools/pg-settings.sh"

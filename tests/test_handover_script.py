@@ -73,7 +73,7 @@ def _serve(admin: Admin) -> ThreadingHTTPServer:
 
 
 def _hook(port: int, pod: str, budget: int = 20) -> subprocess.CompletedProcess[str]:
-    command = handover.pre_stop_command("postgres", "default", "0-inf", "127.0.0.1", str(port), SUFFIX, budget)
+    command = handover.pre_stop_command(f"127.0.0.1:{port}", "postgres/default/0-inf", SUFFIX, budget)
     env = {**os.environ, "POD_NAME": pod, "HANDOVER_LOG": "/dev/stderr"}
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 

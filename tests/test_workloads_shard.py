@@ -66,7 +66,7 @@ def test_pgctld_runs_the_server_with_pgdata_on_the_shared_volume() -> None:
     cs = _containers(sts)
     assert cs["pgctld"]["command"] == ["/usr/local/bin/pgctld"] and cs["pgctld"]["args"][0] == "server"
     assert cs["pgctld"]["image"] == "postgres:15.3" and cs["multipooler"]["image"] == "multigres/multigres:latest"
-    for c in cs.values():
+    for c in (cs["pgctld"], cs["multipooler"]):
         env = {e["name"]: e.get("value") for e in c["env"]}
         assert env["PGDATA"] == "/data/pg_data"
         assert env["POSTGRES_PASSWORD_FILE"] == "/etc/multigres/postgres-password/password"

@@ -9,7 +9,7 @@
 #   image runs. Needs root (the server refuses to run as root, so it runs as postgres).
 set -euo pipefail
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$TOOLS_DIR/../krmfn/pg_settings.py
+OUT=${PG_SETTINGS_OUT:-$TOOLS_DIR/../krmfn/pg_settings.py}
 if [[ $# -ge 1 ]]; then
   describe() { runuser -u postgres -- "$1" --describe-config; }
   BIN=$1; LABEL=$("$BIN" --version)

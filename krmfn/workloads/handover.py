@@ -35,7 +35,9 @@ GRACE_SECONDS = 90
 
 SCRIPT = r"""
 set -u
-admin_host=$1 admin_port=$2 db=$3 tg=$4 shard=$5 me="$POD_NAME.$6" budget=$7
+admin=$1 me="$POD_NAME.$3" budget=@BUDGET@
+IFS=/ read -r db tg shard <<<"$2"
+admin_host=${admin%:*} admin_port=${admin##*:}
 # Into the container's log (PID 1's stdout); a hook's own output is shown only when it fails.
 say() { echo "handover: $*" >>"${HANDOVER_LOG:-/proc/1/fd/1}" 2>/dev/null || echo "handover: $*"; }
 # One HTTP/1.0 exchange (no chunked replies): prints the body of a 200 reply, else fails.
@@ -89,13 +91,11 @@ def pre_stop(spec: MultiShardSpec, ctx: ClusterContext, service_host: str) -> di
     """The lifecycle block of the multipooler container. Its `--hostname` is `<pod>.<service_host>`;
     a hook's command gets no `$(VAR)` expansion, so the script reads $POD_NAME from the container's
     environment (the downward API puts it there for the `--hostname` flag)."""
-    command = pre_stop_command(spec.database_name, spec.table_group_name, spec.shard_name, admin_host(ctx),
-                               str(defaults.PORTS["multiadmin"]["http"]), service_host, WAIT_SECONDS)
-    return {"preStop": {"exec": {"command": command}}}
+    admin = f"{admin_host(ctx)}:{defaults.PORTS['multiadmin']['http']}"
+    shard = f"{spec.database_name}/{spec.table_group_name}/{spec.shard_name}"
+    return {"preStop": {"exec": {"command": pre_stop_command(admin, shard, service_host, WAIT_SECONDS)}}}
 
 
-def pre_stop_command(database: str, table_group: str, shard: str, host: str, port: str, service_host: str,
-                     budget: int) -> list[str]:
-    """The hook's command: the script and its arguments."""
-    return ["/bin/bash", "-c", SCRIPT, "handover", host, port, database, table_group, shard, service_host,
-            str(budget)]
+def pre_stop_command(admin: str, shard: str, service_host: str, budget: int) -> list[str]:
+    """The hook's command: the script, multiadmin's host:port, `db/tg/shard` and the pod's domain."""
+    return ["/bin/bash", "-c", SCRIPT.replace("@BUDGET@", str(budget)), "handover", admin, shard, service_host]

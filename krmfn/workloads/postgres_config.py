@@ -4,8 +4,9 @@ read them.
 pgctld live-includes every file named by POSTGRES_INITDB_EXTRA_CONF at the end of the
 postgresql.conf it generates (`include_if_exists`, upstream go/common/constants/postgres.go and
 go/services/pgctld/postgresconfig_gen.go), and postgres re-reads an included file on every start and
-every reload. So a pool's settings are one file in a ConfigMap mounted as a directory (a subPath
-mount would never see an update); a small reloader container calls pg_reload_conf() when the file
+every reload. So a pool's settings are one file in the shard's ConfigMap (beside the pg_hba
+template), mounted as a directory (a subPath mount would never see an update); a small reloader
+container calls pg_reload_conf() when the file
 changes (kubelet swaps the mounted file in place), and the settings that need a restart
 (`postmaster` context) are hashed into a pod-template annotation, so changing one rolls the pool
 (with the primary's handover, handover.py).
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .. import defaults, naming
+from .. import defaults
 from ..postgres_settings import context_of
 from ..quantity import parse_quantity
 from . import objects
@@ -28,11 +29,8 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import MultiShard, ResolvedPool
+    from ..api.child_types import ResolvedPool
 
-MOUNT = "/etc/multigres/postgres-config"
-FILE = "postgresql.krmfn.conf"
-PATH = f"{MOUNT}/{FILE}"
 ENV = "POSTGRES_INITDB_EXTRA_CONF"
 RESTART_ANNOTATION = "multigres.com/postgres-restart-settings"
 
@@ -89,18 +87,23 @@ def restart_digest(settings: dict[str, str]) -> str:
     return hashlib.sha256(repr(restart).encode()).hexdigest()[:16]
 
 
-def configmap(child: MultiShard, pool: ResolvedPool, labels: dict[str, str]) -> dict[str, Any]:
-    """The pool's settings file."""
-    meta = child.metadata
-    name = naming.postgres_config_configmap(meta["name"], pool.type, pool.cell)
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": objects.metadata(name, meta, labels, objects.WAVES["server"]),
-            "data": {FILE: render(effective(pool))}}
+def file_name(pool: ResolvedPool) -> str:
+    """The pool's key in the shard's ConfigMap (pool type and cell name a pool, both key-safe)."""
+    return f"postgresql-{pool.type}-{pool.cell}.conf"
 
 
-def volume(shard: str, pool: ResolvedPool) -> dict[str, Any]:
-    name = naming.postgres_config_configmap(shard, pool.type, pool.cell)
-    return {"name": "postgres-config", "configMap": {"name": name, "defaultMode": 0o444}}
+def files(pools: list[ResolvedPool]) -> dict[str, str]:
+    """Every pool's settings file, for the shard's ConfigMap (one object per shard, not per pool:
+    a render at the size limits must stay within the input limits of the next render)."""
+    return {file_name(pool): render(effective(pool)) for pool in pools}
+
+
+def path(pool: ResolvedPool) -> str:
+    return f"{defaults.PG_HBA_MOUNT}/{file_name(pool)}"
+
+
+def env_entry(pool: ResolvedPool) -> dict[str, str]:
+    return {"name": ENV, "value": path(pool)}
 
 
 def annotate(statefulset: dict[str, Any], pool: ResolvedPool) -> None:
@@ -109,16 +112,13 @@ def annotate(statefulset: dict[str, Any], pool: ResolvedPool) -> None:
     template_meta.setdefault("annotations", {})[RESTART_ANNOTATION] = restart_digest(effective(pool))
 
 
-MOUNT_ENTRY = {"name": "postgres-config", "mountPath": MOUNT, "readOnly": True}
-ENV_ENTRY = {"name": ENV, "value": PATH}
-
 # Reloads postgres when the mounted file changes. The first sum is the one postgres started with;
 # pg_reload_conf() is allowed on a primary and a standby alike. Over the pod's unix socket, with
 # the postgres password (pg_hba asks for SCRAM on local connections too).
 RELOADER = """\
 set -u
-file=$1 socket=$2 port=$3
-export PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")"
+file=$1 socket=@SOCKET@ port=@PORT@
+export PGPASSWORD="$(cat @PASSWORD@)"
 last=$(cksum <"$file" 2>/dev/null)
 while sleep 5; do
   now=$(cksum <"$file" 2>/dev/null) || continue
@@ -131,13 +131,14 @@ done
 """
 
 
-def reloader_container(image: str, pull: dict[str, Any], env: list[dict[str, Any]],
+def reloader_container(image: str, pool: ResolvedPool, pull: dict[str, Any], password_file: str,
                        mounts: list[dict[str, Any]]) -> dict[str, Any]:
     """A small container on the pgctld image (it has bash and psql); `mounts` give it the data volume
-    (postgres' socket) and the password."""
-    args = ["-c", RELOADER, "postgres-config-reloader", PATH, f"{defaults.POOLER_DIR}/pg_sockets",
-            str(defaults.PORTS["pgctld"]["postgres"])]
-    return objects.container(
-        "postgres-config-reloader", image, ["/bin/bash"], args, pull, env=env,
-        resources={"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-        mounts=[*mounts, MOUNT_ENTRY])
+    (postgres' socket), the password and the shard's ConfigMap. No requests of its own: the pod's
+    other containers make it Burstable, and a render at the size limits must stay small."""
+    script = (RELOADER.replace("@SOCKET@", f"{defaults.POOLER_DIR}/pg_sockets")
+              .replace("@PORT@", str(defaults.PORTS["pgctld"]["postgres"])).replace("@PASSWORD@", password_file))
+    out = objects.container("postgres-config-reloader", image, ["/bin/bash"], ["-c", script, "reloader", path(pool)],
+                            pull, mounts=mounts)
+    del out["resources"]
+    return out

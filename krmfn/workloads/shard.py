@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 SOCKET = f"{defaults.POOLER_DIR}/pg_sockets/.s.PGSQL.{defaults.PORTS['pgctld']['postgres']}"
 PASSWORD_FILE = f"{defaults.PASSWORD_MOUNT}/{defaults.PASSWORD_KEY}"
 PG_HBA_TEMPLATE = f"{defaults.PG_HBA_MOUNT}/{defaults.PG_HBA_FILE}"
+# The shard's ConfigMap: the pg_hba template and each pool's PostgreSQL settings (postgres_config.py).
+PG_HBA_MOUNT = {"name": "pg-hba", "mountPath": defaults.PG_HBA_MOUNT, "readOnly": True}
 TLS_FILES = {name: f"{defaults.PGBACKREST_CERT_DIR}/{name}" for name in defaults.PGBACKREST_CERT_FILES.values()}
 
 # Upstream's built-in template (config/postgres/pg_hba_template.conf) with replication also allowed
@@ -67,11 +69,11 @@ def s3_env(backup: ResolvedBackup) -> list[dict[str, Any]]:
     return out
 
 
-def _mounts(backup: ResolvedBackup | None, *extra: dict[str, Any]) -> list[dict[str, Any]]:
+def _mounts(backup: ResolvedBackup, *extra: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"name": "data", "mountPath": defaults.POOLER_DIR},
            {"name": "postgres-password", "mountPath": defaults.PASSWORD_MOUNT, "readOnly": True},
            {"name": "pgbackrest-tls", "mountPath": defaults.PGBACKREST_CERT_DIR, "readOnly": True}]
-    if backup is not None and backup.filesystem is not None:
+    if backup.filesystem is not None:
         out.append({"name": "backups", "mountPath": backup.filesystem.path})
     return [*out, *extra]
 
@@ -97,14 +99,14 @@ def pgctld_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[str, A
              {"name": "pgbackrest", "containerPort": p["pgbackrest"], "protocol": "TCP"}]
     # postgres and pgbackrest write outside the data volume (locks, logs): root stays writable.
     out = objects.container(
-        "pgctld", spec.images.postgres, [defaults.PGCTLD_BIN], args, pull, env=[*_env(), postgres_config.ENV_ENTRY],
+        "pgctld", spec.images.postgres, [defaults.PGCTLD_BIN], args, pull,
+        env=[*_env(), postgres_config.env_entry(pool)],
         container_ports=ports, resources=pool.postgres.resources if pool.postgres else None,
         probes={"startupProbe": objects.startup_probe("/live", "pgctld-http"),
                 "livenessProbe": objects.http_probe("/live", "pgctld-http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "pgctld-http", period=5)},
         mounts=_mounts(spec.backup, {"name": "shm", "mountPath": "/dev/shm"},
-                       {"name": "pg-hba", "mountPath": defaults.PG_HBA_MOUNT, "readOnly": True},
-                       postgres_config.MOUNT_ENTRY),
+                       PG_HBA_MOUNT),
         read_only_root=False)
     return {"name": out.pop("name"), "restartPolicy": "Always", **out}
 
@@ -141,7 +143,7 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
     return out
 
 
-def pool_volumes(spec: MultiShardSpec, shard: str, pool: ResolvedPool) -> list[dict[str, Any]]:
+def pool_volumes(spec: MultiShardSpec, shard: str) -> list[dict[str, Any]]:
     """Secrets are mounted group-readable: the pod's fsGroup is postgres' gid, and both containers
     run as that user (pgBackRest accepts a root-owned key file of mode 0640 or less)."""
     tmp_vol, _ = objects.tmp_volume()
@@ -153,7 +155,6 @@ def pool_volumes(spec: MultiShardSpec, shard: str, pool: ResolvedPool) -> list[d
             "secretName": spec.pgbackrest_tls_secret, "defaultMode": 0o440,
             "items": [{"key": k, "path": v} for k, v in defaults.PGBACKREST_CERT_FILES.items()]}},
         {"name": "pg-hba", "configMap": {"name": naming.pg_hba_configmap(shard), "defaultMode": 0o444}},
-        postgres_config.volume(shard, pool),
         {"name": "shm", "emptyDir": {"medium": "Memory"}},
         tmp_vol,
     ]
@@ -174,9 +175,11 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
     service = naming.pool_service(shard, pool_type, cell)
     pull = objects.pull_of(spec)
     wave = objects.WAVES["server"]
-    reloader = postgres_config.reloader_container(spec.images.postgres, pull, _env(), _mounts(None)[:2])
+    reloader = postgres_config.reloader_container(spec.images.postgres, pool, pull, PASSWORD_FILE,
+                                                  [m for m in _mounts(spec.backup, PG_HBA_MOUNT)
+                                                   if m["name"] in ("data", "postgres-password", "pg-hba")])
     pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx), reloader], pull,
-                        defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard, pool),
+                        defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard),
                         grace=handover.GRACE_SECONDS, init_containers=[pgctld_container(spec, pool, pull, ctx)])
     statefulset = objects.stateful_set(objects.metadata(sts, meta, labels, wave), labels, service,
                                        pool.replicas, pod, pool.data_volume_claim_template)
@@ -187,7 +190,7 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
                                      objects.ports("multipooler") + peer_ports)
     pdb = objects.disruption_budget(objects.metadata(naming.pool_pdb(shard, pool_type, cell), meta, labels, wave),
                                  labels, 1)
-    return [postgres_config.configmap(child, pool, labels), statefulset, headless, pdb]
+    return [statefulset, headless, pdb]
 
 
 # Argo CD (sync option) and the cli-utils based appliers — kpt live (on-remove), Config Sync and
@@ -217,7 +220,7 @@ def pg_hba_configmap(child: MultiShard) -> dict[str, Any]:
     name = naming.pg_hba_configmap(meta["name"])
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": objects.metadata(name, meta, labels, objects.WAVES["server"]),
-            "data": {defaults.PG_HBA_FILE: PG_HBA}}
+            "data": {defaults.PG_HBA_FILE: PG_HBA, **postgres_config.files(child.spec.pools)}}
 
 
 def build_multishard(child: MultiShard, ctx: ClusterContext) -> list[dict[str, Any]]:
