@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test e2e lint crds validator children golden fixtures constraints bench fuzz clean
+.PHONY: venv test e2e lint generate golden fixtures constraints bench fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -10,33 +10,34 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(VENV)/bin/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
+# The unit suite: everything but the real-node tests (pyproject.toml's addopts deselect `e2e`).
 test: venv
 	$(PY) -m pytest -q
 
-# The tests on the real node only (root; builds the node's tools and images on first use).
-e2e: venv
+# The real-node suite (tests/e2e): installs the host packages first (tools/host-packages.sh; without
+# root it stops and names the command to run), then builds the node's tools and images on first use
+# and starts the node. Only one node may run on a machine at a time.
+e2e:
+	bash tools/host-packages.sh
+	$(MAKE) venv
 	$(PY) -m pytest -q -m e2e tests/e2e
 
-# ruff (complexity at most 10) and mypy --strict, as .ci/run runs them; settings in pyproject.toml.
+# Every shell script of the repository; tests/test_shellcheck.py checks that none is left out and
+# that the scripts the function renders are clean too.
+SHELL_SCRIPTS := .ci/run tools/*.sh scripts/*.sh kustomization/legacy/install-plugin.sh
+
+# ruff (complexity at most 10), mypy --strict and shellcheck, as .ci/run runs them; settings in
+# pyproject.toml (-x: follow the `source`d files the scripts name).
 lint: venv
-	$(VENV)/bin/ruff check krmfn tests
-	$(VENV)/bin/mypy krmfn
+	$(VENV)/bin/ruff check krmfn codegen tests
+	$(VENV)/bin/mypy krmfn codegen
+	shellcheck -x $(SHELL_SCRIPTS)
 
-# The committed CRDs are generated from the models; tests/test_crds.py fails when they are stale.
-crds: venv
-	$(VENV)/bin/multigres-krmfn crds > crds/multigres.com_crds.yaml
-
-# The pydantic-free validator of valid input is generated from the models too (krmfn/api/fastgen.py);
-# tests/test_fastpath.py fails when it is stale. Run after any model change.
-validator: venv
-	$(PY) -m krmfn.api.fastgen > krmfn/api/fast_generated.py.tmp
-	mv krmfn/api/fast_generated.py.tmp krmfn/api/fast_generated.py
-
-# The runtime classes of the child kinds (resolve → build) are generated from api/children.py too;
-# tests/test_child_types.py fails when they are stale. Run after any change to the child models.
-children: venv
-	$(PY) -m krmfn.api.childgen > krmfn/api/child_types.py.tmp
-	mv krmfn/api/child_types.py.tmp krmfn/api/child_types.py
+# Every generated file, from the pydantic models in krmfn/api (generators in codegen/, outside the
+# package): the CRDs, the pydantic-free validator, the child kinds' classes, function.yaml's schema.
+# Run after any model change and commit the result; the staleness tests fail until then.
+generate: venv
+	$(PY) -m codegen
 
 # Rewrite the golden files after an intended output change (review the diff!).
 golden: venv

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any, TextIO
 
+    from .api.config import RenderOptions
     from .function import Output
 
 # What a mode reads and writes.
@@ -136,7 +137,7 @@ def read(mode: Mode, stdin: str | None, paths: Sequence[str]) -> ResourceList:
 
 
 def mode_options(mode: Mode, rl: ResourceList, config: str | None, config_text: str | None,
-                 env: Mapping[str, str]) -> tuple[Any, list[Result]]:
+                 env: Mapping[str, str]) -> tuple[RenderOptions, list[Result]]:
     """The options from the sources the mode reads, and their problems.
 
     Precedence: a config file, else a function config among the read objects (the first), else
@@ -205,14 +206,14 @@ def read_config(path: str | None, text: str | None, name: str) -> tuple[dict[str
 
 
 def write(mode: Mode, out: Output, dash_column: int = 0) -> str:
-    """The output the mode prints (all of it: `all_or_nothing` is applied by `emit`)."""
+    """The output the mode prints (all of it: `all_or_nothing` is applied by `print_answer`)."""
     items = [i for i in out.items if not i.is_local_config()] if mode.drop_local_config else out.items
     if mode.output == RESOURCE_LIST:
         return write_resource_list(items, out.results, dash_column)
     if mode.output == TREE:
         from .tree import format_tree
 
-        return format_tree(out.resolved, items)
+        return format_tree(out.resolved)
     return write_stream(items)
 
 
@@ -236,7 +237,7 @@ def result_text(mode: Mode, results: list[Result]) -> list[str]:
     return result_lines(results)
 
 
-def emit(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def print_answer(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Print an answer (stdout, then the results on stderr) and return its exit code."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -259,9 +260,9 @@ def serve(mode: Mode, *, paths: Sequence[str] = (), config: str | None = None, c
         if mode.input != PATHS:
             stdin, problem = read_input(None)
             if stdin is None:
-                return emit(mode, failed(mode, problem or "stdin cannot be read"))
+                return print_answer(mode, failed(mode, problem or "stdin cannot be read"))
         ans = answer(mode, stdin=stdin, paths=paths, config=config, config_text=config_text, env=env,
                      previous=previous)
     except Exception as exc:
         ans = failed(mode, internal_error(exc))
-    return emit(mode, ans)
+    return print_answer(mode, ans)

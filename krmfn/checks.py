@@ -12,19 +12,21 @@ import re
 from collections.abc import Callable, Iterable
 
 from . import defaults, limits, naming, postgres_settings
-from .api.fast import cell_topo
+from .api.validator import cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
-if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/fast.py
+if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of api/validator.py
     from typing import Any
 
     from .api.cluster import CellTemplate, DatabaseTemplate, MultigresCluster
+    from .api.config import RenderOptions
 
     ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
-    from .api.child_types import MultiShard, MultiShardSpec
+    from .api.generated.child_types import MultiShard, MultiShardSpec
     from .resolve.cluster import Child
+    from .resourcelist import Item
 
     ChildCheck = Callable[[Child], Iterable[Result]]
 
@@ -329,7 +331,7 @@ def check_paths(cluster: MultigresCluster) -> list[Result]:
     return sorted(out, key=lambda r: r.path)
 
 
-def check_options(options: Any, prefix: str) -> list[Result]:
+def check_options(options: RenderOptions, prefix: str) -> list[Result]:
     """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments."""
     domain = options.cluster_domain
     if not is_dns_subdomain(domain):
@@ -554,8 +556,8 @@ def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, 
 
 # ---- Secrets: referenced, never generated ----
 
-def _secrets_by_name(items: list[Any]) -> dict[str, list[Any]]:
-    secrets: dict[str, list[Any]] = {}
+def _secrets_by_name(items: list[Item]) -> dict[str, list[Item]]:
+    secrets: dict[str, list[Item]] = {}
     for item in items:
         if item.kind == "Secret" and item.api_version == "v1":
             secrets.setdefault(item.name, []).append(item)
@@ -589,7 +591,7 @@ _SECRETS = [
 ]
 
 
-def check_secrets(shards: list[MultiShard], items: list[Any],
+def check_secrets(shards: list[MultiShard], items: list[Item],
                   rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
     """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
 

@@ -53,9 +53,9 @@ def main() -> None:
             raise SystemExit(exc.exit_code) from None
         if isinstance(exc, click.exceptions.Abort):
             raise SystemExit(1) from None
-        from .adapter import RENDER, emit, failed, internal_error
+        from .adapter import RENDER, failed, internal_error, print_answer
 
-        raise SystemExit(emit(RENDER, failed(RENDER, internal_error(exc)))) from None
+        raise SystemExit(print_answer(RENDER, failed(RENDER, internal_error(exc)))) from None
 
 
 if __name__ == "__main__":

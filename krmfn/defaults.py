@@ -1,4 +1,4 @@
-"""Built-in defaults: the bottom layer under template sections and overrides (README "Defaults").
+"""Built-in defaults: the bottom layer under template sections and overrides (docs/api.md "Defaults").
 
 The default Multigres images are the ones upstream publishes for the commit the flag checks and
 the real-node tests build (tools/versions.env, MULTIGRES_COMMIT); tests/test_versions.py keeps the

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from . import naming
-from .api.fast import Invalid, validate
+from .api.validator import Invalid, validate
 from .checks import (
     CHILD_CHECKS,
     CLUSTER_CHECKS,
@@ -33,6 +33,9 @@ from .results import ResourceRef, Result, error, sort_results, with_ref
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
+
+    from .api.cluster import MultigresCluster
+    from .api.config import RenderOptions
 
 
 CLUSTER_KIND = "MultigresCluster"
@@ -112,7 +115,7 @@ class Render:
 
     __slots__ = ("options", "rl", "results", "generated", "resolved", "owners")
 
-    def __init__(self, options: Any, rl: ResourceList, results: list[Result]) -> None:
+    def __init__(self, options: RenderOptions, rl: ResourceList, results: list[Result]) -> None:
         self.options = options
         self.rl = rl
         self.results = results
@@ -121,7 +124,7 @@ class Render:
         self.owners: dict[Key, Item] = {}  # object -> its cluster (for result locations)
 
 
-def run(rl: ResourceList, options: Any = None, earlier: list[Item] | None = None) -> Output:
+def run(rl: ResourceList, options: RenderOptions | None = None, earlier: list[Item] | None = None) -> Output:
     """Run the whole function on a parsed ResourceList (`earlier`: a previous render, `render --previous`).
 
     classify → (per cluster) validate → check → resolve → build → reconcile with the input.
@@ -175,7 +178,7 @@ def render_clusters(clusters: list[Item], indexes: dict[str | None, TemplateInde
             break
 
 
-def validate_cluster(item: Item, state: Render) -> Any:
+def validate_cluster(item: Item, state: Render) -> MultigresCluster | None:
     """The validated cluster, or None when it is invalid or too large to go on with."""
     ref = ResourceRef.of(item.obj)
     try:
@@ -198,7 +201,7 @@ def render_cluster(item: Item, indexes: dict[str | None, TemplateIndex], state: 
     return [] if resolved is None else build(resolved, state)
 
 
-def resolve_checked(item: Item, cluster: Any, indexes: dict[str | None, TemplateIndex],
+def resolve_checked(item: Item, cluster: MultigresCluster, indexes: dict[str | None, TemplateIndex],
                     state: Render) -> Resolved | None:
     """The cluster checks, resolve, and the checks of each child; the resolved cluster, or None
     when any of them found an error."""
@@ -217,7 +220,7 @@ def resolve_checked(item: Item, cluster: Any, indexes: dict[str | None, Template
 
 def build(resolved: Resolved, state: Render) -> list[dict[str, Any]]:
     """The objects to write for one resolved cluster, and what building them found."""
-    objects, results = emit(resolved, state.options, state.rl)
+    objects, results = select_output(resolved, state.options, state.rl)
     state.results.extend(results)
     state.results.extend(check_collisions(objects))
     return objects
@@ -250,8 +253,9 @@ def crd_items() -> list[Item]:
     return items
 
 
-def emit(resolved: Resolved, options: Any, rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
-    """Child CRs and/or workloads, as the options ask, and the Secrets the workloads miss."""
+def select_output(resolved: Resolved, options: RenderOptions,
+                  rl: ResourceList) -> tuple[list[dict[str, Any]], list[Result]]:
+    """Child CRs and/or workloads, as the `emit` option asks, and the Secrets the workloads miss."""
     objects: list[dict[str, Any]] = []
     results: list[Result] = []
     if options.emit in ("all", "children"):

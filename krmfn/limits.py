@@ -1,4 +1,4 @@
-"""Every bound the function enforces, in one place (README, "Safety and limits").
+"""Every bound the function enforces, in one place (docs/safety.md, "Safety and limits").
 
 The function runs on whatever a Git repository holds (Argo CD's repo-server, kpt on users'
 files). Each limit keeps time and memory proportional to a small input, and each is reported as

@@ -6,7 +6,7 @@ config file, a RenderMultigres or function ConfigMap among the files it reads, o
 thing everywhere: before this module, `includeCrds: "yes"` was an error in a ConfigMap and
 `true` from Argo CD.
 
-The rule for a boolean option (README, "Function options"): a boolean, or a string that names
+The rule for a boolean option (docs/api.md, "Function options"): a boolean, or a string that names
 one (`true`/`false`, `yes`/`no`, `1`/`0`; any case, surrounding spaces ignored), from any
 source. ConfigMap data and environment variables can only hold strings, and a hand-written
 RenderMultigres often quotes. Anything else is an error result that quotes the value, names the
@@ -15,8 +15,8 @@ field (and the variable, for Argo CD) and says what to write.
 
 from __future__ import annotations
 
-from .api.fast import Invalid, validate
 from .api.names import CONFIG_API_VERSION, CONFIG_KIND
+from .api.validator import Invalid, validate
 from .checks import check_options
 from .results import ResourceRef, Result, error, with_ref
 
@@ -24,6 +24,8 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
+
+    from .api.config import RenderOptions
 
     # option key -> (its value, the environment variable that set it)
     Overrides = dict[str, tuple[str, str]]
@@ -58,10 +60,10 @@ def env_overrides(env: Mapping[str, str]) -> Overrides:
 
 
 def parse_options(fc: dict[str, Any] | None, file: str | None = None,
-                  overrides: Overrides | None = None) -> tuple[Any, list[Result]]:
+                  overrides: Overrides | None = None) -> tuple[RenderOptions, list[Result]]:
     """functionConfig (absent, a ConfigMap or a RenderMultigres) and overrides → options, problems.
 
-    The options are a RenderOptions (validated without pydantic when valid, see api/fast.py);
+    The options are a RenderOptions (validated without pydantic when valid, see api/validator.py);
     the defaults whenever there is any problem. `file` is where `fc` was read from; results about
     values the overrides set name their variable instead.
     """
@@ -91,7 +93,7 @@ def _attribute(result: Result, file: str | None, overrides: Overrides) -> Result
     return result.replace(file=file) if file else result
 
 
-def _parse(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
+def _parse(fc: dict[str, Any] | None) -> tuple[RenderOptions, list[Result]]:
     if not fc:
         return validate("RenderOptions", {}), []
     ref = ResourceRef.of(fc)
@@ -105,7 +107,7 @@ def _parse(fc: dict[str, Any] | None) -> tuple[Any, list[Result]]:
                                                  "fn.multigres.com/v1alpha1).", "kind", ref)]
 
 
-def _typed_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Result]]:
+def _typed_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[RenderOptions, list[Result]]:
     """A RenderMultigres: its spec, boolean options read by the rule above."""
     spec = fc.get("spec")
     problems: list[Result] = []
@@ -120,7 +122,7 @@ def _typed_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Resu
     return _checked(options, problems, "spec", ref)
 
 
-def _configmap_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[Any, list[Result]]:
+def _configmap_options(fc: dict[str, Any], ref: ResourceRef) -> tuple[RenderOptions, list[Result]]:
     """A ConfigMap's `data` as options: every value is a string there."""
     data = fc.get("data")
     if data is None:
@@ -154,7 +156,8 @@ def _booleans(values: dict[str, Any], section: str) -> tuple[dict[str, Any], lis
     return out, problems
 
 
-def _checked(options: Any, problems: list[Result], section: str, ref: ResourceRef) -> tuple[Any, list[Result]]:
+def _checked(options: RenderOptions, problems: list[Result], section: str,
+             ref: ResourceRef) -> tuple[RenderOptions, list[Result]]:
     """The options, or the defaults with every problem (the semantic checks included)."""
     problems = with_ref(problems + check_options(options, section), ref)
     return (validate("RenderOptions", {}) if problems else options), problems

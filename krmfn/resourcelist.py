@@ -246,7 +246,7 @@ RESOURCE_LIST_VERSIONS = {"ResourceList": ("config.kubernetes.io/v1", "config.ku
 
 def _limit_or_syntax(exc: yaml.YAMLError, what: str) -> str:
     if isinstance(exc, yamlio.InputLimitError):
-        return f"{what} exceeds a safety limit: {exc}. See README, \"Safety and limits\"."
+        return f"{what} exceeds a safety limit: {exc}. See docs/safety.md, \"Safety and limits\"."
     return f"{what} is not valid YAML: {exc}. Fix the YAML syntax and render again."
 
 

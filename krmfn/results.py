@@ -8,9 +8,19 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
-    from typing import Any, Literal
+    from typing import Any, Literal, Protocol
 
     Severity = Literal["error", "warning", "info"]
+
+    class ChildCR(Protocol):
+        """What a reference needs of a typed child CR (the classes of api/generated/child_types.py)."""
+
+        @property
+        def api_version(self) -> str: ...
+        @property
+        def kind(self) -> str: ...
+        @property
+        def metadata(self) -> dict[str, Any]: ...
 
 
 
@@ -69,8 +79,8 @@ class ResourceRef(_Frozen):
         return out
 
     @classmethod
-    def of_child(cls, child: Any) -> ResourceRef:
-        """The reference of a typed child CR (api/child_types.py)."""
+    def of_child(cls, child: ChildCR) -> ResourceRef:
+        """The reference of a typed child CR (api/generated/child_types.py)."""
         return cls(child.api_version, child.kind, child.metadata["name"], child.metadata.get("namespace"))
 
     @classmethod

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from . import naming
 
 if TYPE_CHECKING:
-    from .api.child_types import MultiCell
+    from .api.generated.child_types import MultiCell
     from .resolve.cluster import Resolved
     from .resolve.facts import DatabaseFacts
 
@@ -65,7 +65,7 @@ def _database_entries(resolved: Resolved, database: DatabaseFacts) -> list[tuple
     return entries
 
 
-def format_tree(resolved_clusters: list[Resolved], items: Any = None) -> str:
+def format_tree(resolved_clusters: list[Resolved]) -> str:
     lines: list[str] = []
     for resolved in resolved_clusters:
         lines.append(f"MultigresCluster {resolved.namespace or ''}/{resolved.name}")

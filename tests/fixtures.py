@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from krmfn import defaults, naming
-from krmfn.api import child_types as ct
+from krmfn.api.generated import child_types as ct
 from krmfn.resolve.facts import CellRegistration, DatabaseFacts, TableGroupFacts
 from krmfn.workloads.context import ClusterContext
 

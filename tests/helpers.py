@@ -66,7 +66,7 @@ def run_function(stdin: str) -> Ran:
     from krmfn import adapter
 
     out, err = io.StringIO(), io.StringIO()
-    code = adapter.emit(adapter.FUNCTION, adapter.answer(adapter.FUNCTION, stdin=stdin), out, err)
+    code = adapter.print_answer(adapter.FUNCTION, adapter.answer(adapter.FUNCTION, stdin=stdin), out, err)
     return Ran(code, out.getvalue(), err.getvalue())
 
 
@@ -111,6 +111,19 @@ def golden(name: str, text: str) -> None:
         pytest.fail(f"golden file {path} is missing; create it with `make golden` "
                     "(UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_examples.py), review it and commit it")
     assert text == path.read_text(), f"{name} differs from its golden file (`make golden` to accept)"
+
+
+def upstream_source(name: str) -> Path:
+    """The verified upstream source archive NAME (tools/sources.sh: cache, mirror or download);
+    skip with the reason when it cannot be had, unless REQUIRE_TOOLS=1 (CI), then fail."""
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "sources.sh"), name], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return Path(proc.stdout.strip())
+    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+    reason = f"the {name} source archive is not available: {last[-400:]}"
+    if REQUIRE_TOOLS:
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def go_tool(tool: str, binary: str) -> str:

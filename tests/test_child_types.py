@@ -1,4 +1,4 @@
-"""api/child_types.py: generated from the child models, and what resolve hands the builders."""
+"""api/generated/child_types.py: generated from the child models, and what resolve hands the builders."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import fixtures
 import pytest
 from helpers import EXAMPLES, render_paths
 
-from krmfn.api import child_types as ct
+from codegen.child_types import render
 from krmfn.api import children
-from krmfn.api.childgen import render
+from krmfn.api.generated import child_types as ct
 
 
 def test_committed_file_is_current() -> None:
-    """Run `make children` after changing api/children.py."""
+    """Run `make generate` after changing api/children.py."""
     from helpers import ROOT
 
-    assert (ROOT / "krmfn" / "api" / "child_types.py").read_text() == render()
+    assert (ROOT / "krmfn" / "api" / "generated" / "child_types.py").read_text() == render()
 
 
 @pytest.mark.parametrize("example", ["seed", "minimal"])

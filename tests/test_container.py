@@ -6,7 +6,7 @@ What these prove (without building the image; there is no registry access in tes
 - .dockerignore keeps the package source (krmfn/ and its subpackages) and constraints.txt in the
   context, and the build installs with `-c constraints.txt` (the versions the tests ran);
 - function.yaml is a KRMFunctionDefinition whose functionConfig schema is exactly the one
-  krmfn/crds.py generates from RenderMultigres (UPDATE_GOLDEN=1 rewrites it), whose image tag is
+  codegen/function_yaml.py generates from RenderMultigres (`make generate`), whose image tag is
   the package version, and whose image is the one the kustomize container config uses.
 """
 
@@ -16,19 +16,16 @@ import fnmatch
 import json
 import re
 import tomllib
-from typing import Any
 
-from helpers import ROOT, UPDATE_GOLDEN
+from helpers import ROOT
 
 import krmfn
+from codegen import function_yaml
 from krmfn import yamlio
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 FUNCTION_YAML = ROOT / "function.yaml"
-HEADER = ("# KRM function metadata (kpt function catalog / KRM functions registry format).\n"
-          "# The functionConfig schema is generated from krmfn.api.config.RenderMultigres by\n"
-          "# krmfn.crds.openapi_schema: regenerate with UPDATE_GOLDEN=1 pytest tests/test_container.py\n")
 
 
 def instructions(name: str) -> list[str]:
@@ -77,21 +74,11 @@ def test_build_installs_with_the_constraints() -> None:
     assert installs and all(re.search(r"pip install .*-c constraints\.txt \.$", step) for step in installs), installs
 
 
-def _generated_schema() -> dict[str, Any]:
-    from krmfn.api.config import RenderMultigres
-    from krmfn.crds import openapi_schema
-
-    return openapi_schema(RenderMultigres)
-
-
 def test_function_yaml_schema_is_generated_from_the_model() -> None:
-    definition = yamlio.load(FUNCTION_YAML.read_text())
-    version = definition["spec"]["versions"][0]
-    schema = _generated_schema()
-    if UPDATE_GOLDEN:
-        version["schema"] = {"openAPIV3Schema": schema}
-        FUNCTION_YAML.write_text(HEADER + yamlio.dump(definition))
-    assert version["schema"]["openAPIV3Schema"] == schema, "UPDATE_GOLDEN=1 regenerates function.yaml's schema"
+    text = FUNCTION_YAML.read_text()
+    assert text == function_yaml.render(text), "function.yaml is stale: run `make generate`"
+    schema = yamlio.load(text)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert schema["properties"]["kind"]["enum"] == ["RenderMultigres"]
 
 
 def test_function_yaml_metadata() -> None:

@@ -159,7 +159,7 @@ class Command(NamedTuple):
 
 def bad_inputs(folder: Path) -> Command:
     """Every case of test_bad_inputs.py in one file, each in its own namespace: valid input never
-    imports pydantic (krmfn/api/fast.py), so only invalid input shows pydantic's floor at work."""
+    imports pydantic (krmfn/api/validator.py), so only invalid input shows pydantic's floor at work."""
     docs = []
     for number, (_, objs, *_) in enumerate(CASES):
         for obj in copy.deepcopy(objs()):

@@ -49,7 +49,7 @@ from processes import (
 DATA = json.loads((Path(__file__).parent / "data" / "multigres_flags.json").read_text())
 RECORDS = DATA["topology_records"]
 DEFAULT_DOMAIN = "cluster.local"
-DEFAULT_BACKUP_LOCATION = "/backups"  # README: spec.databases.templates[].spec.backupLocation default
+DEFAULT_BACKUP_LOCATION = "/backups"  # docs/api.md: spec.databases.templates[].spec.backupLocation default
 DEFAULT_DURABILITY = "AT_LEAST_2"
 
 

@@ -20,7 +20,7 @@ from krmfn.resourcelist import INTERNAL_PREFIXES
 # The design the seed example comes from, kept in the repository (docs/design.md).
 SEED_TEXT = ROOT / "tests" / "data" / "seed-design.md"
 CLUSTER = "example-multigres-cluster"
-# Fields a builder needs that the seed's samples do not show (README, "Child resources").
+# Fields a builder needs that the seed's samples do not show (docs/api.md, "Child resources").
 ADDITIONS = {"databaseName", "tableGroupName", "shardName", "durabilityPolicy", "globalTopoServer",
              "postgresPasswordSecret", "backup", "pgbackrestTLSSecret"}
 

@@ -428,7 +428,7 @@ def test_flag_data_is_consistent() -> None:
 # --- the real binaries, when they exist ----------------------------------------------------------
 
 def multigres_bin_dir() -> Path:
-    """The binaries built from the vendored upstream archive (tools/build.sh multigres), or
+    """The binaries built from the upstream source archive (tools/build.sh multigres), or
     $MULTIGRES_BIN_DIR. Built on first use; skips without Go, fails under REQUIRE_TOOLS=1."""
     if os.environ.get("MULTIGRES_BIN_DIR"):
         return Path(os.environ["MULTIGRES_BIN_DIR"])

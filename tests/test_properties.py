@@ -144,7 +144,7 @@ def test_mutated_clusters_never_traceback(objs, data):
     from krmfn.tree import format_tree
 
     out = run_text(text)
-    format_tree(out.resolved, out.items)  # `tree` on the same input: no traceback either
+    format_tree(out.resolved)  # `tree` on the same input: no traceback either
 
 
 @given(clusters(), st.data())

@@ -1,8 +1,8 @@
 """The topology records the function writes are the bytes protobuf writes for upstream's schema.
 
 krmfn/workloads/topo_records.py encodes Cell and Database records by hand (the function has no
-protobuf dependency). Here upstream's `proto/clustermetadata.proto`, from the vendored source
-archive the tools build from (../shared/vendor, see tools/versions.env), is compiled with
+protobuf dependency). Here upstream's `proto/clustermetadata.proto`, from the source archive the
+tools build from (tools/sources.sh multigres, pinned in tools/versions.env), is compiled with
 grpcio-tools' protoc, and the same messages built with the protobuf runtime must serialize to
 exactly our bytes. Without the archive the tests skip (fail under REQUIRE_TOOLS=1).
 """
@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 import topo_decode
 from google.protobuf.message import Message
-from helpers import REQUIRE_TOOLS, ROOT
+from helpers import REQUIRE_TOOLS, upstream_source
 
 from krmfn.workloads import topo_records
 
-ARCHIVE = ROOT.parent / "shared" / "vendor" / "multigres-6bd80b9b251e.tar.gz"
 PROTO = "proto/clustermetadata.proto"
 
 
@@ -35,17 +34,19 @@ def _skip_or_fail(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def pb(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """clustermetadata_pb2, compiled from the vendored upstream schema into a temporary folder."""
-    if not ARCHIVE.is_file():
-        _skip_or_fail(f"the vendored upstream archive {ARCHIVE} is missing")
+    """clustermetadata_pb2, compiled from the upstream schema into a temporary folder."""
+    archive = upstream_source("multigres")
     try:
         from grpc_tools import protoc
     except ImportError:
         _skip_or_fail("grpcio-tools is not installed (pip install -e '.[test]')")
     src, out = tmp_path_factory.mktemp("proto-src"), tmp_path_factory.mktemp("proto-py")
-    with tarfile.open(ARCHIVE) as tar:
-        members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith("proto/")]
-        tar.extractall(src, members=members, filter="data")
+    with tarfile.open(archive) as tar:
+        files = [m for m in tar.getmembers() if m.isfile()]
+        # git archive puts proto/ at the top, GitHub's archive under one folder: take either.
+        top = "" if any(m.name.startswith("proto/") for m in files) else files[0].name.split("/", 1)[0] + "/"
+        tar.extractall(src, members=[m for m in files if m.name.startswith(top + "proto/")], filter="data")
+    src = src / top
     well_known = Path(protoc.__file__).parent / "_proto"  # google/protobuf/*.proto, shipped with protoc
     code = protoc.main(["protoc", f"-I{src / 'proto'}", f"-I{well_known}", f"--python_out={out}",
                         str(src / PROTO)])

@@ -6,7 +6,7 @@ import fixtures
 from consistency import args_of
 from helpers import EXAMPLES, render_paths
 
-from krmfn.api import child_types as ct
+from krmfn.api.generated import child_types as ct
 from krmfn.workloads.cell import build_multicell
 
 CTX = fixtures.context()

@@ -11,7 +11,7 @@ from consistency import args_of
 from helpers import EXAMPLES, objects, resource_list, run_text
 
 from krmfn import yamlio
-from krmfn.api import child_types as ct
+from krmfn.api.generated import child_types as ct
 from krmfn.workloads.shard import build_multishard
 
 CTX = fixtures.context()

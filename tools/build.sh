@@ -202,23 +202,20 @@ build_coredns() { # bin work
   GOBIN=$1 go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
 }
 
-# The vendored upstream archive, checked against shared/vendor/SHA256SUMS.
-vendor_file() { # name
-  local dir=${MULTIGRES_KRMFN_VENDOR:-$TOOLS_DIR/../../shared/vendor}
-  [[ -f $dir/$1 ]] || die "missing $dir/$1 (set MULTIGRES_KRMFN_VENDOR to the vendor folder)"
-  (cd "$dir" && grep " $1\$" SHA256SUMS | sha256sum -c --quiet -) >&2 || die "checksum of $dir/$1 does not match SHA256SUMS"
-  echo "$(cd "$dir" && pwd)/$1"
-}
-
 build_multigres() { # bin work
   local src c pkgs=()
-  src=$(vendor_file "multigres-$MULTIGRES_COMMIT.tar.gz")
+  # The upstream archive at MULTIGRES_COMMIT, checksum-verified (tools/sources.sh).
+  src=$("$TOOLS_DIR/sources.sh" multigres)
   mkdir -p "$2/src"
   tar -xzf "$src" -C "$2/src"
+  # git archive writes the tree at the top, GitHub's archive under one folder: take either.
+  local top=$2/src
+  [[ -d $top/go ]] || top=$(find "$2/src" -mindepth 2 -maxdepth 2 -type d -name go -printf '%h\n' | head -1)
+  [[ -n $top && -d $top/go ]] || die "no go/ folder in $src"
   for c in $(binaries_of multigres); do pkgs+=("./go/cmd/$c"); done
   # cgo (the SQL parser is C); the binaries link Debian 12's glibc, which the
   # newer glibc of the image root runs.
-  (cd "$2/src" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$1/" "${pkgs[@]}")
+  (cd "$top" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$1/" "${pkgs[@]}")
 }
 
 # Runs one build into <dir>.tmp and renames it into place, so an interrupted

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts that build Debian roots (tools/imageroot.sh, tools/pybase.sh); sourced,
 # not run. The caller defines die().
 

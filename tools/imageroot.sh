@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian root that the multigres and pgctld images are made of:
 # Debian 13 (trixie, the first Debian with PostgreSQL 17), PostgreSQL 17 from
-# Debian's packages, pgBackRest built from the vendored source (Multigres
+# Debian's packages, pgBackRest built from its upstream source (Multigres
 # refuses pgBackRest < 2.57 and trixie ships 2.55.1), the en_US.UTF-8 locale
 # (Multigres' postgresql.conf template hard-codes lc_* = en_US.UTF-8 and
 # postgres refuses to start without it) and procps.
@@ -53,10 +53,11 @@ build() { # tmp-root
   in_root "$r" apt-get install -y -qq --no-install-recommends "${runtime[@]}" >/dev/null
   echo 'en_US.UTF-8 UTF-8' >"$r/etc/locale.gen"
   in_root "$r" locale-gen >/dev/null
-  # pgBackRest from the vendored source, with meson as its README says; the
-  # build packages are removed again.
+  # pgBackRest from its upstream source archive (checksum-verified by
+  # tools/sources.sh), with meson as its README says; the build packages are
+  # removed again.
   local src
-  src=$(source_file "pgbackrest-$PGBACKREST_VERSION.tar.gz")
+  src=$("$TOOLS_DIR/sources.sh" pgbackrest)
   mkdir -p "$r/tmp/pgbr"; tar -xzf "$src" -C "$r/tmp/pgbr" --strip-components=1
   in_root "$r" apt-get install -y -qq --no-install-recommends "${builddeps[@]}" >/dev/null
   in_root "$r" sh -c 'cd /tmp/pgbr && meson setup build >/dev/null && ninja -C build >/dev/null && install -m 0755 build/src/pgbackrest /usr/bin/pgbackrest'
@@ -71,13 +72,6 @@ build() { # tmp-root
   rm -rf "$r/tmp/pgbr" "$r/var/lib/apt/lists/"* "$r/var/cache/apt/"* "$r/usr/sbin/policy-rc.d" \
     "$r/usr/share/doc" "$r/usr/share/man" "$r/var/log/"*.log
   in_root "$r" pgbackrest version | grep -q "pgBackRest $PGBACKREST_VERSION" || die "pgbackrest does not run in the root"
-}
-
-source_file() { # name: from the vendored sources, checked against SHA256SUMS
-  local dir=${MULTIGRES_KRMFN_VENDOR:-$TOOLS_DIR/../../shared/vendor}
-  [[ -f $dir/$1 ]] || die "missing $dir/$1 (set MULTIGRES_KRMFN_VENDOR)"
-  (cd "$dir" && grep " $1\$" SHA256SUMS | sha256sum -c --quiet -) >&2 || die "checksum of $1 does not match"
-  echo "$(cd "$dir" && pwd)/$1"
 }
 
 [[ $(id -u) -eq 0 ]] || die "needs root (debootstrap and chroot)"

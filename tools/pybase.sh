@@ -39,9 +39,11 @@ build() { # tmp-root
     "$m" "$SUITE" "$SUITE" >"$r/etc/apt/sources.list.d/debian.sources"
   rm -f "$r/etc/apt/sources.list"
   printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"; chmod +x "$r/usr/sbin/policy-rc.d"
-  in_root "$r" apt-get update -qq >>"$DIR.tmp/apt.log" 2>&1 &&
-    in_root "$r" apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates \
-      >>"$DIR.tmp/apt.log" 2>&1 || { tail -20 "$DIR.tmp/apt.log" >&2; die "apt-get failed in the root"; }
+  if ! { in_root "$r" apt-get update -qq &&
+    in_root "$r" apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates; } \
+    >>"$DIR.tmp/apt.log" 2>&1; then
+    tail -20 "$DIR.tmp/apt.log" >&2; die "apt-get failed in the root"
+  fi
   # Where python:3.11-slim has them: /usr/local/bin/{python3,python,pip,pip3}.
   ln -s /usr/bin/python3 "$r/usr/local/bin/python3"
   ln -s /usr/bin/python3 "$r/usr/local/bin/python"

@@ -9,7 +9,7 @@ TOOLS_BUILD ?= tools/build.sh
 
 .PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres
 
-# Everything the tests need (multigres from the vendored upstream archive, see tools/versions.env).
+# Everything the tests need (multigres from its upstream source archive, tools/sources.sh).
 tools:
 	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres
 

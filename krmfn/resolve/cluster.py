@@ -1,25 +1,25 @@
 """Resolve one MultigresCluster (plus its templates) into child custom resources.
 
-This is the only code that knows templates. What it returns is typed (api/child_types.py, generated
-from the child models): the four child kinds in the design's spec shapes, and the cluster-level
+This is the only code that knows templates. What it returns is typed (api/generated/child_types.py,
+generated from the child models): the four child kinds in the design's spec shapes, and the cluster-level
 facts (facts.py) the cluster's own builders read. The build stage takes these and nothing else.
 """
 
 from __future__ import annotations
 
 from .. import defaults, naming
-from ..api import child_types as ct
-from ..api.fast import Invalid, alias, cell_topo, validate
+from ..api.generated import child_types as ct
+from ..api.validator import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
 from .templates import TemplateIndex, lookup, resolve_layers
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
-if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/fast.py
+if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/validator.py
     from typing import Any
 
-    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef
+    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef, TableGroup
     from ..api.common import ComponentRef
 
     Child = ct.TopoServer | ct.MultiCell | ct.MultiTableGroup | ct.MultiShard
@@ -62,7 +62,7 @@ def key_range(index: int, count: int) -> str:
     """Multigres shard name for shard `index` of `count`: `0-inf` alone, else hex key ranges.
 
     Upstream defines only `0-inf`; for N > 1 we cut the 16-bit keyspace evenly and drop trailing
-    `00` bytes (2 shards: `0-80`, `80-inf`), documented in the README.
+    `00` bytes (2 shards: `0-80`, `80-inf`), documented in docs/api.md.
     """
     def bound(i: int) -> str:
         text = f"{i * 65536 // count:04x}"
@@ -295,7 +295,7 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBac
     return ct.ResolvedBackup(filesystem=repository), problems
 
 
-def _table_group_pools(tg: Any, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
+def _table_group_pools(tg: TableGroup, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
     pools = []
     for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
         resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]", out.postgres_config)

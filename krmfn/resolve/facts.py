@@ -9,8 +9,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
-    from ..api.child_types import ResolvedBackup, ResolvedPool
     from ..api.cluster import DurabilityPolicy
+    from ..api.generated.child_types import ResolvedBackup, ResolvedPool
 
 
 class CellRegistration:

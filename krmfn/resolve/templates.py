@@ -5,13 +5,13 @@ This is the only module that knows templates exist; what leaves it is a plain re
 
 from __future__ import annotations
 
-from ..api.fast import Invalid, validate
+from ..api.validator import Invalid, validate
 from ..merge import merge_patch
 from ..results import Result, error
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Literal
 
 
 class TemplateIndex:
@@ -44,7 +44,8 @@ def lookup(index: TemplateIndex, name: str, section: str, path: str) -> tuple[di
 
 
 def resolve_layers(defaults: dict[str, Any], base: dict[str, Any] | None, overrides: dict[str, Any] | None,
-                   model: str, overrides_path: str) -> tuple[dict[str, Any] | None, list[Result]]:
+                   model: Literal["ComponentSpec", "PoolSpec"],
+                   overrides_path: str) -> tuple[dict[str, Any] | None, list[Result]]:
     """defaults < base < overrides, validated against the model named `model`, dumped in canonical order."""
     merged = merge_patch(defaults, base or {})
     if overrides:

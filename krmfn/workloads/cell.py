@@ -13,7 +13,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import MultiCell
+    from ..api.generated.child_types import MultiCell
     from .context import ClusterContext
 
 

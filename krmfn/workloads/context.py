@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import ComponentSpec, GlobalTopoRef, ResolvedImages
+    from ..api.generated.child_types import ComponentSpec, GlobalTopoRef, ResolvedImages
     from ..resolve.facts import CellRegistration, DatabaseFacts
 
 _set = object.__setattr__

@@ -25,7 +25,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import MultiShardSpec
+    from ..api.generated.child_types import MultiShardSpec
     from .context import ClusterContext
 
 # How long the hook may wait for the new primary; the pod's grace period covers it plus

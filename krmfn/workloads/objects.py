@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
-    from ..api.child_types import GlobalTopoRef
+    from ..api.generated.child_types import GlobalTopoRef
     from .context import ClusterContext
 
     class PullSettings(Protocol):

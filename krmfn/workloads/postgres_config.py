@@ -29,7 +29,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import ResolvedPool
+    from ..api.generated.child_types import ResolvedPool
 
 ENV = "POSTGRES_INITDB_EXTRA_CONF"
 RESTART_ANNOTATION = "multigres.com/postgres-restart-settings"

@@ -22,7 +22,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import GlobalTopoRef
+    from ..api.generated.child_types import GlobalTopoRef
     from ..resolve.facts import DatabaseFacts
     from .context import ClusterContext
 

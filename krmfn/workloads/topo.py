@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.child_types import TopoServer
+    from ..api.generated.child_types import TopoServer
     from .context import ClusterContext
 
 

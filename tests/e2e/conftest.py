@@ -24,10 +24,18 @@ from knode.cluster import Node, NodeError, build_tools
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", ROOT / "e2e-logs"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own `-m` deselection reads the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A plain `pytest tests/e2e/...` deselects everything (pyproject.toml's `-m 'not e2e'`) and
+    exits 5: say how to run them instead of leaving a bare "deselected"."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and session.config.getoption("markexpr") == "not e2e":
+        print("\nthe real-node tests run with `-m e2e` (make e2e), e.g. pytest -m e2e tests/e2e", file=sys.stderr)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,4 +1,4 @@
-"""The pydantic-free validator (krmfn/api/fast.py): current, never more lenient, same values, same results."""
+"""The pydantic-free validator (krmfn/api/validator.py): current, never more lenient, same values, same results."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ import pytest
 import test_bad_inputs
 from helpers import EXAMPLES, ROOT, resource_list
 
+from codegen.validators import render
 from krmfn import yamlio
-from krmfn.api import fast, fast_generated
-from krmfn.api.fastgen import render
+from krmfn.api import plain, validator
+from krmfn.api.generated import validators
 from krmfn.cli import function_mode
 
-COMMITTED = ROOT / "krmfn" / "api" / "fast_generated.py"
+COMMITTED = ROOT / "krmfn" / "api" / "generated" / "validators.py"
 
 
 def test_committed_validator_is_current():
     assert COMMITTED.read_text() == render(), (
-        "krmfn/api/fast_generated.py is stale: run `make validator` after changing the models")
+        "krmfn/api/generated/validators.py is stale: run `make generate` after changing the models")
 
 
 def _examples() -> list[dict]:
@@ -70,7 +71,7 @@ def _mutations(rng: random.Random, obj, depth: int = 0):
 
 def _same(fast_obj, pyd_obj, path="") -> None:
     """Every attribute the code can read is the same (models compared field by field)."""
-    if isinstance(fast_obj, fast.Base):
+    if isinstance(fast_obj, plain.Base):
         assert type(fast_obj).__name__ == type(pyd_obj).__name__, path
         for name in type(pyd_obj).model_fields:
             _same(getattr(fast_obj, name), getattr(pyd_obj, name), f"{path}.{name}")
@@ -90,8 +91,8 @@ def _check(name: str, data) -> bool:
     """The generated validator accepts only what pydantic accepts, and gives the same object."""
     from pydantic import ValidationError
 
-    model = fast.pydantic_model(name)
-    mine = fast_generated.VALIDATORS[name](data)
+    model = validator.pydantic_model(name)
+    mine = validators.VALIDATORS[name](data)
     try:
         theirs = model.model_validate(data)
     except ValidationError:
@@ -162,7 +163,7 @@ def _bad_inputs() -> list[tuple[str, str]]:
 def test_results_are_the_same_as_with_pydantic_alone(name, stdin, monkeypatch):
     """Output, exit code and stderr of function mode, with and without the generated validator."""
     with_fast = function_mode(stdin)
-    monkeypatch.setattr(fast_generated, "VALIDATORS", {k: (lambda data: None) for k in fast_generated.VALIDATORS})
+    monkeypatch.setattr(validators, "VALIDATORS", {k: (lambda data: None) for k in validators.VALIDATORS})
     assert function_mode(stdin) == with_fast
 
 
@@ -177,12 +178,12 @@ def test_valid_input_does_not_import_pydantic():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_constructs_fastgen_does_not_know_defer_to_pydantic(capsys):
-    """A model change fastgen cannot translate must not stop `make validator`, nor guess."""
+def test_constructs_the_generator_does_not_know_defer_to_pydantic(capsys):
+    """A model change the generator cannot translate must not stop `make generate`, nor guess."""
     from pydantic import field_validator
 
+    from codegen.validators import _Gen
     from krmfn.api.common import Model
-    from krmfn.api.fastgen import _Gen
 
     class WithFloat(Model):
         ratio: float
