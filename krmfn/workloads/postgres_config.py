@@ -118,7 +118,8 @@ def annotate(statefulset: dict[str, Any], pool: ResolvedPool) -> None:
 RELOADER = """\
 set -u
 file=$1 socket=@SOCKET@ port=@PORT@
-export PGPASSWORD="$(cat @PASSWORD@)"
+PGPASSWORD=$(cat @PASSWORD@)
+export PGPASSWORD
 last=$(cksum <"$file" 2>/dev/null)
 while sleep 5; do
   now=$(cksum <"$file" 2>/dev/null) || continue
