@@ -148,7 +148,8 @@ def lost_rows(node: Node, writes: Writes) -> list[int]:
 
 def _pods(node: Node) -> dict[str, tuple[str, int]]:
     """Pooler pod name → (uid, restarts of its containers)."""
-    pods = get(node, NS, "pods -l app.kubernetes.io/component=multipooler")["items"]
+    pods = json.loads(node.kubectl("get", "pods", "-n", NS, "-l", "app.kubernetes.io/component=multipooler",
+                                   "-o", "json").stdout)["items"]
     return {p["metadata"]["name"]: (p["metadata"]["uid"], sum(
         c["restartCount"] for c in p["status"].get("containerStatuses", []) + p["status"].get(
             "initContainerStatuses", []))) for p in pods}
