@@ -99,10 +99,10 @@ class Writes:
     failed: list[tuple[int, int]]
 
     def gaps(self, since_ms: int) -> list[float]:
-        """Seconds between consecutive acknowledgements after `since_ms`, for gaps over 0.5 s (a
-        write every ~0.1 s otherwise): the write unavailability a client saw."""
+        """Seconds between consecutive acknowledgements after `since_ms`, for gaps over 1 s (a write
+        every 0.2-0.4 s otherwise, a connection each): the write unavailability a client saw."""
         times = [ms for _, ms, _ in self.acked if ms >= since_ms]
-        return [round((b - a) / 1000, 2) for a, b in zip(times, times[1:], strict=False) if b - a > 500]
+        return [round((b - a) / 1000, 2) for a, b in zip(times, times[1:], strict=False) if b - a > 1000]
 
     def primary_changes(self) -> int:
         addresses = [ip for _, _, ip in self.acked]
