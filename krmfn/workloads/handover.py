@@ -56,10 +56,13 @@ http() { timeout 10 bash -c "$HTTP" http "$admin_host" "$admin_port" "$1" "$2" "
 # (a stale record may still say primary for a moment after a switch: all of them are listed).
 primaries() {
   local body chunk
-  body=$(http GET "/api/v1/poolers?database=$db&shard=$shard") || return 1
+  # multiadmin filters by database only: a shard filter without a table group is refused
+  # ("cannot filter by Shard without specifying TableGroup") and the request has no table group.
+  body=$(http GET "/api/v1/poolers?database=$db") || return 1
   body=${body//[[:space:]]/}
   while IFS= read -r chunk; do
-    [[ $chunk == *'"role":"ROUTING_ROLE_PRIMARY"'* && $chunk == *'"tableGroup":"'"$tg"'"'* ]] || continue
+    [[ $chunk == *'"role":"ROUTING_ROLE_PRIMARY"'* && $chunk == *'"tableGroup":"'"$tg"'"'* &&
+       $chunk == *'"shard":"'"$shard"'"'* ]] || continue
     chunk=${chunk#*'"hostname":"'}
     echo "${chunk%%'"'*}"
   done <<<"${body//'{"id":{'/$'\n'}"
