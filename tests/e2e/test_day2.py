@@ -221,8 +221,9 @@ def test_a_reloadable_change_applies_without_a_restart(deployment: Deployment) -
 # Measured on the node (docs/runtime-checks.md, "Day 2"): after a full roll of the three pooler pods
 # the shard was left with no primary ("no writable primary is currently available") for longer than
 # the tests wait, and multiorch kept dialing the old primary's former pod address (in that run the
-# hook also fell back without switching over: its query has been fixed since). Until that is understood, these tests record their numbers
-# and are expected to fail; a pass is reported (strict=False) so the marker is noticed.
+# hook also fell back without switching over: its query has been fixed since). Until that is
+# understood, these tests record their numbers and are expected to fail; a pass is reported
+# (strict=False) so the marker is noticed.
 ROLL_UNSOLVED = pytest.mark.xfail(reason="shard left without a primary after a full roll (runtime-checks.md)",
                                   strict=False)
 
