@@ -7,7 +7,7 @@ constraints) and writes, for each model, a plain class with the same attribute n
 function that returns an instance when the input is certainly valid, or None. None means "ask
 pydantic" (krmfn/api/validator.py), which then produces today's all-errors-at-once results, so the generated
 checks only have to be conservative: they may send valid input to pydantic, never the reverse.
-tests/test_fastpath.py fails when the committed file is stale and compares both on many inputs.
+tests/test_validator.py fails when the committed file is stale and compares both on many inputs.
 
 Only the constructs the models use are understood (str, int, bool, Literal of strings, Optional,
 list, dict with str keys, Any, nested models, min/max length, ge/gt, the quantity validator);

@@ -143,6 +143,11 @@ def pool_name(shard: str, pool_type: str, cell: str) -> str:
     return object_name("StatefulSet", shard, pool_type, cell)
 
 
+def network_policy(*parts: str) -> str:
+    """A NetworkPolicy: named after the workload it protects (a different kind, so no clash)."""
+    return object_name("NetworkPolicy", *parts)
+
+
 def registration_name(cluster: str) -> str:
     return object_name("Job", cluster, "register-topology")
 
@@ -186,8 +191,9 @@ def topo_pdb(topo: str) -> str:
     return object_name("PodDisruptionBudget", topo)
 
 
-def pool_pdb(shard: str, pool_type: str, cell: str) -> str:
-    return object_name("PodDisruptionBudget", pool_name(shard, pool_type, cell))
+def shard_pdb(shard: str) -> str:
+    """The one PodDisruptionBudget over every pooler pod of a shard (all pools, all cells)."""
+    return object_name("PodDisruptionBudget", shard, "poolers")
 
 
 def gateway_pdb(multicell: str) -> str:
@@ -271,6 +277,20 @@ def cluster_of(meta: dict[str, Any]) -> str:
     return str((meta.get("labels") or {}).get(f"{GROUP}/cluster", ""))
 
 
-def postgres_config_configmap(shard: str, pool_type: str, cell: str) -> str:
-    """The PostgreSQL settings file of one pool (postgresConfig and memory defaults)."""
-    return object_name("ConfigMap", pool_name(shard, pool_type, cell), "pgconf")
+# ---- monitoring (krmfn/workloads/monitoring.py) ----
+
+EXPORTER_CONTAINER = "postgres-exporter"
+EXPORTER_PORT_NAME = "pg-metrics"
+
+
+def pod_monitor(cluster: str, target: str) -> str:
+    """A PodMonitor of one cluster: `postgres-exporter` (pooler pods) or `etcd` (topo pods)."""
+    return object_name("PodMonitor", cluster, target)
+
+
+def prometheus_rule(cluster: str) -> str:
+    return object_name("PrometheusRule", cluster, "alerts")
+
+
+def dashboard_configmap(cluster: str) -> str:
+    return object_name("ConfigMap", cluster, "dashboard")

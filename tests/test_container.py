@@ -61,8 +61,19 @@ def test_dockerignore_keeps_the_package() -> None:
 
     for path in ("pyproject.toml", "README.md", "constraints.txt", "krmfn/cli.py", "krmfn/workloads/__init__.py"):
         assert not excluded(path), path
-    for path in (".venv/bin/python", "tests/test_kpt.py", ".git/HEAD"):
+    for path in (".venv/bin/python", "tests/test_kpt.py", ".git/HEAD", "codegen/__main__.py"):
         assert excluded(path), path
+
+
+def test_the_generators_are_not_shipped() -> None:
+    """The wheel (and so the image, which installs it) has krmfn's packages, generated code
+    included, and not codegen/: the generators run at development time only."""
+    from setuptools import find_packages
+
+    packages = find_packages(str(ROOT), **PYPROJECT["tool"]["setuptools"]["packages"]["find"])
+    assert "krmfn.api.generated" in packages and "krmfn.workloads" in packages
+    assert not [p for p in packages if not p.startswith("krmfn")], packages
+    assert (ROOT / "codegen" / "__main__.py").is_file()
 
 
 def test_build_installs_with_the_constraints() -> None:

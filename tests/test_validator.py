@@ -69,22 +69,22 @@ def _mutations(rng: random.Random, obj, depth: int = 0):
     return obj
 
 
-def _same(fast_obj, pyd_obj, path="") -> None:
+def _same(generated, pyd_obj, path="") -> None:
     """Every attribute the code can read is the same (models compared field by field)."""
-    if isinstance(fast_obj, plain.Base):
-        assert type(fast_obj).__name__ == type(pyd_obj).__name__, path
+    if isinstance(generated, plain.Base):
+        assert type(generated).__name__ == type(pyd_obj).__name__, path
         for name in type(pyd_obj).model_fields:
-            _same(getattr(fast_obj, name), getattr(pyd_obj, name), f"{path}.{name}")
-    elif isinstance(fast_obj, list):
-        assert isinstance(pyd_obj, list) and len(fast_obj) == len(pyd_obj), path
-        for i, (a, b) in enumerate(zip(fast_obj, pyd_obj, strict=True)):
+            _same(getattr(generated, name), getattr(pyd_obj, name), f"{path}.{name}")
+    elif isinstance(generated, list):
+        assert isinstance(pyd_obj, list) and len(generated) == len(pyd_obj), path
+        for i, (a, b) in enumerate(zip(generated, pyd_obj, strict=True)):
             _same(a, b, f"{path}[{i}]")
-    elif isinstance(fast_obj, dict):
-        assert isinstance(pyd_obj, dict) and list(fast_obj) == list(pyd_obj), path
-        for key in fast_obj:
-            _same(fast_obj[key], pyd_obj[key], f"{path}.{key}")
+    elif isinstance(generated, dict):
+        assert isinstance(pyd_obj, dict) and list(generated) == list(pyd_obj), path
+        for key in generated:
+            _same(generated[key], pyd_obj[key], f"{path}.{key}")
     else:
-        assert type(fast_obj) is type(pyd_obj) and fast_obj == pyd_obj, path
+        assert type(generated) is type(pyd_obj) and generated == pyd_obj, path
 
 
 def _check(name: str, data) -> bool:
@@ -107,7 +107,7 @@ def _check(name: str, data) -> bool:
     return mine is not None
 
 
-def test_examples_take_the_fast_path():
+def test_examples_take_the_generated_validator():
     docs = _examples()
     assert docs
     for doc in docs:
@@ -162,9 +162,9 @@ def _bad_inputs() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("name", "stdin"), _bad_inputs(), ids=[c[0] for c in _bad_inputs()])
 def test_results_are_the_same_as_with_pydantic_alone(name, stdin, monkeypatch):
     """Output, exit code and stderr of function mode, with and without the generated validator."""
-    with_fast = function_mode(stdin)
+    with_generated = function_mode(stdin)
     monkeypatch.setattr(validators, "VALIDATORS", {k: (lambda data: None) for k in validators.VALIDATORS})
-    assert function_mode(stdin) == with_fast
+    assert function_mode(stdin) == with_generated
 
 
 def test_valid_input_does_not_import_pydantic():

@@ -3,7 +3,8 @@
 Fields the design does not show but a builder needs (docs/design.md: a builder reads one child CR
 and nothing else) are documented additions, listed in the README: `databaseName`,
 `tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
-`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`.
+`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`, and the resolved placement
+(`placement` of pools, components and TopoServers, `multiorch.cellPlacements`: docs/placement.md).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from .common import (
     FreeForm,
     ImagePullSecret,
     Model,
+    Placement,
     PullPolicy,
     ResourceRequirements,
     VolumeClaimTemplate,
 )
 from .day2 import PostgresConfig
+from .monitoring import PoolMonitoring
 
 
 class PullSettings(Model):
@@ -37,6 +40,7 @@ class TopoServerSpec(PullSettings):
     replicas: Annotated[int, Field(ge=1, le=2147483647)]
     data_volume_claim_template: VolumeClaimTemplate
     resources: ResourceRequirements | None = None
+    placement: Placement | None = None
 
 
 class GlobalTopoRef(Model):
@@ -109,10 +113,15 @@ class ResolvedPool(Model):
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
     postgres_config: PostgresConfig | None = None
+    placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class MultiorchSection(Model):
     spec: ComponentSpec
+    # The resolved placement of the multiorch of each cell that hosts a pool (cluster, cell and
+    # multiorch levels combined); `spec.placement` is the multiorch level alone.
+    cell_placements: dict[str, Placement] | None = None
 
 
 class ResolvedShardTemplate(Model):

@@ -13,11 +13,14 @@ from .common import (
     FreeForm,
     ImagePullSecret,
     Model,
+    Placement,
     PullPolicy,
     ResourceRequirements,
     VolumeClaimTemplate,
 )
 from .day2 import LogLevels, PostgresConfig
+from .monitoring import MonitoringSpec, PoolMonitoring
+from .network import NetworkPolicySpec
 
 # A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
@@ -77,10 +80,23 @@ class TopologyReconciliation(Model):
     prune_tablets: bool | None = None
 
 
+# A label value (a zone or region name as nodes carry it).
+LabelValue = Annotated[str, Field(min_length=1, max_length=63,
+                                  pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
+
+_ONE_DOMAIN: JsonDict = {"rule": "!(has(self.zone) && has(self.region))",
+                         "message": "a cell is a zone or a region: set zone or region, not both"}
+
+
 class CellSpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "!(has(self.topoServer) && has(self.toposerver))",
-         "message": "topoServer and toposerver are the same field; keep only topoServer"}]})
+         "message": "topoServer and toposerver are the same field; keep only topoServer"}, _ONE_DOMAIN]})
+
+    # The cell's failure domain: its pods run on nodes labelled topology.kubernetes.io/zone (or /region).
+    zone: LabelValue | None = None
+    region: LabelValue | None = None
+    placement: Placement | None = None
 
     multigateway: ComponentRef | None = None
     topo_server: CellTopoServer | None = None
@@ -99,13 +115,13 @@ class Cells(Model):
 
 
 class Partitioning(Model):
-    shards: Annotated[int, Field(ge=1, le=128)] = 1  # krmfn.limits.MAX_SHARDS
+    shards: Annotated[int, Field(ge=1, le=4096)] = 1  # the ceiling of krmfn.limits.MAX_SHARDS (raisable)
 
 
 _POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
             "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler) || "
-            "has(self.postgresConfig))",
+            "has(self.placement) || has(self.monitoring) || has(self.postgresConfig))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
 }
 
@@ -124,6 +140,8 @@ class PoolRef(Model):
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
     postgres_config: PostgresConfig | None = None
+    placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class ShardTemplate(Model):
@@ -212,6 +230,9 @@ class ClusterSpec(Model):
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
     postgres_config: PostgresConfig | None = None
     log_levels: LogLevels | None = None
+    network_policy: NetworkPolicySpec | None = None
+    placement: Placement | None = None
+    monitoring: MonitoringSpec | None = None
 
 
 class MultigresCluster(Model):

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .common import ComponentSpec, ContainerSpec, FreeForm, Model, VolumeClaimTemplate
+from .common import ComponentSpec, ContainerSpec, FreeForm, Model, Placement, VolumeClaimTemplate
 from .day2 import PostgresConfig
+from .monitoring import PoolMonitoring
 
 
 class PoolSpec(Model):
@@ -18,6 +19,8 @@ class PoolSpec(Model):
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
     postgres_config: PostgresConfig | None = None
+    placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class TemplateSpec(Model):
