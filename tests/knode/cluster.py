@@ -315,6 +315,12 @@ class Node:
         return subprocess.run([str(ctr), "--address", str(sock), "-n", "k8s.io", *args],
                               capture_output=True, text=True)
 
+    def tag_image(self, source: str, target: str) -> None:
+        """A second name for an imported image (a roll to "another version" of the same bytes)."""
+        res = self._ctr("images", "tag", "--force", source, target)
+        if res.returncode != 0:
+            raise NodeError(f"ctr images tag {source} {target}: {res.stderr}")
+
     _import_error: str = ""
 
     def _import_images(self) -> None:
