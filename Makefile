@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -c constraints.txt -e '.[test]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[test,status]'
 	touch $@
 
 # The unit suite: everything but the real-node tests (pyproject.toml's addopts deselect `e2e`).
