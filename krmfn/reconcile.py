@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 GENERATED_KINDS = frozenset({
     "TopoServer", "MultiCell", "MultiTableGroup", "MultiShard", "StatefulSet", "Deployment", "Service",
     "PodDisruptionBudget", "Job", "CustomResourceDefinition", "ConfigMap", "PersistentVolumeClaim", "Certificate",
+    "ServiceAccount", "Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
 })
 
 
