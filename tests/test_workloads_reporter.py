@@ -94,3 +94,25 @@ def test_the_new_booleans_follow_the_one_rule(key) -> None:
     _, problems = parse_options({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
                                  "data": {key: "maybe"}})
     assert [p.path for p in problems] == [f"data.{key}"]
+
+
+def test_rendering_the_reporter_loads_neither_it_nor_its_client() -> None:
+    """The render writes the reporter's Deployment; it never imports krmfn_status or lightkube
+    (nor pydantic), so its start-up is what it was."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT, resource_list
+
+    from krmfn import yamlio
+
+    cluster = yamlio.load((EXAMPLES / "minimal" / "cluster.yaml").read_text())
+    config = {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres", "metadata": {"name": "r"},
+              "spec": {"statusReporter": True, "readOnlyChildren": True}}
+    stdin = resource_list(cluster, function_config=config)
+    code = ("import sys; from krmfn.cli import function_mode; text, rc, errors = function_mode(sys.stdin.read()); "
+            "assert rc == 0, errors; assert 'minimal-status-reporter' in text; "
+            "bad = sorted(m for m in sys.modules if m.startswith(('krmfn_status', 'lightkube', 'pydantic'))); "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
