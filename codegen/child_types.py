@@ -29,7 +29,7 @@ from pydantic_core import PydanticUndefined
 from krmfn.api.errors import unwrap
 
 ROOTS = ["TopoServer", "MultiCell", "MultiTableGroup", "MultiShard", "ResolvedImages"]
-OPAQUE = {"VolumeClaimTemplate", "ResourceRequirements", "ImagePullSecret"}
+OPAQUE = {"VolumeClaimTemplate", "ResourceRequirements", "ImagePullSecret", "Placement"}
 
 
 def _models_in(ann: Any) -> list[type[BaseModel]]:

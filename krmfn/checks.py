@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from . import defaults, limits, naming
+from . import checks_placement, defaults, limits, naming
 from .api.validator import cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
@@ -443,6 +443,9 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_topo_choice,
     check_images,
     check_etcd_replicas,
+    checks_placement.check_cell_domain_choice,
+    checks_placement.check_cells_placed,
+    checks_placement.check_multi_cell_domains,
 ]
 
 
@@ -536,7 +539,7 @@ def check_service_ids(child: Child) -> list[Result]:
 
 
 CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability, check_mvp_limits,
-                                  check_replica_bounds, check_service_ids]
+                                  check_replica_bounds, check_service_ids, checks_placement.check_shard_budget]
 
 
 def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, Result]]:

@@ -196,8 +196,9 @@ def topo_pdb(topo: str) -> str:
     return object_name("PodDisruptionBudget", topo)
 
 
-def pool_pdb(shard: str, pool_type: str, cell: str) -> str:
-    return object_name("PodDisruptionBudget", pool_name(shard, pool_type, cell))
+def shard_pdb(shard: str) -> str:
+    """The one PodDisruptionBudget over every pooler pod of a shard (all pools, all cells)."""
+    return object_name("PodDisruptionBudget", shard, "poolers")
 
 
 def gateway_pdb(multicell: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import topo_decode
 
+from krmfn import naming
 from krmfn.workloads.registration import SCRIPT
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
@@ -313,9 +314,42 @@ def rule_backups(objects: list[dict[str, Any]], messages: list[str], domain: str
             yield f"backups: pools of shard {shard} mount different claims {sorted(names)}"
 
 
+def _protected(pdb: dict[str, Any], objects: list[dict[str, Any]]) -> list[str] | None:
+    """The workloads a shard's budget must cover: every pool StatefulSet of that MultiShard (None
+    for a budget of another component: it must cover exactly one workload)."""
+    if pdb["metadata"]["labels"].get("app.kubernetes.io/component") != "multipooler":
+        return None
+    shard = next((o for o in objects if o.get("kind") == "MultiShard" and _ns(o) == _ns(pdb)
+                  and naming.shard_pdb(o["metadata"]["name"]) == pdb["metadata"]["name"]), None)
+    if shard is None:
+        return []
+    return sorted(f"StatefulSet/{naming.pool_name(shard['metadata']['name'], p['type'], p['cell'])}"
+                  for p in shard["spec"]["pools"])
+
+
+def rule_disruption_budgets(objects: list[dict[str, Any]], messages: list[str], domain: str) -> Iterable[str]:
+    """A budget selects exactly the pods it protects, and no pod is in two (the eviction API
+    refuses to evict a pod more than one budget selects)."""
+    owners: dict[str, list[str]] = {}
+    for pdb in (o for o in objects if o.get("kind") == "PodDisruptionBudget"):
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        hits = sorted(_id(wl) for wl, pod in pod_templates(objects)
+                      if _ns(wl) == _ns(pdb) and _selects(selector, pod.get("metadata", {}).get("labels") or {}))
+        for hit in hits:
+            owners.setdefault(hit, []).append(_id(pdb))
+        expected = _protected(pdb, objects)
+        if expected is None and len(hits) != 1:
+            yield f"disruption-budgets: {_id(pdb)} selects {hits}, not exactly one workload"
+        elif expected is not None and hits != expected:
+            yield f"disruption-budgets: {_id(pdb)} selects {hits}, its shard's pools are {expected}"
+    for workload, budgets in sorted(owners.items()):
+        if len(budgets) > 1:
+            yield f"disruption-budgets: pods of {workload} are selected by {len(budgets)} budgets {budgets}"
+
+
 RULES: list[Rule] = [rule_service_selects, rule_statefulset_service, rule_named_ports, rule_topo_addresses,
                      rule_references, rule_names, rule_selectors, rule_port_names, rule_records,
-                     rule_backups]
+                     rule_backups, rule_disruption_budgets]
 
 
 def check(objects: list[dict[str, Any]], messages: list[str] | None = None,

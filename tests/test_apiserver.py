@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from apiserver import ApiServer, KubectlError
-from helpers import EXAMPLES, objects, render_paths, run_cli
+from helpers import EXAMPLES, objects, render_paths, resource_list, run_cli, run_text
 
 from krmfn import yamlio
 
@@ -280,6 +280,16 @@ INVALID = [
     ("template-bad-quantity",
      lambda: _set(_template(), "spec.shardPool.dataVolumeClaimTemplate.resources.requests.storage", "100 GB"),
      ["spec.shardPool.dataVolumeClaimTemplate.resources.requests.storage", "should match"]),
+    ("cell-zone-and-region",
+     lambda: _set(_set(_minimal_cluster(), f"{CELL}.zone", "a"), f"{CELL}.region", "r"),
+     ["spec.cells.templates[0].spec", "a cell is a zone or a region: set zone or region, not both"]),
+    ("pool-template-plus-inline-placement",
+     lambda: _set(_set(_minimal_cluster(), f"{POOL}.multigresDeploymentTemplate", "default-ha"), f"{POOL}.placement",
+                  {"antiAffinity": "required"}),
+     [SERVER_POOL, "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields"]),
+    ("toleration-effect-outside-enum",
+     lambda: _set(_minimal_cluster(), "spec.placement", {"tolerations": [{"key": "k", "effect": "Sometimes"}]}),
+     ["spec.placement.tolerations[0].effect", 'Unsupported value: "Sometimes"']),
     ("multicell-two-topo-sources",
      lambda: _set(_minimal_child("MultiCell"), "spec.topoServer.external", EXTERNAL),
      ["spec.topoServer", "exactly one of global, external, managedSpec"]),
@@ -308,3 +318,55 @@ def test_startup_time_and_peak_memory(apiserver: ApiServer):
           + ", ".join(f"{name} {kib / 1024:.0f} MiB" for name, kib in sorted(peak.items())), file=sys.stderr)
     assert apiserver.startup_seconds is not None and apiserver.startup_seconds < 60
     assert peak["kube-apiserver"] < 1536 * 1024 and peak["etcd"] < 512 * 1024
+
+
+# --- placement: what the render writes into pod specs and budgets, as the server takes it --------
+
+ZONE = "topology.kubernetes.io/zone"
+
+
+def _placed_cluster() -> dict[str, Any]:
+    """The minimal cluster with every placement field at every level, two zoned cells and a
+    region cell, and a shard whose budget is 0 (two pods, AT_LEAST_2)."""
+    node_term = {"matchExpressions": [{"key": "node-pool", "operator": "In", "values": ["db", "any"]}]}
+    obj = _minimal_cluster()
+    obj["metadata"]["name"] = "placed"
+    obj["spec"]["placement"] = {
+        "affinity": {"nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [node_term]},
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 10, "preference": node_term}]}},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "multigres", "effect": "NoSchedule"}],
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway"}],
+        "priorityClassName": "multigres"}
+    obj["spec"]["cells"]["templates"] = [
+        {"name": "zone1", "spec": {"zone": "a", "placement": {"tolerations": [
+            {"key": "zone-a", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}]}}},
+        {"name": "zone2", "spec": {"zone": "b"}},
+        {"name": "zone3", "spec": {"region": "r", "placement": {"nodeSelector": {"disk": "ssd"}}}}]
+    pools = obj["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"]
+    pools[0]["placement"] = {"antiAffinity": "required", "priorityClassName": "database"}
+    pools.append({"type": "readOnly", "cell": "zone2", "replicas": 1})
+    return obj
+
+
+def test_placement_and_budgets_pass_server_dry_run_without_warnings(apiserver: ApiServer, crds):
+    result = _rendered(_placed_cluster())
+    docs = [o for o in result if o["kind"] != "Secret"]
+    kinds = {o["kind"] for o in docs}
+    assert {"StatefulSet", "Deployment", "PodDisruptionBudget"} <= kinds
+    text = "".join("---\n" + yamlio.dump(o) for o in docs)
+    dry = _apply(apiserver, text, "--dry-run=server")
+    assert dry.stdout.count("(server dry run)") == len(docs), dry.stdout
+    assert not _warnings(dry), dry.stderr
+    pooler = next(o for o in docs if o["kind"] == "StatefulSet"
+                  and o["metadata"]["labels"]["app.kubernetes.io/component"] == "multipooler")
+    pod = pooler["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {ZONE: "a"} and pod["priorityClassName"] == "database"
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in pod["affinity"]["podAntiAffinity"]
+
+
+def _rendered(cluster: dict[str, Any]) -> list[dict[str, Any]]:
+    """The generated objects of one cluster's render, with no error."""
+    out = run_text(resource_list(cluster))
+    assert not [r for r in out.results if r.severity == "error"], [r.describe() for r in out.results]
+    return objects(out)

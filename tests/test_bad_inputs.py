@@ -20,6 +20,7 @@ TEMPLATE = {
 CELLS = "spec.cells.templates"
 DB = "spec.databases.templates[0].spec"
 POOL = f"{DB}.tablegroups[0].shardTemplate.pools[0]"
+ZONE = "topology.kubernetes.io/zone"
 
 
 def cluster(mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -183,6 +184,25 @@ CASES: list[tuple[str, Callable[[], list], str, str, str]] = [
     ("cell-too-long-for-service-ids", with_cluster(lambda o: (cell(o).update(name="z" * 60),
                                                             pool(o).update(cell="z" * 60))),
      "error", "spec.shardTemplate.pools[0].cell", "Shorten the cell name to at most 52"),
+    # placement (docs/placement.md)
+    ("cell-zone-and-region", with_cluster(lambda o: cell(o).update(spec={"zone": "a", "region": "r"})),
+     "error", f"{CELLS}[0].spec.region", "keep zone"),
+    ("cell-zone-contradicts-its-node-selector", with_cluster(lambda o: cell(o).update(spec={
+        "zone": "a", "placement": {"nodeSelector": {ZONE: "b"}}})),
+     "error", f"{CELLS}[0].spec.placement.nodeSelector", f"{ZONE}=b contradicts {ZONE}=a"),
+    ("pool-node-selector-contradicts-its-cell", with_cluster(lambda o: (
+        cell(o).update(spec={"zone": "a"}), pool(o).update(placement={"nodeSelector": {ZONE: "b"}}))),
+     "error", f"{POOL}.placement.nodeSelector", "no node carries both"),
+    ("cells-without-placement", with_cluster(lambda o: spec(o)["cells"]["templates"].append({"name": "zone2"})),
+     "warning", f"{CELLS}[1].spec", "does not say where its pods run"),
+    ("two-cells-one-zone-multi-cell", with_cluster(lambda o: (
+        cell(o).update(spec={"zone": "a"}),
+        spec(o)["cells"]["templates"].append({"name": "zone2", "spec": {"zone": "a"}}),
+        db(o).update(durabilityPolicy="MULTI_CELL_AT_LEAST_2"),
+        tg(o)["shardTemplate"]["pools"].append({"type": "replica", "cell": "zone2", "replicas": 1}))),
+     "error", f"{CELLS}[1].spec.zone", "promises nothing"),
+    ("shard-budget-allows-no-eviction", with_cluster(lambda o: pool(o).update(replicas=2)),
+     "warning", "spec.shardTemplate.pools", "allows no eviction"),
     ("missing-name", lambda: [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}],
      "error", "items[0]", "metadata.name"),
     ("missing-kind", lambda: [{"apiVersion": "v1", "metadata": {"name": "x"}}], "error", "items[0]", "kind"),

@@ -150,6 +150,25 @@ def break_backup_claim_not_shared(objs: list[dict]) -> None:
     vol["persistentVolumeClaim"]["claimName"] = "other"
 
 
+def _shard_budget(objs: list[dict]) -> dict:
+    return _first(objs, "PodDisruptionBudget", lambda o: o["metadata"]["labels"]["app.kubernetes.io/component"]
+                  == "multipooler" and "-orders-tg-0-" in o["metadata"]["name"])  # two pools, two shards
+
+
+def break_budget_one_pool_only(objs: list[dict]) -> None:
+    _shard_budget(objs)["spec"]["selector"]["matchLabels"]["multigres.com/pool-type"] = "replica"
+
+
+def break_budget_overlap(objs: list[dict]) -> None:
+    budget = copy.deepcopy(_shard_budget(objs))
+    budget["metadata"]["name"] += "-again"
+    objs.append(budget)
+
+
+def break_budget_two_shards(objs: list[dict]) -> None:
+    del _shard_budget(objs)["spec"]["selector"]["matchLabels"]["multigres.com/shard"]
+
+
 BREAKERS = {
     "service-selects": [break_service_selector],
     "statefulset-service": [break_sts_service_missing, break_sts_service_not_headless],
@@ -161,6 +180,7 @@ BREAKERS = {
     "port-names": [break_port_name_length, break_port_name_duplicate],
     "records": [break_record_bytes],
     "backups": [break_backup_claim_missing, break_backup_mount_one_container, break_backup_claim_not_shared],
+    "disruption-budgets": [break_budget_one_pool_only, break_budget_overlap, break_budget_two_shards],
 }
 CASES = [(rule, f) for rule, fs in BREAKERS.items() for f in fs]
 
@@ -189,7 +209,7 @@ def test_every_rule_has_a_negative_case() -> None:
 
     ids = {r.__name__.removeprefix("rule_").replace("_", "-") for r in RULES}
     aliases = {"service-selects", "statefulset-service", "named-ports", "topo-addresses", "references",
-               "names", "selectors", "port-names", "records", "backups"}
+               "names", "selectors", "port-names", "records", "backups", "disruption-budgets"}
     assert ids == aliases
     assert set(BREAKERS) == (aliases - {"topo-addresses"}) | {"topo-address"}
 

@@ -40,7 +40,10 @@ def clusters(draw: Any) -> list[dict[str, Any]]:
     name = draw(LABEL)
     namespace = draw(st.sampled_from(["default", "prod", "mg-1"]))
     cells = draw(st.lists(LABEL, min_size=1, max_size=3, unique=True))
-    spec: dict[str, Any] = {"cells": {"templates": [{"name": c} for c in cells]}}
+    # Each cell in a zone of its own, or not placed: two cells of one zone would be an error.
+    zoned = draw(st.booleans())
+    spec: dict[str, Any] = {"cells": {"templates": [{"name": c, **({"spec": {"zone": f"zone-{c}"}} if zoned else {})}
+                                                    for c in cells]}}
     databases = []
     for d, db_name in enumerate(draw(st.lists(LABEL, min_size=1, max_size=2, unique=True))):
         groups = ["default"] + draw(st.lists(LABEL.filter(lambda n: n != "default"), max_size=1, unique=True))
@@ -51,7 +54,9 @@ def clusters(draw: Any) -> list[dict[str, Any]]:
                 pools.append({"type": "readOnly", "cell": cell, "replicas": draw(st.integers(0, 3))})
             tablegroups.append({"name": g, "partitioning": {"shards": draw(st.integers(1, 4))},
                                 "shardTemplate": {"pools": pools}})
-        databases.append({"name": db_name if d else "postgres", "spec": {"tablegroups": tablegroups}})
+        policy = draw(st.sampled_from(["AT_LEAST_2", "MULTI_CELL_AT_LEAST_2"]))
+        databases.append({"name": db_name if d else "postgres",
+                          "spec": {"tablegroups": tablegroups, "durabilityPolicy": policy}})
     spec["databases"] = {"templates": databases}
     if draw(st.booleans()):
         spec["images"] = {"multigateway": draw(IMAGES), "multiorch": draw(IMAGES)}

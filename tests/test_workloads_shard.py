@@ -1,4 +1,4 @@
-"""MultiShard → per pool: StatefulSet (pgctld + multipooler), headless Service, PDB."""
+"""MultiShard → per pool: StatefulSet (pgctld + multipooler), headless Service; one PDB per shard."""
 
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ def _pools(shard: ct.MultiShard) -> list[dict]:
                                                                                        "ConfigMap")]
 
 
-def test_one_statefulset_service_and_pdb_per_pool() -> None:
+def test_one_statefulset_and_service_per_pool_and_one_budget_per_shard() -> None:
     objs = _pools(_orders0())
-    assert [o["kind"] for o in objs] == ["StatefulSet", "Service", "PodDisruptionBudget"] * 2
-    replica, readonly = objs[0], objs[3]
+    assert [o["kind"] for o in objs] == ["StatefulSet", "Service"] * 2 + ["PodDisruptionBudget"]
+    replica, readonly = objs[0], objs[2]
     assert replica["spec"]["replicas"] == 2 and readonly["spec"]["replicas"] == 1
     assert replica["metadata"]["labels"]["multigres.com/pool-type"] == "replica"
     assert readonly["metadata"]["labels"]["multigres.com/cell"] == "us-east-1"

@@ -3,7 +3,8 @@
 Fields the design does not show but a builder needs (docs/design.md: a builder reads one child CR
 and nothing else) are documented additions, listed in the README: `databaseName`,
 `tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
-`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`.
+`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`, and the resolved placement
+(`placement` of pools, components and TopoServers, `multiorch.cellPlacements`: docs/placement.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .common import (
     FreeForm,
     ImagePullSecret,
     Model,
+    Placement,
     PullPolicy,
     ResourceRequirements,
     VolumeClaimTemplate,
@@ -36,6 +38,7 @@ class TopoServerSpec(PullSettings):
     replicas: Annotated[int, Field(ge=1, le=2147483647)]
     data_volume_claim_template: VolumeClaimTemplate
     resources: ResourceRequirements | None = None
+    placement: Placement | None = None
 
 
 class GlobalTopoRef(Model):
@@ -107,10 +110,14 @@ class ResolvedPool(Model):
     data_volume_claim_template: VolumeClaimTemplate
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    placement: Placement | None = None
 
 
 class MultiorchSection(Model):
     spec: ComponentSpec
+    # The resolved placement of the multiorch of each cell that hosts a pool (cluster, cell and
+    # multiorch levels combined); `spec.placement` is the multiorch level alone.
+    cell_placements: dict[str, Placement] | None = None
 
 
 class ResolvedShardTemplate(Model):

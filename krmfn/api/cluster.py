@@ -13,6 +13,7 @@ from .common import (
     FreeForm,
     ImagePullSecret,
     Model,
+    Placement,
     PullPolicy,
     ResourceRequirements,
     VolumeClaimTemplate,
@@ -76,10 +77,23 @@ class TopologyReconciliation(Model):
     prune_tablets: bool | None = None
 
 
+# A label value (a zone or region name as nodes carry it).
+LabelValue = Annotated[str, Field(min_length=1, max_length=63,
+                                  pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
+
+_ONE_DOMAIN: JsonDict = {"rule": "!(has(self.zone) && has(self.region))",
+                         "message": "a cell is a zone or a region: set zone or region, not both"}
+
+
 class CellSpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "!(has(self.topoServer) && has(self.toposerver))",
-         "message": "topoServer and toposerver are the same field; keep only topoServer"}]})
+         "message": "topoServer and toposerver are the same field; keep only topoServer"}, _ONE_DOMAIN]})
+
+    # The cell's failure domain: its pods run on nodes labelled topology.kubernetes.io/zone (or /region).
+    zone: LabelValue | None = None
+    region: LabelValue | None = None
+    placement: Placement | None = None
 
     multigateway: ComponentRef | None = None
     topo_server: CellTopoServer | None = None
@@ -103,7 +117,8 @@ class Partitioning(Model):
 
 _POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
-            "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler))",
+            "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler) || "
+            "has(self.placement))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
 }
 
@@ -121,6 +136,7 @@ class PoolRef(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    placement: Placement | None = None
 
 
 class ShardTemplate(Model):
@@ -207,6 +223,7 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    placement: Placement | None = None
 
 
 class MultigresCluster(Model):

@@ -76,11 +76,59 @@ class VolumeClaimTemplate(Model):
     volume_mode: Literal["Filesystem", "Block"] | None = None
 
 
+# ---- placement: where pods may run (docs/placement.md) ----
+
+class Toleration(Model):
+    """A Kubernetes toleration (core/v1 Toleration)."""
+
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class TopologySpreadConstraint(Model):
+    """A Kubernetes topology spread constraint; without labelSelector it spreads the pods of the
+    component it is set on (the render fills in that component's selector)."""
+
+    max_skew: Annotated[int, Field(ge=1, le=2147483647)]
+    topology_key: Annotated[str, Field(min_length=1)]
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"]
+    label_selector: FreeForm | None = None
+    min_domains: Annotated[int, Field(ge=1, le=2147483647)] | None = None
+    node_affinity_policy: Literal["Honor", "Ignore"] | None = None
+    node_taints_policy: Literal["Honor", "Ignore"] | None = None
+    match_label_keys: list[str] | None = None
+
+
+class Affinity(Model):
+    """A Kubernetes affinity; each part is the core/v1 shape, checked by the API server."""
+
+    node_affinity: FreeForm | None = None
+    pod_affinity: FreeForm | None = None
+    pod_anti_affinity: FreeForm | None = None
+
+
+class Placement(Model):
+    """Where pods run, at cluster, cell, template-section and pool level; the levels combine
+    (docs/placement.md). `antiAffinity` spreads the component's own replicas over nodes:
+    `preferred` (the default) or `required`."""
+
+    node_selector: dict[str, str] | None = None
+    affinity: Affinity | None = None
+    tolerations: list[Toleration] | None = None
+    topology_spread_constraints: list[TopologySpreadConstraint] | None = None
+    priority_class_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    anti_affinity: Literal["preferred", "required"] | None = None
+
+
 class ComponentSpec(Model):
     """A stateless component: how many and how big."""
 
     replicas: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     resources: ResourceRequirements | None = None
+    placement: Placement | None = None
 
 
 class ContainerSpec(Model):
@@ -113,3 +161,4 @@ class ImagePullSecret(Model):
 
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .common import ComponentSpec, ContainerSpec, FreeForm, Model, VolumeClaimTemplate
+from .common import ComponentSpec, ContainerSpec, FreeForm, Model, Placement, VolumeClaimTemplate
 
 
 class PoolSpec(Model):
@@ -16,6 +16,7 @@ class PoolSpec(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    placement: Placement | None = None
 
 
 class TemplateSpec(Model):

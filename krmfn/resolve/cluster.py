@@ -13,6 +13,7 @@ from ..api.validator import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
+from .placement import Levels, place_cluster_level
 from .templates import TemplateIndex, lookup, resolve_layers
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
@@ -31,7 +32,7 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "results")
+                 "cert_manager_issuer", "placement", "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
         # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
@@ -48,6 +49,7 @@ class Resolved:
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
+        self.placement = Levels()
         self.results: list[Result] = []
 
     def global_topo_server(self) -> ct.TopoServer | None:
@@ -111,7 +113,7 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
     return resolve_layers(base_defaults, inline, None, "ComponentSpec", f"{path}.spec")
 
 
-_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler")
+_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "placement")
 
 
 def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.ResolvedPool | None, list[Result]]:
@@ -243,6 +245,8 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> No
         out.cells.append(registration)
         if gateway is None:
             continue
+        gateway.placement = out.placement.for_cell(cell.name, gateway.placement,
+                                                     f"{path}.spec.multigateway.placement")
         spec = ct.MultiCellSpec(
             **_pull_fields(out.pull), name=cell.name, images=ct.GatewayImages(multigateway=out.images.multigateway),
             multi_gateway=gateway, global_topo_server=out.global_topo, topo_server=choice,
@@ -295,6 +299,8 @@ def _table_group_pools(tg: TableGroup, index: TemplateIndex, tpath: str, out: Re
         resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]")
         out.results.extend(problems)
         if resolved is not None:
+            resolved.placement = out.placement.for_cell(pool.cell, resolved.placement,
+                                                        f"{tpath}.shardTemplate.pools[{p}].placement")
             pools.append(resolved)
     return pools
 
@@ -317,16 +323,17 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -
             shards = tg.partitioning.shards if tg.partitioning else defaults.SHARDS
             facts.table_groups.append(TableGroupFacts(name=tg.name, shards=shards, pools=pools))
             if orch is not None:
-                _table_group_children(facts, facts.table_groups[-1], orch, out)
+                section = _multiorch(orch, pools, out, f"{dpath}.multiorch.placement")
+                _table_group_children(facts, facts.table_groups[-1], section, out)
 
 
-def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.ComponentSpec, out: Resolved) -> None:
+def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.MultiorchSection, out: Resolved) -> None:
     """A MultiTableGroup and its MultiShards (one per shard, all with the table group's pools)."""
     name, namespace = out.name, out.namespace
     images = ct.ShardImages(multipooler=out.images.multipooler, postgres=out.images.postgres,
                             multiorch=out.images.multiorch)
     spec = ct.MultiTableGroupSpec(
-        **_pull_fields(out.pull), images=images, multiorch=ct.MultiorchSection(spec=orch),
+        **_pull_fields(out.pull), images=images, multiorch=orch,
         partitioning=ct.Partitioning(shards=tg.shards), shard_template=ct.ResolvedShardTemplate(pools=tg.pools),
         database_name=db.name, table_group_name=tg.name, durability_policy=db.durability_policy,
         global_topo_server=out.global_topo, postgres_password_secret=out.password_secret)
@@ -346,6 +353,14 @@ def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.Compo
                                            spec=shard_spec))
 
 
+def _multiorch(orch: ct.ComponentSpec, pools: list[ct.ResolvedPool], out: Resolved,
+               path: str) -> ct.MultiorchSection:
+    """The table group's multiorch and, for each cell of its pools, where that cell's one runs."""
+    cells = dict.fromkeys(p.cell for p in pools)
+    placed = {c: out.placement.for_cell(c, orch.placement, path) for c in cells}
+    return ct.MultiorchSection(spec=orch, cell_placements={c: p for c, p in placed.items() if p} or None)
+
+
 def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved:
     """All child CRs of one cluster, in a fixed order: topo, cells, table groups, shards."""
     name = str(cluster.metadata.get("name"))
@@ -358,11 +373,14 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
+    out.placement = Levels(cluster)
     _global_topo(cluster, name, out.namespace, out)
     _cells(cluster, index, out)
     out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")
     out.results.extend(problems)
     _databases(cluster, index, out)
+    place_cluster_level(cluster, out)
+    out.results.extend(out.placement.results)
     for i in cell_topo_alias_used(cluster):
         out.results.append(warning("`toposerver` is accepted as an alias; the canonical spelling is "
                                    "`topoServer`. Rename it.", f"spec.cells.templates[{i}].spec.toposerver"))

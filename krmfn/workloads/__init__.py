@@ -35,7 +35,7 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           images=resolved.images, pull=resolved.pull, multiadmin=resolved.multiadmin,
                           global_topo=resolved.global_topo, topo_image=image, cells=tuple(resolved.cells),
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
-                          cert_manager_issuer=resolved.cert_manager_issuer)
+                          cert_manager_issuer=resolved.cert_manager_issuer, placement=resolved.placement.cluster)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ def build_multiadmin(ctx: ClusterContext) -> list[dict[str, Any]]:
     wave = objects.WAVES["server"]
     replicas = defaults.COMPONENT_REPLICAS["multiadmin"] if spec.replicas is None else spec.replicas
     deployment = objects.deployment(objects.metadata(name, ctx.metadata, labels, wave), labels, replicas, [admin],
-                                    ctx.pull, defaults.NONROOT_UID, [tmp])
+                                    ctx.pull, defaults.NONROOT_UID, [tmp], placement=spec.placement)
     service = objects.obj("v1", "Service", objects.metadata(name, ctx.metadata, labels, wave), {
         "type": "ClusterIP", "selector": naming.selector(labels), "ports": objects.service_ports(admin["ports"])})
     return [deployment, service]

@@ -40,7 +40,7 @@ def build_multicell(child: MultiCell, ctx: ClusterContext) -> list[dict[str, Any
                                                 spec.images.multigateway)
     out = [
         objects.deployment(objects.metadata(name, meta, labels, wave), labels, replicas, [gateway], pull,
-                           defaults.NONROOT_UID, [tmp], init_containers=[wait]),
+                           defaults.NONROOT_UID, [tmp], init_containers=[wait], placement=gateway_spec.placement),
         objects.obj("v1", "Service", objects.metadata(name, meta, labels, wave), {
             "type": "ClusterIP", "selector": naming.selector(labels),
             "ports": objects.service_ports(gateway["ports"])}),

@@ -25,7 +25,8 @@ class ClusterContext:
     share one context, so none may change what the next one reads."""
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
-                 "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer")
+                 "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
+                 "placement")
 
     name: str
     namespace: str | None
@@ -40,12 +41,14 @@ class ClusterContext:
     databases: tuple[DatabaseFacts, ...]
     pgbackrest_tls_secret: str
     cert_manager_issuer: dict[str, Any] | None
+    placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
 
     def __init__(self, *, name: str, namespace: str | None, cluster_domain: str, images: ResolvedImages,
                  pull: dict[str, Any], global_topo: GlobalTopoRef, topo_image: str,
                  multiadmin: ComponentSpec | None = None, cells: tuple[CellRegistration, ...] = (),
                  databases: tuple[DatabaseFacts, ...] = (), pgbackrest_tls_secret: str = "",
-                 cert_manager_issuer: dict[str, Any] | None = None) -> None:
+                 cert_manager_issuer: dict[str, Any] | None = None,
+                 placement: dict[str, Any] | None = None) -> None:
         meta: dict[str, Any] = {"name": name}
         if namespace:
             meta["namespace"] = namespace
@@ -54,7 +57,8 @@ class ClusterContext:
         values = {"name": name, "namespace": namespace, "metadata": meta, "cluster_domain": cluster_domain,
                   "images": images, "pull": pull, "multiadmin": multiadmin, "global_topo": global_topo,
                   "topo_image": topo_image, "cells": cells, "databases": databases,
-                  "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer}
+                  "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer,
+                  "placement": placement}
         for key, value in values.items():
             _set(self, key, value)
 

@@ -10,6 +10,7 @@ import copy
 import re
 
 from .. import defaults, naming
+from .placement import pod_fields
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -164,8 +165,9 @@ def container(name: str, image: str, command: list[str], args: list[str], pull: 
 def pod_spec(containers: list[dict[str, Any]], pull: dict[str, Any], uid: int, *,
              selector: dict[str, str] | None = None, volumes: list[dict[str, Any]] | None = None,
              init_containers: list[dict[str, Any]] | None = None, restart_policy: str | None = None,
-             grace: int | None = None) -> dict[str, Any]:
-    """A pod spec with our defaults: no API token, no service links, spread across nodes."""
+             grace: int | None = None, placement: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pod spec with our defaults: no API token, no service links, spread across nodes, and the
+    resolved placement (workloads/placement.py)."""
     spec: dict[str, Any] = {}
     if restart_policy:
         spec["restartPolicy"] = restart_policy
@@ -176,11 +178,7 @@ def pod_spec(containers: list[dict[str, Any]], pull: dict[str, Any], uid: int, *
     spec["securityContext"] = pod_security(uid)
     if pull.get("imagePullSecrets"):
         spec["imagePullSecrets"] = [dict(s) for s in pull["imagePullSecrets"]]
-    if selector:
-        spec["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 100,
-            "podAffinityTerm": {"labelSelector": {"matchLabels": dict(selector)},
-                                "topologyKey": "kubernetes.io/hostname"}}]}}
+    spec.update(pod_fields(placement, selector))
     if init_containers:
         spec["initContainers"] = init_containers
     spec["containers"] = containers
@@ -239,7 +237,8 @@ def server_container(binary: str, image: str, args: list[str], pull: dict[str, A
 
 def deployment(meta: dict[str, Any], labels: dict[str, str], replicas: int, containers: list[dict[str, Any]],
                pull: dict[str, Any], uid: int, volumes: list[dict[str, Any]],
-               init_containers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               init_containers: list[dict[str, Any]] | None = None,
+               placement: dict[str, Any] | None = None) -> dict[str, Any]:
     """A Deployment whose selector is the identity labels and whose pods spread across nodes."""
     selector = naming.selector(labels)
     return obj("apps/v1", "Deployment", meta, {
@@ -247,7 +246,7 @@ def deployment(meta: dict[str, Any], labels: dict[str, str], replicas: int, cont
         "selector": {"matchLabels": selector},
         "template": {"metadata": {"labels": dict(labels)},
                      "spec": pod_spec(containers, pull, uid, selector=selector, volumes=volumes,
-                                      init_containers=init_containers)},
+                                      init_containers=init_containers, placement=placement)},
     })
 
 

@@ -6,7 +6,8 @@
 multigres image through etcd's JSON gateway (the etcd image has no shell); an etcdctl container
 reads them back. Writing the desired records on every run is declarative. The
 Job's name carries a digest of what it writes: a Job's pod template is immutable, so new records
-make a new Job, and the GitOps tool prunes the old one.
+make a new Job, and the GitOps tool prunes the old one (the cluster's placement, which its pod
+carries, is in the digest for the same reason).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
     image = ctx.images.multiadmin
     digest = naming.sha256_hex(json.dumps([[k, base64.b64encode(v).decode()] for k, v in records]
                                           + [script([k for k, _ in records]), endpoint, image,
-                                             ctx.topo_image]).encode())
+                                             ctx.topo_image] + ([ctx.placement] if ctx.placement else [])).encode())
     labels = naming.labels(ctx.name, "topo-registration")
     configmap = records_configmap(ctx, records, labels, digest)
     mount = {"name": "records", "mountPath": defaults.REGISTRATION_MOUNT, "readOnly": True}
@@ -184,7 +185,7 @@ def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
         "activeDeadlineSeconds": defaults.REGISTRATION_DEADLINE_SECONDS,
         "template": {"metadata": {"labels": dict(labels)},
                      "spec": objects.pod_spec([show], ctx.pull, defaults.NONROOT_UID, init_containers=[register],
-                                           restart_policy="OnFailure", volumes=[volume])},
+                                           restart_policy="OnFailure", volumes=[volume], placement=ctx.placement)},
     })
     return [configmap, job]
 

@@ -1,5 +1,5 @@
-"""MultiShard → per pool: a StatefulSet of pgctld + multipooler pods, a headless Service, a PDB;
-per shard: the backup repository claim and the pg_hba template.
+"""MultiShard → per pool: a StatefulSet of pgctld + multipooler pods, a headless Service;
+per shard: the backup repository claim, the pg_hba template, one PDB (disruption.py).
 
 A replica finds its primary through the hostname the primary registered, so every pod
 registers its stable DNS name from the headless Service (`--hostname`). Claims are retained on
@@ -12,7 +12,7 @@ sources.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import objects
+from . import disruption, objects
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -170,16 +170,14 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
     wave = objects.WAVES["server"]
     pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx)], pull,
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard), grace=60,
-                        init_containers=[pgctld_container(spec, pool, pull)])
+                        init_containers=[pgctld_container(spec, pool, pull)], placement=pool.placement)
     statefulset = objects.stateful_set(objects.metadata(sts, meta, labels, wave), labels, service,
                                        pool.replicas, pod, pool.data_volume_claim_template)
     # Peers reach each other's postgres and pgBackRest server by the pod names this Service publishes.
     peer_ports = [p for p in pod["initContainers"][0]["ports"] if p["name"] in ("postgres", "pgbackrest")]
     headless = objects.headless_service(objects.metadata(service, meta, labels, wave), labels,
                                      objects.ports("multipooler") + peer_ports)
-    pdb = objects.disruption_budget(objects.metadata(naming.pool_pdb(shard, pool_type, cell), meta, labels, wave),
-                                 labels, 1)
-    return [statefulset, headless, pdb]
+    return [statefulset, headless]
 
 
 # Argo CD (sync option) and the cli-utils based appliers — kpt live (on-remove), Config Sync and
@@ -216,4 +214,4 @@ def build_multishard(child: MultiShard, ctx: ClusterContext) -> list[dict[str, A
     out: list[dict[str, Any]] = [*backup_claim(child), pg_hba_configmap(child)]
     for pool in child.spec.pools:
         out += build_pool(child, pool, ctx)
-    return out
+    return out + disruption.shard_budget(child, ctx)

@@ -40,5 +40,6 @@ def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[d
         ]
         orch, tmp = objects.server_container("multiorch", spec.images.multiorch, args, pull, orch_spec.resources)
         out.append(objects.deployment(objects.metadata(name, meta, labels, objects.WAVES["server"]), labels, replicas,
-                                      [orch], pull, defaults.NONROOT_UID, [tmp]))
+                                      [orch], pull, defaults.NONROOT_UID, [tmp],
+                                      placement=(spec.multiorch.cell_placements or {}).get(cell)))
     return out

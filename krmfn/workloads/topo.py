@@ -84,7 +84,7 @@ def build_topo_server(child: TopoServer, ctx: ClusterContext) -> list[dict[str, 
         probes={"livenessProbe": objects.http_probe("/livez", "metrics", failures=8, delay=10),
                 "readinessProbe": objects.http_probe("/readyz", "metrics", period=5)},
         mounts=[{"name": "data", "mountPath": defaults.ETCD_DATA_MOUNT}])
-    pod = objects.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30)
+    pod = objects.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30, placement=spec.placement)
     statefulset = objects.stateful_set(objects.metadata(sts, child.metadata, labels, wave), labels, peer, replicas,
                                        pod, spec.data_volume_claim_template)
     peer_svc = objects.headless_service(objects.metadata(peer, child.metadata, labels, wave), labels,

@@ -23,7 +23,7 @@ def _copy(value: Any) -> Any:
 class TopoServerSpec:
     """TopoServerSpec (children.TopoServerSpec)"""
 
-    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'root_path', 'image', 'replicas', 'data_volume_claim_template', 'resources')
+    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'root_path', 'image', 'replicas', 'data_volume_claim_template', 'resources', 'placement')
 
     image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None
     image_pull_secrets: list[dict[str, Any]]
@@ -32,8 +32,9 @@ class TopoServerSpec:
     replicas: int
     data_volume_claim_template: dict[str, Any]
     resources: dict[str, Any] | None
+    placement: dict[str, Any] | None
 
-    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, root_path: str, image: str, replicas: int, data_volume_claim_template: dict[str, Any], resources: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, root_path: str, image: str, replicas: int, data_volume_claim_template: dict[str, Any], resources: dict[str, Any] | None = None, placement: dict[str, Any] | None = None) -> None:
         self.image_pull_policy = image_pull_policy
         self.image_pull_secrets = [] if image_pull_secrets is None else image_pull_secrets
         self.root_path = root_path
@@ -41,6 +42,7 @@ class TopoServerSpec:
         self.replicas = replicas
         self.data_volume_claim_template = data_volume_claim_template
         self.resources = resources
+        self.placement = placement
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> TopoServerSpec:
@@ -53,6 +55,7 @@ class TopoServerSpec:
             replicas=data['replicas'],
             data_volume_claim_template=data['dataVolumeClaimTemplate'],
             resources=None if (v := data.get('resources')) is None else v,
+            placement=None if (v := data.get('placement')) is None else v,
         )
 
     def dump(self) -> dict[str, Any]:
@@ -68,6 +71,8 @@ class TopoServerSpec:
         out['dataVolumeClaimTemplate'] = _copy(self.data_volume_claim_template)
         if self.resources is not None:
             out['resources'] = _copy(self.resources)
+        if self.placement is not None:
+            out['placement'] = _copy(self.placement)
         return out
 
 
@@ -134,14 +139,16 @@ class GatewayImages:
 class ComponentSpec:
     """A stateless component: how many and how big. (children.ComponentSpec)"""
 
-    __slots__ = ('replicas', 'resources')
+    __slots__ = ('replicas', 'resources', 'placement')
 
     replicas: int | None
     resources: dict[str, Any] | None
+    placement: dict[str, Any] | None
 
-    def __init__(self, *, replicas: int | None = None, resources: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, replicas: int | None = None, resources: dict[str, Any] | None = None, placement: dict[str, Any] | None = None) -> None:
         self.replicas = replicas
         self.resources = resources
+        self.placement = placement
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ComponentSpec:
@@ -149,6 +156,7 @@ class ComponentSpec:
         return cls(
             replicas=None if (v := data.get('replicas')) is None else v,
             resources=None if (v := data.get('resources')) is None else v,
+            placement=None if (v := data.get('placement')) is None else v,
         )
 
     def dump(self) -> dict[str, Any]:
@@ -158,6 +166,8 @@ class ComponentSpec:
             out['replicas'] = self.replicas
         if self.resources is not None:
             out['resources'] = _copy(self.resources)
+        if self.placement is not None:
+            out['placement'] = _copy(self.placement)
         return out
 
 
@@ -485,24 +495,29 @@ class ShardImages:
 class MultiorchSection:
     """MultiorchSection (children.MultiorchSection)"""
 
-    __slots__ = ('spec',)
+    __slots__ = ('spec', 'cell_placements')
 
     spec: ComponentSpec
+    cell_placements: dict[str, Any] | None
 
-    def __init__(self, *, spec: ComponentSpec) -> None:
+    def __init__(self, *, spec: ComponentSpec, cell_placements: dict[str, Any] | None = None) -> None:
         self.spec = spec
+        self.cell_placements = cell_placements
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> MultiorchSection:
         """From the JSON form (the function's own output: not validated again)."""
         return cls(
             spec=ComponentSpec.load(data['spec']),
+            cell_placements=None if (v := data.get('cellPlacements')) is None else v,
         )
 
     def dump(self) -> dict[str, Any]:
         """The JSON form: aliases, declaration order, no None, no empty optional list."""
         out: dict[str, Any] = {}
         out['spec'] = self.spec.dump()
+        if self.cell_placements is not None:
+            out['cellPlacements'] = _copy(self.cell_placements)
         return out
 
 
@@ -558,7 +573,7 @@ class ContainerSpec:
 class ResolvedPool:
     """ResolvedPool (children.ResolvedPool)"""
 
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
 
     type: Literal['replica', 'readOnly']
     cell: str
@@ -566,14 +581,16 @@ class ResolvedPool:
     data_volume_claim_template: dict[str, Any]
     postgres: ContainerSpec | None
     multipooler: ContainerSpec | None
+    placement: dict[str, Any] | None
 
-    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None) -> None:
+    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None, placement: dict[str, Any] | None = None) -> None:
         self.type = type
         self.cell = cell
         self.replicas = replicas
         self.data_volume_claim_template = data_volume_claim_template
         self.postgres = postgres
         self.multipooler = multipooler
+        self.placement = placement
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ResolvedPool:
@@ -585,6 +602,7 @@ class ResolvedPool:
             data_volume_claim_template=data['dataVolumeClaimTemplate'],
             postgres=None if (v := data.get('postgres')) is None else ContainerSpec.load(v),
             multipooler=None if (v := data.get('multipooler')) is None else ContainerSpec.load(v),
+            placement=None if (v := data.get('placement')) is None else v,
         )
 
     def dump(self) -> dict[str, Any]:
@@ -598,6 +616,8 @@ class ResolvedPool:
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None:
             out['multipooler'] = self.multipooler.dump()
+        if self.placement is not None:
+            out['placement'] = _copy(self.placement)
         return out
 
 

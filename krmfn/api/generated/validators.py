@@ -518,8 +518,427 @@ def v_GlobalTopoServer(data):
     return obj
 
 
+class Affinity(Base):
+    __slots__ = ('node_affinity', 'pod_affinity', 'pod_anti_affinity')
+
+    def dump(self, include=None):
+        out = {}
+        if self.node_affinity is not None and (include is None or 'node_affinity' in include):
+            out['nodeAffinity'] = {v2: copy_plain(v1) for v2, v1 in self.node_affinity.items()}
+        if self.pod_affinity is not None and (include is None or 'pod_affinity' in include):
+            out['podAffinity'] = {v4: copy_plain(v3) for v4, v3 in self.pod_affinity.items()}
+        if self.pod_anti_affinity is not None and (include is None or 'pod_anti_affinity' in include):
+            out['podAntiAffinity'] = {v6: copy_plain(v5) for v6, v5 in self.pod_anti_affinity.items()}
+        return out
+
+
+_KEYS_Affinity = frozenset(['nodeAffinity', 'podAffinity', 'podAntiAffinity'])
+
+
+def v_Affinity(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_Affinity:
+            return None
+    obj = Affinity.__new__(Affinity)
+    v7 = data.get('nodeAffinity', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.node_affinity = v7
+    else:
+        if v7 is None:
+            obj.node_affinity = None
+        else:
+            if type(v7) is not dict:
+                return None
+            obj.node_affinity = {}
+            for v8, v9 in v7.items():
+                if type(v8) is not str:
+                    return None
+                if not plain(v9):
+                    return None
+                v10 = v9
+                obj.node_affinity[v8] = v10
+    v11 = data.get('podAffinity', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.pod_affinity = v11
+    else:
+        if v11 is None:
+            obj.pod_affinity = None
+        else:
+            if type(v11) is not dict:
+                return None
+            obj.pod_affinity = {}
+            for v12, v13 in v11.items():
+                if type(v12) is not str:
+                    return None
+                if not plain(v13):
+                    return None
+                v14 = v13
+                obj.pod_affinity[v12] = v14
+    v15 = data.get('podAntiAffinity', MISSING)
+    if v15 is MISSING:
+        v15 = None
+        obj.pod_anti_affinity = v15
+    else:
+        if v15 is None:
+            obj.pod_anti_affinity = None
+        else:
+            if type(v15) is not dict:
+                return None
+            obj.pod_anti_affinity = {}
+            for v16, v17 in v15.items():
+                if type(v16) is not str:
+                    return None
+                if not plain(v17):
+                    return None
+                v18 = v17
+                obj.pod_anti_affinity[v16] = v18
+    return obj
+
+
+class Toleration(Base):
+    __slots__ = ('key', 'operator', 'value', 'effect', 'toleration_seconds')
+
+    def dump(self, include=None):
+        out = {}
+        if self.key is not None and (include is None or 'key' in include):
+            out['key'] = self.key
+        if self.operator is not None and (include is None or 'operator' in include):
+            out['operator'] = self.operator
+        if self.value is not None and (include is None or 'value' in include):
+            out['value'] = self.value
+        if self.effect is not None and (include is None or 'effect' in include):
+            out['effect'] = self.effect
+        if self.toleration_seconds is not None and (include is None or 'toleration_seconds' in include):
+            out['tolerationSeconds'] = self.toleration_seconds
+        return out
+
+
+_KEYS_Toleration = frozenset(['effect', 'key', 'operator', 'tolerationSeconds', 'value'])
+
+
+def v_Toleration(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_Toleration:
+            return None
+    obj = Toleration.__new__(Toleration)
+    v1 = data.get('key', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.key = v1
+    else:
+        if v1 is None:
+            obj.key = None
+        else:
+            if type(v1) is not str:
+                return None
+            obj.key = v1
+    v2 = data.get('operator', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.operator = v2
+    else:
+        if v2 is None:
+            obj.operator = None
+        else:
+            if type(v2) is not str or v2 not in ('Exists', 'Equal'):
+                return None
+            obj.operator = v2
+    v3 = data.get('value', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.value = v3
+    else:
+        if v3 is None:
+            obj.value = None
+        else:
+            if type(v3) is not str:
+                return None
+            obj.value = v3
+    v4 = data.get('effect', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.effect = v4
+    else:
+        if v4 is None:
+            obj.effect = None
+        else:
+            if type(v4) is not str or v4 not in ('NoSchedule', 'PreferNoSchedule', 'NoExecute'):
+                return None
+            obj.effect = v4
+    v5 = data.get('tolerationSeconds', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.toleration_seconds = v5
+    else:
+        if v5 is None:
+            obj.toleration_seconds = None
+        else:
+            if type(v5) is not int:
+                return None
+            obj.toleration_seconds = v5
+    return obj
+
+
+class TopologySpreadConstraint(Base):
+    __slots__ = ('max_skew', 'topology_key', 'when_unsatisfiable', 'label_selector', 'min_domains', 'node_affinity_policy', 'node_taints_policy', 'match_label_keys')
+
+    def dump(self, include=None):
+        out = {}
+        if self.max_skew is not None and (include is None or 'max_skew' in include):
+            out['maxSkew'] = self.max_skew
+        if self.topology_key is not None and (include is None or 'topology_key' in include):
+            out['topologyKey'] = self.topology_key
+        if self.when_unsatisfiable is not None and (include is None or 'when_unsatisfiable' in include):
+            out['whenUnsatisfiable'] = self.when_unsatisfiable
+        if self.label_selector is not None and (include is None or 'label_selector' in include):
+            out['labelSelector'] = {v2: copy_plain(v1) for v2, v1 in self.label_selector.items()}
+        if self.min_domains is not None and (include is None or 'min_domains' in include):
+            out['minDomains'] = self.min_domains
+        if self.node_affinity_policy is not None and (include is None or 'node_affinity_policy' in include):
+            out['nodeAffinityPolicy'] = self.node_affinity_policy
+        if self.node_taints_policy is not None and (include is None or 'node_taints_policy' in include):
+            out['nodeTaintsPolicy'] = self.node_taints_policy
+        if self.match_label_keys is not None and (include is None or 'match_label_keys' in include):
+            out['matchLabelKeys'] = [v3 for v3 in self.match_label_keys]
+        return out
+
+
+_KEYS_TopologySpreadConstraint = frozenset(['labelSelector', 'matchLabelKeys', 'maxSkew', 'minDomains', 'nodeAffinityPolicy', 'nodeTaintsPolicy', 'topologyKey', 'whenUnsatisfiable'])
+
+
+def v_TopologySpreadConstraint(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_TopologySpreadConstraint:
+            return None
+    obj = TopologySpreadConstraint.__new__(TopologySpreadConstraint)
+    v4 = data.get('maxSkew', MISSING)
+    if v4 is MISSING:
+        return None
+    if type(v4) is not int:
+        return None
+    if v4 < 1:
+        return None
+    if v4 > 2147483647:
+        return None
+    obj.max_skew = v4
+    v5 = data.get('topologyKey', MISSING)
+    if v5 is MISSING:
+        return None
+    if type(v5) is not str:
+        return None
+    if len(v5) < 1:
+        return None
+    obj.topology_key = v5
+    v6 = data.get('whenUnsatisfiable', MISSING)
+    if v6 is MISSING:
+        return None
+    if type(v6) is not str or v6 not in ('DoNotSchedule', 'ScheduleAnyway'):
+        return None
+    obj.when_unsatisfiable = v6
+    v7 = data.get('labelSelector', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.label_selector = v7
+    else:
+        if v7 is None:
+            obj.label_selector = None
+        else:
+            if type(v7) is not dict:
+                return None
+            obj.label_selector = {}
+            for v8, v9 in v7.items():
+                if type(v8) is not str:
+                    return None
+                if not plain(v9):
+                    return None
+                v10 = v9
+                obj.label_selector[v8] = v10
+    v11 = data.get('minDomains', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.min_domains = v11
+    else:
+        if v11 is None:
+            obj.min_domains = None
+        else:
+            if type(v11) is not int:
+                return None
+            if v11 < 1:
+                return None
+            if v11 > 2147483647:
+                return None
+            obj.min_domains = v11
+    v12 = data.get('nodeAffinityPolicy', MISSING)
+    if v12 is MISSING:
+        v12 = None
+        obj.node_affinity_policy = v12
+    else:
+        if v12 is None:
+            obj.node_affinity_policy = None
+        else:
+            if type(v12) is not str or v12 not in ('Honor', 'Ignore'):
+                return None
+            obj.node_affinity_policy = v12
+    v13 = data.get('nodeTaintsPolicy', MISSING)
+    if v13 is MISSING:
+        v13 = None
+        obj.node_taints_policy = v13
+    else:
+        if v13 is None:
+            obj.node_taints_policy = None
+        else:
+            if type(v13) is not str or v13 not in ('Honor', 'Ignore'):
+                return None
+            obj.node_taints_policy = v13
+    v14 = data.get('matchLabelKeys', MISSING)
+    if v14 is MISSING:
+        v14 = None
+        obj.match_label_keys = v14
+    else:
+        if v14 is None:
+            obj.match_label_keys = None
+        else:
+            if type(v14) is not list:
+                return None
+            obj.match_label_keys = []
+            for v15 in v14:
+                if type(v15) is not str:
+                    return None
+                v16 = v15
+                obj.match_label_keys.append(v16)
+    return obj
+
+
+class Placement(Base):
+    __slots__ = ('node_selector', 'affinity', 'tolerations', 'topology_spread_constraints', 'priority_class_name', 'anti_affinity')
+
+    def dump(self, include=None):
+        out = {}
+        if self.node_selector is not None and (include is None or 'node_selector' in include):
+            out['nodeSelector'] = {v2: v1 for v2, v1 in self.node_selector.items()}
+        if self.affinity is not None and (include is None or 'affinity' in include):
+            out['affinity'] = self.affinity.dump()
+        if self.tolerations is not None and (include is None or 'tolerations' in include):
+            out['tolerations'] = [v3.dump() for v3 in self.tolerations]
+        if self.topology_spread_constraints is not None and (include is None or 'topology_spread_constraints' in include):
+            out['topologySpreadConstraints'] = [v4.dump() for v4 in self.topology_spread_constraints]
+        if self.priority_class_name is not None and (include is None or 'priority_class_name' in include):
+            out['priorityClassName'] = self.priority_class_name
+        if self.anti_affinity is not None and (include is None or 'anti_affinity' in include):
+            out['antiAffinity'] = self.anti_affinity
+        return out
+
+
+_KEYS_Placement = frozenset(['affinity', 'antiAffinity', 'nodeSelector', 'priorityClassName', 'tolerations', 'topologySpreadConstraints'])
+
+
+def v_Placement(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_Placement:
+            return None
+    obj = Placement.__new__(Placement)
+    v5 = data.get('nodeSelector', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.node_selector = v5
+    else:
+        if v5 is None:
+            obj.node_selector = None
+        else:
+            if type(v5) is not dict:
+                return None
+            obj.node_selector = {}
+            for v6, v7 in v5.items():
+                if type(v6) is not str:
+                    return None
+                if type(v7) is not str:
+                    return None
+                v8 = v7
+                obj.node_selector[v6] = v8
+    v9 = data.get('affinity', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.affinity = v9
+    else:
+        if v9 is None:
+            obj.affinity = None
+        else:
+            obj.affinity = v_Affinity(v9)
+            if obj.affinity is None:
+                return None
+    v10 = data.get('tolerations', MISSING)
+    if v10 is MISSING:
+        v10 = None
+        obj.tolerations = v10
+    else:
+        if v10 is None:
+            obj.tolerations = None
+        else:
+            if type(v10) is not list:
+                return None
+            obj.tolerations = []
+            for v11 in v10:
+                v12 = v_Toleration(v11)
+                if v12 is None:
+                    return None
+                obj.tolerations.append(v12)
+    v13 = data.get('topologySpreadConstraints', MISSING)
+    if v13 is MISSING:
+        v13 = None
+        obj.topology_spread_constraints = v13
+    else:
+        if v13 is None:
+            obj.topology_spread_constraints = None
+        else:
+            if type(v13) is not list:
+                return None
+            obj.topology_spread_constraints = []
+            for v14 in v13:
+                v15 = v_TopologySpreadConstraint(v14)
+                if v15 is None:
+                    return None
+                obj.topology_spread_constraints.append(v15)
+    v16 = data.get('priorityClassName', MISSING)
+    if v16 is MISSING:
+        v16 = None
+        obj.priority_class_name = v16
+    else:
+        if v16 is None:
+            obj.priority_class_name = None
+        else:
+            if type(v16) is not str:
+                return None
+            if len(v16) < 1:
+                return None
+            if len(v16) > 253:
+                return None
+            obj.priority_class_name = v16
+    v17 = data.get('antiAffinity', MISSING)
+    if v17 is MISSING:
+        v17 = None
+        obj.anti_affinity = v17
+    else:
+        if v17 is None:
+            obj.anti_affinity = None
+        else:
+            if type(v17) is not str or v17 not in ('preferred', 'required'):
+                return None
+            obj.anti_affinity = v17
+    return obj
+
+
 class ComponentSpec(Base):
-    __slots__ = ('replicas', 'resources')
+    __slots__ = ('replicas', 'resources', 'placement')
 
     def dump(self, include=None):
         out = {}
@@ -527,10 +946,12 @@ class ComponentSpec(Base):
             out['replicas'] = self.replicas
         if self.resources is not None and (include is None or 'resources' in include):
             out['resources'] = self.resources.dump()
+        if self.placement is not None and (include is None or 'placement' in include):
+            out['placement'] = self.placement.dump()
         return out
 
 
-_KEYS_ComponentSpec = frozenset(['replicas', 'resources'])
+_KEYS_ComponentSpec = frozenset(['placement', 'replicas', 'resources'])
 
 
 def v_ComponentSpec(data):
@@ -565,6 +986,17 @@ def v_ComponentSpec(data):
         else:
             obj.resources = v_ResourceRequirements(v2)
             if obj.resources is None:
+                return None
+    v3 = data.get('placement', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.placement = v3
+    else:
+        if v3 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v3)
+            if obj.placement is None:
                 return None
     return obj
 
@@ -731,10 +1163,16 @@ def v_TopologyReconciliation(data):
 
 
 class CellSpec(Base):
-    __slots__ = ('multigateway', 'topo_server', 'toposerver', 'topology_reconciliation')
+    __slots__ = ('zone', 'region', 'placement', 'multigateway', 'topo_server', 'toposerver', 'topology_reconciliation')
 
     def dump(self, include=None):
         out = {}
+        if self.zone is not None and (include is None or 'zone' in include):
+            out['zone'] = self.zone
+        if self.region is not None and (include is None or 'region' in include):
+            out['region'] = self.region
+        if self.placement is not None and (include is None or 'placement' in include):
+            out['placement'] = self.placement.dump()
         if self.multigateway is not None and (include is None or 'multigateway' in include):
             out['multigateway'] = self.multigateway.dump()
         if self.topo_server is not None and (include is None or 'topo_server' in include):
@@ -746,7 +1184,7 @@ class CellSpec(Base):
         return out
 
 
-_KEYS_CellSpec = frozenset(['multigateway', 'topoServer', 'topologyReconciliation', 'toposerver'])
+_KEYS_CellSpec = frozenset(['multigateway', 'placement', 'region', 'topoServer', 'topologyReconciliation', 'toposerver', 'zone'])
 
 
 def v_CellSpec(data):
@@ -756,48 +1194,93 @@ def v_CellSpec(data):
         if key not in _KEYS_CellSpec:
             return None
     obj = CellSpec.__new__(CellSpec)
-    v1 = data.get('multigateway', MISSING)
+    v1 = data.get('zone', MISSING)
     if v1 is MISSING:
         v1 = None
-        obj.multigateway = v1
+        obj.zone = v1
     else:
         if v1 is None:
-            obj.multigateway = None
+            obj.zone = None
         else:
-            obj.multigateway = v_ComponentRef(v1)
-            if obj.multigateway is None:
+            if type(v1) is not str:
                 return None
-    v2 = data.get('topoServer', MISSING)
+            if len(v1) < 1:
+                return None
+            if len(v1) > 63:
+                return None
+            if _re.search('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', v1) is None:
+                return None
+            obj.zone = v1
+    v2 = data.get('region', MISSING)
     if v2 is MISSING:
         v2 = None
-        obj.topo_server = v2
+        obj.region = v2
     else:
         if v2 is None:
-            obj.topo_server = None
+            obj.region = None
         else:
-            obj.topo_server = v_CellTopoServer(v2)
-            if obj.topo_server is None:
+            if type(v2) is not str:
                 return None
-    v3 = data.get('toposerver', MISSING)
+            if len(v2) < 1:
+                return None
+            if len(v2) > 63:
+                return None
+            if _re.search('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', v2) is None:
+                return None
+            obj.region = v2
+    v3 = data.get('placement', MISSING)
     if v3 is MISSING:
         v3 = None
-        obj.toposerver = v3
+        obj.placement = v3
     else:
         if v3 is None:
-            obj.toposerver = None
+            obj.placement = None
         else:
-            obj.toposerver = v_CellTopoServer(v3)
-            if obj.toposerver is None:
+            obj.placement = v_Placement(v3)
+            if obj.placement is None:
                 return None
-    v4 = data.get('topologyReconciliation', MISSING)
+    v4 = data.get('multigateway', MISSING)
     if v4 is MISSING:
         v4 = None
-        obj.topology_reconciliation = v4
+        obj.multigateway = v4
     else:
         if v4 is None:
+            obj.multigateway = None
+        else:
+            obj.multigateway = v_ComponentRef(v4)
+            if obj.multigateway is None:
+                return None
+    v5 = data.get('topoServer', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.topo_server = v5
+    else:
+        if v5 is None:
+            obj.topo_server = None
+        else:
+            obj.topo_server = v_CellTopoServer(v5)
+            if obj.topo_server is None:
+                return None
+    v6 = data.get('toposerver', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.toposerver = v6
+    else:
+        if v6 is None:
+            obj.toposerver = None
+        else:
+            obj.toposerver = v_CellTopoServer(v6)
+            if obj.toposerver is None:
+                return None
+    v7 = data.get('topologyReconciliation', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.topology_reconciliation = v7
+    else:
+        if v7 is None:
             obj.topology_reconciliation = None
         else:
-            obj.topology_reconciliation = v_TopologyReconciliation(v4)
+            obj.topology_reconciliation = v_TopologyReconciliation(v7)
             if obj.topology_reconciliation is None:
                 return None
     return obj
@@ -958,7 +1441,7 @@ def v_ContainerSpec(data):
 
 
 class PoolRef(Base):
-    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
 
     def dump(self, include=None):
         out = {}
@@ -978,10 +1461,12 @@ class PoolRef(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.placement is not None and (include is None or 'placement' in include):
+            out['placement'] = self.placement.dump()
         return out
 
 
-_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'postgres', 'replicas', 'type'])
+_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'placement', 'postgres', 'replicas', 'type'])
 
 
 def v_PoolRef(data):
@@ -1081,6 +1566,17 @@ def v_PoolRef(data):
         else:
             obj.multipooler = v_ContainerSpec(v13)
             if obj.multipooler is None:
+                return None
+    v14 = data.get('placement', MISSING)
+    if v14 is MISSING:
+        v14 = None
+        obj.placement = v14
+    else:
+        if v14 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v14)
+            if obj.placement is None:
                 return None
     return obj
 
@@ -1632,7 +2128,7 @@ def v_PgBackRestTLS(data):
 
 
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'placement')
 
     def dump(self, include=None):
         out = {}
@@ -1656,10 +2152,12 @@ class ClusterSpec(Base):
             out['postgresPasswordSecret'] = self.postgres_password_secret
         if self.pgbackrest_tls is not None and (include is None or 'pgbackrest_tls' in include):
             out['pgbackrestTLS'] = self.pgbackrest_tls.dump()
+        if self.placement is not None and (include is None or 'placement' in include):
+            out['placement'] = self.placement.dump()
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'multiadmin', 'pgbackrestTLS', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'multiadmin', 'pgbackrestTLS', 'placement', 'postgresPasswordSecret', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -1784,6 +2282,17 @@ def v_ClusterSpec(data):
             obj.pgbackrest_tls = v_PgBackRestTLS(v13)
             if obj.pgbackrest_tls is None:
                 return None
+    v14 = data.get('placement', MISSING)
+    if v14 is MISSING:
+        v14 = None
+        obj.placement = v14
+    else:
+        if v14 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v14)
+            if obj.placement is None:
+                return None
     return obj
 
 
@@ -1868,7 +2377,7 @@ def v_MultigresCluster(data):
 
 
 class PoolSpec(Base):
-    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
 
     def dump(self, include=None):
         out = {}
@@ -1880,10 +2389,12 @@ class PoolSpec(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.placement is not None and (include is None or 'placement' in include):
+            out['placement'] = self.placement.dump()
         return out
 
 
-_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'multipooler', 'postgres', 'replicas'])
+_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'multipooler', 'placement', 'postgres', 'replicas'])
 
 
 def v_PoolSpec(data):
@@ -1940,6 +2451,17 @@ def v_PoolSpec(data):
         else:
             obj.multipooler = v_ContainerSpec(v4)
             if obj.multipooler is None:
+                return None
+    v5 = data.get('placement', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.placement = v5
+    else:
+        if v5 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v5)
+            if obj.placement is None:
                 return None
     return obj
 
@@ -2078,7 +2600,7 @@ def v_MultigresDeploymentTemplate(data):
 
 
 class ResolvedPool(Base):
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
 
     def dump(self, include=None):
         out = {}
@@ -2094,10 +2616,12 @@ class ResolvedPool(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.placement is not None and (include is None or 'placement' in include):
+            out['placement'] = self.placement.dump()
         return out
 
 
-_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'multipooler', 'postgres', 'replicas', 'type'])
+_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'multipooler', 'placement', 'postgres', 'replicas', 'type'])
 
 
 def v_ResolvedPool(data):
@@ -2156,6 +2680,17 @@ def v_ResolvedPool(data):
         else:
             obj.multipooler = v_ContainerSpec(v6)
             if obj.multipooler is None:
+                return None
+    v7 = data.get('placement', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.placement = v7
+    else:
+        if v7 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v7)
+            if obj.placement is None:
                 return None
     return obj
 
@@ -2326,6 +2861,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'placement': 'placement'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
