@@ -214,13 +214,23 @@ def test_the_reporter_reacts_to_a_workload_change(apiserver: ApiServer, reporter
 
 def test_a_users_spec_edit_of_a_multishard_is_refused_with_what_to_do(apiserver: ApiServer, rendered) -> None:
     patch = json.dumps({"spec": {"postgresPasswordSecret": "mine"}})
+    attempts: list[str] = []
+
+    last: list[subprocess.CompletedProcess] = []
 
     def refused() -> bool:
-        result = apiserver.kubectl("patch", SHARD, "-n", NS, "--type=merge", "-p", patch, "--as=alice",
-                                   "--as-group=system:masters", check=False)
-        return result.returncode != 0 and "edit the MultigresCluster minimal" in result.stderr
+        """One edit; each attempt a new value, since an attempt before the policy is loaded succeeds
+        and the same value again would be no change (which the policy rightly lets through)."""
+        value = json.dumps({"spec": {"postgresPasswordSecret": f"mine-{len(attempts)}"}})
+        attempts.append(value)
+        last[:] = [apiserver.kubectl("patch", SHARD, "-n", NS, "--type=merge", "-p", value, "--as=alice",
+                                     "--as-group=system:masters", check=False)]
+        return last[0].returncode != 0 and "edit the MultigresCluster minimal" in last[0].stderr
 
-    _until(refused, 30)  # the policy takes effect once the API server has loaded it
+    try:
+        _until(refused, 30)  # the policy takes effect once the API server has loaded it
+    except AssertionError:
+        raise AssertionError(f"not refused: {last[0].returncode} {last[0].stdout} {last[0].stderr}") from None
     result = apiserver.kubectl("patch", SHARD, "-n", NS, "--type=merge", "-p", patch, "--as=alice",
                                "--as-group=system:masters", check=False)
     assert "MultiShard minimal-postgres-default-0 is generated from MultigresCluster minimal" in result.stderr
