@@ -25,6 +25,8 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .day2 import PostgresConfig
+from .monitoring import PoolMonitoring
 
 
 class PullSettings(Model):
@@ -110,7 +112,9 @@ class ResolvedPool(Model):
     data_volume_claim_template: VolumeClaimTemplate
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
     placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class MultiorchSection(Model):

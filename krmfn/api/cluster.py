@@ -18,6 +18,9 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .day2 import LogLevels, PostgresConfig
+from .monitoring import MonitoringSpec, PoolMonitoring
+from .network import NetworkPolicySpec
 
 # A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
@@ -112,13 +115,13 @@ class Cells(Model):
 
 
 class Partitioning(Model):
-    shards: Annotated[int, Field(ge=1, le=128)] = 1  # krmfn.limits.MAX_SHARDS
+    shards: Annotated[int, Field(ge=1, le=4096)] = 1  # the ceiling of krmfn.limits.MAX_SHARDS (raisable)
 
 
 _POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
             "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler) || "
-            "has(self.placement))",
+            "has(self.placement) || has(self.monitoring) || has(self.postgresConfig))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
 }
 
@@ -136,7 +139,9 @@ class PoolRef(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
     placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class ShardTemplate(Model):
@@ -223,7 +228,11 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    postgres_config: PostgresConfig | None = None
+    log_levels: LogLevels | None = None
+    network_policy: NetworkPolicySpec | None = None
     placement: Placement | None = None
+    monitoring: MonitoringSpec | None = None
 
 
 class MultigresCluster(Model):

@@ -24,6 +24,9 @@ class RenderOptions(Model):
     # named in specWriters (comma-separated; default: Argo CD's application controller).
     read_only_children: bool = False
     spec_writers: str | None = None
+    # Render limits raised (or lowered) by name, each up to its ceiling: krmfn/limits.py RAISABLE,
+    # checked by checks.check_options (docs/limits.md).
+    limits: dict[str, int] | None = None
 
 
 class RenderMultigres(Model):

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .common import ComponentSpec, ContainerSpec, FreeForm, Model, Placement, VolumeClaimTemplate
+from .day2 import PostgresConfig
+from .monitoring import PoolMonitoring
 
 
 class PoolSpec(Model):
@@ -16,7 +18,9 @@ class PoolSpec(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
     placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class TemplateSpec(Model):

@@ -13,6 +13,7 @@ from ..api.validator import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
+from .monitoring import MonitoringFacts, resolve_monitoring
 from .placement import Levels, place_cluster_level
 from .templates import TemplateIndex, lookup, resolve_layers
 
@@ -32,7 +33,9 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "placement", "results")
+                 "cert_manager_issuer", "placement", "monitoring", "network_policy",
+                 "postgres_config", "log_levels",
+                 "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
         # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
@@ -49,7 +52,12 @@ class Resolved:
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
+        # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
+        self.network_policy: dict[str, Any] | None = {}
         self.placement = Levels()
+        self.monitoring: MonitoringFacts | None = None
+        self.postgres_config: dict[str, Any] | None = None  # the cluster level, under templates and pools
+        self.log_levels: dict[str, str] = {}  # component -> upstream --log-level
         self.results: list[Result] = []
 
     def global_topo_server(self) -> ct.TopoServer | None:
@@ -113,11 +121,16 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
     return resolve_layers(base_defaults, inline, None, "ComponentSpec", f"{path}.spec")
 
 
-_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "placement")
+_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "placement",
+                       "monitoring", "postgres_config")
 
 
-def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.ResolvedPool | None, list[Result]]:
-    """A pool's resolved fields in the design's order: type, cell, replicas, volume, containers."""
+def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str,
+                 postgres_config: dict[str, Any] | None = None) -> tuple[ct.ResolvedPool | None, list[Result]]:
+    """A pool's resolved fields in the design's order: type, cell, replicas, volume, containers.
+
+    The cluster's postgresConfig is the layer under the template's and the pool's (maps merge)."""
+    base = {**defaults.POOL, "postgresConfig": dict(postgres_config)} if postgres_config else defaults.POOL
     inline_set = [f for f in _INLINE_POOL_FIELDS if getattr(pool, f) is not None]
     if pool.multigres_deployment_template and inline_set:
         return None, [error("pool sets multigresDeploymentTemplate and inline fields "
@@ -127,15 +140,15 @@ def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.Res
         return None, [error("overrides need a multigresDeploymentTemplate to apply to; set one, or "
                             "write the values as inline pool fields.", f"{path}.overrides")]
     if pool.multigres_deployment_template:
-        base, problems = lookup(index, pool.multigres_deployment_template, "shardPool",
-                                f"{path}.multigresDeploymentTemplate")
-        if base is None:
+        template, problems = lookup(index, pool.multigres_deployment_template, "shardPool",
+                                    f"{path}.multigresDeploymentTemplate")
+        if template is None:
             return None, problems
-        spec, problems = resolve_layers(defaults.POOL, base, pool.overrides, "PoolSpec", f"{path}.overrides")
+        spec, problems = resolve_layers(base, template, pool.overrides, "PoolSpec", f"{path}.overrides")
     else:
         inline = pool.model_dump(by_alias=True, exclude_none=True, mode="json",
                                  include=set(_INLINE_POOL_FIELDS))
-        spec, problems = resolve_layers(defaults.POOL, inline, None, "PoolSpec", path)
+        spec, problems = resolve_layers(base, inline, None, "PoolSpec", path)
     if spec is None:
         return None, problems
     for container, requests in defaults.POOL_REQUESTS.items():
@@ -296,7 +309,7 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBac
 def _table_group_pools(tg: TableGroup, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
     pools = []
     for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
-        resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]")
+        resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]", out.postgres_config)
         out.results.extend(problems)
         if resolved is not None:
             resolved.placement = out.placement.for_cell(pool.cell, resolved.placement,
@@ -364,7 +377,7 @@ def _multiorch(orch: ct.ComponentSpec, pools: list[ct.ResolvedPool], out: Resolv
 def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved:
     """All child CRs of one cluster, in a fixed order: topo, cells, table groups, shards."""
     name = str(cluster.metadata.get("name"))
-    out = Resolved(name=name, namespace=cluster.metadata.get("namespace"))
+    out = Resolved(name=name, namespace=cluster.metadata.get("namespace") or None)  # "" is unset
     images = cluster.spec.images.dump() if cluster.spec.images else {}
     out.images = ct.ResolvedImages.load({**defaults.IMAGES, **images})
     out.pull = _pull(cluster)
@@ -373,7 +386,12 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
+    policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
+    out.network_policy = None if policy.get("enabled") is False else policy
     out.placement = Levels(cluster)
+    out.monitoring = resolve_monitoring(cluster.spec.monitoring)
+    out.postgres_config = cluster.spec.postgres_config
+    out.log_levels = cluster.spec.log_levels.dump() if cluster.spec.log_levels else {}
     _global_topo(cluster, name, out.namespace, out)
     _cells(cluster, index, out)
     out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")

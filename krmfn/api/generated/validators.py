@@ -1400,7 +1400,7 @@ def v_Partitioning(data):
             return None
         if v1 < 1:
             return None
-        if v1 > 128:
+        if v1 > 4096:
             return None
         obj.shards = v1
     return obj
@@ -1440,8 +1440,89 @@ def v_ContainerSpec(data):
     return obj
 
 
+class PoolExporterSpec(Base):
+    __slots__ = ('enabled', 'resources')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.resources is not None and (include is None or 'resources' in include):
+            out['resources'] = self.resources.dump()
+        return out
+
+
+_KEYS_PoolExporterSpec = frozenset(['enabled', 'resources'])
+
+
+def v_PoolExporterSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_PoolExporterSpec:
+            return None
+    obj = PoolExporterSpec.__new__(PoolExporterSpec)
+    v1 = data.get('enabled', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.enabled = v1
+    else:
+        if v1 is None:
+            obj.enabled = None
+        else:
+            if type(v1) is not bool:
+                return None
+            obj.enabled = v1
+    v2 = data.get('resources', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.resources = v2
+    else:
+        if v2 is None:
+            obj.resources = None
+        else:
+            obj.resources = v_ResourceRequirements(v2)
+            if obj.resources is None:
+                return None
+    return obj
+
+
+class PoolMonitoring(Base):
+    __slots__ = ('exporter',)
+
+    def dump(self, include=None):
+        out = {}
+        if self.exporter is not None and (include is None or 'exporter' in include):
+            out['exporter'] = self.exporter.dump()
+        return out
+
+
+_KEYS_PoolMonitoring = frozenset(['exporter'])
+
+
+def v_PoolMonitoring(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_PoolMonitoring:
+            return None
+    obj = PoolMonitoring.__new__(PoolMonitoring)
+    v1 = data.get('exporter', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.exporter = v1
+    else:
+        if v1 is None:
+            obj.exporter = None
+        else:
+            obj.exporter = v_PoolExporterSpec(v1)
+            if obj.exporter is None:
+                return None
+    return obj
+
+
 class PoolRef(Base):
-    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
+    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -1461,12 +1542,16 @@ class PoolRef(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v4: v3 for v4, v3 in self.postgres_config.items()}
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'placement', 'postgres', 'replicas', 'type'])
+_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'placement', 'postgres', 'postgresConfig', 'replicas', 'type'])
 
 
 def v_PoolRef(data):
@@ -1476,107 +1561,136 @@ def v_PoolRef(data):
         if key not in _KEYS_PoolRef:
             return None
     obj = PoolRef.__new__(PoolRef)
-    v3 = data.get('type', MISSING)
-    if v3 is MISSING:
-        return None
-    if type(v3) is not str or v3 not in ('replica', 'readOnly'):
-        return None
-    obj.type = v3
-    v4 = data.get('cell', MISSING)
-    if v4 is MISSING:
-        return None
-    if type(v4) is not str:
-        return None
-    if len(v4) < 1:
-        return None
-    obj.cell = v4
-    v5 = data.get('multigresDeploymentTemplate', MISSING)
+    v5 = data.get('type', MISSING)
     if v5 is MISSING:
-        v5 = None
-        obj.multigres_deployment_template = v5
+        return None
+    if type(v5) is not str or v5 not in ('replica', 'readOnly'):
+        return None
+    obj.type = v5
+    v6 = data.get('cell', MISSING)
+    if v6 is MISSING:
+        return None
+    if type(v6) is not str:
+        return None
+    if len(v6) < 1:
+        return None
+    obj.cell = v6
+    v7 = data.get('multigresDeploymentTemplate', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.multigres_deployment_template = v7
     else:
-        if v5 is None:
+        if v7 is None:
             obj.multigres_deployment_template = None
         else:
-            if type(v5) is not str:
+            if type(v7) is not str:
                 return None
-            obj.multigres_deployment_template = v5
-    v6 = data.get('overrides', MISSING)
-    if v6 is MISSING:
-        v6 = None
-        obj.overrides = v6
+            obj.multigres_deployment_template = v7
+    v8 = data.get('overrides', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.overrides = v8
     else:
-        if v6 is None:
+        if v8 is None:
             obj.overrides = None
         else:
-            if type(v6) is not dict:
+            if type(v8) is not dict:
                 return None
             obj.overrides = {}
-            for v7, v8 in v6.items():
-                if type(v7) is not str:
+            for v9, v10 in v8.items():
+                if type(v9) is not str:
                     return None
-                if not plain(v8):
+                if not plain(v10):
                     return None
-                v9 = v8
-                obj.overrides[v7] = v9
-    v10 = data.get('replicas', MISSING)
-    if v10 is MISSING:
-        v10 = None
-        obj.replicas = v10
-    else:
-        if v10 is None:
-            obj.replicas = None
-        else:
-            if type(v10) is not int:
-                return None
-            if v10 < 0:
-                return None
-            if v10 > 2147483647:
-                return None
-            obj.replicas = v10
-    v11 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v11 is MISSING:
-        v11 = None
-        obj.data_volume_claim_template = v11
-    else:
-        if v11 is None:
-            obj.data_volume_claim_template = None
-        else:
-            obj.data_volume_claim_template = v_VolumeClaimTemplate(v11)
-            if obj.data_volume_claim_template is None:
-                return None
-    v12 = data.get('postgres', MISSING)
+                v11 = v10
+                obj.overrides[v9] = v11
+    v12 = data.get('replicas', MISSING)
     if v12 is MISSING:
         v12 = None
-        obj.postgres = v12
+        obj.replicas = v12
     else:
         if v12 is None:
-            obj.postgres = None
+            obj.replicas = None
         else:
-            obj.postgres = v_ContainerSpec(v12)
-            if obj.postgres is None:
+            if type(v12) is not int:
                 return None
-    v13 = data.get('multipooler', MISSING)
+            if v12 < 0:
+                return None
+            if v12 > 2147483647:
+                return None
+            obj.replicas = v12
+    v13 = data.get('dataVolumeClaimTemplate', MISSING)
     if v13 is MISSING:
         v13 = None
-        obj.multipooler = v13
+        obj.data_volume_claim_template = v13
     else:
         if v13 is None:
-            obj.multipooler = None
+            obj.data_volume_claim_template = None
         else:
-            obj.multipooler = v_ContainerSpec(v13)
-            if obj.multipooler is None:
+            obj.data_volume_claim_template = v_VolumeClaimTemplate(v13)
+            if obj.data_volume_claim_template is None:
                 return None
-    v14 = data.get('placement', MISSING)
+    v14 = data.get('postgres', MISSING)
     if v14 is MISSING:
         v14 = None
-        obj.placement = v14
+        obj.postgres = v14
     else:
         if v14 is None:
+            obj.postgres = None
+        else:
+            obj.postgres = v_ContainerSpec(v14)
+            if obj.postgres is None:
+                return None
+    v15 = data.get('multipooler', MISSING)
+    if v15 is MISSING:
+        v15 = None
+        obj.multipooler = v15
+    else:
+        if v15 is None:
+            obj.multipooler = None
+        else:
+            obj.multipooler = v_ContainerSpec(v15)
+            if obj.multipooler is None:
+                return None
+    v16 = data.get('postgresConfig', MISSING)
+    if v16 is MISSING:
+        v16 = None
+        obj.postgres_config = v16
+    else:
+        if v16 is None:
+            obj.postgres_config = None
+        else:
+            if type(v16) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v17, v18 in v16.items():
+                if type(v17) is not str:
+                    return None
+                if type(v18) is not str:
+                    return None
+                v19 = v18
+                obj.postgres_config[v17] = v19
+    v20 = data.get('placement', MISSING)
+    if v20 is MISSING:
+        v20 = None
+        obj.placement = v20
+    else:
+        if v20 is None:
             obj.placement = None
         else:
-            obj.placement = v_Placement(v14)
+            obj.placement = v_Placement(v20)
             if obj.placement is None:
+                return None
+    v21 = data.get('monitoring', MISSING)
+    if v21 is MISSING:
+        v21 = None
+        obj.monitoring = v21
+    else:
+        if v21 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v21)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2127,8 +2241,670 @@ def v_PgBackRestTLS(data):
     return obj
 
 
+class LogLevels(Base):
+    __slots__ = ('multiadmin', 'multigateway', 'multiorch', 'multipooler', 'pgctld')
+
+    def dump(self, include=None):
+        out = {}
+        if self.multiadmin is not None and (include is None or 'multiadmin' in include):
+            out['multiadmin'] = self.multiadmin
+        if self.multigateway is not None and (include is None or 'multigateway' in include):
+            out['multigateway'] = self.multigateway
+        if self.multiorch is not None and (include is None or 'multiorch' in include):
+            out['multiorch'] = self.multiorch
+        if self.multipooler is not None and (include is None or 'multipooler' in include):
+            out['multipooler'] = self.multipooler
+        if self.pgctld is not None and (include is None or 'pgctld' in include):
+            out['pgctld'] = self.pgctld
+        return out
+
+
+_KEYS_LogLevels = frozenset(['multiadmin', 'multigateway', 'multiorch', 'multipooler', 'pgctld'])
+
+
+def v_LogLevels(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LogLevels:
+            return None
+    obj = LogLevels.__new__(LogLevels)
+    v1 = data.get('multiadmin', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.multiadmin = v1
+    else:
+        if v1 is None:
+            obj.multiadmin = None
+        else:
+            if type(v1) is not str or v1 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multiadmin = v1
+    v2 = data.get('multigateway', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.multigateway = v2
+    else:
+        if v2 is None:
+            obj.multigateway = None
+        else:
+            if type(v2) is not str or v2 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multigateway = v2
+    v3 = data.get('multiorch', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.multiorch = v3
+    else:
+        if v3 is None:
+            obj.multiorch = None
+        else:
+            if type(v3) is not str or v3 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multiorch = v3
+    v4 = data.get('multipooler', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.multipooler = v4
+    else:
+        if v4 is None:
+            obj.multipooler = None
+        else:
+            if type(v4) is not str or v4 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multipooler = v4
+    v5 = data.get('pgctld', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.pgctld = v5
+    else:
+        if v5 is None:
+            obj.pgctld = None
+        else:
+            if type(v5) is not str or v5 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.pgctld = v5
+    return obj
+
+
+class LabelSelectorRequirement(Base):
+    __slots__ = ('key', 'operator', 'values')
+
+    def dump(self, include=None):
+        out = {}
+        if self.key is not None and (include is None or 'key' in include):
+            out['key'] = self.key
+        if self.operator is not None and (include is None or 'operator' in include):
+            out['operator'] = self.operator
+        if self.values is not None and (include is None or 'values' in include):
+            out['values'] = [v1 for v1 in self.values]
+        return out
+
+
+_KEYS_LabelSelectorRequirement = frozenset(['key', 'operator', 'values'])
+
+
+def v_LabelSelectorRequirement(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LabelSelectorRequirement:
+            return None
+    obj = LabelSelectorRequirement.__new__(LabelSelectorRequirement)
+    v2 = data.get('key', MISSING)
+    if v2 is MISSING:
+        return None
+    if type(v2) is not str:
+        return None
+    if len(v2) < 1:
+        return None
+    if len(v2) > 317:
+        return None
+    obj.key = v2
+    v3 = data.get('operator', MISSING)
+    if v3 is MISSING:
+        return None
+    if type(v3) is not str or v3 not in ('In', 'NotIn', 'Exists', 'DoesNotExist'):
+        return None
+    obj.operator = v3
+    v4 = data.get('values', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.values = v4
+    else:
+        if v4 is None:
+            obj.values = None
+        else:
+            if type(v4) is not list:
+                return None
+            obj.values = []
+            for v5 in v4:
+                if type(v5) is not str:
+                    return None
+                v6 = v5
+                obj.values.append(v6)
+    return obj
+
+
+class LabelSelector(Base):
+    __slots__ = ('match_labels', 'match_expressions')
+
+    def dump(self, include=None):
+        out = {}
+        if self.match_labels is not None and (include is None or 'match_labels' in include):
+            out['matchLabels'] = {v2: v1 for v2, v1 in self.match_labels.items()}
+        if self.match_expressions is not None and (include is None or 'match_expressions' in include):
+            out['matchExpressions'] = [v3.dump() for v3 in self.match_expressions]
+        return out
+
+
+_KEYS_LabelSelector = frozenset(['matchExpressions', 'matchLabels'])
+
+
+def v_LabelSelector(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LabelSelector:
+            return None
+    obj = LabelSelector.__new__(LabelSelector)
+    v4 = data.get('matchLabels', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.match_labels = v4
+    else:
+        if v4 is None:
+            obj.match_labels = None
+        else:
+            if type(v4) is not dict:
+                return None
+            obj.match_labels = {}
+            for v5, v6 in v4.items():
+                if type(v5) is not str:
+                    return None
+                if type(v6) is not str:
+                    return None
+                v7 = v6
+                obj.match_labels[v5] = v7
+    v8 = data.get('matchExpressions', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.match_expressions = v8
+    else:
+        if v8 is None:
+            obj.match_expressions = None
+        else:
+            if type(v8) is not list:
+                return None
+            obj.match_expressions = []
+            for v9 in v8:
+                v10 = v_LabelSelectorRequirement(v9)
+                if v10 is None:
+                    return None
+                obj.match_expressions.append(v10)
+    return obj
+
+
+class IPBlock(Base):
+    __slots__ = ('cidr', 'except_')
+
+    def dump(self, include=None):
+        out = {}
+        if self.cidr is not None and (include is None or 'cidr' in include):
+            out['cidr'] = self.cidr
+        if self.except_ is not None and (include is None or 'except_' in include):
+            out['except'] = [v1 for v1 in self.except_]
+        return out
+
+
+_KEYS_IPBlock = frozenset(['cidr', 'except'])
+
+
+def v_IPBlock(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_IPBlock:
+            return None
+    obj = IPBlock.__new__(IPBlock)
+    v2 = data.get('cidr', MISSING)
+    if v2 is MISSING:
+        return None
+    if type(v2) is not str:
+        return None
+    if len(v2) < 1:
+        return None
+    obj.cidr = v2
+    v3 = data.get('except', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.except_ = v3
+    else:
+        if v3 is None:
+            obj.except_ = None
+        else:
+            if type(v3) is not list:
+                return None
+            obj.except_ = []
+            for v4 in v3:
+                if type(v4) is not str:
+                    return None
+                v5 = v4
+                obj.except_.append(v5)
+    return obj
+
+
+class NetworkPeer(Base):
+    __slots__ = ('pod_selector', 'namespace_selector', 'ip_block')
+
+    def dump(self, include=None):
+        out = {}
+        if self.pod_selector is not None and (include is None or 'pod_selector' in include):
+            out['podSelector'] = self.pod_selector.dump()
+        if self.namespace_selector is not None and (include is None or 'namespace_selector' in include):
+            out['namespaceSelector'] = self.namespace_selector.dump()
+        if self.ip_block is not None and (include is None or 'ip_block' in include):
+            out['ipBlock'] = self.ip_block.dump()
+        return out
+
+
+_KEYS_NetworkPeer = frozenset(['ipBlock', 'namespaceSelector', 'podSelector'])
+
+
+def v_NetworkPeer(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_NetworkPeer:
+            return None
+    obj = NetworkPeer.__new__(NetworkPeer)
+    v1 = data.get('podSelector', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.pod_selector = v1
+    else:
+        if v1 is None:
+            obj.pod_selector = None
+        else:
+            obj.pod_selector = v_LabelSelector(v1)
+            if obj.pod_selector is None:
+                return None
+    v2 = data.get('namespaceSelector', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.namespace_selector = v2
+    else:
+        if v2 is None:
+            obj.namespace_selector = None
+        else:
+            obj.namespace_selector = v_LabelSelector(v2)
+            if obj.namespace_selector is None:
+                return None
+    v3 = data.get('ipBlock', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.ip_block = v3
+    else:
+        if v3 is None:
+            obj.ip_block = None
+        else:
+            obj.ip_block = v_IPBlock(v3)
+            if obj.ip_block is None:
+                return None
+    return obj
+
+
+class NetworkPolicySpec(Base):
+    __slots__ = ('enabled', 'gateway_clients', 'admin_clients', 'metrics_clients')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.gateway_clients is not None and (include is None or 'gateway_clients' in include):
+            out['gatewayClients'] = [v1.dump() for v1 in self.gateway_clients]
+        if self.admin_clients is not None and (include is None or 'admin_clients' in include):
+            out['adminClients'] = [v2.dump() for v2 in self.admin_clients]
+        if self.metrics_clients is not None and (include is None or 'metrics_clients' in include):
+            out['metricsClients'] = [v3.dump() for v3 in self.metrics_clients]
+        return out
+
+
+_KEYS_NetworkPolicySpec = frozenset(['adminClients', 'enabled', 'gatewayClients', 'metricsClients'])
+
+
+def v_NetworkPolicySpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_NetworkPolicySpec:
+            return None
+    obj = NetworkPolicySpec.__new__(NetworkPolicySpec)
+    v4 = data.get('enabled', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.enabled = v4
+    else:
+        if v4 is None:
+            obj.enabled = None
+        else:
+            if type(v4) is not bool:
+                return None
+            obj.enabled = v4
+    v5 = data.get('gatewayClients', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.gateway_clients = v5
+    else:
+        if v5 is None:
+            obj.gateway_clients = None
+        else:
+            if type(v5) is not list:
+                return None
+            obj.gateway_clients = []
+            for v6 in v5:
+                v7 = v_NetworkPeer(v6)
+                if v7 is None:
+                    return None
+                obj.gateway_clients.append(v7)
+    v8 = data.get('adminClients', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.admin_clients = v8
+    else:
+        if v8 is None:
+            obj.admin_clients = None
+        else:
+            if type(v8) is not list:
+                return None
+            obj.admin_clients = []
+            for v9 in v8:
+                v10 = v_NetworkPeer(v9)
+                if v10 is None:
+                    return None
+                obj.admin_clients.append(v10)
+    v11 = data.get('metricsClients', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.metrics_clients = v11
+    else:
+        if v11 is None:
+            obj.metrics_clients = None
+        else:
+            if type(v11) is not list:
+                return None
+            obj.metrics_clients = []
+            for v12 in v11:
+                v13 = v_NetworkPeer(v12)
+                if v13 is None:
+                    return None
+                obj.metrics_clients.append(v13)
+    return obj
+
+
+class OTLPSpec(Base):
+    __slots__ = ('endpoint', 'protocol', 'export_interval_seconds', 'traces_endpoint')
+
+    def dump(self, include=None):
+        out = {}
+        if self.endpoint is not None and (include is None or 'endpoint' in include):
+            out['endpoint'] = self.endpoint
+        if self.protocol is not None and (include is None or 'protocol' in include):
+            out['protocol'] = self.protocol
+        if self.export_interval_seconds is not None and (include is None or 'export_interval_seconds' in include):
+            out['exportIntervalSeconds'] = self.export_interval_seconds
+        if self.traces_endpoint is not None and (include is None or 'traces_endpoint' in include):
+            out['tracesEndpoint'] = self.traces_endpoint
+        return out
+
+
+_KEYS_OTLPSpec = frozenset(['endpoint', 'exportIntervalSeconds', 'protocol', 'tracesEndpoint'])
+
+
+def v_OTLPSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_OTLPSpec:
+            return None
+    obj = OTLPSpec.__new__(OTLPSpec)
+    v1 = data.get('endpoint', MISSING)
+    if v1 is MISSING:
+        return None
+    if type(v1) is not str:
+        return None
+    if len(v1) < 1:
+        return None
+    obj.endpoint = v1
+    v2 = data.get('protocol', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.protocol = v2
+    else:
+        if v2 is None:
+            obj.protocol = None
+        else:
+            if type(v2) is not str or v2 not in ('http/protobuf', 'grpc'):
+                return None
+            obj.protocol = v2
+    v3 = data.get('exportIntervalSeconds', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.export_interval_seconds = v3
+    else:
+        if v3 is None:
+            obj.export_interval_seconds = None
+        else:
+            if type(v3) is not int:
+                return None
+            if v3 < 1:
+                return None
+            if v3 > 3600:
+                return None
+            obj.export_interval_seconds = v3
+    v4 = data.get('tracesEndpoint', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.traces_endpoint = v4
+    else:
+        if v4 is None:
+            obj.traces_endpoint = None
+        else:
+            if type(v4) is not str:
+                return None
+            if len(v4) < 1:
+                return None
+            obj.traces_endpoint = v4
+    return obj
+
+
+class ExporterSpec(Base):
+    __slots__ = ('enabled', 'image', 'resources')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.image is not None and (include is None or 'image' in include):
+            out['image'] = self.image
+        if self.resources is not None and (include is None or 'resources' in include):
+            out['resources'] = self.resources.dump()
+        return out
+
+
+_KEYS_ExporterSpec = frozenset(['enabled', 'image', 'resources'])
+
+
+def v_ExporterSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_ExporterSpec:
+            return None
+    obj = ExporterSpec.__new__(ExporterSpec)
+    v1 = data.get('enabled', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.enabled = v1
+    else:
+        if v1 is None:
+            obj.enabled = None
+        else:
+            if type(v1) is not bool:
+                return None
+            obj.enabled = v1
+    v2 = data.get('image', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.image = v2
+    else:
+        if v2 is None:
+            obj.image = None
+        else:
+            if type(v2) is not str:
+                return None
+            if len(v2) < 1:
+                return None
+            obj.image = v2
+    v3 = data.get('resources', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.resources = v3
+    else:
+        if v3 is None:
+            obj.resources = None
+        else:
+            obj.resources = v_ResourceRequirements(v3)
+            if obj.resources is None:
+                return None
+    return obj
+
+
+class MonitoringSpec(Base):
+    __slots__ = ('enabled', 'otlp', 'exporter', 'pod_monitors', 'prometheus_rules', 'dashboards', 'labels')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.otlp is not None and (include is None or 'otlp' in include):
+            out['otlp'] = self.otlp.dump()
+        if self.exporter is not None and (include is None or 'exporter' in include):
+            out['exporter'] = self.exporter.dump()
+        if self.pod_monitors is not None and (include is None or 'pod_monitors' in include):
+            out['podMonitors'] = self.pod_monitors
+        if self.prometheus_rules is not None and (include is None or 'prometheus_rules' in include):
+            out['prometheusRules'] = self.prometheus_rules
+        if self.dashboards is not None and (include is None or 'dashboards' in include):
+            out['dashboards'] = self.dashboards
+        if self.labels is not None and (include is None or 'labels' in include):
+            out['labels'] = {v2: v1 for v2, v1 in self.labels.items()}
+        return out
+
+
+_KEYS_MonitoringSpec = frozenset(['dashboards', 'enabled', 'exporter', 'labels', 'otlp', 'podMonitors', 'prometheusRules'])
+
+
+def v_MonitoringSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_MonitoringSpec:
+            return None
+    obj = MonitoringSpec.__new__(MonitoringSpec)
+    v3 = data.get('enabled', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.enabled = v3
+    else:
+        if v3 is None:
+            obj.enabled = None
+        else:
+            if type(v3) is not bool:
+                return None
+            obj.enabled = v3
+    v4 = data.get('otlp', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.otlp = v4
+    else:
+        if v4 is None:
+            obj.otlp = None
+        else:
+            obj.otlp = v_OTLPSpec(v4)
+            if obj.otlp is None:
+                return None
+    v5 = data.get('exporter', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.exporter = v5
+    else:
+        if v5 is None:
+            obj.exporter = None
+        else:
+            obj.exporter = v_ExporterSpec(v5)
+            if obj.exporter is None:
+                return None
+    v6 = data.get('podMonitors', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.pod_monitors = v6
+    else:
+        if v6 is None:
+            obj.pod_monitors = None
+        else:
+            if type(v6) is not bool:
+                return None
+            obj.pod_monitors = v6
+    v7 = data.get('prometheusRules', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.prometheus_rules = v7
+    else:
+        if v7 is None:
+            obj.prometheus_rules = None
+        else:
+            if type(v7) is not bool:
+                return None
+            obj.prometheus_rules = v7
+    v8 = data.get('dashboards', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.dashboards = v8
+    else:
+        if v8 is None:
+            obj.dashboards = None
+        else:
+            if type(v8) is not bool:
+                return None
+            obj.dashboards = v8
+    v9 = data.get('labels', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.labels = v9
+    else:
+        if v9 is None:
+            obj.labels = None
+        else:
+            if type(v9) is not dict:
+                return None
+            obj.labels = {}
+            for v10, v11 in v9.items():
+                if type(v10) is not str:
+                    return None
+                if type(v11) is not str:
+                    return None
+                if len(v11) > 63:
+                    return None
+                if _re.search('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$', v11) is None:
+                    return None
+                v12 = v11
+                obj.labels[v10] = v12
+    return obj
+
+
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'placement')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'postgres_config', 'log_levels', 'network_policy', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2152,12 +2928,20 @@ class ClusterSpec(Base):
             out['postgresPasswordSecret'] = self.postgres_password_secret
         if self.pgbackrest_tls is not None and (include is None or 'pgbackrest_tls' in include):
             out['pgbackrestTLS'] = self.pgbackrest_tls.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v3: v2 for v3, v2 in self.postgres_config.items()}
+        if self.log_levels is not None and (include is None or 'log_levels' in include):
+            out['logLevels'] = self.log_levels.dump()
+        if self.network_policy is not None and (include is None or 'network_policy' in include):
+            out['networkPolicy'] = self.network_policy.dump()
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'multiadmin', 'pgbackrestTLS', 'placement', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'logLevels', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresConfig', 'postgresPasswordSecret', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -2167,131 +2951,182 @@ def v_ClusterSpec(data):
         if key not in _KEYS_ClusterSpec:
             return None
     obj = ClusterSpec.__new__(ClusterSpec)
-    v2 = data.get('images', MISSING)
-    if v2 is MISSING:
-        v2 = None
-        obj.images = v2
-    else:
-        if v2 is None:
-            obj.images = None
-        else:
-            obj.images = v_Images(v2)
-            if obj.images is None:
-                return None
-    v3 = data.get('imagePullPolicy', MISSING)
-    if v3 is MISSING:
-        v3 = None
-        obj.image_pull_policy = v3
-    else:
-        if v3 is None:
-            obj.image_pull_policy = None
-        else:
-            if type(v3) is not str or v3 not in ('Always', 'IfNotPresent', 'Never'):
-                return None
-            obj.image_pull_policy = v3
-    v4 = data.get('imagePullSecrets', MISSING)
+    v4 = data.get('images', MISSING)
     if v4 is MISSING:
         v4 = None
-        obj.image_pull_secrets = v4
+        obj.images = v4
     else:
         if v4 is None:
+            obj.images = None
+        else:
+            obj.images = v_Images(v4)
+            if obj.images is None:
+                return None
+    v5 = data.get('imagePullPolicy', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.image_pull_policy = v5
+    else:
+        if v5 is None:
+            obj.image_pull_policy = None
+        else:
+            if type(v5) is not str or v5 not in ('Always', 'IfNotPresent', 'Never'):
+                return None
+            obj.image_pull_policy = v5
+    v6 = data.get('imagePullSecrets', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.image_pull_secrets = v6
+    else:
+        if v6 is None:
             obj.image_pull_secrets = None
         else:
-            if type(v4) is not list:
+            if type(v6) is not list:
                 return None
             obj.image_pull_secrets = []
-            for v5 in v4:
-                v6 = v_ImagePullSecret(v5)
-                if v6 is None:
+            for v7 in v6:
+                v8 = v_ImagePullSecret(v7)
+                if v8 is None:
                     return None
-                obj.image_pull_secrets.append(v6)
-    v7 = data.get('globalTopoServer', MISSING)
-    if v7 is MISSING:
-        v7 = None
-        obj.global_topo_server = v7
-    else:
-        if v7 is None:
-            obj.global_topo_server = None
-        else:
-            obj.global_topo_server = v_GlobalTopoServer(v7)
-            if obj.global_topo_server is None:
-                return None
-    v8 = data.get('multiadmin', MISSING)
-    if v8 is MISSING:
-        v8 = None
-        obj.multiadmin = v8
-    else:
-        if v8 is None:
-            obj.multiadmin = None
-        else:
-            obj.multiadmin = v_ComponentRef(v8)
-            if obj.multiadmin is None:
-                return None
-    v9 = data.get('cells', MISSING)
+                obj.image_pull_secrets.append(v8)
+    v9 = data.get('globalTopoServer', MISSING)
     if v9 is MISSING:
         v9 = None
-        obj.cells = v9
+        obj.global_topo_server = v9
     else:
         if v9 is None:
-            obj.cells = None
+            obj.global_topo_server = None
         else:
-            obj.cells = v_Cells(v9)
-            if obj.cells is None:
+            obj.global_topo_server = v_GlobalTopoServer(v9)
+            if obj.global_topo_server is None:
                 return None
-    v10 = data.get('databases', MISSING)
+    v10 = data.get('multiadmin', MISSING)
     if v10 is MISSING:
         v10 = None
-        obj.databases = v10
+        obj.multiadmin = v10
     else:
         if v10 is None:
-            obj.databases = None
+            obj.multiadmin = None
         else:
-            obj.databases = v_Databases(v10)
-            if obj.databases is None:
+            obj.multiadmin = v_ComponentRef(v10)
+            if obj.multiadmin is None:
                 return None
-    v11 = data.get('topologyReconciliation', MISSING)
+    v11 = data.get('cells', MISSING)
     if v11 is MISSING:
         v11 = None
-        obj.topology_reconciliation = v11
+        obj.cells = v11
     else:
         if v11 is None:
-            obj.topology_reconciliation = None
+            obj.cells = None
         else:
-            obj.topology_reconciliation = v_TopologyReconciliation(v11)
-            if obj.topology_reconciliation is None:
+            obj.cells = v_Cells(v11)
+            if obj.cells is None:
                 return None
-    v12 = data.get('postgresPasswordSecret', MISSING)
+    v12 = data.get('databases', MISSING)
     if v12 is MISSING:
         v12 = None
-        obj.postgres_password_secret = v12
+        obj.databases = v12
     else:
         if v12 is None:
-            obj.postgres_password_secret = None
+            obj.databases = None
         else:
-            if type(v12) is not str:
+            obj.databases = v_Databases(v12)
+            if obj.databases is None:
                 return None
-            obj.postgres_password_secret = v12
-    v13 = data.get('pgbackrestTLS', MISSING)
+    v13 = data.get('topologyReconciliation', MISSING)
     if v13 is MISSING:
         v13 = None
-        obj.pgbackrest_tls = v13
+        obj.topology_reconciliation = v13
     else:
         if v13 is None:
-            obj.pgbackrest_tls = None
+            obj.topology_reconciliation = None
         else:
-            obj.pgbackrest_tls = v_PgBackRestTLS(v13)
-            if obj.pgbackrest_tls is None:
+            obj.topology_reconciliation = v_TopologyReconciliation(v13)
+            if obj.topology_reconciliation is None:
                 return None
-    v14 = data.get('placement', MISSING)
+    v14 = data.get('postgresPasswordSecret', MISSING)
     if v14 is MISSING:
         v14 = None
-        obj.placement = v14
+        obj.postgres_password_secret = v14
     else:
         if v14 is None:
+            obj.postgres_password_secret = None
+        else:
+            if type(v14) is not str:
+                return None
+            obj.postgres_password_secret = v14
+    v15 = data.get('pgbackrestTLS', MISSING)
+    if v15 is MISSING:
+        v15 = None
+        obj.pgbackrest_tls = v15
+    else:
+        if v15 is None:
+            obj.pgbackrest_tls = None
+        else:
+            obj.pgbackrest_tls = v_PgBackRestTLS(v15)
+            if obj.pgbackrest_tls is None:
+                return None
+    v16 = data.get('postgresConfig', MISSING)
+    if v16 is MISSING:
+        v16 = None
+        obj.postgres_config = v16
+    else:
+        if v16 is None:
+            obj.postgres_config = None
+        else:
+            if type(v16) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v17, v18 in v16.items():
+                if type(v17) is not str:
+                    return None
+                if type(v18) is not str:
+                    return None
+                v19 = v18
+                obj.postgres_config[v17] = v19
+    v20 = data.get('logLevels', MISSING)
+    if v20 is MISSING:
+        v20 = None
+        obj.log_levels = v20
+    else:
+        if v20 is None:
+            obj.log_levels = None
+        else:
+            obj.log_levels = v_LogLevels(v20)
+            if obj.log_levels is None:
+                return None
+    v21 = data.get('networkPolicy', MISSING)
+    if v21 is MISSING:
+        v21 = None
+        obj.network_policy = v21
+    else:
+        if v21 is None:
+            obj.network_policy = None
+        else:
+            obj.network_policy = v_NetworkPolicySpec(v21)
+            if obj.network_policy is None:
+                return None
+    v22 = data.get('placement', MISSING)
+    if v22 is MISSING:
+        v22 = None
+        obj.placement = v22
+    else:
+        if v22 is None:
             obj.placement = None
         else:
-            obj.placement = v_Placement(v14)
+            obj.placement = v_Placement(v22)
             if obj.placement is None:
+                return None
+    v23 = data.get('monitoring', MISSING)
+    if v23 is MISSING:
+        v23 = None
+        obj.monitoring = v23
+    else:
+        if v23 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_MonitoringSpec(v23)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2377,7 +3212,7 @@ def v_MultigresCluster(data):
 
 
 class PoolSpec(Base):
-    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
+    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2389,12 +3224,16 @@ class PoolSpec(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v2: v1 for v2, v1 in self.postgres_config.items()}
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'multipooler', 'placement', 'postgres', 'replicas'])
+_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'postgresConfig', 'replicas'])
 
 
 def v_PoolSpec(data):
@@ -2404,64 +3243,93 @@ def v_PoolSpec(data):
         if key not in _KEYS_PoolSpec:
             return None
     obj = PoolSpec.__new__(PoolSpec)
-    v1 = data.get('replicas', MISSING)
-    if v1 is MISSING:
-        v1 = None
-        obj.replicas = v1
-    else:
-        if v1 is None:
-            obj.replicas = None
-        else:
-            if type(v1) is not int:
-                return None
-            if v1 < 0:
-                return None
-            if v1 > 2147483647:
-                return None
-            obj.replicas = v1
-    v2 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v2 is MISSING:
-        v2 = None
-        obj.data_volume_claim_template = v2
-    else:
-        if v2 is None:
-            obj.data_volume_claim_template = None
-        else:
-            obj.data_volume_claim_template = v_VolumeClaimTemplate(v2)
-            if obj.data_volume_claim_template is None:
-                return None
-    v3 = data.get('postgres', MISSING)
+    v3 = data.get('replicas', MISSING)
     if v3 is MISSING:
         v3 = None
-        obj.postgres = v3
+        obj.replicas = v3
     else:
         if v3 is None:
-            obj.postgres = None
+            obj.replicas = None
         else:
-            obj.postgres = v_ContainerSpec(v3)
-            if obj.postgres is None:
+            if type(v3) is not int:
                 return None
-    v4 = data.get('multipooler', MISSING)
+            if v3 < 0:
+                return None
+            if v3 > 2147483647:
+                return None
+            obj.replicas = v3
+    v4 = data.get('dataVolumeClaimTemplate', MISSING)
     if v4 is MISSING:
         v4 = None
-        obj.multipooler = v4
+        obj.data_volume_claim_template = v4
     else:
         if v4 is None:
-            obj.multipooler = None
+            obj.data_volume_claim_template = None
         else:
-            obj.multipooler = v_ContainerSpec(v4)
-            if obj.multipooler is None:
+            obj.data_volume_claim_template = v_VolumeClaimTemplate(v4)
+            if obj.data_volume_claim_template is None:
                 return None
-    v5 = data.get('placement', MISSING)
+    v5 = data.get('postgres', MISSING)
     if v5 is MISSING:
         v5 = None
-        obj.placement = v5
+        obj.postgres = v5
     else:
         if v5 is None:
+            obj.postgres = None
+        else:
+            obj.postgres = v_ContainerSpec(v5)
+            if obj.postgres is None:
+                return None
+    v6 = data.get('multipooler', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.multipooler = v6
+    else:
+        if v6 is None:
+            obj.multipooler = None
+        else:
+            obj.multipooler = v_ContainerSpec(v6)
+            if obj.multipooler is None:
+                return None
+    v7 = data.get('postgresConfig', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.postgres_config = v7
+    else:
+        if v7 is None:
+            obj.postgres_config = None
+        else:
+            if type(v7) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v8, v9 in v7.items():
+                if type(v8) is not str:
+                    return None
+                if type(v9) is not str:
+                    return None
+                v10 = v9
+                obj.postgres_config[v8] = v10
+    v11 = data.get('placement', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.placement = v11
+    else:
+        if v11 is None:
             obj.placement = None
         else:
-            obj.placement = v_Placement(v5)
+            obj.placement = v_Placement(v11)
             if obj.placement is None:
+                return None
+    v12 = data.get('monitoring', MISSING)
+    if v12 is MISSING:
+        v12 = None
+        obj.monitoring = v12
+    else:
+        if v12 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v12)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2600,7 +3468,7 @@ def v_MultigresDeploymentTemplate(data):
 
 
 class ResolvedPool(Base):
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2616,12 +3484,16 @@ class ResolvedPool(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v2: v1 for v2, v1 in self.postgres_config.items()}
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'multipooler', 'placement', 'postgres', 'replicas', 'type'])
+_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'postgresConfig', 'replicas', 'type'])
 
 
 def v_ResolvedPool(data):
@@ -2631,72 +3503,101 @@ def v_ResolvedPool(data):
         if key not in _KEYS_ResolvedPool:
             return None
     obj = ResolvedPool.__new__(ResolvedPool)
-    v1 = data.get('type', MISSING)
-    if v1 is MISSING:
-        return None
-    if type(v1) is not str or v1 not in ('replica', 'readOnly'):
-        return None
-    obj.type = v1
-    v2 = data.get('cell', MISSING)
-    if v2 is MISSING:
-        return None
-    if type(v2) is not str:
-        return None
-    obj.cell = v2
-    v3 = data.get('replicas', MISSING)
+    v3 = data.get('type', MISSING)
     if v3 is MISSING:
         return None
-    if type(v3) is not int:
+    if type(v3) is not str or v3 not in ('replica', 'readOnly'):
         return None
-    if v3 < 0:
-        return None
-    if v3 > 2147483647:
-        return None
-    obj.replicas = v3
-    v4 = data.get('dataVolumeClaimTemplate', MISSING)
+    obj.type = v3
+    v4 = data.get('cell', MISSING)
     if v4 is MISSING:
         return None
-    obj.data_volume_claim_template = v_VolumeClaimTemplate(v4)
+    if type(v4) is not str:
+        return None
+    obj.cell = v4
+    v5 = data.get('replicas', MISSING)
+    if v5 is MISSING:
+        return None
+    if type(v5) is not int:
+        return None
+    if v5 < 0:
+        return None
+    if v5 > 2147483647:
+        return None
+    obj.replicas = v5
+    v6 = data.get('dataVolumeClaimTemplate', MISSING)
+    if v6 is MISSING:
+        return None
+    obj.data_volume_claim_template = v_VolumeClaimTemplate(v6)
     if obj.data_volume_claim_template is None:
         return None
-    v5 = data.get('postgres', MISSING)
-    if v5 is MISSING:
-        v5 = None
-        obj.postgres = v5
-    else:
-        if v5 is None:
-            obj.postgres = None
-        else:
-            obj.postgres = v_ContainerSpec(v5)
-            if obj.postgres is None:
-                return None
-    v6 = data.get('multipooler', MISSING)
-    if v6 is MISSING:
-        v6 = None
-        obj.multipooler = v6
-    else:
-        if v6 is None:
-            obj.multipooler = None
-        else:
-            obj.multipooler = v_ContainerSpec(v6)
-            if obj.multipooler is None:
-                return None
-    v7 = data.get('placement', MISSING)
+    v7 = data.get('postgres', MISSING)
     if v7 is MISSING:
         v7 = None
-        obj.placement = v7
+        obj.postgres = v7
     else:
         if v7 is None:
+            obj.postgres = None
+        else:
+            obj.postgres = v_ContainerSpec(v7)
+            if obj.postgres is None:
+                return None
+    v8 = data.get('multipooler', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.multipooler = v8
+    else:
+        if v8 is None:
+            obj.multipooler = None
+        else:
+            obj.multipooler = v_ContainerSpec(v8)
+            if obj.multipooler is None:
+                return None
+    v9 = data.get('postgresConfig', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.postgres_config = v9
+    else:
+        if v9 is None:
+            obj.postgres_config = None
+        else:
+            if type(v9) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v10, v11 in v9.items():
+                if type(v10) is not str:
+                    return None
+                if type(v11) is not str:
+                    return None
+                v12 = v11
+                obj.postgres_config[v10] = v12
+    v13 = data.get('placement', MISSING)
+    if v13 is MISSING:
+        v13 = None
+        obj.placement = v13
+    else:
+        if v13 is None:
             obj.placement = None
         else:
-            obj.placement = v_Placement(v7)
+            obj.placement = v_Placement(v13)
             if obj.placement is None:
+                return None
+    v14 = data.get('monitoring', MISSING)
+    if v14 is MISSING:
+        v14 = None
+        obj.monitoring = v14
+    else:
+        if v14 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v14)
+            if obj.monitoring is None:
                 return None
     return obj
 
 
 class RenderOptions(Base):
-    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'status_reporter', 'status_reporter_image', 'read_only_children', 'spec_writers')
+    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'status_reporter', 'status_reporter_image', 'read_only_children', 'spec_writers', 'limits')
 
     def dump(self, include=None):
         out = {}
@@ -2714,10 +3615,12 @@ class RenderOptions(Base):
             out['readOnlyChildren'] = self.read_only_children
         if self.spec_writers is not None and (include is None or 'spec_writers' in include):
             out['specWriters'] = self.spec_writers
+        if self.limits is not None and (include is None or 'limits' in include):
+            out['limits'] = {v2: v1 for v2, v1 in self.limits.items()}
         return out
 
 
-_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'readOnlyChildren', 'specWriters', 'statusReporter', 'statusReporterImage'])
+_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits', 'readOnlyChildren', 'specWriters', 'statusReporter', 'statusReporterImage'])
 
 
 def v_RenderOptions(data):
@@ -2727,72 +3630,90 @@ def v_RenderOptions(data):
         if key not in _KEYS_RenderOptions:
             return None
     obj = RenderOptions.__new__(RenderOptions)
-    v1 = data.get('emit', MISSING)
-    if v1 is MISSING:
-        v1 = 'all'
-        obj.emit = v1
-    else:
-        if type(v1) is not str or v1 not in ('all', 'children', 'workloads'):
-            return None
-        obj.emit = v1
-    v2 = data.get('includeCrds', MISSING)
-    if v2 is MISSING:
-        v2 = False
-        obj.include_crds = v2
-    else:
-        if type(v2) is not bool:
-            return None
-        obj.include_crds = v2
-    v3 = data.get('clusterDomain', MISSING)
+    v3 = data.get('emit', MISSING)
     if v3 is MISSING:
-        v3 = 'cluster.local'
-        obj.cluster_domain = v3
+        v3 = 'all'
+        obj.emit = v3
     else:
-        if type(v3) is not str:
+        if type(v3) is not str or v3 not in ('all', 'children', 'workloads'):
             return None
-        if len(v3) < 1:
-            return None
-        obj.cluster_domain = v3
-    v4 = data.get('statusReporter', MISSING)
+        obj.emit = v3
+    v4 = data.get('includeCrds', MISSING)
     if v4 is MISSING:
         v4 = False
-        obj.status_reporter = v4
+        obj.include_crds = v4
     else:
         if type(v4) is not bool:
             return None
-        obj.status_reporter = v4
-    v5 = data.get('statusReporterImage', MISSING)
+        obj.include_crds = v4
+    v5 = data.get('clusterDomain', MISSING)
     if v5 is MISSING:
-        v5 = None
-        obj.status_reporter_image = v5
+        v5 = 'cluster.local'
+        obj.cluster_domain = v5
     else:
-        if v5 is None:
-            obj.status_reporter_image = None
-        else:
-            if type(v5) is not str:
-                return None
-            if len(v5) < 1:
-                return None
-            obj.status_reporter_image = v5
-    v6 = data.get('readOnlyChildren', MISSING)
+        if type(v5) is not str:
+            return None
+        if len(v5) < 1:
+            return None
+        obj.cluster_domain = v5
+    v6 = data.get('statusReporter', MISSING)
     if v6 is MISSING:
         v6 = False
-        obj.read_only_children = v6
+        obj.status_reporter = v6
     else:
         if type(v6) is not bool:
             return None
-        obj.read_only_children = v6
-    v7 = data.get('specWriters', MISSING)
+        obj.status_reporter = v6
+    v7 = data.get('statusReporterImage', MISSING)
     if v7 is MISSING:
         v7 = None
-        obj.spec_writers = v7
+        obj.status_reporter_image = v7
     else:
         if v7 is None:
-            obj.spec_writers = None
+            obj.status_reporter_image = None
         else:
             if type(v7) is not str:
                 return None
-            obj.spec_writers = v7
+            if len(v7) < 1:
+                return None
+            obj.status_reporter_image = v7
+    v8 = data.get('readOnlyChildren', MISSING)
+    if v8 is MISSING:
+        v8 = False
+        obj.read_only_children = v8
+    else:
+        if type(v8) is not bool:
+            return None
+        obj.read_only_children = v8
+    v9 = data.get('specWriters', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.spec_writers = v9
+    else:
+        if v9 is None:
+            obj.spec_writers = None
+        else:
+            if type(v9) is not str:
+                return None
+            obj.spec_writers = v9
+    v10 = data.get('limits', MISSING)
+    if v10 is MISSING:
+        v10 = None
+        obj.limits = v10
+    else:
+        if v10 is None:
+            obj.limits = None
+        else:
+            if type(v10) is not dict:
+                return None
+            obj.limits = {}
+            for v11, v12 in v10.items():
+                if type(v11) is not str:
+                    return None
+                if type(v12) is not int:
+                    return None
+                v13 = v12
+                obj.limits[v11] = v13
     return obj
 
 
@@ -2861,6 +3782,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'placement': 'placement'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
