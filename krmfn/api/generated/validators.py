@@ -3597,7 +3597,7 @@ def v_ResolvedPool(data):
 
 
 class RenderOptions(Base):
-    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'limits')
+    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'status_reporter', 'status_reporter_image', 'read_only_children', 'spec_writers', 'limits')
 
     def dump(self, include=None):
         out = {}
@@ -3607,12 +3607,20 @@ class RenderOptions(Base):
             out['includeCrds'] = self.include_crds
         if self.cluster_domain is not None and (include is None or 'cluster_domain' in include):
             out['clusterDomain'] = self.cluster_domain
+        if self.status_reporter is not None and (include is None or 'status_reporter' in include):
+            out['statusReporter'] = self.status_reporter
+        if self.status_reporter_image is not None and (include is None or 'status_reporter_image' in include):
+            out['statusReporterImage'] = self.status_reporter_image
+        if self.read_only_children is not None and (include is None or 'read_only_children' in include):
+            out['readOnlyChildren'] = self.read_only_children
+        if self.spec_writers is not None and (include is None or 'spec_writers' in include):
+            out['specWriters'] = self.spec_writers
         if self.limits is not None and (include is None or 'limits' in include):
             out['limits'] = {v2: v1 for v2, v1 in self.limits.items()}
         return out
 
 
-_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits'])
+_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits', 'readOnlyChildren', 'specWriters', 'statusReporter', 'statusReporterImage'])
 
 
 def v_RenderOptions(data):
@@ -3648,24 +3656,64 @@ def v_RenderOptions(data):
         if len(v5) < 1:
             return None
         obj.cluster_domain = v5
-    v6 = data.get('limits', MISSING)
+    v6 = data.get('statusReporter', MISSING)
     if v6 is MISSING:
-        v6 = None
-        obj.limits = v6
+        v6 = False
+        obj.status_reporter = v6
     else:
-        if v6 is None:
+        if type(v6) is not bool:
+            return None
+        obj.status_reporter = v6
+    v7 = data.get('statusReporterImage', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.status_reporter_image = v7
+    else:
+        if v7 is None:
+            obj.status_reporter_image = None
+        else:
+            if type(v7) is not str:
+                return None
+            if len(v7) < 1:
+                return None
+            obj.status_reporter_image = v7
+    v8 = data.get('readOnlyChildren', MISSING)
+    if v8 is MISSING:
+        v8 = False
+        obj.read_only_children = v8
+    else:
+        if type(v8) is not bool:
+            return None
+        obj.read_only_children = v8
+    v9 = data.get('specWriters', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.spec_writers = v9
+    else:
+        if v9 is None:
+            obj.spec_writers = None
+        else:
+            if type(v9) is not str:
+                return None
+            obj.spec_writers = v9
+    v10 = data.get('limits', MISSING)
+    if v10 is MISSING:
+        v10 = None
+        obj.limits = v10
+    else:
+        if v10 is None:
             obj.limits = None
         else:
-            if type(v6) is not dict:
+            if type(v10) is not dict:
                 return None
             obj.limits = {}
-            for v7, v8 in v6.items():
-                if type(v7) is not str:
+            for v11, v12 in v10.items():
+                if type(v11) is not str:
                     return None
-                if type(v8) is not int:
+                if type(v12) is not int:
                     return None
-                v9 = v8
-                obj.limits[v7] = v9
+                v13 = v12
+                obj.limits[v11] = v13
     return obj
 
 
@@ -3736,4 +3784,4 @@ def v_RenderMultigres(data):
 
 VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
