@@ -34,6 +34,8 @@ from helpers import EXAMPLES, ROOT, run_cli
 
 from krmfn import yamlio
 
+pytestmark = pytest.mark.e2e  # starts a kube-apiserver and the reporter process: the e2e run
+
 NS = "status-test"
 CLUSTER = "minimal"
 REPORTER = f"system:serviceaccount:{NS}:minimal-status-reporter"
