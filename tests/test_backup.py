@@ -262,3 +262,14 @@ def test_every_backup_option_renders_objects_kubernetes_accepts() -> None:
     assert "CronJob" in {o["kind"] for o in objs}
     for obj in objs:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_two_databases_on_one_s3_bucket_and_prefix_is_an_error() -> None:
+    obj = _cluster({"s3": S3})
+    second = copy.deepcopy(obj["spec"]["databases"]["templates"][0])
+    second["name"] = "other"
+    obj["spec"]["databases"]["templates"].append(second)
+    errors = _errors(run_text(resource_list(obj)))
+    assert "own keyPrefix" in errors["spec.databases.templates[1].spec.backup.s3.keyPrefix"]
+    second["spec"]["backup"]["s3"] = {**S3, "keyPrefix": "other"}
+    assert "spec.databases.templates[1].spec.backup.s3.keyPrefix" not in _errors(run_text(resource_list(obj)))

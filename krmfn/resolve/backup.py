@@ -101,3 +101,24 @@ def multi_cell_problems(facts: DatabaseFacts, path: str) -> list[Result]:
                     "every pod of a shard must mount the same claim, so the volume must be ReadWriteMany and "
                     "reachable from every cell's zone. Use backup.s3 for a multi-cell database (docs/backup.md).",
                     f"{path}.backup")]
+
+
+def shared_repository_problems(databases: list[DatabaseFacts]) -> list[Result]:
+    """Upstream's S3 repository path is `/<keyPrefix>/multigres` whatever the database
+    (go/common/backup/config.go, PgBackRestConfig): two databases on one bucket and prefix would
+    write one stanza."""
+    out: list[Result] = []
+    seen: dict[tuple[str, str, str], str] = {}
+    for d, db in enumerate(databases):
+        s3 = db.backup.s3
+        if s3 is None:
+            continue
+        place = (s3.endpoint or "", s3.bucket, (s3.key_prefix or "").strip("/"))
+        if place in seen:
+            out.append(error(f"database {db.name!r} uses the S3 repository of database {seen[place]!r} (bucket "
+                             f"{s3.bucket!r}, keyPrefix {s3.key_prefix or ''!r}): the repository path does not "
+                             "include the database, so both would write one pgBackRest stanza. Give each database "
+                             "its own keyPrefix.", f"spec.databases.templates[{d}].spec.backup.s3.keyPrefix"))
+        else:
+            seen[place] = db.name
+    return out

@@ -326,6 +326,7 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -
                 section = _multiorch(orch, pools, out, f"{dpath}.multiorch.placement")
                 _table_group_children(facts, facts.table_groups[-1], section, out)
         out.results.extend(backup_options.multi_cell_problems(facts, dpath))
+    out.results.extend(backup_options.shared_repository_problems(out.databases))
 
 
 def _database_facts(db: DatabaseTemplate, backup: ct.ResolvedBackup) -> DatabaseFacts:
