@@ -24,7 +24,7 @@ source "$TOOLS_DIR/versions.env"
 CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
 # The builds cd into scratch dirs, so a relative root would point elsewhere.
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
-ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres)
+ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres seaweedfs)
 
 # Never fetch another Go toolchain (only the module proxy is reachable, and a
 # silent toolchain switch would hide a version that does not build on ours);
@@ -46,6 +46,7 @@ version_of() {
     containerd) echo "$CONTAINERD_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     multigres) echo "$MULTIGRES_COMMIT" ;;
+    seaweedfs) echo "$SEAWEEDFS_VERSION" ;;
     *) die "unknown tool: $1 (want: ${ALL_TOOLS[*]} all)" ;;
   esac
 }
@@ -58,6 +59,7 @@ binaries_of() {
     containerd) echo containerd ctr containerd-shim-runc-v2 ;;
     coredns) echo coredns ;;
     multigres) echo multiadmin multigateway multiorch multipooler pgctld multigres ;;
+    seaweedfs) echo weed ;;
   esac
 }
 
@@ -216,6 +218,19 @@ build_multigres() { # bin work
   # cgo (the SQL parser is C); the binaries link Debian 12's glibc, which the
   # newer glibc of the image root runs.
   (cd "$top" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$1/" "${pkgs[@]}")
+}
+
+build_seaweedfs() { # bin work
+  # A wrapper module: SeaweedFS' go.mod has a replace directive, which `go install
+  # pkg@version` refuses; the wrapper repeats it. Only the `weed` binary, pure Go.
+  local w=$2/seaweedfs m=github.com/seaweedfs/seaweedfs
+  mkdir -p "$w"
+  write_wrapper_go_mod "$w" multigres-krmfn.local/seaweedfs
+  local replace
+  replace=$(grep -E '^replace ' "$(modfield GoMod "$m@$SEAWEEDFS_VERSION")")
+  printf 'require %s %s\n%s\n' "$m" "$SEAWEEDFS_VERSION" "$replace" >>"$w/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s/weed"\n' "$m" >"$w/tools.go"
+  (cd "$w" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$1/weed" "$m/weed")
 }
 
 # Runs one build into <dir>.tmp and renames it into place, so an interrupted

@@ -7,11 +7,11 @@
 
 TOOLS_BUILD ?= tools/build.sh
 
-.PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres
+.PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres tools-seaweedfs
 
 # Everything the tests need (multigres from its upstream source archive, tools/sources.sh).
 tools:
-	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres
+	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres seaweedfs
 
 tools-kustomize:
 	$(TOOLS_BUILD) kustomize
@@ -30,3 +30,6 @@ tools-coredns:
 
 tools-multigres:
 	$(TOOLS_BUILD) multigres
+
+tools-seaweedfs:
+	$(TOOLS_BUILD) seaweedfs
