@@ -42,6 +42,7 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["grep"], BASE),
     **dict.fromkeys(["tar", "gzip"], BASE),
     **dict.fromkeys(["umount", "mount"], BASE),  # the node's teardown; kubelet's volume mounts
+    "unshare": BASE,  # util-linux: the image root's chroot in a private mount namespace (test_s3_pgbackrest)
     "python3": "python3",
     "make": "make",
     "git": "git",
@@ -61,7 +62,7 @@ PROGRAMS: dict[str, str] = {
     "openssl": "openssl",
     "pgrep": "procps",
     "modprobe": "kmod",
-    **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres"], BUILT),
+    **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "weed"], BUILT),
     **dict.fromkeys(["go", "kpt"], PREREQUISITE),
 }
 # Files, not programs on PATH: the CNI plugins the node's conflist names (tests/knode/config.py).
