@@ -14,13 +14,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 test: venv
 	$(PY) -m pytest -q
 
-# The real-node suite (tests/e2e): installs the host packages first (tools/host-packages.sh; without
-# root it stops and names the command to run), then builds the node's tools and images on first use
-# and starts the node. Only one node may run on a machine at a time.
+# The e2e suite (marker `e2e`): the real-node tests (tests/e2e) and the tests that start real servers
+# (kube-apiserver, etcd clusters). Installs the host packages first (tools/host-packages.sh; without
+# root it stops and names the command to run), builds the node's tools and images on first use and
+# starts the node. Only one node may run on a machine at a time.
 e2e:
 	bash tools/host-packages.sh
 	$(MAKE) venv
-	$(PY) -m pytest -q -m e2e tests/e2e
+	$(PY) -m pytest -q -m e2e
 
 # Every shell script of the repository; tests/test_shellcheck.py checks that none is left out and
 # that the scripts the function renders are clean too.

@@ -2,6 +2,8 @@
 
     python bench/scaled.py --shards 1000 --pools 3 --cells 3       # one database, one table group
     python bench/scaled.py --cells 10 --databases 10               # 10 x 10, one shard each
+    python bench/scaled.py --tablegroups 8 --shards 128 --pools 1  # the largest the default limits accept
+    python bench/scaled.py --tablegroups 8 --shards 1024 --pools 1 --raise-limits   # 8,192 StatefulSets
     python bench/scaled.py --seed [--invalid]                      # examples/seed as kpt sends it
 
 Pools use the seed's `default-ha` template (its file is read from examples/seed) and are spread
@@ -19,7 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cluster(shards: int, pools: int, cells: int, databases: int) -> dict:
+def cluster(shards: int, pools: int, cells: int, databases: int, tablegroups: int = 1) -> dict:
     cell_names = [f"zone-{c}" for c in range(cells)]
     pool_list = [{"type": "replica" if p == 0 else "readOnly", "cell": cell_names[p % cells],
                   "multigresDeploymentTemplate": "default-ha"} for p in range(pools)]
@@ -38,8 +40,8 @@ def cluster(shards: int, pools: int, cells: int, databases: int) -> dict:
                                     for n in cell_names]},
             "databases": {"templates": [
                 {"name": f"db{d}", "spec": {"multiorch": {"templateName": "standard-ha"}, "tablegroups": [
-                    {"name": "default", "partitioning": {"shards": shards},
-                     "shardTemplate": {"pools": pool_list}}]}}
+                    {"name": "default" if t == 0 else f"tg{t}", "partitioning": {"shards": shards},
+                     "shardTemplate": {"pools": pool_list}} for t in range(tablegroups)]}}
                 for d in range(databases)]},
         },
     }
@@ -52,9 +54,13 @@ def templates() -> list[dict]:
     return out
 
 
-def resource_list(shards: int, pools: int, cells: int, databases: int) -> str:
-    items = [cluster(shards, pools, cells, databases), *templates()]
+def resource_list(shards: int, pools: int, cells: int, databases: int, tablegroups: int = 1,
+                  limits: dict | None = None) -> str:
+    items = [cluster(shards, pools, cells, databases, tablegroups), *templates()]
     rl = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items}
+    if limits:
+        rl["functionConfig"] = {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres",
+                                "metadata": {"name": "bench"}, "spec": {"limits": limits}}
     return yaml.safe_dump(rl, sort_keys=False)
 
 
@@ -77,13 +83,17 @@ def main() -> None:
     parser.add_argument("--pools", type=int, default=3)
     parser.add_argument("--cells", type=int, default=3)
     parser.add_argument("--databases", type=int, default=1)
+    parser.add_argument("--tablegroups", type=int, default=1, help="table groups of each database")
+    parser.add_argument("--raise-limits", action="store_true",
+                        help="a function config raising the limits a 8 x 1,024-shard cluster needs")
     parser.add_argument("--seed", action="store_true", help="the seed example instead of a scaled cluster")
     parser.add_argument("--invalid", action="store_true", help="with --seed: two schema errors in the cluster")
     args = parser.parse_args()
     if args.seed:
         sys.stdout.write(seed(args.invalid))
         return
-    sys.stdout.write(resource_list(args.shards, args.pools, args.cells, args.databases))
+    limits = {"maxShards": 1024, "maxShardPools": 8192, "maxOutputObjects": 70000} if args.raise_limits else None
+    sys.stdout.write(resource_list(args.shards, args.pools, args.cells, args.databases, args.tablegroups, limits))
 
 
 if __name__ == "__main__":

@@ -156,6 +156,11 @@ def mode_options(mode: Mode, rl: ResourceList, config: str | None, config_text: 
         fc, file = found[0].obj, found[0].file
         problems = [extra_config(item, found[0]) for item in found[1:]]
     options, more = parse_options(fc, file, env_overrides(env) if mode.env else None)
+    if found and config is None and config_text is None:
+        from .locate import locate_results
+
+        # the config left the items, so the render cannot place its results: line and column here
+        more = [locate_results([r.replace(file=None)], found[:1])[0] if file and r.file == file else r for r in more]
     return options, problems + more
 
 
@@ -168,9 +173,33 @@ def extra_config(item: Item, used: Item) -> Result:
 
 
 def is_function_config(item: Item) -> bool:
-    """A RenderMultigres, or a ConfigMap marked as a function's config (kustomize, kpt)."""
-    return item.kind == "RenderMultigres" or (item.kind == "ConfigMap"
-                                               and "config.kubernetes.io/function" in item.annotations)
+    """A RenderMultigres, or a ConfigMap marked as this function's config (kustomize, kpt): its
+    `config.kubernetes.io/function` names our image or executable. A ConfigMap for another
+    function is another function's business, and passes through."""
+    if item.kind == "RenderMultigres":
+        return True
+    marker = item.annotations.get("config.kubernetes.io/function") if item.kind == "ConfigMap" else None
+    return marker is not None and not names_another_function(marker)
+
+
+def names_another_function(marker: Any) -> bool:
+    """Whether a `config.kubernetes.io/function` value names a container image or an exec path
+    that is not this function's (one that names none is taken as ours, as before)."""
+    import yaml
+
+    from .yamlio import load
+
+    try:
+        spec = load(marker) if isinstance(marker, str) else None
+    except yaml.YAMLError:
+        return False
+    if not isinstance(spec, dict):
+        return False
+    for section, key in (("container", "image"), ("exec", "path")):
+        target = spec.get(section)
+        if isinstance(target, dict) and isinstance(target.get(key), str):
+            return "multigres-krmfn" not in target[key]
+    return False
 
 
 def take_function_configs(rl: ResourceList) -> list[Item]:
@@ -238,14 +267,40 @@ def result_text(mode: Mode, results: list[Result]) -> list[str]:
 
 
 def print_answer(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Print an answer (stdout, then the results on stderr) and return its exit code."""
+    """Print an answer (stdout, then the results on stderr) and return its exit code.
+
+    A closed or broken stdout (`>&-`, a reader that went away) is one line on stderr and exit 1:
+    the output was not delivered, and saying so is not a bug.
+    """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    stdout.write("" if mode.all_or_nothing and ans.code else ans.text)
-    stdout.flush()
-    for line in result_text(mode, ans.results):
-        stderr.write(line + "\n")
-    return ans.code
+    code = ans.code
+    try:
+        if stdout is None:
+            raise OSError("stdout is closed")
+        stdout.write("" if mode.all_or_nothing and ans.code else ans.text)
+        stdout.flush()
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        ans.results.append(error(f"the output could not be written ({exc}); give the function an open "
+                                 "stdout (a file or a pipe that is read to the end)", "<output>"))
+        code = 1
+    if stderr is not None:
+        for line in result_text(mode, ans.results):
+            stderr.write(line + "\n")
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit does not fail again."""
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
 
 
 def serve(mode: Mode, *, paths: Sequence[str] = (), config: str | None = None, config_text: str | None = None,

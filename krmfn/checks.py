@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from . import checks_placement, defaults, limits, naming
-from .api.validator import cell_topo
+from .api.validator import alias, cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
 
@@ -216,7 +216,8 @@ _RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-
 
 
 def is_dns_subdomain(value: str) -> bool:
-    return len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value))
+    """RFC 1123 subdomain, as Kubernetes checks it: at most 253 characters, labels of at most 63."""
+    return len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value)) and all(len(p) <= 63 for p in value.split("."))
 
 
 def image_problem(image: str) -> str | None:
@@ -241,6 +242,9 @@ def _all_images(cluster: MultigresCluster) -> list[tuple[str, str]]:
         if topo is not None and topo.managed_spec is not None and topo.managed_spec.image is not None:
             field = "topoServer" if c.spec and c.spec.topo_server else "toposerver"
             found.append((f"spec.cells.templates[{i}].spec.{field}.managedSpec.image", topo.managed_spec.image))
+    m = cluster.spec.monitoring
+    if m is not None and m.exporter is not None and m.exporter.image is not None:
+        found.append(("spec.monitoring.exporter.image", m.exporter.image))
     return found
 
 
@@ -251,6 +255,28 @@ def check_image_references(cluster: MultigresCluster) -> list[Result]:
         if problem:
             out.append(error(f"image {image!r} {problem}; write a reference such as "
                              "ghcr.io/multigres/multigres:sha-6bd80b9.", path))
+    return out
+
+
+def check_monitoring(cluster: MultigresCluster) -> list[Result]:
+    """Label keys of the monitoring objects as the API server takes them, and endpoints as URLs
+    the OTel SDK's exporters accept (a scheme, or they fail at start and export nothing)."""
+    m = cluster.spec.monitoring
+    if m is None:
+        return []
+    out = [error(f"label key {key!r} is not a Kubernetes label key ([prefix/]name, name at most 63 "
+                 "characters of letters, digits, '-', '_', '.'); rename it.", f"spec.monitoring.labels.{key}")
+           for key in m.labels or {} if not (_RESOURCE_NAME.match(key) and len(key.rsplit("/", 1)[-1]) <= 63)]
+    for field in ("endpoint", "traces_endpoint"):
+        url = getattr(m.otlp, field) if m.otlp is not None else None
+        if url is not None and not url.startswith(("http://", "https://")):
+            out.append(error(f"OTLP endpoint {url!r} has no http:// or https:// scheme; write the full URL, e.g. "
+                             "http://prometheus.monitoring.svc:9090/api/v1/otlp/v1/metrics.",
+                             f"spec.monitoring.otlp.{alias('OTLPSpec', field)}"))
+    if m.enabled is True and m.otlp is None:
+        out.append(warning("monitoring is enabled without an OTLP endpoint: the Multigres components export no "
+                           "metrics, only PostgreSQL and etcd are scraped; set spec.monitoring.otlp.endpoint.",
+                           "spec.monitoring"))
     return out
 
 
@@ -285,11 +311,73 @@ def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
                   "metadata.namespace on the cluster.", "spec.pgbackrestTLS.certManager")]
 
 
+def _expression_problems(selector: Any, path: str) -> list[Result]:
+    out = []
+    for i, expr in enumerate((selector.match_expressions if selector else None) or []):
+        needs_values = expr.operator in ("In", "NotIn")
+        if needs_values != bool(expr.values):
+            what = "needs at least one value" if needs_values else "takes no values"
+            out.append(error(f"operator {expr.operator} {what}; fix values.", f"{path}.matchExpressions[{i}]"))
+    return out
+
+
+def _cidr_problem(cidr: str, within: Any = None) -> str | None:
+    import ipaddress  # only here: most renders have no ipBlock (start-up cost, docs/performance.md)
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return f"{cidr!r} is not a CIDR such as 10.0.0.0/8 or fd00::/8"
+    if within is not None and (net.version != within.version or not net.subnet_of(within)):
+        return f"{cidr!r} is not inside the block's cidr {str(within)!r}"
+    return None
+
+
+def _peer_problems(peer: Any, path: str) -> list[Result]:
+    selectors = [s for s in (peer.pod_selector, peer.namespace_selector) if s is not None]
+    if peer.ip_block is None:
+        if not selectors:
+            return [error("a client needs podSelector, namespaceSelector or ipBlock.", path)]
+        return (_expression_problems(peer.pod_selector, f"{path}.podSelector")
+                + _expression_problems(peer.namespace_selector, f"{path}.namespaceSelector"))
+    if selectors:
+        return [error("ipBlock cannot be combined with podSelector or namespaceSelector; write two clients.", path)]
+    problem = _cidr_problem(peer.ip_block.cidr)
+    if problem:
+        return [error(f"{problem}; fix it.", f"{path}.ipBlock.cidr")]
+    import ipaddress
+    block = ipaddress.ip_network(peer.ip_block.cidr, strict=False)
+    return [error(f"{problem}; fix it.", f"{path}.ipBlock.except[{i}]")
+            for i, cidr in enumerate(peer.ip_block.except_ or []) if (problem := _cidr_problem(cidr, block))]
+
+
+def check_network_policy(cluster: MultigresCluster) -> list[Result]:
+    """Client lists of spec.networkPolicy: the shapes Kubernetes would refuse, and an empty list,
+    which a NetworkPolicy would read as "from anywhere" (leave the field out for the default)."""
+    policy = cluster.spec.network_policy
+    out: list[Result] = []
+    fields = {"gatewayClients": "gateway_clients", "adminClients": "admin_clients", "metricsClients": "metrics_clients"}
+    for field, attribute in fields.items():
+        peers = getattr(policy, attribute, None)
+        path = f"spec.networkPolicy.{field}"
+        if peers is not None and not peers:
+            out.append(error("an empty client list would let every source in; list at least one client, or "
+                             "leave the field out for the default (docs/security.md).", path))
+        for i, peer in enumerate(peers or []):
+            out.extend(_peer_problems(peer, f"{path}[{i}]"))
+    return out
+
+
 def address_problem(address: str) -> str | None:
     if any(c.isspace() for c in address):
         return "contains whitespace; it is passed as a command-line argument, so write host:port alone"
-    if not all(_HOST_PORT.match(part) for part in address.split(",")):
+    parts = address.split(",")
+    if not all(_HOST_PORT.match(part) for part in parts):
         return "is not host:port (or a comma-separated list of them)"
+    for part in parts:
+        tail = part.rpartition("]")[2] if part.startswith("[") else part  # after an IPv6 address
+        port = tail.rpartition(":")[2] if ":" in tail else None
+        if port is not None and not 1 <= int(port) <= 65535:  # the pattern allows 1 to 5 digits
+            return f"has port {port}, which is not a TCP port (1 to 65535)"
     return None
 
 
@@ -324,6 +412,10 @@ def check_paths(cluster: MultigresCluster) -> list[Result]:
                         out.append(error(f"{key} {sub!r} must be an absolute path (starting with '/') without "
                                          "whitespace or control characters; it is passed as a command-line "
                                          "argument.", f"{path}.{key}"))
+                    elif key == "backupLocation" and _mount_clash(sub):
+                        out.append(error(f"backupLocation {sub!r} is, or contains, a path the pooler pods already "
+                                         f"mount ({_mount_clash(sub)}); the API server refuses two volumes at one "
+                                         "path. Use a path of its own, such as /backups.", f"{path}.{key}"))
                 elif key not in ("overrides", "images"):
                     stack.append((f"{path}.{key}", sub))
         elif isinstance(value, list):
@@ -331,13 +423,39 @@ def check_paths(cluster: MultigresCluster) -> list[Result]:
     return sorted(out, key=lambda r: r.path)
 
 
+# What the pooler pods mount (workloads/shard.py, objects.py): the backup volume may be none of
+# these, nor a folder above one (`/` would hold them all).
+POOLER_MOUNTS = (defaults.POOLER_DIR, defaults.PASSWORD_MOUNT, defaults.PGBACKREST_CERT_DIR, defaults.PG_HBA_MOUNT,
+                 "/dev/shm", "/tmp")
+
+
+def _mount_clash(location: str) -> str | None:
+    """The pooler mount a backup location would collide with, if any."""
+    import posixpath
+
+    normal = posixpath.normpath("/" + location.lstrip("/"))  # `//tmp` is /tmp to the kubelet
+    for mount in POOLER_MOUNTS:
+        if normal == mount or normal == "/" or mount.startswith(normal.rstrip("/") + "/"):
+            return mount
+    return None
+
+
 def check_options(options: RenderOptions, prefix: str) -> list[Result]:
-    """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments."""
+    """RenderMultigres / ConfigMap options: clusterDomain goes into DNS names and arguments; each
+    limit is one that can be set, within its ceiling."""
+    out = [error(f"{problem}; see docs/limits.md.", f"{prefix}.limits.{key}")
+           for key, problem in limits.check_limits(options.limits or {})]
     domain = options.cluster_domain
-    if not is_dns_subdomain(domain):
-        return [error(f"clusterDomain {domain!r} is not a DNS domain (lower-case letters, digits, '-' and '.', "
-                      "no spaces), such as cluster.local.", f"{prefix}.clusterDomain")]
-    return []
+    if not is_dns_subdomain(domain) or len(domain) > MAX_CLUSTER_DOMAIN:
+        out.append(error(f"clusterDomain {domain[:80]!r} is not a DNS domain of at most {MAX_CLUSTER_DOMAIN} "
+                         "characters (lower-case letters, digits, '-' and '.', labels of at most 63, no spaces), "
+                         "such as cluster.local.", f"{prefix}.clusterDomain"))
+    return out
+
+
+# A Certificate's DNS names are `*.<service>.<namespace>.svc.<clusterDomain>` (workloads/certificate.py):
+# with a 63-character Service and namespace, this is what is left of the 253 a DNS name may hold.
+MAX_CLUSTER_DOMAIN = 253 - len("*.") - 63 - 1 - 63 - len(".svc.")
 
 
 # ---- size limits (krmfn.limits): checked before anything takes time in proportion to them ----
@@ -368,12 +486,80 @@ def check_sizes(cluster: MultigresCluster) -> list[Result]:
             if len(pools) > limits.MAX_POOLS_PER_TABLE_GROUP:
                 out.append(error(f"{len(pools)} pools is more than {limits.MAX_POOLS_PER_TABLE_GROUP} (limit "
                                  "MAX_POOLS_PER_TABLE_GROUP); merge pools.", f"{path}[{t}].shardTemplate.pools"))
-            total += min(shards, limits.MAX_SHARDS + 1) * len(pools)
+            # a shard without pools still costs its child and objects: it counts as one
+            total += min(shards, limits.MAX_SHARDS + 1) * max(len(pools), 1)
     if total > limits.MAX_SHARD_POOLS and not out:
-        out.append(error(f"shards x pools add up to {total} pool StatefulSets, more than {limits.MAX_SHARD_POOLS} "
-                         "(limit MAX_SHARD_POOLS); use fewer shards or pools, or split the cluster.",
-                         "spec.databases.templates"))
+        out.append(error(f"shards x pools add up to {total} pool StatefulSets (a shard without pools counts as "
+                         f"one), more than {limits.MAX_SHARD_POOLS} (limit MAX_SHARD_POOLS); use fewer shards or "
+                         "pools, or split the cluster.", "spec.databases.templates"))
     return out
+
+
+# What the builders write at most (workloads/): for the cluster (global etcd child and its 4
+# objects, registration 2, multiadmin 2, Certificate 1, NetworkPolicies of the cluster's
+# components and of the global etcd, monitoring's PodMonitors, rule and dashboards: 20 in all), per
+# cell (MultiCell, gateway Deployment, Service, PDB; a cell etcd child, its 4 and its
+# NetworkPolicy), per table group (MultiTableGroup, a multiorch Deployment per pool cell), per shard
+# (MultiShard, backup claim, pg_hba ConfigMap, PDB, NetworkPolicy) and per pool of a shard
+# (StatefulSet, headless Service; one more to spare). tests/test_hostile.py checks it bounds the
+# examples.
+OBJECTS_PER_CLUSTER, OBJECTS_PER_CELL, OBJECTS_PER_TABLE_GROUP, OBJECTS_PER_SHARD, OBJECTS_PER_POOL = 20, 10, 1, 5, 3
+
+
+def estimate_objects(cluster: MultigresCluster) -> int:
+    """An upper bound of the objects one cluster renders, from its spec alone: the output bound is
+    checked with it before resolve and build, whose time and memory grow with the output."""
+    total = OBJECTS_PER_CLUSTER + OBJECTS_PER_CELL * len(_cells(cluster))
+    for db in _databases(cluster):
+        for tg in (db.spec.tablegroups if db.spec else None) or []:
+            shards = tg.partitioning.shards if tg.partitioning else 1
+            pools = len((tg.shard_template.pools if tg.shard_template else None) or [])
+            total += OBJECTS_PER_TABLE_GROUP + pools + shards * (OBJECTS_PER_SHARD + OBJECTS_PER_POOL * pools)
+    return total
+
+
+# Lists bounded by a limit of their own (check_sizes).
+_COUNTED = frozenset({"templates", "tablegroups", "pools"})
+
+
+def _entries_limit(where: str) -> str:
+    return "MAX_FIELD_ENTRIES" if where.rpartition(".")[2] not in _COUNTED else "MAX_FIELD_ENTRIES or its own"
+
+
+def _entries_allowed(where: str) -> int:
+    """Entries a collection may hold here: a counted list (cells, databases, table groups, pools)
+    up to the largest of the limits that count it exactly later (check_sizes)."""
+    if where.rpartition(".")[2] not in _COUNTED:
+        return limits.MAX_FIELD_ENTRIES
+    return max(limits.MAX_FIELD_ENTRIES, limits.MAX_CELLS, limits.MAX_DATABASES, limits.MAX_TABLE_GROUPS,
+               limits.MAX_POOLS_PER_TABLE_GROUP)
+
+
+def field_size_problems(value: Any, path: str) -> list[Result]:
+    """Lists, mappings and strings of a cluster or template that are larger than any real use:
+    the builders copy them into every pod, so their size multiplies by the objects rendered
+    (300,000 imagePullSecrets were 1.6 GiB). One result per field, found in one linear walk, on
+    the raw object before it is validated (300,000 unknown keys were 300,000 validation errors)."""
+    out = []
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, current = stack.pop()
+        if isinstance(current, str):
+            if len(current) > limits.MAX_VALUE_LENGTH:
+                out.append(error(f"a value of {len(current):,} characters is longer than {limits.MAX_VALUE_LENGTH:,} "
+                                 "(limit MAX_VALUE_LENGTH); it is copied into every pod, shorten it.", where))
+            continue
+        if not isinstance(current, dict | list):
+            continue
+        if len(current) > _entries_allowed(where):
+            out.append(error(f"{len(current):,} entries is more than {_entries_allowed(where)} (limit "
+                             f"{_entries_limit(where)}); it is copied into every pod, use fewer.", where))
+            continue
+        if isinstance(current, dict):
+            stack.extend((f"{where}.{k}", v) for k, v in current.items())
+        else:
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(current))
+    return sorted(out, key=lambda r: r.path)
 
 
 SIZE_CHECKS: list[ClusterCheck] = [check_sizes]
@@ -430,8 +616,10 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_cluster_name,
     check_namespace,
     check_certificate_namespace,
+    check_network_policy,
     check_image_references,
     check_secret_names,
+    check_monitoring,
     check_topo_addresses,
     check_paths,
     check_label_values,
@@ -549,7 +737,8 @@ def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, 
 
 # ---- Secrets: referenced, never generated ----
 
-def _secrets_by_name(items: list[Item]) -> dict[str, list[Item]]:
+def secrets_by_name(items: list[Item]) -> dict[str, list[Item]]:
+    """The input v1 Secrets by name: built once per render, not once per cluster."""
     secrets: dict[str, list[Item]] = {}
     for item in items:
         if item.kind == "Secret" and item.api_version == "v1":
@@ -584,13 +773,13 @@ _SECRETS = [
 ]
 
 
-def check_secrets(shards: list[MultiShard], items: list[Item],
+def check_secrets(shards: list[MultiShard], items: list[Item] | dict[str, list[Item]],
                   rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
     """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
 
     A Secret that a rendered cert-manager Certificate writes (`rendered`) counts as present.
     """
-    secrets = _secrets_by_name(items)
+    secrets = items if isinstance(items, dict) else secrets_by_name(items)
     rendered = rendered or set()
     out, seen = [], set()
     for child in shards:
@@ -600,7 +789,8 @@ def check_secrets(shards: list[MultiShard], items: list[Item],
             if not name or (ns, name) in seen or (ns, name) in rendered:
                 continue
             seen.add((ns, name))
-            found = [s for s in secrets.get(name, []) if s.namespace in (None, ns)]
+            # no namespace on either side: it lands wherever it is applied (reconcile.IdentityIndex)
+            found = [s for s in secrets.get(name, []) if s.namespace is None or ns is None or s.namespace == ns]
             where = f" in namespace {ns!r}" if ns else ""
             ref = ResourceRef.of_child(child)
             if not found:

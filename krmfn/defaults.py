@@ -137,3 +137,17 @@ BACKUP_JOB_HISTORY = 3
 # Native sidecars and startup probes: how long a server may take to start listening.
 STARTUP_PERIOD_SECONDS = 5
 STARTUP_FAILURES = 60
+
+# ---- monitoring (docs/monitoring.md) ----
+
+# postgres_exporter's release of the vendored source (its VERSION and CHANGELOG: 0.20.1); it
+# listens on :9187 unless told otherwise (cmd/postgres_exporter/main.go, web.listen-address).
+EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.20.1"
+EXPORTER_PORT = 9187
+# Measured (docs/monitoring.md, "Cost"): about 20 MiB and 7 ms of CPU per scrape; a limit on
+# memory only, like the other containers.
+EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+# The OTel SDK exports every 60 s unless OTEL_METRIC_EXPORT_INTERVAL says otherwise; 15 s matches
+# a common scrape interval, so pushed and scraped series are equally fresh.
+OTLP_EXPORT_INTERVAL_SECONDS = 15
+OTLP_PROTOCOL = "http/protobuf"

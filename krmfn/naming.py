@@ -143,6 +143,11 @@ def pool_name(shard: str, pool_type: str, cell: str) -> str:
     return object_name("StatefulSet", shard, pool_type, cell)
 
 
+def network_policy(*parts: str) -> str:
+    """A NetworkPolicy: named after the workload it protects (a different kind, so no clash)."""
+    return object_name("NetworkPolicy", *parts)
+
+
 def registration_name(cluster: str) -> str:
     return object_name("Job", cluster, "register-topology")
 
@@ -275,3 +280,22 @@ def identity_of(meta: dict[str, Any]) -> dict[str, str]:
 def cluster_of(meta: dict[str, Any]) -> str:
     """The cluster a child CR belongs to, from its metadata's `multigres.com/cluster` label."""
     return str((meta.get("labels") or {}).get(f"{GROUP}/cluster", ""))
+
+
+# ---- monitoring (krmfn/workloads/monitoring.py) ----
+
+EXPORTER_CONTAINER = "postgres-exporter"
+EXPORTER_PORT_NAME = "pg-metrics"
+
+
+def pod_monitor(cluster: str, target: str) -> str:
+    """A PodMonitor of one cluster: `postgres-exporter` (pooler pods) or `etcd` (topo pods)."""
+    return object_name("PodMonitor", cluster, target)
+
+
+def prometheus_rule(cluster: str) -> str:
+    return object_name("PrometheusRule", cluster, "alerts")
+
+
+def dashboard_configmap(cluster: str) -> str:
+    return object_name("ConfigMap", cluster, "dashboard")

@@ -41,7 +41,7 @@ def _pointer_to_path(pointer: str) -> str:
     parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
     out = ""
     for part in parts:
-        out += f"[{part}]" if part.isdigit() else ("." if out else "") + part
+        out += f"[{part}]" if part.isascii() and part.isdigit() else ("." if out else "") + part
     return out
 
 

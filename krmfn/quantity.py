@@ -9,36 +9,78 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": Fraction(1),
-            "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-            "P": Fraction(10**15), "E": Fraction(10**18)}
+_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}  # powers of two
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}  # powers of ten
 _QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
 
 # The same grammar as a JSON-schema pattern, for the CRDs.
 PATTERN = (r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
            r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
 
+# Bounds that keep the arithmetic small whatever the text says (`1e99999999` was minutes of
+# exact arithmetic, a 5,000-digit number an internal error):
+MAX_EXPONENT_DIGITS = 19  # Kubernetes parses the exponent as an int64 and refuses a longer one
+MAX_MAGNITUDE = 30  # powers of ten: far above any resource (int64 is 9.2e18), far below any cost
+MIN_MAGNITUDE = -30  # a non-zero amount this small is 1n to Kubernetes, which rounds up to nano units
+NANO = Fraction(1, 10**9)
+_KEEP_DIGITS = 80  # significant digits kept: down to 10^-50 for the largest value allowed
+
 
 class QuantityError(ValueError):
     pass
 
 
+def _shown(value: object) -> str:
+    """The value as a message quotes it: at most 40 characters (an input may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "..." + text[-7:]
+
+
 def parse_quantity(value: str | int | float) -> Fraction:
-    """Exact value of a quantity; raises QuantityError with a hint on bad input."""
+    """Exact value of a quantity; raises QuantityError with a hint on bad input.
+
+    Its size is checked on the text before any arithmetic: more than 10^30 is refused, a non-zero
+    amount under 10^-30 counts as 1n (Kubernetes rounds any non-zero amount up to nano units).
+    """
     if isinstance(value, bool):
-        raise QuantityError(f"{value!r} is not a quantity")
-    if isinstance(value, int):
-        return Fraction(value)
+        raise QuantityError(f"{_shown(value)} is not a quantity")
     if isinstance(value, float):
-        return Fraction(str(value))
+        if value != value or value in (float("inf"), float("-inf")):
+            raise QuantityError(f"{_shown(value)} is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 250Gi)")
+        value = repr(value)
     text = str(value).strip()
     m = _QUANTITY.match(text)
     if not m:
-        raise QuantityError(f"{value!r} is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 250Gi)")
-    number, suffix = Fraction(m.group(1)), m.group(2) or ""
+        raise QuantityError(f"{_shown(value)} is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 250Gi)")
+    number, suffix = m.group(1), m.group(2) or ""
+    negative = number.startswith("-")
+    whole, _, frac = number.lstrip("+-").partition(".")
+    digits = (whole + frac).lstrip("0")
+    if not digits:
+        return Fraction(0)
+    exp10, exp2 = _exponents(value, suffix, -len(frac))
+    magnitude = len(digits) + exp10 + exp2 * 0.30103  # the value is below 10^magnitude
+    if magnitude > MAX_MAGNITUDE:
+        raise QuantityError(f"{_shown(value)} is more than 10^{MAX_MAGNITUDE}, far above any resource Kubernetes "
+                            "schedules (its quantities hold at most 9.2e18); write the size you mean")
+    if magnitude < MIN_MAGNITUDE:
+        return -NANO if negative else NANO
+    if len(digits) > _KEEP_DIGITS:  # only far below a nano unit: round the rest up, as Kubernetes does
+        rest = digits[_KEEP_DIGITS:]
+        exp10 += len(rest)
+        digits = str(int(digits[:_KEEP_DIGITS]) + (1 if rest.strip("0") else 0))
+    scale = Fraction(10**exp10) if exp10 >= 0 else Fraction(1, 10**-exp10)
+    amount: Fraction = Fraction(int(digits)) * scale * (1 << exp2)
+    return -amount if negative else amount
+
+
+def _exponents(value: object, suffix: str, exp10: int) -> tuple[int, int]:
+    """(power of ten, power of two) the suffix adds to `exp10`."""
     if suffix in _BINARY:
-        return number * _BINARY[suffix]
+        return exp10, _BINARY[suffix]
     if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number * Fraction(10) ** int(suffix[1:])
+        return exp10 + _DECIMAL[suffix], 0
+    if len(suffix[1:].lstrip("+-")) > MAX_EXPONENT_DIGITS:
+        raise QuantityError(f"{_shown(value)} has an exponent of more than {MAX_EXPONENT_DIGITS} digits, which "
+                            "Kubernetes refuses; write the size you mean")
+    return exp10 + int(suffix[1:]), 0

@@ -8,6 +8,7 @@ quoting and flow style (`"10Gi"`, `["ReadWriteOnce"]`) on every `kpt fn render`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import yaml
@@ -86,8 +87,9 @@ class Item:
 
     @property
     def namespace(self) -> str | None:
+        """The namespace, None when unset: Kubernetes reads `namespace: ""` as no namespace."""
         ns = self.metadata.get("namespace")
-        return str(ns) if ns is not None else None
+        return str(ns) if ns is not None and ns != "" else None
 
     @property
     def annotations(self) -> dict[str, Any]:
@@ -107,7 +109,7 @@ class Item:
 class ResourceList:
     """The parsed input. A plain class for start-up cost (see Item)."""
 
-    __slots__ = ("items", "function_config", "dash_column", "problems")
+    __slots__ = ("items", "function_config", "dash_column", "problems", "nodes", "bytes_left")
 
     def __init__(self, items: list[Item] | None = None, function_config: dict[str, Any] | None = None,
                  dash_column: int = 0, problems: list[Result] | None = None) -> None:
@@ -115,6 +117,8 @@ class ResourceList:
         self.function_config = function_config
         self.dash_column = dash_column
         self.problems: list[Result] = [] if problems is None else problems
+        self.nodes = yamlio.NodeBudget()  # YAML nodes of everything read into this list
+        self.bytes_left = MAX_INPUT_BYTES  # input bytes of every file read into it, together
 
 
 def _dash_position(text: str, content_start: int) -> int | None:
@@ -240,6 +244,35 @@ def foreign_alias(node: yaml.Node) -> yaml.Node | None:
     return None
 
 
+_OCTAL_LOOKALIKE = re.compile(r"^[-+]?0[0-9]+$")
+
+
+def octal_lookalikes(node: yaml.Node | None) -> list[tuple[str, str]]:
+    """(field path, text) of each plain integer written with a leading zero (`010`).
+
+    kyaml reads `010` as 10 (YAML 1.2, as this function does); kubectl and Argo CD read it as 8
+    (YAML 1.1 octal). The function renders from one value, the API server stores the other.
+    """
+    out: list[tuple[str, str]] = []
+    stack: list[tuple[str, yaml.Node]] = [("", node)] if node is not None else []
+    seen: set[int] = set()
+    while stack:
+        path, current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.ScalarNode):
+            if current.tag == "tag:yaml.org,2002:int" and not current.style and _OCTAL_LOOKALIKE.match(current.value):
+                out.append((path, current.value))
+        elif isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                stack.append((f"{path}.{name}" if path else str(name), value))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((f"{path}[{i}]", value) for i, value in enumerate(current.value))
+    return sorted(out)
+
+
 RESOURCE_LIST_VERSIONS = {"ResourceList": ("config.kubernetes.io/v1", "config.kubernetes.io/v1alpha1"),
                           "List": ("v1",)}
 
@@ -255,7 +288,7 @@ def parse_resource_list(text: str) -> ResourceList:
     rl = ResourceList()
     text = text.removeprefix(yamlio.BOM)
     try:
-        node, value = yamlio.compose_and_construct(text)
+        node, value = yamlio.compose_and_construct(text, rl.nodes)
     except yaml.YAMLError as exc:
         rl.problems.append(error(_limit_or_syntax(exc, "input"), "<input>"))
         return rl
@@ -287,7 +320,7 @@ def parse_resource_list(text: str) -> ResourceList:
         if problem:
             rl.problems.append(problem)
             continue
-        rl.items.append(Item(obj, spans[i], node=nodes[i]))
+        rl.items.append(Item(obj, spans[i], node=located_node(obj, nodes[i])))
     return rl
 
 
@@ -427,6 +460,7 @@ def _yaml_files(path: str) -> list[str]:
 def read_paths(paths: list[str]) -> ResourceList:
     """Read YAML files or folders (recursively) into items, as kpt would hand them to us."""
     rl = ResourceList()
+    seen: set[str] = set()  # `render DIR DIR/x.yaml` reads x.yaml once, as kpt would see it once
     for top in paths:
         if not os.path.exists(top):
             rl.problems.append(Result("error", "no such file or directory; give an existing file or folder.",
@@ -434,11 +468,21 @@ def read_paths(paths: list[str]) -> ResourceList:
             continue
         base = top if os.path.isdir(top) else os.path.dirname(top)
         for path in _yaml_files(top):
+            real = os.path.realpath(path)
+            if real in seen:
+                continue
+            seen.add(real)
             rel = os.path.relpath(path, base) if os.path.isdir(top) else os.path.basename(path)
             source, problem = read_input(path)
             if source is None:
                 rl.problems.append(Result("error", f"{problem}.", "<input>", file=rel))
                 continue
+            rl.bytes_left -= len(source)
+            if rl.bytes_left < 0:  # each file is bounded when read; together they are bounded here
+                rl.problems.append(Result("error", f"the files add up to more than {MAX_INPUT_BYTES // 2**20} MiB "
+                                          "(limit MAX_INPUT_BYTES); split them into smaller packages.", "<input>",
+                                          file=rel))
+                return rl
             read_documents(rl, source, rel)
     return rl
 
@@ -452,6 +496,8 @@ def read_input(path: str | None) -> tuple[str | None, str | None]:
     """
     try:
         if path is None:
+            if sys.stdin is None:  # started with stdin closed (`<&-`)
+                return None, "stdin is closed; pipe the input on stdin (or give files to `render`)"
             return yamlio.decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin"), None
         with open(path, "rb") as fh:
             return yamlio.decode(fh.read(MAX_INPUT_BYTES + 1), path), None
@@ -473,7 +519,7 @@ def read_documents(rl: ResourceList, source: str, rel: str | None, first_index: 
     index = first_index
     for first_line, chunk in yamlio.split_documents_with_lines(source):
         try:
-            node, obj = yamlio.compose_and_construct(chunk)
+            node, obj = yamlio.compose_and_construct(chunk, rl.nodes)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = first_line + mark.line + 1 if mark is not None else None
@@ -497,9 +543,35 @@ def read_documents(rl: ResourceList, source: str, rel: str | None, first_index: 
                 obj["metadata"]["annotations"] = {}
             obj["metadata"]["annotations"][PATH] = rel
             obj["metadata"]["annotations"][INDEX] = str(index)
-        rl.items.append(Item(obj, doc=chunk.strip("\n") + "\n", node=node, line=first_line, file=rel,
-                             index=index))
+        rl.items.append(Item(obj, doc=document_text(chunk), node=located_node(obj, node), line=first_line,
+                             file=rel, index=index))
         index += 1
+
+
+# Kinds whose results point at a field inside them (locate.py); any other item keeps only its
+# document's line, not its node tree: the trees were most of a large input's memory.
+LOCATED_KINDS = frozenset({"MultigresCluster", "MultigresDeploymentTemplate", "RenderMultigres"})
+
+
+def located_node(obj: dict[str, Any], node: Any) -> Any:
+    """The node tree an item keeps: only for the kinds results are located in, and a config."""
+    if obj.get("kind") in LOCATED_KINDS:
+        return node
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return node if isinstance(annotations, dict) and "config.kubernetes.io/function" in annotations else None
+
+
+_KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+")
+
+
+def document_text(chunk: str) -> str:
+    """A document's text as it is passed through: blank lines around it dropped, except the
+    trailing ones a keep-chomped block scalar (`|+`, `>+`) holds as part of its value."""
+    text = chunk.lstrip("\n")
+    if _KEEP_CHOMPING.search(text):
+        return text if text.endswith("\n") else text + "\n"
+    return text.rstrip("\n") + "\n"
 
 
 def strip_internal(obj: dict[str, Any]) -> dict[str, Any]:
@@ -517,10 +589,12 @@ def strip_internal(obj: dict[str, Any]) -> dict[str, Any]:
 
 def write_stream(items: list[Item]) -> str:
     """Plain multi-document YAML; read-from-file items as their source text."""
-    docs = []
+    parts: list[str] = []
     for item in items:
+        if parts:  # a document with its own directives (`%TAG`) must follow an end marker
+            parts.append("...\n" if item.doc is not None and item.doc.startswith("%") else "---\n")
         if item.doc is not None and not item.generated:
-            docs.append(item.doc)
+            parts.append(item.doc)
         else:
-            docs.append(yamlio.dump(strip_internal(item.obj)))
-    return "---\n".join(docs)
+            parts.append(yamlio.dump(strip_internal(item.obj)))
+    return "".join(parts)

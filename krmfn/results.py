@@ -70,7 +70,7 @@ class ResourceRef(_Frozen):
         _set(self, "api_version", api_version)
         _set(self, "kind", kind)
         _set(self, "name", name)
-        _set(self, "namespace", namespace)
+        _set(self, "namespace", namespace or None)  # "" is no namespace, as Kubernetes reads it
 
     def to_dict(self) -> dict[str, str]:
         out = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}

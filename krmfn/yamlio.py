@@ -43,10 +43,21 @@ _CORE_RESOLVERS = [
 ]
 for _tag, _pattern, _first in _CORE_RESOLVERS:
     CoreLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+# Merge keys (`<<: {namespace: prod}`, `<<: *base`): kyaml resolves them, so every front end
+# does (PyYAML's constructor flattens them once the key is tagged as one).
+CoreLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+
+
+MAX_INT_CHARACTERS = 1000  # int64 needs 19 digits; Python refuses str<->int beyond 4,300 digits
 
 
 def _construct_core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An integer, refused (with its line) when longer than any Kubernetes number: converting
+    thousands of digits is quadratic, and Python refuses it past 4,300 (an internal error before)."""
     text = str(loader.construct_scalar(node))
+    if len(text) > MAX_INT_CHARACTERS:
+        raise InputLimitError(None, None, f"an integer of {len(text):,} characters is larger than any Kubernetes "
+                              "field holds (int64 has 19 digits); quote it if it is text", node.start_mark)
     if text.startswith("0o"):
         return int(text[2:], 8)
     if text.startswith("0x"):
@@ -295,7 +306,7 @@ _SAFE_CONSTRUCT_MAPPING = yaml.constructor.SafeConstructor.construct_mapping
 CoreLoader.construct_mapping = _construct_mapping_unique
 
 
-def check_node_limits(node: yaml.Node | None, may_alias: bool = True) -> None:
+def check_node_limits(node: yaml.Node | None, may_alias: bool = True) -> int:
     """Bound the expanded size and depth of a composed document before constructing it.
 
     An alias is the same node object as its anchor, so a sub-tree referenced many times is
@@ -304,9 +315,9 @@ def check_node_limits(node: yaml.Node | None, may_alias: bool = True) -> None:
     (`may_alias=False`, no `&` in the text) the tree has no shared nodes and needs no memo.
     """
     if node is None:
-        return
+        return 0
     walker = _Walker(may_alias)
-    walker.walk(node, 1)
+    return walker.walk(node, 1)
 
 
 class _Walker:
@@ -341,10 +352,10 @@ class _Walker:
             for child in node.value:
                 total += 1 if child.__class__ is scalar else self.walk(child, depth + 1)
         if total > self.max_nodes:
-            raise InputLimitError(
-                None, None, f"the document expands to more than {self.max_nodes:,} YAML nodes (limit "
-                "MAX_YAML_NODES), through aliases (*name) that repeat an anchor (&name); write the values "
-                "out or reference smaller anchors", node.start_mark)
+            how = (", through aliases (*name) that repeat an anchor (&name); write the values out or reference "
+                   "smaller anchors") if self.memo is not None else "; split it into smaller documents"
+            raise InputLimitError(None, None, f"the document expands to more than {self.max_nodes:,} YAML nodes "
+                                  f"(limit MAX_YAML_NODES){how}", node.start_mark)
         if memo is not None:
             self.active.discard(key)
             memo[key] = total
@@ -376,13 +387,63 @@ def load(text: str) -> Any:
     return compose_and_construct(text)[1]
 
 
-def compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+class NodeBudget:
+    """YAML nodes the rest of one run's input may hold (limits.MAX_YAML_NODES for all of it).
+
+    libyaml builds a document's whole node tree before anything can look at it (13.7 MB of flow
+    lists was 2.2 GiB), and every item keeps its tree: a document that could exceed what is left
+    is counted on the parser's events first, which hold no tree.
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        from .limits import MAX_YAML_NODES
+
+        self.left = MAX_YAML_NODES
+
+    def check(self, text: str) -> None:
+        """Before composing: InputLimitError when `text` holds more nodes than are left. A node
+        takes at least one character, so only a text longer than that is counted (on events)."""
+        if len(text) >= self.left:
+            _count_nodes(text, self.left)
+
+    def take(self, nodes: int) -> None:
+        """After composing: what the document holds is spent."""
+        self.left -= nodes
+
+
+def _count_nodes(text: str, most: int) -> int:
+    from .limits import MAX_YAML_NODES
+
+    loader = CoreLoader(text)
+    count = 0
+    starts = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, starts):
+                count += 1
+                if count > most:
+                    raise InputLimitError(None, None, f"the input holds more than {MAX_YAML_NODES:,} YAML nodes "
+                                          "in all (limit MAX_YAML_NODES); split it into smaller packages",
+                                          event.start_mark)  # type: ignore[arg-type]  # libyaml marks
+    finally:
+        loader.dispose()
+    return count
+
+
+def compose_and_construct(text: str, budget: NodeBudget | None = None) -> tuple[yaml.Node | None, Any]:
     """Parse one document, returning both its node tree (for source spans) and its value."""
+    if budget is not None:
+        budget.check(text)
     loader = CoreLoader(text)
     try:
         node = loader.get_single_node()
         if node is not None and node.__class__ is not yaml.ScalarNode:
-            check_node_limits(node, "&" in text)
+            nodes = check_node_limits(node, "&" in text)
+            if budget is not None:
+                budget.take(nodes)
         value = loader.construct_document(node) if node is not None else None
         return node, value
     finally:
@@ -423,17 +484,35 @@ def split_documents(text: str) -> list[str]:
 
 
 def split_documents_with_lines(text: str) -> list[tuple[int, str]]:
-    """split_documents, each chunk with the 0-based line of the stream where it starts."""
+    """split_documents, each chunk with the 0-based line of the stream where it starts.
+
+    Directives (`%YAML 1.2`, `%TAG`) before a `---` belong to the document that marker starts, as
+    kyaml reads them: a `%TAG` line moves into that document's chunk; `%YAML` is dropped, since
+    every document is read by the YAML 1.2 core schema whatever version it names.
+    """
     chunks: list[tuple[int, list[str]]] = [(0, [])]
+    directives: list[str] = []
     for number, line in enumerate(text.splitlines(keepends=True)):
         stripped = line.rstrip("\r\n")
-        if _DOC_START.match(stripped):
+        if stripped.startswith("%") and not _has_content(chunks[-1][1]):
+            if not stripped.startswith("%YAML"):
+                directives.append(line)
+            chunks[-1][1].append("\n")  # keeps the lines of this chunk where they were
+        elif _DOC_START.match(stripped):
             rest = stripped[3:].strip()
-            chunks.append((number, []) if not rest or rest.startswith("#") else (number, [rest + "\n"]))
-            if not chunks[-1][1]:
-                chunks[-1] = (number + 1, [])
+            body = [rest + "\n"] if rest and not rest.startswith("#") else []
+            if directives:
+                chunks.append((number - len(directives), [*directives, line]))
+                directives = []
+            else:
+                chunks.append((number if body else number + 1, body))
         elif _DOC_END.match(stripped):
             chunks.append((number + 1, []))
         else:
             chunks[-1][1].append(line)
     return [(start, "".join(chunk)) for start, chunk in chunks]
+
+
+def _has_content(lines: list[str]) -> bool:
+    """Whether a chunk so far holds anything but blank and comment lines."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)

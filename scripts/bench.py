@@ -6,7 +6,7 @@ floors in the same run, so numbers from different (or busy) machines compare as 
 the output ResourceList.
 
     python scripts/bench.py                        # all cases, this interpreter's console script
-    python scripts/bench.py --exe /path/to/multigres-krmfn --cases seed,shards-1000
+    python scripts/bench.py --exe /path/to/multigres-krmfn --cases seed,default-max
     make bench                                     # a non-editable install, as a container has
 
 Inputs: examples/seed as kpt hands it over, and bench/scaled.py for the scaled clusters.
@@ -34,7 +34,11 @@ CASES = {
     "shards-1": ("1 shard x 3 pools, 3 cells", ["--shards", "1"]),
     "shards-10": ("10 shards x 3 pools, 3 cells", ["--shards", "10"]),
     "shards-100": ("100 shards x 3 pools, 3 cells", ["--shards", "100"]),
-    "shards-1000": ("1,000 shards x 3 pools, 3 cells", ["--shards", "1000"]),
+    "shards-300": ("300 shards x 3 pools, 3 cells", ["--shards", "300"]),
+    "default-max": ("8 tg x 128 shards x 1 pool (default max)", ["--tablegroups", "8", "--shards", "128",
+                                                                "--pools", "1", "--cells", "1"]),
+    "raised-8x1024": ("8 tg x 1,024 shards x 1 pool (raised)", ["--tablegroups", "8", "--shards", "1024",
+                                                               "--pools", "1", "--cells", "1", "--raise-limits"]),
     "cells-10-dbs-10": ("10 cells x 10 databases", ["--cells", "10", "--databases", "10"]),
     "invalid": ("seed with 2 schema errors (exit 1)", ["--seed", "--invalid"]),
 }

@@ -118,7 +118,11 @@ def locate_binaries() -> Binaries:
         tail = "\n".join((build.stdout + build.stderr).splitlines()[-15:])
         raise ToolsUnavailable(f"`{' '.join(cmd)}` did not produce etcd and kube-apiserver "
                                f"(exit {build.returncode}):\n{tail}")
-    return Binaries(etcd, kas, "tool cache (make tools-etcd tools-kubernetes)")
+    # kubectl is built with kube-apiserver (tools/build.sh kubernetes): the same version, and no
+    # kubectl on PATH needed.
+    kubectl = kas.parent / "kubectl"
+    return Binaries(etcd, kas, "tool cache (make tools-etcd tools-kubernetes)",
+                    kubectl if _executable(kubectl) else None)
 
 
 # --- processes ---------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ from helpers import EXAMPLES, objects, render_paths, resource_list, run_cli, run
 
 from krmfn import yamlio
 
+# It starts a real kube-apiserver and etcd: part of the e2e run (`make e2e`), not of a plain pytest,
+# which keeps to a minute (docs/tools.md, "The two test runs"). No root needed: `pytest -m e2e <file>`.
+pytestmark = pytest.mark.e2e
+
 FIELD_MANAGER = "--field-manager=multigres-krmfn"
 EXAMPLE_NAMESPACES = {"seed": "multigres", "minimal": "default"}
 GROUP = "multigres.com"

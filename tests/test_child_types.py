@@ -18,7 +18,7 @@ def test_committed_file_is_current() -> None:
     assert (ROOT / "krmfn" / "api" / "generated" / "child_types.py").read_text() == render()
 
 
-@pytest.mark.parametrize("example", ["seed", "minimal"])
+@pytest.mark.parametrize("example", ["seed", "minimal", "monitoring"])
 def test_resolved_children_are_the_generated_classes_and_dump_to_valid_crs(example: str) -> None:
     """Every child resolve returns is a generated class; its dump is a valid CR of the pydantic
     model (the CRD's source), and load(dump) gives it back."""

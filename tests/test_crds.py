@@ -52,7 +52,7 @@ def _schemas():
 
 def test_examples_and_children_validate_against_the_crds():
     schemas = _schemas()
-    for example in ("seed", "minimal"):
+    for example in ("seed", "minimal", "monitoring"):
         out = render_paths(EXAMPLES / example)
         inputs = [i.obj for i in out.items if not i.generated and i.kind in schemas]
         generated = [o for o in objects(out) if o["kind"] in schemas]

@@ -46,6 +46,10 @@ from processes import (
     wait_for,
 )
 
+# It starts real etcd clusters: part of the e2e run (`make e2e`), not of a plain pytest, which keeps
+# to a minute (docs/tools.md, "The two test runs"). No root needed: `pytest -m e2e <file>`.
+pytestmark = pytest.mark.e2e
+
 DATA = json.loads((Path(__file__).parent / "data" / "multigres_flags.json").read_text())
 RECORDS = DATA["topology_records"]
 DEFAULT_DOMAIN = "cluster.local"

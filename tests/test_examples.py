@@ -167,7 +167,7 @@ def object_delta(want: dict, got: dict) -> str:
                                            "render", lineterm="", n=2))
 
 
-@pytest.mark.parametrize("example", ["seed", "minimal"])
+@pytest.mark.parametrize("example", ["seed", "minimal", "monitoring"])
 def test_golden_render(example):
     """`render` prints the objects kpt writes: the package's inputs plus the files its diff.patch adds.
 
@@ -197,7 +197,7 @@ def test_missing_golden_fails_and_writes_nothing(tmp_path, monkeypatch):
     assert (tmp_path / "absent.txt").read_text() == "anything"
 
 
-@pytest.mark.parametrize("example", ["seed", "minimal"])
+@pytest.mark.parametrize("example", ["seed", "minimal", "monitoring"])
 def test_golden_tree(example):
     proc = run_cli("tree", f"examples/{example}")
     assert proc.returncode == 0, proc.stderr

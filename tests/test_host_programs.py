@@ -42,7 +42,6 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["grep"], BASE),
     **dict.fromkeys(["tar", "gzip"], BASE),
     **dict.fromkeys(["umount", "mount"], BASE),  # the node's teardown; kubelet's volume mounts
-    "unshare": BASE,  # util-linux: the image root's chroot in a private mount namespace (test_s3_pgbackrest)
     "python3": "python3",
     "make": "make",
     "git": "git",
@@ -62,7 +61,10 @@ PROGRAMS: dict[str, str] = {
     "openssl": "openssl",
     "pgrep": "procps",
     "modprobe": "kmod",
-    **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "weed"], BUILT),
+    **dict.fromkeys(["sed", "unshare"], BASE),
+    "postgres": "postgresql-15",  # the exporter's smoke test (tests/test_monitoring_smoke.py)
+    **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "multiadmin", "prometheus", "promtool",
+                     "postgres_exporter", "kube-network-policies", "weed"], BUILT),
     **dict.fromkeys(["go", "kpt"], PREREQUISITE),
 }
 # Files, not programs on PATH: the CNI plugins the node's conflist names (tests/knode/config.py).
@@ -129,7 +131,7 @@ def test_host_packages_installs_nothing_unexplained():
 def test_built_programs_are_what_build_sh_builds():
     script = (ROOT / "tools" / "build.sh").read_text()
     body = script[script.index("binaries_of() {"):script.index("tool_dir() {")]
-    built = {b for line in re.findall(r"echo ([a-z0-9 -]+)", body) for b in line.split()}
+    built = {b for line in re.findall(r"echo ([a-z0-9 _-]+)", body) for b in line.split()}
     missing = {p for p, src in PROGRAMS.items() if src == BUILT} - built
     assert not missing, f"not built by tools/build.sh: {sorted(missing)}"
 

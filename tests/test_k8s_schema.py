@@ -18,8 +18,9 @@ EXAMPLE_DIRS = sorted(d for d in EXAMPLES.iterdir() if d.is_dir() and any(d.glob
 
 def builtin(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Objects of Kubernetes' own groups (our CRs are checked against our CRDs elsewhere; a
-    cert-manager Certificate has no schema here)."""
-    return [o for o in objs if not str(o.get("apiVersion", "")).startswith(("multigres.com/", "cert-manager.io/"))
+    cert-manager Certificate and the prometheus-operator kinds have no schema here)."""
+    foreign = ("multigres.com/", "cert-manager.io/", "monitoring.coreos.com/")
+    return [o for o in objs if not str(o.get("apiVersion", "")).startswith(foreign)
             and o.get("kind") not in ("Kptfile", "CustomResourceDefinition")]
 
 
@@ -34,7 +35,7 @@ def test_generated_objects_validate_strictly(example: Any) -> None:
 def test_seed_has_every_workload_kind() -> None:
     kinds = {o["kind"] for o in builtin(objects(render_paths(EXAMPLES / "seed")))}
     assert kinds == {"StatefulSet", "Service", "PodDisruptionBudget", "Job", "Deployment", "ConfigMap",
-                     "PersistentVolumeClaim"}
+                     "PersistentVolumeClaim", "NetworkPolicy"}
 
 
 def test_s3_and_cert_manager_variant_validates_strictly() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import EXAMPLES, ROOT, go_tool, require_tool
+from helpers import EXAMPLES, ROOT, go_tool
 
 from krmfn import adapter, yamlio
 from krmfn.commands import cli
@@ -90,8 +90,13 @@ def test_without_enable_exec_the_function_is_silently_skipped(reference: list[st
     assert len(objects(proc.stdout)) == 5 < len(reference)
 
 
+def built_kubectl() -> str:
+    """kubectl of tools/build.sh (built with the node's binaries), not whichever is on PATH."""
+    return go_tool("kubernetes", "kubectl")
+
+
 def test_kubectl_kustomize_skips_the_exec_function() -> None:
-    kubectl = require_tool("kubectl")
+    kubectl = built_kubectl()
     proc = build([kubectl, "kustomize", *LOOSE, str(KUSTOMIZATION / "exec")])
     assert proc.returncode == 0, proc.stderr
     assert not rendered(proc.stdout)
@@ -109,7 +114,7 @@ def install_legacy_plugin(xdg: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("tool", ["kubectl", "kustomize"])
 def test_legacy_exec_plugin_matches_render(tool: str, tmp_path: Path, reference: list[str]) -> None:
-    binary = [require_tool("kubectl"), "kustomize"] if tool == "kubectl" else [standalone_kustomize(), "build"]
+    binary = [built_kubectl(), "kustomize"] if tool == "kubectl" else [standalone_kustomize(), "build"]
     env = install_legacy_plugin(tmp_path / "xdg")
     proc = build([*binary, *LOOSE, str(KUSTOMIZATION / "legacy")], env)
     assert proc.returncode == 0, proc.stderr
@@ -117,7 +122,7 @@ def test_legacy_exec_plugin_matches_render(tool: str, tmp_path: Path, reference:
 
 
 def test_legacy_exec_plugin_failure_fails_the_build(tmp_path: Path) -> None:
-    kubectl = require_tool("kubectl")
+    kubectl = built_kubectl()
     env = install_legacy_plugin(tmp_path / "xdg")
     app = tmp_path / "app"
     app.mkdir()

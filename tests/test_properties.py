@@ -206,3 +206,121 @@ def test_mutated_files_never_traceback_in_render(objs, data):
     for r in out.results:
         if r.severity == "error":
             assert r.path and (r.file or r.ref is not None), r
+
+
+# ---- YAML level: what kyaml reads, every front end reads and writes back the same ----
+
+BLOCK_VALUE = st.text(alphabet="ab \n", max_size=12)
+CHOMP = st.sampled_from(["|", "|-", "|+", ">", ">-", ">+", "|2", "|2+"])
+
+
+@st.composite
+def passthrough_documents(draw: Any) -> tuple[str, dict[str, Any]]:
+    """A ConfigMap written with YAML features (a directive, tags, merge keys, an anchor and its
+    alias, block scalars of every chomping) and the value kyaml reads from it."""
+    value = draw(BLOCK_VALUE)
+    chomp = draw(CHOMP)
+    lines = [line for line in value.split("\n")]
+    if not value.strip() or any(line.startswith(" ") for line in lines) or value.startswith("\n"):
+        value, lines = "x", ["x"]
+    block = "\n".join("    " + line if line else "" for line in lines)
+    head = "%YAML 1.2\n---\n" if draw(st.booleans()) else ""
+    tag = draw(st.sampled_from(["", "!!str "]))
+    merge = draw(st.booleans())
+    text = (f"{head}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
+            + ("  <<: {labels: {a: b}}\n" if merge else "")
+            + f"data:\n  one: &v {tag}plain\n  two: *v\n  block: {chomp}\n{block}\n"
+            + "\n" * draw(st.integers(0, 2)))
+    return text, yamlio.load(text.split("---\n", 1)[-1])
+
+
+def _front_end_value(mode: Any, text: str, tmp: str) -> Any:
+    from pathlib import Path
+
+    from krmfn.adapter import PATHS
+    from krmfn.adapter import answer as run_mode
+
+    if mode.input == PATHS:
+        (Path(tmp) / "cm.yaml").write_text(text)
+        ans = run_mode(mode, paths=[tmp])
+    else:
+        ans = run_mode(mode, stdin=text)
+    import yaml
+
+    docs = [d for d in yaml.load_all(ans.text, Loader=yamlio.CoreLoader) if d]
+    return [d for d in docs if d.get("kind") == "ConfigMap"], ans
+
+
+@given(passthrough_documents())
+def test_pass_through_yaml_features_keep_their_value_in_every_front_end(doc):
+    import tempfile
+
+    from krmfn.adapter import ARGOCD, KUSTOMIZE, RENDER
+
+    text, value = doc
+    for mode in (RENDER, ARGOCD, KUSTOMIZE):
+        with tempfile.TemporaryDirectory() as tmp:
+            found, ans = _front_end_value(mode, text, tmp)
+        assert ans.code == 0, [r.describe() for r in ans.results]
+        strip = {"metadata": {k: v for k, v in found[0]["metadata"].items() if k != "annotations"}}
+        assert {**found[0], **strip} == value
+
+
+# ---- identity level: names that collide only across clusters or API groups ----
+
+SHORT = st.from_regex(r"\A[ab](-[ab]){0,2}\Z", fullmatch=True)
+
+
+@st.composite
+def cluster_pairs(draw: Any) -> list[dict[str, Any]]:
+    """Two clusters whose names and cells are drawn from a tiny alphabet, so `cluster-cell` joins meet."""
+    out = []
+    for _ in range(2):
+        name, cell = draw(SHORT), draw(SHORT)
+        ns = draw(st.sampled_from(["default", "", None]))
+        meta: dict[str, Any] = {"name": name} if ns is None else {"name": name, "namespace": ns}
+        out.append({"apiVersion": "multigres.com/v1alpha1", "kind": "MultigresCluster", "metadata": meta,
+                    "spec": {"cells": {"templates": [{"name": cell}]},
+                             "databases": {"templates": [{"name": "postgres", "spec": {"tablegroups": [
+                                 {"name": "default", "shardTemplate": {"pools": [
+                                     {"type": "replica", "cell": cell, "replicas": 2}]}}]}}]}}})
+    if draw(st.booleans()):  # a user object of another API group named like a generated Service
+        out.append({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                    "metadata": {"name": f"{out[0]['metadata']['name']}-{draw(SHORT)}-gateway"}})
+    return out
+
+
+@given(cluster_pairs())
+def test_no_two_objects_of_one_identity_are_written(objs):
+    out = run_text(resource_list(*objs))
+    if any(r.severity == "error" for r in out.results):
+        return
+    seen: dict[tuple[str, str, str], set[str | None]] = {}
+    for item in out.items:
+        group = item.api_version.rpartition("/")[0]
+        namespaces = seen.setdefault((group, item.kind, item.name), set())
+        ns = item.namespace
+        assert ns not in namespaces and None not in namespaces and not (ns is None and namespaces), item.obj
+        namespaces.add(ns)
+
+
+# ---- arithmetic: quantities, exponents and huge integers ----
+
+QUANTITY = st.one_of(
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(0, 10**6), st.integers(-(10**9), 10**9)),
+    st.builds(lambda m, s: f"{m}{s}", st.sampled_from(["1", "0.5", ".5", "1" * 40, "0." + "0" * 60 + "1"]),
+              st.sampled_from(["", "m", "Ki", "Gi", "Ei", "E", "n", "e18", "e19", "e-30", "e31"])),
+    st.integers(-(10**30), 10**30),
+    st.sampled_from(["1" * 5000, "1e" + "9" * 25, "9" * 4301]),
+)
+
+
+@given(clusters(), QUANTITY, QUANTITY, st.integers(0, 3))
+def test_quantities_and_huge_numbers_never_traceback(objs, request, limit, digits):
+    pool = objs[0]["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"][0]
+    pool["postgres"] = {"resources": {"requests": {"cpu": request}, "limits": {"cpu": limit}}}
+    text = resource_list(*objs, {"apiVersion": "v1", "kind": "Thing", "metadata": {"name": "n"}, "n": 1})
+    text = text.replace("n: 1\n", f"n: {'7' * (10 ** digits)}\n")
+    _, code, body = answer(text)
+    assert_explained(code, body)
+    assert not [r for r in body.get("results") or [] if "internal error" in r["message"]]

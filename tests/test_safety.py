@@ -115,9 +115,9 @@ CASES: list[tuple[str, Callable[[], str | bytes], str, str, str]] = [
     ("deep-nesting", lambda: "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nx: " + "[" * 150
      + "]" * 150 + "\n", "error", "<input>", "MAX_YAML_DEPTH"),
     ("shards-65536", lambda: rl(cluster(lambda o: tg(o).update(partitioning={"shards": 65536}))),
-     "error", f"{TG}.partitioning.shards", "at most 128"),
+     "error", f"{TG}.partitioning.shards", "at most 4096"),
     ("shards-1e18", lambda: rl(cluster(lambda o: tg(o).update(partitioning={"shards": 10**18}))),
-     "error", f"{TG}.partitioning.shards", "at most 128"),
+     "error", f"{TG}.partitioning.shards", "at most 4096"),
     ("etcd-replicas-1e9", lambda: rl(cluster(lambda o: spec(o).update(globalTopoServer={
         "managedSpec": {"replicas": 10**9}}))), "error", "spec.globalTopoServer.managedSpec.replicas",
      "MAX_ETCD_REPLICAS"),
@@ -284,9 +284,7 @@ def test_input_size_limit(monkeypatch):
 
 
 def test_total_output_limit(monkeypatch):
-    import krmfn.function
-
-    monkeypatch.setattr(krmfn.function, "MAX_OUTPUT_OBJECTS", 10)
+    monkeypatch.setattr(limits, "MAX_OUTPUT_OBJECTS", 10)
     code, results, out = run_fn(rl(cluster()))
     assert code == 1
     find(results, "error", "spec", "MAX_OUTPUT_OBJECTS")
@@ -605,8 +603,10 @@ def test_result_on_generated_child_carries_the_cluster_file(tmp_path: Path):
     proc = _cli("render", str(tmp_path))
     assert proc.returncode == 1
     err = proc.stderr.decode()
-    assert "cluster.yaml: ERROR: default/MultiTableGroup/minimal-postgres-default spec.shardTemplate.pools[0]" \
-           ".dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is not a valid" in err
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "Fast_SSD" in t)  # the cluster field's line
+    assert f"cluster.yaml:{line}:" in err and ": ERROR: default/MultiTableGroup/minimal-postgres-default " \
+           "spec.shardTemplate.pools[0].dataVolumeClaimTemplate.storageClassName: storageClassName 'Fast_SSD' is " \
+           "not a valid" in err
 
 
 def test_render_missing_path_names_it_once():
@@ -645,7 +645,7 @@ def test_model_bounds_match_limits():
     def le(model, field):
         return next(m.le for m in model.model_fields[field].metadata if hasattr(m, "le"))
 
-    assert le(Partitioning, "shards") == limits.MAX_SHARDS
+    assert le(Partitioning, "shards") == limits.RAISABLE["maxShards"][1]  # the function checks the limit set
     schema = ComponentSpec.model_json_schema()["properties"]["replicas"]
     assert any(opt.get("maximum") == limits.INT32_MAX for opt in schema.get("anyOf", [schema]))
     assert PoolRef.model_json_schema()["properties"]["replicas"]["anyOf"][0]["maximum"] == limits.INT32_MAX

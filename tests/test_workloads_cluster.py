@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import fixtures
 import pytest
@@ -116,14 +117,19 @@ def test_records_survive_the_yaml_writer() -> None:
     assert back == {"items": objs}
 
 
-def test_build_all_order_and_no_shared_dicts(seed: Resolved) -> None:
+def test_build_all_order_and_no_shared_metadata(seed: Resolved) -> None:
+    """Objects may share read-only sub-dicts (copying them was half of a large render); what the
+    render edits afterwards (metadata, annotations) is each object's own, and every value is
+    plain JSON data (no tuples), which is all the writer knows."""
     objs = build_all(seed, "cluster.local")
     kinds = [o["kind"] for o in objs]
-    assert kinds[:6] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "ConfigMap", "Job"]
-    assert kinds[6:8] == ["Deployment", "Service"]  # multiadmin
+    assert kinds[:5] == ["StatefulSet", "Service", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+    assert kinds[5:9] == ["NetworkPolicy"] * 4  # multiadmin, gateways, multiorch, registration: the cluster's own
+    assert kinds[9:13] == ["ConfigMap", "Job", "Deployment", "Service"]  # registration, multiadmin
     assert objs == build_all(seed, "cluster.local")  # deterministic
     assert "&id" not in yamlio.dump({"items": objs})  # no YAML anchors between objects
-    ids = [id(d) for o in objs for d in _dicts(o)]
+    assert json.loads(json.dumps(objs)) == objs
+    ids = [id(d) for o in objs for d in (o["metadata"], o["metadata"].get("annotations"), o) if d is not None]
     assert len(ids) == len(set(ids))
 
 

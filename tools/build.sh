@@ -5,7 +5,8 @@
 #
 # Usage:
 #   tools/build.sh TOOL...        build (or reuse) TOOL; TOOL is one of
-#                                 kustomize etcd kubernetes containerd coredns multigres all
+#                                 kustomize etcd kubernetes containerd coredns multigres
+#                                 prometheus postgres_exporter kube-network-policies all
 #   tools/build.sh path TOOL      print TOOL's bin dir (no build, no check)
 #
 # The binaries live outside the checkout, in a cache keyed by tool and version:
@@ -24,7 +25,8 @@ source "$TOOLS_DIR/versions.env"
 CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
 # The builds cd into scratch dirs, so a relative root would point elsewhere.
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
-ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres seaweedfs)
+ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter
+           kube-network-policies seaweedfs)
 
 # Never fetch another Go toolchain (only the module proxy is reachable, and a
 # silent toolchain switch would hide a version that does not build on ours);
@@ -46,6 +48,9 @@ version_of() {
     containerd) echo "$CONTAINERD_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     multigres) echo "$MULTIGRES_COMMIT" ;;
+    prometheus) echo "$PROMETHEUS_VERSION" ;;
+    postgres_exporter) echo "$POSTGRES_EXPORTER_COMMIT" ;;
+    kube-network-policies) echo "$KUBE_NETWORK_POLICIES_VERSION" ;;
     seaweedfs) echo "$SEAWEEDFS_VERSION" ;;
     *) die "unknown tool: $1 (want: ${ALL_TOOLS[*]} all)" ;;
   esac
@@ -59,6 +64,9 @@ binaries_of() {
     containerd) echo containerd ctr containerd-shim-runc-v2 ;;
     coredns) echo coredns ;;
     multigres) echo multiadmin multigateway multiorch multipooler pgctld multigres ;;
+    prometheus) echo prometheus promtool ;;
+    postgres_exporter) echo postgres_exporter ;;
+    kube-network-policies) echo kube-network-policies ;;
     seaweedfs) echo weed ;;
   esac
 }
@@ -204,6 +212,73 @@ build_coredns() { # bin work
   GOBIN=$1 go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
 }
 
+# The NetworkPolicy agent of the test node, from the module's source with two
+# patches, each checked to apply exactly where expected (a version bump that
+# moves the code fails here instead of building something else):
+# - the nftables `queue` expression needs the kernel's nft_queue
+#   (CONFIG_NFT_QUEUE), which some kernels (this machine's) lack; the xtables
+#   NFQUEUE target through nft_compat queues to the same nfqueue, so the rules
+#   use that instead (nfqueue_compat.go below, our code);
+# - the agent only knows the in-cluster config of a pod; it runs as a process
+#   on the test node, so it reads the kubeconfig named by $KUBECONFIG
+#   (clientcmd falls back to the in-cluster config when that is empty).
+build_kube_network_policies() { # bin work
+  local src w=$2/knp
+  src=$(go mod download -json "sigs.k8s.io/kube-network-policies@$KUBE_NETWORK_POLICIES_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  cp -r "$src" "$w"
+  chmod -R u+w "$w"
+  cat >"$w/pkg/networkpolicy/nfqueue_compat.go" <<'EOF'
+package networkpolicy
+
+import (
+	"encoding/binary"
+
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
+)
+
+// nfqueueTarget queues a packet to nfqueue `num` through the xtables NFQUEUE
+// target (revision 3, struct xt_NFQ_info_v3: queuenum, queues_total, flags as
+// host-order u16) run by nft_compat: the same queue as nftables' `queue`
+// expression, on kernels built without nft_queue. Flag 1 is NFQ_FLAG_BYPASS
+// (accept when no program listens on the queue).
+func nfqueueTarget(num uint16, bypass bool) expr.Any {
+	info := make(xt.Unknown, 8)
+	binary.NativeEndian.PutUint16(info[0:], num)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	if bypass {
+		binary.NativeEndian.PutUint16(info[4:], 1)
+	}
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info}
+}
+EOF
+  python3 - "$w" <<'EOF'
+import pathlib, sys
+root = pathlib.Path(sys.argv[1])
+def patch(path, old, new, count):
+    f = root / path
+    text = f.read_text()
+    found = text.count(old)
+    if found != count:
+        sys.exit(f"build.sh: {path}: expected {count} x {old!r}, found {found}")
+    f.write_text(text.replace(old, new))
+patch("pkg/networkpolicy/controller.go",
+      "queue := &expr.Queue{Num: uint16(c.config.QueueID)}\n\tif c.config.FailOpen {\n"
+      "\t\tqueue.Flag = expr.QueueFlagBypass\n\t}\n",
+      "queue := nfqueueTarget(uint16(c.config.QueueID), c.config.FailOpen)\n", 2)
+patch("pkg/networkpolicy/dnsagent.go", "&expr.Queue{Num: uint16(n.nfQueueID), Flag: expr.QueueFlagBypass}",
+      "nfqueueTarget(uint16(n.nfQueueID), true)", 1)
+patch("cmd/main.go", '"k8s.io/client-go/rest"', '"k8s.io/client-go/tools/clientcmd"', 1)
+patch("cmd/main.go", "rest.InClusterConfig()", 'clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))', 1)
+EOF
+  (
+    cd "$w"
+    go mod tidy
+    go build -trimpath -ldflags "-s -w" -o "$1/kube-network-policies" ./cmd
+  )
+}
+
 build_multigres() { # bin work
   local src c pkgs=()
   # The upstream archive at MULTIGRES_COMMIT, checksum-verified (tools/sources.sh).
@@ -231,6 +306,30 @@ build_seaweedfs() { # bin work
   printf 'require %s %s\n%s\n' "$m" "$SEAWEEDFS_VERSION" "$replace" >>"$w/go.mod"
   printf '//go:build tools\n\npackage tools\n\nimport _ "%s/weed"\n' "$m" >"$w/tools.go"
   (cd "$w" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$1/weed" "$m/weed")
+}
+
+# Prometheus and promtool (the rules' unit tests, and the server of the monitoring e2e) from the
+# module proxy: github.com/prometheus/prometheus v0.3MM.P is Prometheus 3.MM.P. The web UI is not
+# embedded (no `builtinassets` tag); the API is all the tests use. Of the service discoveries
+# only Kubernetes (and the built-in file and http ones) are compiled in (upstream's plugin build
+# tags): the cloud SDKs would double the build for nothing the tests use.
+build_prometheus() { # bin work
+  local v=$PROMETHEUS_VERSION release m=github.com/prometheus/common/version
+  release=3.$(echo "$v" | cut -d. -f2 | sed 's/^3//; s/^0*//').$(echo "$v" | cut -d. -f3)
+  GOBIN=$1 go install -tags remove_all_sd,enable_kubernetes_sd -ldflags "-s -w -X $m.Version=$release -X $m.Branch=module -X $m.Revision=$v" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$v" "github.com/prometheus/prometheus/cmd/promtool@$v"
+}
+
+# postgres_exporter from its upstream archive at POSTGRES_EXPORTER_COMMIT, checksum-verified
+# (tools/sources.sh; the module proxy refuses the module).
+build_postgres_exporter() { # bin work
+  local src dir
+  src=$("$TOOLS_DIR/sources.sh" postgres_exporter)
+  mkdir -p "$2/src"
+  tar -xzf "$src" -C "$2/src"
+  # One top folder (postgres_exporter-<commit>/) or none: take the one holding go.mod.
+  dir=$(dirname "$(find "$2/src" -maxdepth 2 -name go.mod | head -1)")
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w" -o "$1/" ./cmd/postgres_exporter)
 }
 
 # Runs one build into <dir>.tmp and renames it into place, so an interrupted

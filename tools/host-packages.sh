@@ -21,6 +21,7 @@ PACKAGES=(
   iproute2 openssl            # the node's bridge; its certificates
   procps kmod                 # pgrep (no second kubelet), modprobe (overlay, br_netfilter)
   podman uidmap               # the function's own image (built and run by kpt)
+  postgresql-15               # a real PostgreSQL for the exporter's smoke test (tests/test_monitoring_smoke.py)
 )
 if [[ ${1:-} == --list ]]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi
 missing=()

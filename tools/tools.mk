@@ -7,11 +7,14 @@
 
 TOOLS_BUILD ?= tools/build.sh
 
-.PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres tools-seaweedfs
+.PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres \
+	tools-prometheus tools-postgres-exporter \
+	tools-kube-network-policies tools-seaweedfs
 
 # Everything the tests need (multigres from its upstream source archive, tools/sources.sh).
 tools:
-	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres seaweedfs
+	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter \
+	  kube-network-policies seaweedfs
 
 tools-kustomize:
 	$(TOOLS_BUILD) kustomize
@@ -30,6 +33,15 @@ tools-coredns:
 
 tools-multigres:
 	$(TOOLS_BUILD) multigres
+
+tools-prometheus:
+	$(TOOLS_BUILD) prometheus
+
+tools-postgres-exporter:
+	$(TOOLS_BUILD) postgres_exporter
+
+tools-kube-network-policies:
+	$(TOOLS_BUILD) kube-network-policies
 
 tools-seaweedfs:
 	$(TOOLS_BUILD) seaweedfs

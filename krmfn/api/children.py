@@ -25,6 +25,7 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .monitoring import PoolMonitoring
 
 
 class PullSettings(Model):
@@ -111,6 +112,7 @@ class ResolvedPool(Model):
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
     placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class MultiorchSection(Model):

@@ -18,6 +18,8 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .monitoring import MonitoringSpec, PoolMonitoring
+from .network import NetworkPolicySpec
 
 # A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
@@ -112,13 +114,13 @@ class Cells(Model):
 
 
 class Partitioning(Model):
-    shards: Annotated[int, Field(ge=1, le=128)] = 1  # krmfn.limits.MAX_SHARDS
+    shards: Annotated[int, Field(ge=1, le=4096)] = 1  # the ceiling of krmfn.limits.MAX_SHARDS (raisable)
 
 
 _POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
             "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler) || "
-            "has(self.placement))",
+            "has(self.placement) || has(self.monitoring))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
 }
 
@@ -137,6 +139,7 @@ class PoolRef(Model):
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
     placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class ShardTemplate(Model):
@@ -274,7 +277,9 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    network_policy: NetworkPolicySpec | None = None
     placement: Placement | None = None
+    monitoring: MonitoringSpec | None = None
 
 
 class MultigresCluster(Model):

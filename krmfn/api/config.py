@@ -16,6 +16,9 @@ class RenderOptions(Model):
     emit: Literal["all", "children", "workloads"] = "all"
     include_crds: bool = False
     cluster_domain: Annotated[str, Field(min_length=1)] = "cluster.local"
+    # Render limits raised (or lowered) by name, each up to its ceiling: krmfn/limits.py RAISABLE,
+    # checked by checks.check_options (docs/limits.md).
+    limits: dict[str, int] | None = None
 
 
 class RenderMultigres(Model):

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .. import limits
 from ..results import Result, error
 
 
@@ -69,6 +70,12 @@ _TYPES = {"int_type": "a whole number", "int_parsing": "a whole number", "bool_t
           "model_type": "a mapping (key: value)"}
 
 
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: at most 60 characters (an input may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:45] + "..." + text[-12:]
+
+
 def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
     loc = tuple(err["loc"])
     kind = err["type"]
@@ -86,25 +93,28 @@ def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
         return "required field is missing; add it."
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"value {err.get('input')!r} is not allowed; use one of {expected}."
+        return f"value {_shown(err.get('input'))} is not allowed; use one of {expected}."
     if kind in ("greater_than_equal", "greater_than"):
         bound = err.get("ctx", {}).get("ge", err.get("ctx", {}).get("gt"))
-        return f"value {err.get('input')!r} is too small; it must be at least {bound}."
+        return f"value {_shown(err.get('input'))} is too small; it must be at least {bound}."
     if kind in ("less_than_equal", "less_than"):
         bound = err.get("ctx", {}).get("le", err.get("ctx", {}).get("lt"))
-        return f"value {err.get('input')!r} is too large; it must be at most {bound}."
+        return f"value {_shown(err.get('input'))} is too large; it must be at most {bound}."
     if kind in _TYPES:
-        return f"expected {_TYPES[kind]}, got {err.get('input')!r}; fix the value's type."
+        return f"expected {_TYPES[kind]}, got {_shown(err.get('input'))}; fix the value's type."
     if kind == "value_error":
         return f"{err['msg'].removeprefix('Value error, ')}."
-    return f"{err['msg']} (got {err.get('input')!r})."
+    return f"{err['msg']} (got {_shown(err.get('input'))})."
 
 
 def validation_results(root: type[BaseModel], exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Result]:
     results = []
-    for details in exc.errors():
+    for i, details in enumerate(exc.errors(include_url=False)):
         loc = tuple(p for p in details["loc"] if not (isinstance(p, str) and p.startswith(("int", "str",
                                                                                          "function-after"))))
+        if i >= limits.MAX_RESULTS:  # past the results shown (function.bounded_results): counted only
+            results.append(error(f"{details['msg']}.", field_path(prefix + loc)))
+            continue
         err: dict[str, Any] = dict(details, loc=loc)
         results.append(error(_message(root, err), field_path(prefix + loc)))
     return results

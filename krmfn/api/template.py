@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .common import ComponentSpec, ContainerSpec, FreeForm, Model, Placement, VolumeClaimTemplate
+from .monitoring import PoolMonitoring
 
 
 class PoolSpec(Model):
@@ -17,6 +18,7 @@ class PoolSpec(Model):
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
     placement: Placement | None = None
+    monitoring: PoolMonitoring | None = None
 
 
 class TemplateSpec(Model):

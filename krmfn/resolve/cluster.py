@@ -14,6 +14,7 @@ from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
 from . import backup as backup_options
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
+from .monitoring import MonitoringFacts, resolve_monitoring
 from .placement import Levels, place_cluster_level
 from .templates import TemplateIndex, lookup, resolve_layers
 
@@ -33,7 +34,8 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "placement", "results")
+                 "cert_manager_issuer", "placement", "monitoring", "network_policy",
+                 "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
         # A plain class, not a dataclass: importing `dataclasses` (it imports `inspect`) is a
@@ -50,7 +52,10 @@ class Resolved:
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
+        # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
+        self.network_policy: dict[str, Any] | None = {}
         self.placement = Levels()
+        self.monitoring: MonitoringFacts | None = None
         self.results: list[Result] = []
 
     def global_topo_server(self) -> ct.TopoServer | None:
@@ -114,7 +119,8 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
     return resolve_layers(base_defaults, inline, None, "ComponentSpec", f"{path}.spec")
 
 
-_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "placement")
+_INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "placement",
+                       "monitoring")
 
 
 def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.ResolvedPool | None, list[Result]]:
@@ -374,7 +380,7 @@ def _multiorch(orch: ct.ComponentSpec, pools: list[ct.ResolvedPool], out: Resolv
 def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved:
     """All child CRs of one cluster, in a fixed order: topo, cells, table groups, shards."""
     name = str(cluster.metadata.get("name"))
-    out = Resolved(name=name, namespace=cluster.metadata.get("namespace"))
+    out = Resolved(name=name, namespace=cluster.metadata.get("namespace") or None)  # "" is unset
     images = cluster.spec.images.dump() if cluster.spec.images else {}
     out.images = ct.ResolvedImages.load({**defaults.IMAGES, **images})
     out.pull = _pull(cluster)
@@ -383,7 +389,10 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
+    policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
+    out.network_policy = None if policy.get("enabled") is False else policy
     out.placement = Levels(cluster)
+    out.monitoring = resolve_monitoring(cluster.spec.monitoring)
     _global_topo(cluster, name, out.namespace, out)
     _cells(cluster, index, out)
     out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 class TemplateIndex:
     """Templates of one namespace by name, their raw specs, and which ones got used."""
 
-    __slots__ = ("specs", "used")
+    __slots__ = ("specs", "used", "invalid")
 
     def __init__(self, specs: dict[str, dict[str, Any]]) -> None:  # a plain class: start-up cost
         self.specs = specs
         self.used: set[str] = set()
+        self.invalid: set[str] = set()  # present, but refused (its own errors say why)
 
     def names(self) -> list[str]:
         return sorted(self.specs)
@@ -29,6 +30,9 @@ class TemplateIndex:
 
 def lookup(index: TemplateIndex, name: str, section: str, path: str) -> tuple[dict[str, Any] | None, list[Result]]:
     """The raw section of a template, or an error listing what exists."""
+    if name in index.invalid:
+        return None, [error(f"MultigresDeploymentTemplate {name!r} is invalid (its own errors say why); this "
+                            "cluster renders once it is fixed.", path)]
     if name not in index.specs:
         available = ", ".join(index.names()) or "none"
         return None, [error(f"MultigresDeploymentTemplate {name!r} not found in this namespace "

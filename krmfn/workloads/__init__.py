@@ -3,19 +3,21 @@
 Each child builder takes one child of its kind and the ClusterContext (context.py) and nothing
 else; multiadmin, topology registration and the pgBackRest Certificate hang off the cluster and
 take the context alone. Output order is fixed: global topo, registration, multiadmin, the
-Certificate, the scheduled-backup CronJobs, then every other child in resolve order (docs/design.md, "Stages").
+Certificate, the scheduled-backup CronJobs, then every other child in resolve order; NetworkPolicies
+come with what they protect (the cluster's own ones, for multiadmin, gateways, multiorch and the
+registration Job, right after the global topo) (docs/design.md, "Stages").
 """
 
 from __future__ import annotations
 
-import json
-
-from .. import defaults
+from .. import defaults, naming
 from .admin import build_multiadmin
 from .backup import build_backup_schedules
 from .cell import build_multicell
 from .certificate import build_certificate
 from .context import ClusterContext
+from .monitoring import instrument, monitoring_objects
+from .network_policy import build_cluster_policies, build_shard_policy, build_topo_policy
 from .registration import build_registration
 from .shard import build_multishard
 from .tablegroup import build_multitablegroup
@@ -25,6 +27,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..api.generated.child_types import ResolvedPool
     from ..resolve.cluster import Child, Resolved
 
 
@@ -36,25 +39,38 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           images=resolved.images, pull=resolved.pull, multiadmin=resolved.multiadmin,
                           global_topo=resolved.global_topo, topo_image=image, cells=tuple(resolved.cells),
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
-                          cert_manager_issuer=resolved.cert_manager_issuer, placement=resolved.placement.cluster)
+                          cert_manager_issuer=resolved.cert_manager_issuer, placement=resolved.placement.cluster,
+                          monitoring=resolved.monitoring,
+                          network_policy=resolved.network_policy)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
     """The workloads of one child CR, by its kind."""
     if child.kind == "TopoServer":
-        return build_topo_server(child, ctx)
+        return build_topo_server(child, ctx) + build_topo_policy(child, ctx)
     if child.kind == "MultiCell":
         return build_multicell(child, ctx)
     if child.kind == "MultiTableGroup":
         return build_multitablegroup(child, ctx)
-    return build_multishard(child, ctx)
+    return build_multishard(child, ctx) + build_shard_policy(child, ctx)
+
+
+def pool_map(children: list[Child]) -> dict[str, ResolvedPool]:
+    """Each pool StatefulSet's name and its resolved pool (what monitoring reads per pool)."""
+    out = {}
+    for child in children:
+        if child.kind == "MultiShard":
+            for pool in child.spec.pools:
+                out[naming.pool_name(child.metadata["name"], pool.type, pool.cell)] = pool
+    return out
 
 
 def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     """Workloads of every child of one resolved cluster, and of the cluster itself."""
     ctx = cluster_context(resolved, cluster_domain)
     topo = resolved.global_topo_server()
-    objects: list[dict[str, Any]] = build_topo_server(topo, ctx) if topo is not None else []
+    objects: list[dict[str, Any]] = build_child(topo, ctx) if topo is not None else []
+    objects += build_cluster_policies(ctx)
     objects += build_registration(ctx)
     objects += build_multiadmin(ctx)
     objects += build_certificate(ctx)
@@ -62,7 +78,20 @@ def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     for child in resolved.children:
         if child is not topo:
             objects += build_child(child, ctx)
-    # Builders share sub-dicts (resources, selectors) with their child CRs; a JSON round trip
-    # makes every object independent, so no YAML anchors appear and no edit leaks between objects.
-    loaded: list[dict[str, Any]] = json.loads(json.dumps(objects))
-    return loaded
+    if ctx.monitoring is not None:
+        pools = pool_map(resolved.children)
+        instrument(objects, pools, ctx)
+        objects += monitoring_objects(ctx, pools, topo is not None)
+    # Builders share sub-dicts (resources, selectors, pull secrets) with their child CRs and with
+    # each other, and nothing edits them after this point except the render's annotations: each
+    # object gets its own metadata and annotations, and the rest stays shared (the writer emits no
+    # anchors). A JSON round trip of everything was half of a large render's time, and copied a
+    # 300,000-entry list into every pod.
+    return [_own_metadata(obj) for obj in objects]
+
+
+def _own_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(obj["metadata"])
+    if "annotations" in meta:
+        meta["annotations"] = dict(meta["annotations"])
+    return {**obj, "metadata": meta}

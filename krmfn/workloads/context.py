@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ..api.generated.child_types import ComponentSpec, GlobalTopoRef, ResolvedImages
     from ..resolve.facts import CellRegistration, DatabaseFacts
+    from ..resolve.monitoring import MonitoringFacts
 
 _set = object.__setattr__
 
@@ -26,7 +27,7 @@ class ClusterContext:
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
                  "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
-                 "placement")
+                 "placement", "monitoring", "network_policy")
 
     name: str
     namespace: str | None
@@ -42,13 +43,17 @@ class ClusterContext:
     pgbackrest_tls_secret: str
     cert_manager_issuer: dict[str, Any] | None
     placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
+    monitoring: MonitoringFacts | None
+    network_policy: dict[str, Any] | None  # spec.networkPolicy as dumped; None: render no policies
 
     def __init__(self, *, name: str, namespace: str | None, cluster_domain: str, images: ResolvedImages,
                  pull: dict[str, Any], global_topo: GlobalTopoRef, topo_image: str,
                  multiadmin: ComponentSpec | None = None, cells: tuple[CellRegistration, ...] = (),
                  databases: tuple[DatabaseFacts, ...] = (), pgbackrest_tls_secret: str = "",
                  cert_manager_issuer: dict[str, Any] | None = None,
-                 placement: dict[str, Any] | None = None) -> None:
+                 placement: dict[str, Any] | None = None,
+                 monitoring: MonitoringFacts | None = None,
+                 network_policy: dict[str, Any] | None = None) -> None:
         meta: dict[str, Any] = {"name": name}
         if namespace:
             meta["namespace"] = namespace
@@ -58,7 +63,8 @@ class ClusterContext:
                   "images": images, "pull": pull, "multiadmin": multiadmin, "global_topo": global_topo,
                   "topo_image": topo_image, "cells": cells, "databases": databases,
                   "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer,
-                  "placement": placement}
+                  "placement": placement, "monitoring": monitoring,
+                  "network_policy": network_policy}
         for key, value in values.items():
             _set(self, key, value)
 

@@ -31,13 +31,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A plain `pytest tests/e2e/...` deselects everything (pyproject.toml's `-m 'not e2e'`) and
-    exits 5: say how to run them instead of leaving a bare "deselected"."""
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and session.config.getoption("markexpr") == "not e2e":
-        print("\nthe real-node tests run with `-m e2e` (make e2e), e.g. pytest -m e2e tests/e2e", file=sys.stderr)
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield

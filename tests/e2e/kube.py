@@ -31,13 +31,15 @@ def wait(node: Node, ns: str, what: str, condition: str, timeout: int = 180) -> 
 
 
 def run_pod(node: Node, ns: str, name: str, image: str, command: list[str], timeout: int = 120,
-            user: int | None = None) -> str:
-    """Run a pod to completion; returns its log, fails with it when the pod fails."""
+            user: int | None = None, labels: dict[str, str] | None = None) -> str:
+    """Run a pod to completion; returns its log, fails with it when the pod fails. `labels` make it
+    one of the pods a NetworkPolicy lets in (e.g. the cluster's, to reach its etcd)."""
     spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [
         {"name": "main", "image": image, "imagePullPolicy": "Never", "command": command}]}
     if user is not None:
         spec["securityContext"] = {"runAsUser": user}
-    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, "spec": spec}])
+    meta = {"name": name, "namespace": ns, **({"labels": labels} if labels else {})}
+    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}])
     deadline = time.monotonic() + timeout
     phase = ""
     while time.monotonic() < deadline:

@@ -2,7 +2,9 @@
 cluster: the topology is registered, the shard bootstraps from its first backup, SQL goes through
 the gateway, the standbys stream with AT_LEAST_2 durability, a deleted primary is replaced with no
 acknowledged write lost, a new replica restores from the backup, pods come back with their data,
-and a removed pool leaves its volumes behind.
+and a removed pool leaves its volumes behind. The rendered NetworkPolicies are on (the default)
+and enforced by the node's policy agent throughout: a pod that is not the database's reaches the
+gateway and nothing else.
 
 The tests run in file order on one deployment (module fixture); each builds on the previous. The
 measured times go to `e2e-logs/minimal-times.txt` (docs/runtime-checks.md quotes them).
@@ -31,6 +33,8 @@ from render import (
     tls_secret,
 )
 from sql import PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
+
+from krmfn import naming
 
 NS = "minimal"
 CLUSTER = "minimal"
@@ -101,9 +105,10 @@ def test_etcd_multiadmin_and_gateways_become_ready(deployment: Deployment) -> No
 def test_registration_job_writes_the_cell_and_database_records(deployment: Deployment) -> None:
     node = deployment.node
     wait(node, NS, "job -l app.kubernetes.io/component=topo-registration", "condition=Complete", timeout=240)
+    # etcd answers the cluster's own pods only (NetworkPolicy): the reader carries the cluster's labels.
     keys = run_pod(node, NS, "etcd-keys", ETCD_IMAGE, [
         "/usr/local/bin/etcdctl", f"--endpoints={CLUSTER}-global-client:2379", "get", "--prefix", "--keys-only",
-        "/multigres/global/"]).split()
+        "/multigres/global/"], labels=naming.selector(naming.labels(CLUSTER))).split()
     assert "/multigres/global/cells/zone1/Cell" in keys
     assert "/multigres/global/databases/postgres/Database" in keys
     # The records decode with upstream's own CLI, through multiadmin.
@@ -164,6 +169,52 @@ def test_standbys_stream_and_commits_wait_for_one(deployment: Deployment) -> Non
     flushed = local_sql(node, NS, main, "select count(*) from pg_stat_replication "
                                         f"where sync_state = 'quorum' and flush_lsn >= '{lsn}'::pg_lsn")
     assert int(flushed) >= 1, (lsn, flushed)
+
+
+# --- NetworkPolicies, enforced ---------------------------------------------------------------------
+
+def _probe_pod(node: Node, name: str, labels: dict[str, str]) -> str:
+    """A bash pod that only connects out; never Ready, so no Service picks it even when its labels
+    are a component's."""
+    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS, "labels": labels},
+                 "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+                     "name": "probe", "image": "ghcr.io/multigres/pgctld:sha-6bd80b9", "imagePullPolicy": "Never",
+                     "command": ["sleep", "infinity"], "readinessProbe": {"exec": {"command": ["false"]}},
+                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}])
+    wait(node, NS, f"pod/{name}", "jsonpath={.status.phase}=Running", timeout=60)
+    return name
+
+
+def _connect(node: Node, pod: str, targets: list[str]) -> dict[str, str]:
+    """TCP connect from `pod` to each host:port: `open`, `timeout` (3 s, dropped) or `refused`."""
+    script = "".join(f"timeout 3 bash -c 'exec 3<>/dev/tcp/{t.replace(':', '/')}' 2>/dev/null; echo {t} $?; "
+                     for t in targets)
+    out = node.kubectl("exec", "-n", NS, pod, "--", "bash", "-c", script, timeout=60 + 5 * len(targets)).stdout
+    names = {"0": "open", "124": "timeout"}
+    return {t: names.get(rc, "refused") for t, rc in (line.split() for line in out.splitlines())}
+
+
+def _pod_ip(node: Node, selector: str) -> str:
+    return node.kubectl("get", "pods", "-n", NS, "-l", selector, "-o", "jsonpath={.items[0].status.podIP}").stdout
+
+
+def test_network_policies_let_outsiders_reach_the_gateway_only(deployment: Deployment) -> None:
+    node = deployment.node
+    pooler, orch = _pod_ip(node, POOL_SELECTOR), _pod_ip(node, "app.kubernetes.io/component=multiorch")
+    etcd, gateway = f"{CLUSTER}-global-client:2379", f"{GATEWAY}:5432"
+    closed = [etcd, f"{pooler}:5432", f"{pooler}:8432", f"{pooler}:15270", f"{pooler}:15470", f"{orch}:15370"]
+    outsider = _connect(node, _probe_pod(node, "outsider", {"app": "outsider"}), [gateway, *closed])
+    assert outsider == {gateway: "open", **{t: "timeout" for t in closed}}, outsider
+    # The same probe from a pod with multiadmin's labels: the ports multiadmin calls are open to it,
+    # which shows the closed ones above are closed by the policies (not by a broken probe), and the
+    # shard's PostgreSQL and pgBackRest ports stay closed even to the cluster's other components.
+    admin = _probe_pod(node, "as-multiadmin", naming.selector(naming.labels(CLUSTER, "multiadmin")))
+    inside = _connect(node, admin, [etcd, f"{pooler}:15270", f"{orch}:15370", f"{pooler}:5432", f"{pooler}:8432"])
+    assert inside == {etcd: "open", f"{pooler}:15270": "open", f"{orch}:15370": "open",
+                      f"{pooler}:5432": "timeout", f"{pooler}:8432": "timeout"}, inside
+    policies = node.kubectl("get", "networkpolicies", "-n", NS, "-o", "name").stdout.split()
+    assert len(policies) == 6, policies  # etcd, shard, multiadmin, gateways, multiorch, registration
+    node.kubectl("delete", "pod", "-n", NS, "outsider", "as-multiadmin", "--wait=false")
 
 
 def _writer(node: Node, seconds: int) -> str:

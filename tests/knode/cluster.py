@@ -27,7 +27,7 @@ from pathlib import Path
 
 from apiserver import _free_ports, _Process
 
-from . import addons, hoststate
+from . import addons, hoststate, netpol
 from .api import Api
 from .config import (
     API_PORT,
@@ -76,7 +76,7 @@ def tool_dir(tool: str) -> Path:
 def build_tools() -> None:
     """Build (or reuse) every binary and image the node runs: a no-op on a warm cache."""
     subprocess.run(["bash", str(ROOT / "tools" / "build.sh"), "etcd", "kubernetes", "containerd", "coredns",
-                    "multigres"], check=True, stdout=subprocess.DEVNULL)
+                    "multigres", netpol.TOOL], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["bash", str(ROOT / "tools" / "images.sh")], check=True, stdout=subprocess.DEVNULL)
 
 
@@ -130,6 +130,7 @@ class Node:
         t0 = time.monotonic()
         self._preflight()
         hoststate.restore_all(WORK_PREFIX, BRIDGE)  # what a killed run left behind
+        netpol.cleanup()
         for old in Path("/tmp").glob("mgk-*"):
             shutil.rmtree(old, ignore_errors=True)
         hoststate.save(BRIDGE)
@@ -163,6 +164,7 @@ class Node:
             shutil.rmtree(self.work, ignore_errors=True)
         else:
             hoststate.restore_all(WORK_PREFIX, BRIDGE)
+        netpol.cleanup()
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -227,6 +229,7 @@ class Node:
         self._provisioner.start()
         self._step("dns", lambda: self._wait(
             lambda: _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", DNS_IP), "CoreDNS to answer", timeout))
+        self._step("network policy agent", lambda: netpol.start(self._proc, self.kubeconfig))
 
     def _step(self, name: str, fn: Callable[[], None]) -> None:
         t = time.monotonic()

@@ -570,10 +570,65 @@ class ContainerSpec:
         return out
 
 
+class PoolExporterSpec:
+    """A pool's exporter: on or off, and its size (the image is the cluster's, like every image). (children.PoolExporterSpec)"""
+
+    __slots__ = ('enabled', 'resources')
+
+    enabled: bool | None
+    resources: dict[str, Any] | None
+
+    def __init__(self, *, enabled: bool | None = None, resources: dict[str, Any] | None = None) -> None:
+        self.enabled = enabled
+        self.resources = resources
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> PoolExporterSpec:
+        """From the JSON form (the function's own output: not validated again)."""
+        return cls(
+            enabled=None if (v := data.get('enabled')) is None else v,
+            resources=None if (v := data.get('resources')) is None else v,
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON form: aliases, declaration order, no None, no empty optional list."""
+        out: dict[str, Any] = {}
+        if self.enabled is not None:
+            out['enabled'] = self.enabled
+        if self.resources is not None:
+            out['resources'] = _copy(self.resources)
+        return out
+
+
+class PoolMonitoring:
+    """What a pool (or a template's shard pool) may change about monitoring. (children.PoolMonitoring)"""
+
+    __slots__ = ('exporter',)
+
+    exporter: PoolExporterSpec | None
+
+    def __init__(self, *, exporter: PoolExporterSpec | None = None) -> None:
+        self.exporter = exporter
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> PoolMonitoring:
+        """From the JSON form (the function's own output: not validated again)."""
+        return cls(
+            exporter=None if (v := data.get('exporter')) is None else PoolExporterSpec.load(v),
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON form: aliases, declaration order, no None, no empty optional list."""
+        out: dict[str, Any] = {}
+        if self.exporter is not None:
+            out['exporter'] = self.exporter.dump()
+        return out
+
+
 class ResolvedPool:
     """ResolvedPool (children.ResolvedPool)"""
 
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
 
     type: Literal['replica', 'readOnly']
     cell: str
@@ -582,8 +637,9 @@ class ResolvedPool:
     postgres: ContainerSpec | None
     multipooler: ContainerSpec | None
     placement: dict[str, Any] | None
+    monitoring: PoolMonitoring | None
 
-    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None, placement: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None, placement: dict[str, Any] | None = None, monitoring: PoolMonitoring | None = None) -> None:
         self.type = type
         self.cell = cell
         self.replicas = replicas
@@ -591,6 +647,7 @@ class ResolvedPool:
         self.postgres = postgres
         self.multipooler = multipooler
         self.placement = placement
+        self.monitoring = monitoring
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ResolvedPool:
@@ -603,6 +660,7 @@ class ResolvedPool:
             postgres=None if (v := data.get('postgres')) is None else ContainerSpec.load(v),
             multipooler=None if (v := data.get('multipooler')) is None else ContainerSpec.load(v),
             placement=None if (v := data.get('placement')) is None else v,
+            monitoring=None if (v := data.get('monitoring')) is None else PoolMonitoring.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -618,6 +676,8 @@ class ResolvedPool:
             out['multipooler'] = self.multipooler.dump()
         if self.placement is not None:
             out['placement'] = _copy(self.placement)
+        if self.monitoring is not None:
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
@@ -1028,4 +1088,4 @@ class ResolvedImages:
         return out
 
 
-GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')
+GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')

@@ -1400,7 +1400,7 @@ def v_Partitioning(data):
             return None
         if v1 < 1:
             return None
-        if v1 > 128:
+        if v1 > 4096:
             return None
         obj.shards = v1
     return obj
@@ -1440,8 +1440,89 @@ def v_ContainerSpec(data):
     return obj
 
 
+class PoolExporterSpec(Base):
+    __slots__ = ('enabled', 'resources')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.resources is not None and (include is None or 'resources' in include):
+            out['resources'] = self.resources.dump()
+        return out
+
+
+_KEYS_PoolExporterSpec = frozenset(['enabled', 'resources'])
+
+
+def v_PoolExporterSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_PoolExporterSpec:
+            return None
+    obj = PoolExporterSpec.__new__(PoolExporterSpec)
+    v1 = data.get('enabled', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.enabled = v1
+    else:
+        if v1 is None:
+            obj.enabled = None
+        else:
+            if type(v1) is not bool:
+                return None
+            obj.enabled = v1
+    v2 = data.get('resources', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.resources = v2
+    else:
+        if v2 is None:
+            obj.resources = None
+        else:
+            obj.resources = v_ResourceRequirements(v2)
+            if obj.resources is None:
+                return None
+    return obj
+
+
+class PoolMonitoring(Base):
+    __slots__ = ('exporter',)
+
+    def dump(self, include=None):
+        out = {}
+        if self.exporter is not None and (include is None or 'exporter' in include):
+            out['exporter'] = self.exporter.dump()
+        return out
+
+
+_KEYS_PoolMonitoring = frozenset(['exporter'])
+
+
+def v_PoolMonitoring(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_PoolMonitoring:
+            return None
+    obj = PoolMonitoring.__new__(PoolMonitoring)
+    v1 = data.get('exporter', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.exporter = v1
+    else:
+        if v1 is None:
+            obj.exporter = None
+        else:
+            obj.exporter = v_PoolExporterSpec(v1)
+            if obj.exporter is None:
+                return None
+    return obj
+
+
 class PoolRef(Base):
-    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
+    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -1463,10 +1544,12 @@ class PoolRef(Base):
             out['multipooler'] = self.multipooler.dump()
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'placement', 'postgres', 'replicas', 'type'])
+_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'placement', 'postgres', 'replicas', 'type'])
 
 
 def v_PoolRef(data):
@@ -1577,6 +1660,17 @@ def v_PoolRef(data):
         else:
             obj.placement = v_Placement(v14)
             if obj.placement is None:
+                return None
+    v15 = data.get('monitoring', MISSING)
+    if v15 is MISSING:
+        v15 = None
+        obj.monitoring = v15
+    else:
+        if v15 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v15)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2421,8 +2515,584 @@ def v_PgBackRestTLS(data):
     return obj
 
 
+class LabelSelectorRequirement(Base):
+    __slots__ = ('key', 'operator', 'values')
+
+    def dump(self, include=None):
+        out = {}
+        if self.key is not None and (include is None or 'key' in include):
+            out['key'] = self.key
+        if self.operator is not None and (include is None or 'operator' in include):
+            out['operator'] = self.operator
+        if self.values is not None and (include is None or 'values' in include):
+            out['values'] = [v1 for v1 in self.values]
+        return out
+
+
+_KEYS_LabelSelectorRequirement = frozenset(['key', 'operator', 'values'])
+
+
+def v_LabelSelectorRequirement(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LabelSelectorRequirement:
+            return None
+    obj = LabelSelectorRequirement.__new__(LabelSelectorRequirement)
+    v2 = data.get('key', MISSING)
+    if v2 is MISSING:
+        return None
+    if type(v2) is not str:
+        return None
+    if len(v2) < 1:
+        return None
+    if len(v2) > 317:
+        return None
+    obj.key = v2
+    v3 = data.get('operator', MISSING)
+    if v3 is MISSING:
+        return None
+    if type(v3) is not str or v3 not in ('In', 'NotIn', 'Exists', 'DoesNotExist'):
+        return None
+    obj.operator = v3
+    v4 = data.get('values', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.values = v4
+    else:
+        if v4 is None:
+            obj.values = None
+        else:
+            if type(v4) is not list:
+                return None
+            obj.values = []
+            for v5 in v4:
+                if type(v5) is not str:
+                    return None
+                v6 = v5
+                obj.values.append(v6)
+    return obj
+
+
+class LabelSelector(Base):
+    __slots__ = ('match_labels', 'match_expressions')
+
+    def dump(self, include=None):
+        out = {}
+        if self.match_labels is not None and (include is None or 'match_labels' in include):
+            out['matchLabels'] = {v2: v1 for v2, v1 in self.match_labels.items()}
+        if self.match_expressions is not None and (include is None or 'match_expressions' in include):
+            out['matchExpressions'] = [v3.dump() for v3 in self.match_expressions]
+        return out
+
+
+_KEYS_LabelSelector = frozenset(['matchExpressions', 'matchLabels'])
+
+
+def v_LabelSelector(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LabelSelector:
+            return None
+    obj = LabelSelector.__new__(LabelSelector)
+    v4 = data.get('matchLabels', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.match_labels = v4
+    else:
+        if v4 is None:
+            obj.match_labels = None
+        else:
+            if type(v4) is not dict:
+                return None
+            obj.match_labels = {}
+            for v5, v6 in v4.items():
+                if type(v5) is not str:
+                    return None
+                if type(v6) is not str:
+                    return None
+                v7 = v6
+                obj.match_labels[v5] = v7
+    v8 = data.get('matchExpressions', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.match_expressions = v8
+    else:
+        if v8 is None:
+            obj.match_expressions = None
+        else:
+            if type(v8) is not list:
+                return None
+            obj.match_expressions = []
+            for v9 in v8:
+                v10 = v_LabelSelectorRequirement(v9)
+                if v10 is None:
+                    return None
+                obj.match_expressions.append(v10)
+    return obj
+
+
+class IPBlock(Base):
+    __slots__ = ('cidr', 'except_')
+
+    def dump(self, include=None):
+        out = {}
+        if self.cidr is not None and (include is None or 'cidr' in include):
+            out['cidr'] = self.cidr
+        if self.except_ is not None and (include is None or 'except_' in include):
+            out['except'] = [v1 for v1 in self.except_]
+        return out
+
+
+_KEYS_IPBlock = frozenset(['cidr', 'except'])
+
+
+def v_IPBlock(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_IPBlock:
+            return None
+    obj = IPBlock.__new__(IPBlock)
+    v2 = data.get('cidr', MISSING)
+    if v2 is MISSING:
+        return None
+    if type(v2) is not str:
+        return None
+    if len(v2) < 1:
+        return None
+    obj.cidr = v2
+    v3 = data.get('except', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.except_ = v3
+    else:
+        if v3 is None:
+            obj.except_ = None
+        else:
+            if type(v3) is not list:
+                return None
+            obj.except_ = []
+            for v4 in v3:
+                if type(v4) is not str:
+                    return None
+                v5 = v4
+                obj.except_.append(v5)
+    return obj
+
+
+class NetworkPeer(Base):
+    __slots__ = ('pod_selector', 'namespace_selector', 'ip_block')
+
+    def dump(self, include=None):
+        out = {}
+        if self.pod_selector is not None and (include is None or 'pod_selector' in include):
+            out['podSelector'] = self.pod_selector.dump()
+        if self.namespace_selector is not None and (include is None or 'namespace_selector' in include):
+            out['namespaceSelector'] = self.namespace_selector.dump()
+        if self.ip_block is not None and (include is None or 'ip_block' in include):
+            out['ipBlock'] = self.ip_block.dump()
+        return out
+
+
+_KEYS_NetworkPeer = frozenset(['ipBlock', 'namespaceSelector', 'podSelector'])
+
+
+def v_NetworkPeer(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_NetworkPeer:
+            return None
+    obj = NetworkPeer.__new__(NetworkPeer)
+    v1 = data.get('podSelector', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.pod_selector = v1
+    else:
+        if v1 is None:
+            obj.pod_selector = None
+        else:
+            obj.pod_selector = v_LabelSelector(v1)
+            if obj.pod_selector is None:
+                return None
+    v2 = data.get('namespaceSelector', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.namespace_selector = v2
+    else:
+        if v2 is None:
+            obj.namespace_selector = None
+        else:
+            obj.namespace_selector = v_LabelSelector(v2)
+            if obj.namespace_selector is None:
+                return None
+    v3 = data.get('ipBlock', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.ip_block = v3
+    else:
+        if v3 is None:
+            obj.ip_block = None
+        else:
+            obj.ip_block = v_IPBlock(v3)
+            if obj.ip_block is None:
+                return None
+    return obj
+
+
+class NetworkPolicySpec(Base):
+    __slots__ = ('enabled', 'gateway_clients', 'admin_clients', 'metrics_clients')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.gateway_clients is not None and (include is None or 'gateway_clients' in include):
+            out['gatewayClients'] = [v1.dump() for v1 in self.gateway_clients]
+        if self.admin_clients is not None and (include is None or 'admin_clients' in include):
+            out['adminClients'] = [v2.dump() for v2 in self.admin_clients]
+        if self.metrics_clients is not None and (include is None or 'metrics_clients' in include):
+            out['metricsClients'] = [v3.dump() for v3 in self.metrics_clients]
+        return out
+
+
+_KEYS_NetworkPolicySpec = frozenset(['adminClients', 'enabled', 'gatewayClients', 'metricsClients'])
+
+
+def v_NetworkPolicySpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_NetworkPolicySpec:
+            return None
+    obj = NetworkPolicySpec.__new__(NetworkPolicySpec)
+    v4 = data.get('enabled', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.enabled = v4
+    else:
+        if v4 is None:
+            obj.enabled = None
+        else:
+            if type(v4) is not bool:
+                return None
+            obj.enabled = v4
+    v5 = data.get('gatewayClients', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.gateway_clients = v5
+    else:
+        if v5 is None:
+            obj.gateway_clients = None
+        else:
+            if type(v5) is not list:
+                return None
+            obj.gateway_clients = []
+            for v6 in v5:
+                v7 = v_NetworkPeer(v6)
+                if v7 is None:
+                    return None
+                obj.gateway_clients.append(v7)
+    v8 = data.get('adminClients', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.admin_clients = v8
+    else:
+        if v8 is None:
+            obj.admin_clients = None
+        else:
+            if type(v8) is not list:
+                return None
+            obj.admin_clients = []
+            for v9 in v8:
+                v10 = v_NetworkPeer(v9)
+                if v10 is None:
+                    return None
+                obj.admin_clients.append(v10)
+    v11 = data.get('metricsClients', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.metrics_clients = v11
+    else:
+        if v11 is None:
+            obj.metrics_clients = None
+        else:
+            if type(v11) is not list:
+                return None
+            obj.metrics_clients = []
+            for v12 in v11:
+                v13 = v_NetworkPeer(v12)
+                if v13 is None:
+                    return None
+                obj.metrics_clients.append(v13)
+    return obj
+
+
+class OTLPSpec(Base):
+    __slots__ = ('endpoint', 'protocol', 'export_interval_seconds', 'traces_endpoint')
+
+    def dump(self, include=None):
+        out = {}
+        if self.endpoint is not None and (include is None or 'endpoint' in include):
+            out['endpoint'] = self.endpoint
+        if self.protocol is not None and (include is None or 'protocol' in include):
+            out['protocol'] = self.protocol
+        if self.export_interval_seconds is not None and (include is None or 'export_interval_seconds' in include):
+            out['exportIntervalSeconds'] = self.export_interval_seconds
+        if self.traces_endpoint is not None and (include is None or 'traces_endpoint' in include):
+            out['tracesEndpoint'] = self.traces_endpoint
+        return out
+
+
+_KEYS_OTLPSpec = frozenset(['endpoint', 'exportIntervalSeconds', 'protocol', 'tracesEndpoint'])
+
+
+def v_OTLPSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_OTLPSpec:
+            return None
+    obj = OTLPSpec.__new__(OTLPSpec)
+    v1 = data.get('endpoint', MISSING)
+    if v1 is MISSING:
+        return None
+    if type(v1) is not str:
+        return None
+    if len(v1) < 1:
+        return None
+    obj.endpoint = v1
+    v2 = data.get('protocol', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.protocol = v2
+    else:
+        if v2 is None:
+            obj.protocol = None
+        else:
+            if type(v2) is not str or v2 not in ('http/protobuf', 'grpc'):
+                return None
+            obj.protocol = v2
+    v3 = data.get('exportIntervalSeconds', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.export_interval_seconds = v3
+    else:
+        if v3 is None:
+            obj.export_interval_seconds = None
+        else:
+            if type(v3) is not int:
+                return None
+            if v3 < 1:
+                return None
+            if v3 > 3600:
+                return None
+            obj.export_interval_seconds = v3
+    v4 = data.get('tracesEndpoint', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.traces_endpoint = v4
+    else:
+        if v4 is None:
+            obj.traces_endpoint = None
+        else:
+            if type(v4) is not str:
+                return None
+            if len(v4) < 1:
+                return None
+            obj.traces_endpoint = v4
+    return obj
+
+
+class ExporterSpec(Base):
+    __slots__ = ('enabled', 'image', 'resources')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.image is not None and (include is None or 'image' in include):
+            out['image'] = self.image
+        if self.resources is not None and (include is None or 'resources' in include):
+            out['resources'] = self.resources.dump()
+        return out
+
+
+_KEYS_ExporterSpec = frozenset(['enabled', 'image', 'resources'])
+
+
+def v_ExporterSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_ExporterSpec:
+            return None
+    obj = ExporterSpec.__new__(ExporterSpec)
+    v1 = data.get('enabled', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.enabled = v1
+    else:
+        if v1 is None:
+            obj.enabled = None
+        else:
+            if type(v1) is not bool:
+                return None
+            obj.enabled = v1
+    v2 = data.get('image', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.image = v2
+    else:
+        if v2 is None:
+            obj.image = None
+        else:
+            if type(v2) is not str:
+                return None
+            if len(v2) < 1:
+                return None
+            obj.image = v2
+    v3 = data.get('resources', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.resources = v3
+    else:
+        if v3 is None:
+            obj.resources = None
+        else:
+            obj.resources = v_ResourceRequirements(v3)
+            if obj.resources is None:
+                return None
+    return obj
+
+
+class MonitoringSpec(Base):
+    __slots__ = ('enabled', 'otlp', 'exporter', 'pod_monitors', 'prometheus_rules', 'dashboards', 'labels')
+
+    def dump(self, include=None):
+        out = {}
+        if self.enabled is not None and (include is None or 'enabled' in include):
+            out['enabled'] = self.enabled
+        if self.otlp is not None and (include is None or 'otlp' in include):
+            out['otlp'] = self.otlp.dump()
+        if self.exporter is not None and (include is None or 'exporter' in include):
+            out['exporter'] = self.exporter.dump()
+        if self.pod_monitors is not None and (include is None or 'pod_monitors' in include):
+            out['podMonitors'] = self.pod_monitors
+        if self.prometheus_rules is not None and (include is None or 'prometheus_rules' in include):
+            out['prometheusRules'] = self.prometheus_rules
+        if self.dashboards is not None and (include is None or 'dashboards' in include):
+            out['dashboards'] = self.dashboards
+        if self.labels is not None and (include is None or 'labels' in include):
+            out['labels'] = {v2: v1 for v2, v1 in self.labels.items()}
+        return out
+
+
+_KEYS_MonitoringSpec = frozenset(['dashboards', 'enabled', 'exporter', 'labels', 'otlp', 'podMonitors', 'prometheusRules'])
+
+
+def v_MonitoringSpec(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_MonitoringSpec:
+            return None
+    obj = MonitoringSpec.__new__(MonitoringSpec)
+    v3 = data.get('enabled', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.enabled = v3
+    else:
+        if v3 is None:
+            obj.enabled = None
+        else:
+            if type(v3) is not bool:
+                return None
+            obj.enabled = v3
+    v4 = data.get('otlp', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.otlp = v4
+    else:
+        if v4 is None:
+            obj.otlp = None
+        else:
+            obj.otlp = v_OTLPSpec(v4)
+            if obj.otlp is None:
+                return None
+    v5 = data.get('exporter', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.exporter = v5
+    else:
+        if v5 is None:
+            obj.exporter = None
+        else:
+            obj.exporter = v_ExporterSpec(v5)
+            if obj.exporter is None:
+                return None
+    v6 = data.get('podMonitors', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.pod_monitors = v6
+    else:
+        if v6 is None:
+            obj.pod_monitors = None
+        else:
+            if type(v6) is not bool:
+                return None
+            obj.pod_monitors = v6
+    v7 = data.get('prometheusRules', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.prometheus_rules = v7
+    else:
+        if v7 is None:
+            obj.prometheus_rules = None
+        else:
+            if type(v7) is not bool:
+                return None
+            obj.prometheus_rules = v7
+    v8 = data.get('dashboards', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.dashboards = v8
+    else:
+        if v8 is None:
+            obj.dashboards = None
+        else:
+            if type(v8) is not bool:
+                return None
+            obj.dashboards = v8
+    v9 = data.get('labels', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.labels = v9
+    else:
+        if v9 is None:
+            obj.labels = None
+        else:
+            if type(v9) is not dict:
+                return None
+            obj.labels = {}
+            for v10, v11 in v9.items():
+                if type(v10) is not str:
+                    return None
+                if type(v11) is not str:
+                    return None
+                if len(v11) > 63:
+                    return None
+                if _re.search('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$', v11) is None:
+                    return None
+                v12 = v11
+                obj.labels[v10] = v12
+    return obj
+
+
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'placement')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'network_policy', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2446,12 +3116,16 @@ class ClusterSpec(Base):
             out['postgresPasswordSecret'] = self.postgres_password_secret
         if self.pgbackrest_tls is not None and (include is None or 'pgbackrest_tls' in include):
             out['pgbackrestTLS'] = self.pgbackrest_tls.dump()
+        if self.network_policy is not None and (include is None or 'network_policy' in include):
+            out['networkPolicy'] = self.network_policy.dump()
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'multiadmin', 'pgbackrestTLS', 'placement', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresPasswordSecret', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -2576,16 +3250,38 @@ def v_ClusterSpec(data):
             obj.pgbackrest_tls = v_PgBackRestTLS(v13)
             if obj.pgbackrest_tls is None:
                 return None
-    v14 = data.get('placement', MISSING)
+    v14 = data.get('networkPolicy', MISSING)
     if v14 is MISSING:
         v14 = None
-        obj.placement = v14
+        obj.network_policy = v14
     else:
         if v14 is None:
+            obj.network_policy = None
+        else:
+            obj.network_policy = v_NetworkPolicySpec(v14)
+            if obj.network_policy is None:
+                return None
+    v15 = data.get('placement', MISSING)
+    if v15 is MISSING:
+        v15 = None
+        obj.placement = v15
+    else:
+        if v15 is None:
             obj.placement = None
         else:
-            obj.placement = v_Placement(v14)
+            obj.placement = v_Placement(v15)
             if obj.placement is None:
+                return None
+    v16 = data.get('monitoring', MISSING)
+    if v16 is MISSING:
+        v16 = None
+        obj.monitoring = v16
+    else:
+        if v16 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_MonitoringSpec(v16)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2671,7 +3367,7 @@ def v_MultigresCluster(data):
 
 
 class PoolSpec(Base):
-    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
+    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2685,10 +3381,12 @@ class PoolSpec(Base):
             out['multipooler'] = self.multipooler.dump()
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'multipooler', 'placement', 'postgres', 'replicas'])
+_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'replicas'])
 
 
 def v_PoolSpec(data):
@@ -2756,6 +3454,17 @@ def v_PoolSpec(data):
         else:
             obj.placement = v_Placement(v5)
             if obj.placement is None:
+                return None
+    v6 = data.get('monitoring', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.monitoring = v6
+    else:
+        if v6 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v6)
+            if obj.monitoring is None:
                 return None
     return obj
 
@@ -2894,7 +3603,7 @@ def v_MultigresDeploymentTemplate(data):
 
 
 class ResolvedPool(Base):
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -2912,10 +3621,12 @@ class ResolvedPool(Base):
             out['multipooler'] = self.multipooler.dump()
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
+        if self.monitoring is not None and (include is None or 'monitoring' in include):
+            out['monitoring'] = self.monitoring.dump()
         return out
 
 
-_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'multipooler', 'placement', 'postgres', 'replicas', 'type'])
+_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'replicas', 'type'])
 
 
 def v_ResolvedPool(data):
@@ -2986,11 +3697,22 @@ def v_ResolvedPool(data):
             obj.placement = v_Placement(v7)
             if obj.placement is None:
                 return None
+    v8 = data.get('monitoring', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.monitoring = v8
+    else:
+        if v8 is None:
+            obj.monitoring = None
+        else:
+            obj.monitoring = v_PoolMonitoring(v8)
+            if obj.monitoring is None:
+                return None
     return obj
 
 
 class RenderOptions(Base):
-    __slots__ = ('emit', 'include_crds', 'cluster_domain')
+    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'limits')
 
     def dump(self, include=None):
         out = {}
@@ -3000,10 +3722,12 @@ class RenderOptions(Base):
             out['includeCrds'] = self.include_crds
         if self.cluster_domain is not None and (include is None or 'cluster_domain' in include):
             out['clusterDomain'] = self.cluster_domain
+        if self.limits is not None and (include is None or 'limits' in include):
+            out['limits'] = {v2: v1 for v2, v1 in self.limits.items()}
         return out
 
 
-_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds'])
+_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits'])
 
 
 def v_RenderOptions(data):
@@ -3013,32 +3737,50 @@ def v_RenderOptions(data):
         if key not in _KEYS_RenderOptions:
             return None
     obj = RenderOptions.__new__(RenderOptions)
-    v1 = data.get('emit', MISSING)
-    if v1 is MISSING:
-        v1 = 'all'
-        obj.emit = v1
-    else:
-        if type(v1) is not str or v1 not in ('all', 'children', 'workloads'):
-            return None
-        obj.emit = v1
-    v2 = data.get('includeCrds', MISSING)
-    if v2 is MISSING:
-        v2 = False
-        obj.include_crds = v2
-    else:
-        if type(v2) is not bool:
-            return None
-        obj.include_crds = v2
-    v3 = data.get('clusterDomain', MISSING)
+    v3 = data.get('emit', MISSING)
     if v3 is MISSING:
-        v3 = 'cluster.local'
-        obj.cluster_domain = v3
+        v3 = 'all'
+        obj.emit = v3
     else:
-        if type(v3) is not str:
+        if type(v3) is not str or v3 not in ('all', 'children', 'workloads'):
             return None
-        if len(v3) < 1:
+        obj.emit = v3
+    v4 = data.get('includeCrds', MISSING)
+    if v4 is MISSING:
+        v4 = False
+        obj.include_crds = v4
+    else:
+        if type(v4) is not bool:
             return None
-        obj.cluster_domain = v3
+        obj.include_crds = v4
+    v5 = data.get('clusterDomain', MISSING)
+    if v5 is MISSING:
+        v5 = 'cluster.local'
+        obj.cluster_domain = v5
+    else:
+        if type(v5) is not str:
+            return None
+        if len(v5) < 1:
+            return None
+        obj.cluster_domain = v5
+    v6 = data.get('limits', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.limits = v6
+    else:
+        if v6 is None:
+            obj.limits = None
+        else:
+            if type(v6) is not dict:
+                return None
+            obj.limits = {}
+            for v7, v8 in v6.items():
+                if type(v7) is not str:
+                    return None
+                if type(v8) is not int:
+                    return None
+                v9 = v8
+                obj.limits[v7] = v9
     return obj
 
 
@@ -3107,6 +3849,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'placement': 'placement'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
