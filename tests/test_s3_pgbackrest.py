@@ -84,16 +84,23 @@ def _image_root() -> Path:
     return root
 
 
+def _grpc_flags(ports: list[int]) -> list[str]:
+    """Each server's gRPC port given outright: weed defaults it to the HTTP port + 10000, which a
+    free port above 55535 overflows. Telemetry off (it would try the internet)."""
+    names = ("master", "volume", "filer", "s3")
+    return [f"-{n}.port.grpc={p}" for n, p in zip(names, ports, strict=True)] + ["-master.telemetry=false"]
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a fixture
     weed = go_tool("seaweedfs", "weed")
     work = tmp_path_factory.mktemp("seaweedfs")
-    master, volume, filer, s3_port = _free_ports(4)
+    master, volume, filer, s3_port, *grpc = _free_ports(8)
     group = ProcessGroup(work / "logs")
     (work / "data").mkdir()
     group.start("weed", [weed, "server", f"-dir={work / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                          f"-master.port={master}", f"-volume.port={volume}", "-filer", f"-filer.port={filer}",
-                         "-s3", f"-s3.port={s3_port}"])
+                         "-s3", f"-s3.port={s3_port}", *_grpc_flags(grpc)])
     base = f"http://127.0.0.1:{s3_port}"
     # The server is ready when it creates the bucket (anonymous: no identities are configured).
     wait_for(lambda: _request("PUT", f"{base}/{BUCKET}") in (200, 409), 120, "SeaweedFS S3", alive=group)
