@@ -41,7 +41,7 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
                           cert_manager_issuer=resolved.cert_manager_issuer, placement=resolved.placement.cluster,
                           monitoring=resolved.monitoring,
-                          network_policy=resolved.network_policy)
+                          network_policy=resolved.network_policy, log_levels=resolved.log_levels)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
