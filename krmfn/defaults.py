@@ -131,6 +131,17 @@ PGBACKREST_CN = "pgbackrest"
 # multipooler passes these to pgBackRest for S3 repositories with use_env_credentials
 # (go/tools/s3/credentials.go); AWS_SESSION_TOKEN is optional.
 S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# The repository cipher key file (multipooler --pgbackrest-cipher-key-file): the Secret's key that
+# holds it when backup.encryption.key is not set, and where it is mounted.
+CIPHER_KEY = "cipher-keys.json"
+CIPHER_KEY_DIR = "/etc/multigres/pgbackrest-cipher"
+# Scheduled backups: the type when backup.schedule.type is not set, and the most full backups a
+# retention count can keep: upstream's pgbackrest.conf sets repo1-retention-full=7 and pgBackRest
+# expires by it after every backup (go/common/backup/constants.go).
+BACKUP_TYPE = "full"
+UPSTREAM_RETENTION_FULL = 7
+# The CronJob keeps this many finished Jobs of each outcome (a failed backup stays visible).
+BACKUP_JOB_HISTORY = 3
 # Native sidecars and startup probes: how long a server may take to start listening.
 STARTUP_PERIOD_SECONDS = 5
 STARTUP_FAILURES = 60

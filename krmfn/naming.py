@@ -36,7 +36,7 @@ GENERATED_FROM = f"{GROUP}/generated-from"
 
 # Longest name each kind may have. Services are DNS-1035 labels; a StatefulSet's pods carry a
 # `controller-revision-hash` label of `<name>-<10 chars>` that must stay within 63 characters.
-NAME_LIMITS = {"Service": 63, "StatefulSet": 52, "Job": 52, "Namespace": 63}
+NAME_LIMITS = {"Service": 63, "StatefulSet": 52, "Job": 52, "CronJob": 52, "Namespace": 63}
 DEFAULT_LIMIT = 253
 LABEL_VALUE_LIMIT = 63
 
@@ -213,6 +213,11 @@ def gateway_pdb(multicell: str) -> str:
 def registration_configmap(cluster: str, digest: str) -> str:
     """The ConfigMap holding the records and the script of one registration Job (same digest)."""
     return object_name("ConfigMap", registration_name(cluster), digest[:8])
+
+
+def backup_schedule(cluster: str, database: str) -> str:
+    """The CronJob that takes a database's scheduled backups."""
+    return object_name("CronJob", cluster, database, "backup")
 
 
 def backup_claim(shard: str) -> str:

@@ -66,7 +66,7 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["sed", "unshare"], BASE),
     "postgres": "postgresql-15",  # the exporter's smoke test (tests/test_monitoring_smoke.py)
     **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "multiadmin", "prometheus", "promtool",
-                     "postgres_exporter", "kube-network-policies"], BUILT),
+                     "postgres_exporter", "kube-network-policies", "weed"], BUILT),
     **dict.fromkeys(["go", "kpt"], PREREQUISITE),
 }
 # Files, not programs on PATH: the CNI plugins the node's conflist names (tests/knode/config.py).

@@ -3,15 +3,16 @@
 Each child builder takes one child of its kind and the ClusterContext (context.py) and nothing
 else; multiadmin, topology registration and the pgBackRest Certificate hang off the cluster and
 take the context alone. Output order is fixed: global topo, registration, multiadmin, the
-Certificate, then every other child in resolve order; NetworkPolicies come with what they
-protect (the cluster's own ones, for multiadmin, gateways, multiorch and the registration Job,
-right after the global topo) (docs/design.md, "Stages").
+Certificate, the scheduled-backup CronJobs, then every other child in resolve order; NetworkPolicies
+come with what they protect (the cluster's own ones, for multiadmin, gateways, multiorch and the
+registration Job, right after the global topo) (docs/design.md, "Stages").
 """
 
 from __future__ import annotations
 
 from .. import defaults, naming
 from .admin import build_multiadmin
+from .backup import build_backup_schedules
 from .cell import build_multicell
 from .certificate import build_certificate
 from .context import ClusterContext
@@ -87,6 +88,7 @@ def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     objects += build_registration(ctx)
     objects += build_multiadmin(ctx)
     objects += build_certificate(ctx)
+    objects += build_backup_schedules(ctx)
     for child in resolved.children:
         if child is not topo:
             objects += build_child(child, ctx)
