@@ -268,6 +268,18 @@ class PgBackRestTLS(Model):
     cert_manager: CertManager | None = None
 
 
+class GatewayTLS(Model):
+    """TLS on the gateways' PostgreSQL port (multigateway --pg-tls-cert-file/--pg-tls-key-file,
+    --pg-require-ssl in upstream's go/services/multigateway/init.go). Setting the block turns it on.
+
+    The Secret (kubernetes.io/tls: tls.crt, tls.key, and ca.crt for the clients) is the user's, or
+    cert-manager's when certManager names an issuer; `required` refuses plaintext sessions."""
+
+    secret_name: ObjectName | None = None
+    cert_manager: CertManager | None = None
+    required: bool | None = None
+
+
 class ClusterSpec(Model):
     images: Images | None = None
     image_pull_policy: PullPolicy | None = None
@@ -279,6 +291,7 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    gateway_tls: GatewayTLS | None = Field(default=None, alias="gatewayTLS")
     postgres_config: PostgresConfig | None = None
     log_levels: LogLevels | None = None
     network_policy: NetworkPolicySpec | None = None
