@@ -318,6 +318,17 @@ def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
     return out
 
 
+def check_gateway_tls(cluster: MultigresCluster) -> list[Result]:
+    """extraDNSNames only reach the Certificate the render writes: without certManager they would
+    be silently ignored."""
+    tls = cluster.spec.gateway_tls
+    if tls is None or tls.extra_dns_names is None or tls.cert_manager is not None:
+        return []
+    return [error("extraDNSNames go into the rendered cert-manager Certificate, and there is none without "
+                  "certManager; set certManager.issuerRef, or put the names in your own certificate and drop "
+                  "extraDNSNames.", "spec.gatewayTLS.extraDNSNames")]
+
+
 def _expression_problems(selector: Any, path: str) -> list[Result]:
     out = []
     for i, expr in enumerate((selector.match_expressions if selector else None) or []):
@@ -623,6 +634,7 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_cluster_name,
     check_namespace,
     check_certificate_namespace,
+    check_gateway_tls,
     check_network_policy,
     check_image_references,
     check_secret_names,

@@ -115,3 +115,21 @@ def test_unknown_field_and_bad_secret_name_are_refused() -> None:
     assert any(r.severity == "error" and "gatewayTLS" in (r.path or "") for r in results)
     _, results = _render({"secretName": "Not_A_Name"})
     assert any(r.severity == "error" and r.path == "spec.gatewayTLS.secretName" for r in results)
+
+
+def test_extra_dns_names_join_the_certificate_once() -> None:
+    objs, _ = _render({"certManager": ISSUER, "extraDNSNames": ["db.example.com", "*.lb.example.com",
+                                                               "db.example.com", "minimal-zone1-gateway"]})
+    (cert,) = [o for o in objs if o["kind"] == "Certificate"]
+    assert cert["spec"]["dnsNames"][4:] == ["db.example.com", "*.lb.example.com"]
+    assert len(cert["spec"]["dnsNames"]) == len(set(cert["spec"]["dnsNames"]))
+
+
+def test_extra_dns_names_without_cert_manager_or_malformed_are_refused() -> None:
+    _, results = _render({"extraDNSNames": ["db.example.com"]})
+    (err,) = [r for r in results if r.path == "spec.gatewayTLS.extraDNSNames"]
+    assert err.severity == "error" and "certManager" in err.message
+    for bad in (["DB.example.com"], ["a..b"], ["x.*.example.com"], []):
+        _, results = _render({"certManager": ISSUER, "extraDNSNames": bad})
+        assert any(r.severity == "error" and (r.path or "").startswith("spec.gatewayTLS.extraDNSNames")
+                   for r in results), (bad, [(r.path, r.message) for r in results])

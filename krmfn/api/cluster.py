@@ -24,6 +24,9 @@ from .network import NetworkPolicySpec
 
 # A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+# A certificate's DNS name: lower-case labels, optionally a leading wildcard label.
+DNSName = Annotated[str, Field(min_length=1, max_length=253,
+                               pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
 
 PoolType = Literal["replica", "readOnly"]
 DurabilityPolicy = Literal["AT_LEAST_2", "MULTI_CELL_AT_LEAST_2"]
@@ -278,6 +281,9 @@ class GatewayTLS(Model):
     secret_name: ObjectName | None = None
     cert_manager: CertManager | None = None
     required: bool | None = None
+    # More names for the rendered Certificate (a LoadBalancer's DNS name, say); needs certManager.
+    extra_dns_names: Annotated[list[DNSName], Field(min_length=1, max_length=100)] | None = Field(
+        default=None, alias="extraDNSNames")
 
 
 class ClusterSpec(Model):

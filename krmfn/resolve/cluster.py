@@ -34,7 +34,8 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "gateway_tls", "gateway_issuer", "placement", "monitoring", "network_policy",
+                 "cert_manager_issuer", "gateway_tls", "gateway_issuer", "gateway_extra_names",
+                 "placement", "monitoring", "network_policy",
                  "postgres_config", "log_levels",
                  "results")
 
@@ -55,6 +56,7 @@ class Resolved:
         self.cert_manager_issuer: dict[str, Any] | None = None
         self.gateway_tls: ct.GatewayTLSRef | None = None  # None: the gateways speak plain text
         self.gateway_issuer: dict[str, Any] | None = None  # cert-manager writes the gateways' Secret
+        self.gateway_extra_names: list[str] = []  # spec.gatewayTLS.extraDNSNames
         # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
         self.network_policy: dict[str, Any] | None = {}
         self.placement = Levels()
@@ -257,6 +259,7 @@ def _gateway_tls(cluster: MultigresCluster, name: str, out: Resolved) -> None:
                                        required=tls.required is True)
     if tls.cert_manager is not None:
         out.gateway_issuer = tls.cert_manager.issuer_ref.dump()
+        out.gateway_extra_names = list(tls.extra_dns_names or [])
 
 
 def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> None:

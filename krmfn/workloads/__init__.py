@@ -45,10 +45,10 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           network_policy=resolved.network_policy, log_levels=resolved.log_levels)
 
 
-def _gateway_issuer(resolved: Resolved) -> tuple[str, dict[str, Any]] | None:
+def _gateway_issuer(resolved: Resolved) -> tuple[str, dict[str, Any], tuple[str, ...]] | None:
     if resolved.gateway_tls is None or resolved.gateway_issuer is None:
         return None
-    return resolved.gateway_tls.secret_name, resolved.gateway_issuer
+    return resolved.gateway_tls.secret_name, resolved.gateway_issuer, tuple(resolved.gateway_extra_names)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:

@@ -55,10 +55,11 @@ def build_gateway_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
     before this runs (checks.check_certificate_namespace)."""
     if ctx.gateway_issuer is None or not ctx.namespace:
         return []
-    secret, issuer = ctx.gateway_issuer
+    secret, issuer, extra = ctx.gateway_issuer
+    names = gateway_dns_names(ctx, ctx.namespace)
     spec = {
         "secretName": secret,
-        "dnsNames": gateway_dns_names(ctx, ctx.namespace),
+        "dnsNames": names + [n for n in dict.fromkeys(extra) if n not in names],
         "usages": ["digital signature", "key encipherment", "server auth"],
         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         "issuerRef": _issuer_ref(issuer),

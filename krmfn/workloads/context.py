@@ -42,8 +42,8 @@ class ClusterContext:
     databases: tuple[DatabaseFacts, ...]
     pgbackrest_tls_secret: str
     cert_manager_issuer: dict[str, Any] | None
-    # (secret name, issuerRef) of the gateways' Certificate; None: no Certificate for them
-    gateway_issuer: tuple[str, dict[str, Any]] | None
+    # (secret name, issuerRef, extra DNS names) of the gateways' Certificate; None: no Certificate
+    gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None
     placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
     monitoring: MonitoringFacts | None
     network_policy: dict[str, Any] | None  # spec.networkPolicy as dumped; None: render no policies
@@ -54,7 +54,7 @@ class ClusterContext:
                  multiadmin: ComponentSpec | None = None, cells: tuple[CellRegistration, ...] = (),
                  databases: tuple[DatabaseFacts, ...] = (), pgbackrest_tls_secret: str = "",
                  cert_manager_issuer: dict[str, Any] | None = None,
-                 gateway_issuer: tuple[str, dict[str, Any]] | None = None,
+                 gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None = None,
                  placement: dict[str, Any] | None = None,
                  monitoring: MonitoringFacts | None = None,
                  network_policy: dict[str, Any] | None = None,
