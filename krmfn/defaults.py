@@ -128,6 +128,10 @@ PGBACKREST_CERT_FILES = {"ca.crt": "ca.crt", "tls.crt": "pgbackrest.crt", "tls.k
 # The pgBackRest TLS server accepts client certificates whose CN is `pgbackrest`
 # (config/pgbackrest/pgbackrest_server_template.conf: tls-server-auth=pgbackrest=*).
 PGBACKREST_CN = "pgbackrest"
+# multigateway loads --pg-tls-cert-file and --pg-tls-key-file once, at start
+# (go/services/multigateway/init.go, buildPGTLSConfig); the Secret's keys are mounted under their own names.
+GATEWAY_CERT_DIR = "/etc/multigres/gateway-tls"
+GATEWAY_CERT_KEYS = ("tls.crt", "tls.key")
 # multipooler passes these to pgBackRest for S3 repositories with use_env_credentials
 # (go/tools/s3/credentials.go); AWS_SESSION_TOKEN is optional.
 S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
