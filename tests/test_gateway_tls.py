@@ -129,7 +129,7 @@ def test_extra_dns_names_without_cert_manager_or_malformed_are_refused() -> None
     _, results = _render({"extraDNSNames": ["db.example.com"]})
     (err,) = [r for r in results if r.path == "spec.gatewayTLS.extraDNSNames"]
     assert err.severity == "error" and "certManager" in err.message
-    for bad in (["DB.example.com"], ["a..b"], ["x.*.example.com"], []):
+    for bad in (["DB.example.com"], ["a..b"], ["x.*.example.com"]):
         _, results = _render({"certManager": ISSUER, "extraDNSNames": bad})
         assert any(r.severity == "error" and (r.path or "").startswith("spec.gatewayTLS.extraDNSNames")
                    for r in results), (bad, [(r.path, r.message) for r in results])

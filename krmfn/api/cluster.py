@@ -282,8 +282,9 @@ class GatewayTLS(Model):
     cert_manager: CertManager | None = None
     required: bool | None = None
     # More names for the rendered Certificate (a LoadBalancer's DNS name, say); needs certManager.
-    extra_dns_names: Annotated[list[DNSName], Field(min_length=1, max_length=100)] | None = Field(
-        default=None, alias="extraDNSNames")
+    # No length bounds on the list: the generated validator keeps pydantic off the valid-input path
+    # only for unconstrained lists; the output limits bound what a long list costs.
+    extra_dns_names: list[DNSName] | None = Field(default=None, alias="extraDNSNames")
 
 
 class ClusterSpec(Model):

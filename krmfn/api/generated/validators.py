@@ -2535,8 +2535,94 @@ def v_PgBackRestTLS(data):
     return obj
 
 
-def v_GatewayTLS(data):  # constraints on a list: pydantic validates it
-    return None
+class GatewayTLS(Base):
+    __slots__ = ('secret_name', 'cert_manager', 'required', 'extra_dns_names')
+
+    def dump(self, include=None):
+        out = {}
+        if self.secret_name is not None and (include is None or 'secret_name' in include):
+            out['secretName'] = self.secret_name
+        if self.cert_manager is not None and (include is None or 'cert_manager' in include):
+            out['certManager'] = self.cert_manager.dump()
+        if self.required is not None and (include is None or 'required' in include):
+            out['required'] = self.required
+        if self.extra_dns_names is not None and (include is None or 'extra_dns_names' in include):
+            out['extraDNSNames'] = [v1 for v1 in self.extra_dns_names]
+        return out
+
+
+_KEYS_GatewayTLS = frozenset(['certManager', 'extraDNSNames', 'required', 'secretName'])
+
+
+def v_GatewayTLS(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_GatewayTLS:
+            return None
+    obj = GatewayTLS.__new__(GatewayTLS)
+    v2 = data.get('secretName', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.secret_name = v2
+    else:
+        if v2 is None:
+            obj.secret_name = None
+        else:
+            if type(v2) is not str:
+                return None
+            if len(v2) < 1:
+                return None
+            if len(v2) > 253:
+                return None
+            if _re.search('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', v2) is None:
+                return None
+            obj.secret_name = v2
+    v3 = data.get('certManager', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.cert_manager = v3
+    else:
+        if v3 is None:
+            obj.cert_manager = None
+        else:
+            obj.cert_manager = v_CertManager(v3)
+            if obj.cert_manager is None:
+                return None
+    v4 = data.get('required', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.required = v4
+    else:
+        if v4 is None:
+            obj.required = None
+        else:
+            if type(v4) is not bool:
+                return None
+            obj.required = v4
+    v5 = data.get('extraDNSNames', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.extra_dns_names = v5
+    else:
+        if v5 is None:
+            obj.extra_dns_names = None
+        else:
+            if type(v5) is not list:
+                return None
+            obj.extra_dns_names = []
+            for v6 in v5:
+                if type(v6) is not str:
+                    return None
+                if len(v6) < 1:
+                    return None
+                if len(v6) > 253:
+                    return None
+                if _re.search('^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', v6) is None:
+                    return None
+                v7 = v6
+                obj.extra_dns_names.append(v7)
+    return obj
 
 
 class LogLevels(Base):
