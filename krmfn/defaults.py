@@ -119,6 +119,14 @@ MULTIORCH_TIMING = {
     "leader-failover-grace-period-base": "2s",
     "leader-failover-grace-period-max-jitter": "2s",
 }
+# PostgreSQL settings the render sets unless postgresConfig says otherwise (postgres_config.py).
+# wal_receiver_status_interval: multiorch counts a standby as still streaming from the primary (and
+# so as proof the primary is alive, which holds off a failover) until its WAL receiver's last
+# message is 3 x this interval old (upstream go/services/multiorch/recovery/analysis/generator.go,
+# leader_needs_replacement_analyzer.go). PostgreSQL's 10 s made a cut-off zone's primary count as
+# alive for 30 s; 2 s makes it 6 s, under multiorch's own 15 s leader-liveness window. The cost is
+# one small status message per standby every 2 s. Reloadable (sighup): changing it rolls nothing.
+POSTGRES_SETTINGS = {"wal_receiver_status_interval": "2s"}
 PG_HBA_MOUNT = "/etc/multigres/pg-hba"
 PG_HBA_FILE = "pg_hba_template.conf"
 # pgctld reads ca.crt, pgbackrest.crt and pgbackrest.key from --pgbackrest-cert-dir
