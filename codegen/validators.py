@@ -48,6 +48,10 @@ class Unsupported(Exception):
     pass
 
 
+# Scalar unions (a postgresConfig value) are checked by exact type, as strict pydantic does.
+_SCALARS = {str, int, float, bool}
+
+
 class _Gen:
     def __init__(self) -> None:
         self.models: list[type[BaseModel]] = []
@@ -104,6 +108,11 @@ class _Gen:
                     raise Unsupported(f"before-validator {before.__name__}")
                 return [f"{pad}if not quantity({src}):", f"{pad}    return None", f"{pad}{dst} = {src}"]
             return self.check(inner, constraints + extra, src, dst, pad)
+        if origin in (typing.Union, types.UnionType) and set(typing.get_args(ann)) <= _SCALARS:
+            if constraints:
+                raise Unsupported(f"constraints on {ann}")
+            names = ", ".join(sorted(a.__name__ for a in typing.get_args(ann)))
+            return [f"{pad}if type({src}) not in ({names}):", f"{pad}    return None", f"{pad}{dst} = {src}"]
         if origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(ann) if a is not type(None)]
             if len(args) != 1 or len(typing.get_args(ann)) != 2:
@@ -178,6 +187,8 @@ class _Gen:
         origin = typing.get_origin(ann)
         if origin is typing.Annotated:
             return self.dump_expr(typing.get_args(ann)[0], src)
+        if origin in (typing.Union, types.UnionType) and set(typing.get_args(ann)) <= _SCALARS:
+            return src
         if origin in (typing.Union, types.UnionType):
             (arg,) = [a for a in typing.get_args(ann) if a is not type(None)]
             return self.dump_expr(arg, src)

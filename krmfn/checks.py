@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from . import checks_placement, defaults, limits, naming
+from . import checks_placement, defaults, limits, naming, postgres_settings
 from .api.validator import alias, cell_topo
 from .quantity import QuantityError, parse_quantity
 from .results import ResourceRef, Result, error, info, warning
@@ -726,8 +726,19 @@ def check_service_ids(child: Child) -> list[Result]:
     return out
 
 
+def check_postgres_config(child: Child) -> list[Result]:
+    """postgresConfig after cluster, template and pool were merged: Multigres' own settings and names
+    postgres would not start with are refused (postgres_settings.py). Checked once per table group."""
+    if child.kind != "MultiTableGroup":
+        return []
+    return [r for i, pool in enumerate(child.spec.shard_template.pools)
+            for r in postgres_settings.problems(pool.postgres_config,
+                                                f"spec.shardTemplate.pools[{i}].postgresConfig")]
+
+
 CHILD_CHECKS: list[ChildCheck] = [check_requests_within_limits, check_durability, check_mvp_limits,
-                                  check_replica_bounds, check_service_ids, checks_placement.check_shard_budget]
+                                  check_replica_bounds, check_service_ids, checks_placement.check_shard_budget,
+                                  check_postgres_config]
 
 
 def check_unused_templates(names: list[str], used: set[str]) -> list[tuple[str, Result]]:

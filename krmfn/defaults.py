@@ -74,6 +74,14 @@ ETCDCTL_BIN = "/usr/local/bin/etcdctl"
 # Explicit ids: the etcd image's default user is root; the multigres image's is 65532; the pgctld
 # image runs postgres as `postgres` (999), and the pooler pod's containers share its data volume.
 NONROOT_UID = 65532
+# The function's own image runs the status reporter; its tag is `v` + krmfn.__version__.
+FUNCTION_IMAGE_REPOSITORY = "ghcr.io/multigres/multigres-krmfn"
+FUNCTION_IMAGE_UID = 65534  # the Dockerfile's USER
+# A watch loop that sleeps between events: about 30 MiB resident, next to no CPU.
+STATUS_REPORTER_RESOURCES = {"requests": {"cpu": "5m", "memory": "48Mi"}, "limits": {"memory": "96Mi"}}
+# Who may write a generated child's spec when readOnlyChildren is on: Argo CD's application
+# controller as its install manifests name it (namespace argocd). Others are listed in specWriters.
+SPEC_WRITERS = ("system:serviceaccount:argocd:argocd-application-controller",)
 POSTGRES_UID = 999
 POOLER_DIR = "/data"
 PGDATA = "/data/pg_data"

@@ -143,6 +143,16 @@ def pool_name(shard: str, pool_type: str, cell: str) -> str:
     return object_name("StatefulSet", shard, pool_type, cell)
 
 
+def status_reporter_name(cluster: str) -> str:
+    """The status reporter's Deployment, ServiceAccount, Role and RoleBinding."""
+    return object_name("Deployment", cluster, "status-reporter")
+
+
+def read_only_policy_name(namespace: str | None, cluster: str) -> str:
+    """The ValidatingAdmissionPolicy and its binding: cluster-scoped, so the namespace is in the name."""
+    return object_name("ValidatingAdmissionPolicy", "multigres", namespace or "", cluster, "read-only-children")
+
+
 def network_policy(*parts: str) -> str:
     """A NetworkPolicy: named after the workload it protects (a different kind, so no clash)."""
     return object_name("NetworkPolicy", *parts)

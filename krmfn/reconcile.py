@@ -27,6 +27,7 @@ GENERATED_KINDS = frozenset({
     "PodDisruptionBudget", "Job", "CronJob", "CustomResourceDefinition", "ConfigMap", "PersistentVolumeClaim",
     "Certificate", "PodMonitor", "PrometheusRule",
     "NetworkPolicy",
+    "ServiceAccount", "Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
 })
 
 

@@ -42,6 +42,8 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["grep"], BASE),
     **dict.fromkeys(["tar", "gzip"], BASE),
     **dict.fromkeys(["umount", "mount"], BASE),  # the node's teardown; kubelet's volume mounts
+    "nsenter": BASE,  # util-linux: the three-node cluster starts each node's programs in its netns
+    "sysctl": "procps",  # a node's forwarding and bridge netfilter, inside its netns
     "python3": "python3",
     "make": "make",
     "git": "git",

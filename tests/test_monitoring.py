@@ -167,7 +167,8 @@ def test_template_shard_pool_carries_the_override() -> None:
 def test_annotations_without_pod_monitors() -> None:
     objs = render(with_monitoring(podMonitors=False))
     assert not [o for o in objs if o["kind"] == "PodMonitor"]
-    annotated = {t["metadata"]["labels"]["app.kubernetes.io/component"]: t["metadata"]["annotations"]
+    annotated = {t["metadata"]["labels"]["app.kubernetes.io/component"]:
+                 {k: v for k, v in t["metadata"]["annotations"].items() if k.startswith("prometheus.io/")}
                  for t in pods(objs) if "prometheus.io/scrape" in t["metadata"].get("annotations", {})}
     assert annotated == {
         "etcd": {"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics", "prometheus.io/port": "2381"},

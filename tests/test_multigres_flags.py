@@ -318,7 +318,8 @@ def _is_registration_script(case: Case) -> bool:
 
     args = case.container.get("args") or []
     return case.container.get("command") == ["/bin/bash"] and bool(args) and (
-        args[0].startswith(defaults.REGISTRATION_MOUNT + "/") or args[:2] == ["-c", WAIT_FOR_CELL])
+        args[0].startswith(defaults.REGISTRATION_MOUNT + "/") or args[:2] == ["-c", WAIT_FOR_CELL]
+        or args[2:3] == ["reloader"])  # postgres_config.py's reloader: bash and psql, no Multigres binary
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c.binary() and _is_multigres_image(c)

@@ -22,6 +22,8 @@ from apiserver import _free_ports
 from helpers import REQUIRE_TOOLS, ROOT, go_tool
 from processes import ProcessGroup, wait_for
 
+pytestmark = pytest.mark.e2e  # a real S3 server and the image root's pgBackRest: the e2e run
+
 MARKER = "krmfn-plaintext-0f3a9c"
 BUCKET = "backups"
 POSTGRES_UID = 999

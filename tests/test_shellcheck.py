@@ -10,10 +10,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import fixtures
 import pytest
 from helpers import ROOT, require_tool
 
-from krmfn.workloads import registration
+from krmfn.workloads import handover, postgres_config, registration
 
 
 def _lint_list() -> set[Path]:
@@ -49,7 +50,13 @@ def test_rendered_scripts_are_shellcheck_clean(tmp_path: Path):
     register.write_text(registration.script(["/multigres/global/cells/zone1/Cell", "/a key with 'quotes'"]))
     wait = tmp_path / "wait-for-cell.sh"
     wait.write_text("#!/bin/bash\n" + registration.WAIT_FOR_CELL)
-    proc = subprocess.run([shellcheck, str(register), str(wait)], capture_output=True, text=True)
+    pool = postgres_config.reloader_container("img", fixtures.shard().spec.pools[0], {}, "/p", [])
+    reloader = tmp_path / "reloader.sh"
+    reloader.write_text("#!/bin/bash\n" + pool["args"][1])
+    hook = tmp_path / "handover.sh"
+    hook.write_text("#!/bin/bash\n" + handover.pre_stop_command("admin:15000", "db/tg/0-inf", "svc", 40)[2])
+    proc = subprocess.run([shellcheck, str(register), str(wait), str(reloader), str(hook)], capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout
 
 

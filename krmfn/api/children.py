@@ -25,6 +25,7 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .day2 import PostgresConfig
 from .monitoring import PoolMonitoring
 
 
@@ -111,6 +112,7 @@ class ResolvedPool(Model):
     data_volume_claim_template: VolumeClaimTemplate
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
     placement: Placement | None = None
     monitoring: PoolMonitoring | None = None
 

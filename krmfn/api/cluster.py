@@ -18,6 +18,7 @@ from .common import (
     ResourceRequirements,
     VolumeClaimTemplate,
 )
+from .day2 import LogLevels, PostgresConfig
 from .monitoring import MonitoringSpec, PoolMonitoring
 from .network import NetworkPolicySpec
 
@@ -120,7 +121,7 @@ class Partitioning(Model):
 _POOL_XOR: JsonDict = {
     "rule": "!has(self.multigresDeploymentTemplate) || !(has(self.replicas) || "
             "has(self.dataVolumeClaimTemplate) || has(self.postgres) || has(self.multipooler) || "
-            "has(self.placement) || has(self.monitoring))",
+            "has(self.placement) || has(self.monitoring) || has(self.postgresConfig))",
     "message": "a pool takes either multigresDeploymentTemplate (plus overrides) or inline fields",
 }
 
@@ -138,6 +139,7 @@ class PoolRef(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
     placement: Placement | None = None
     monitoring: PoolMonitoring | None = None
 
@@ -277,6 +279,8 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    postgres_config: PostgresConfig | None = None
+    log_levels: LogLevels | None = None
     network_policy: NetworkPolicySpec | None = None
     placement: Placement | None = None
     monitoring: MonitoringSpec | None = None

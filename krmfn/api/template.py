@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .common import ComponentSpec, ContainerSpec, FreeForm, Model, Placement, VolumeClaimTemplate
+from .day2 import PostgresConfig
 from .monitoring import PoolMonitoring
 
 
@@ -17,6 +18,7 @@ class PoolSpec(Model):
     data_volume_claim_template: VolumeClaimTemplate | None = None
     postgres: ContainerSpec | None = None
     multipooler: ContainerSpec | None = None
+    postgres_config: PostgresConfig | None = None
     placement: Placement | None = None
     monitoring: PoolMonitoring | None = None
 

@@ -35,6 +35,7 @@ class Resolved:
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
                  "cert_manager_issuer", "placement", "monitoring", "network_policy",
+                 "postgres_config", "log_levels",
                  "results")
 
     def __init__(self, name: str, namespace: str | None) -> None:
@@ -56,6 +57,8 @@ class Resolved:
         self.network_policy: dict[str, Any] | None = {}
         self.placement = Levels()
         self.monitoring: MonitoringFacts | None = None
+        self.postgres_config: dict[str, Any] | None = None  # the cluster level, under templates and pools
+        self.log_levels: dict[str, str] = {}  # component -> upstream --log-level
         self.results: list[Result] = []
 
     def global_topo_server(self) -> ct.TopoServer | None:
@@ -120,11 +123,15 @@ def _component_layers(ref: ComponentRef | None, section: str, index: TemplateInd
 
 
 _INLINE_POOL_FIELDS = ("replicas", "data_volume_claim_template", "postgres", "multipooler", "placement",
-                       "monitoring")
+                       "monitoring", "postgres_config")
 
 
-def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.ResolvedPool | None, list[Result]]:
-    """A pool's resolved fields in the design's order: type, cell, replicas, volume, containers."""
+def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str,
+                 postgres_config: dict[str, Any] | None = None) -> tuple[ct.ResolvedPool | None, list[Result]]:
+    """A pool's resolved fields in the design's order: type, cell, replicas, volume, containers.
+
+    The cluster's postgresConfig is the layer under the template's and the pool's (maps merge)."""
+    base = {**defaults.POOL, "postgresConfig": dict(postgres_config)} if postgres_config else defaults.POOL
     inline_set = [f for f in _INLINE_POOL_FIELDS if getattr(pool, f) is not None]
     if pool.multigres_deployment_template and inline_set:
         return None, [error("pool sets multigresDeploymentTemplate and inline fields "
@@ -134,15 +141,15 @@ def resolve_pool(pool: PoolRef, index: TemplateIndex, path: str) -> tuple[ct.Res
         return None, [error("overrides need a multigresDeploymentTemplate to apply to; set one, or "
                             "write the values as inline pool fields.", f"{path}.overrides")]
     if pool.multigres_deployment_template:
-        base, problems = lookup(index, pool.multigres_deployment_template, "shardPool",
-                                f"{path}.multigresDeploymentTemplate")
-        if base is None:
+        template, problems = lookup(index, pool.multigres_deployment_template, "shardPool",
+                                    f"{path}.multigresDeploymentTemplate")
+        if template is None:
             return None, problems
-        spec, problems = resolve_layers(defaults.POOL, base, pool.overrides, "PoolSpec", f"{path}.overrides")
+        spec, problems = resolve_layers(base, template, pool.overrides, "PoolSpec", f"{path}.overrides")
     else:
         inline = pool.model_dump(by_alias=True, exclude_none=True, mode="json",
                                  include=set(_INLINE_POOL_FIELDS))
-        spec, problems = resolve_layers(defaults.POOL, inline, None, "PoolSpec", path)
+        spec, problems = resolve_layers(base, inline, None, "PoolSpec", path)
     if spec is None:
         return None, problems
     for container, requests in defaults.POOL_REQUESTS.items():
@@ -304,7 +311,7 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBac
 def _table_group_pools(tg: TableGroup, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
     pools = []
     for p, pool in enumerate((tg.shard_template.pools if tg.shard_template else None) or []):
-        resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]")
+        resolved, problems = resolve_pool(pool, index, f"{tpath}.shardTemplate.pools[{p}]", out.postgres_config)
         out.results.extend(problems)
         if resolved is not None:
             resolved.placement = out.placement.for_cell(pool.cell, resolved.placement,
@@ -393,6 +400,8 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.network_policy = None if policy.get("enabled") is False else policy
     out.placement = Levels(cluster)
     out.monitoring = resolve_monitoring(cluster.spec.monitoring)
+    out.postgres_config = cluster.spec.postgres_config
+    out.log_levels = cluster.spec.log_levels.dump() if cluster.spec.log_levels else {}
     _global_topo(cluster, name, out.namespace, out)
     _cells(cluster, index, out)
     out.multiadmin, problems = resolve_component(cluster.spec.multiadmin, "multiadmin", index, "spec.multiadmin")

@@ -41,7 +41,7 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
                           cert_manager_issuer=resolved.cert_manager_issuer, placement=resolved.placement.cluster,
                           monitoring=resolved.monitoring,
-                          network_policy=resolved.network_policy)
+                          network_policy=resolved.network_policy, log_levels=resolved.log_levels)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
@@ -63,6 +63,20 @@ def pool_map(children: list[Child]) -> dict[str, ResolvedPool]:
             for pool in child.spec.pools:
                 out[naming.pool_name(child.metadata["name"], pool.type, pool.cell)] = pool
     return out
+
+
+def build_extras(resolved: Resolved, cluster_domain: str, reporter_image: str | None,
+                 spec_writers: list[str] | None) -> list[dict[str, Any]]:
+    """The cluster-level objects the options add: the status reporter (when given its image) and
+    the read-only policy of the children (when given who may write their spec)."""
+    from .readonly import build_read_only_policy
+    from .reporter import build_status_reporter
+
+    ctx = cluster_context(resolved, cluster_domain)
+    out = build_status_reporter(ctx, reporter_image) if reporter_image else []
+    if spec_writers is not None:
+        out += build_read_only_policy(ctx, spec_writers)
+    return [_own_metadata(obj) for obj in out]
 
 
 def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:

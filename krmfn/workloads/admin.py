@@ -6,7 +6,7 @@ multiadmin hangs off the root in the design, so it is built from the cluster con
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import objects
+from . import log_levels, objects
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def build_multiadmin(ctx: ClusterContext) -> list[dict[str, Any]]:
         return []
     name = naming.multiadmin_name(ctx.name)
     labels = naming.labels(ctx.name, "multiadmin")
-    args = [*objects.server_flags("multiadmin"),
+    args = [*objects.server_flags("multiadmin"), *log_levels.flags(ctx, "multiadmin"),
             *objects.topo_flags(ctx.global_topo, ctx.namespace, ctx), "--service-map=grpc-multiadmin"]
     admin, tmp = objects.server_container("multiadmin", ctx.images.multiadmin, args, ctx.pull, spec.resources)
     wave = objects.WAVES["server"]

@@ -7,7 +7,7 @@ Gateways take only the global topo flags: they find their cell's topo through th
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import objects, registration
+from . import log_levels, objects, registration
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ def build_multicell(child: MultiCell, ctx: ClusterContext) -> list[dict[str, Any
     pull = objects.pull_of(spec)
     p = defaults.PORTS["multigateway"]
     args = [
-        *objects.server_flags("multigateway"), f"--pg-port={p['postgres']}", f"--cell={spec.name}",
+        *objects.server_flags("multigateway"), *log_levels.flags(ctx, "multigateway"),
+        f"--pg-port={p['postgres']}", f"--cell={spec.name}",
         *objects.topo_flags(spec.global_topo_server, namespace, ctx), *objects.DEPLOYMENT_IDENTITY,
     ]
     gateway, tmp = objects.server_container("multigateway", spec.images.multigateway, args, pull,

@@ -27,7 +27,7 @@ class ClusterContext:
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
                  "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
-                 "placement", "monitoring", "network_policy")
+                 "placement", "monitoring", "network_policy", "log_levels")
 
     name: str
     namespace: str | None
@@ -45,6 +45,7 @@ class ClusterContext:
     placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
     monitoring: MonitoringFacts | None
     network_policy: dict[str, Any] | None  # spec.networkPolicy as dumped; None: render no policies
+    log_levels: dict[str, str]
 
     def __init__(self, *, name: str, namespace: str | None, cluster_domain: str, images: ResolvedImages,
                  pull: dict[str, Any], global_topo: GlobalTopoRef, topo_image: str,
@@ -53,7 +54,8 @@ class ClusterContext:
                  cert_manager_issuer: dict[str, Any] | None = None,
                  placement: dict[str, Any] | None = None,
                  monitoring: MonitoringFacts | None = None,
-                 network_policy: dict[str, Any] | None = None) -> None:
+                 network_policy: dict[str, Any] | None = None,
+                 log_levels: dict[str, str] | None = None) -> None:
         meta: dict[str, Any] = {"name": name}
         if namespace:
             meta["namespace"] = namespace
@@ -64,7 +66,8 @@ class ClusterContext:
                   "topo_image": topo_image, "cells": cells, "databases": databases,
                   "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer,
                   "placement": placement, "monitoring": monitoring,
-                  "network_policy": network_policy}
+                  "network_policy": network_policy,
+                  "log_levels": dict(log_levels or {})}
         for key, value in values.items():
             _set(self, key, value)
 

@@ -12,7 +12,7 @@ sources.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import backup, disruption, objects
+from . import backup, disruption, handover, log_levels, objects, postgres_config
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 SOCKET = f"{defaults.POOLER_DIR}/pg_sockets/.s.PGSQL.{defaults.PORTS['pgctld']['postgres']}"
 PASSWORD_FILE = f"{defaults.PASSWORD_MOUNT}/{defaults.PASSWORD_KEY}"
 PG_HBA_TEMPLATE = f"{defaults.PG_HBA_MOUNT}/{defaults.PG_HBA_FILE}"
+# The shard's ConfigMap: the pg_hba template and each pool's PostgreSQL settings (postgres_config.py).
+PG_HBA_MOUNT = {"name": "pg-hba", "mountPath": defaults.PG_HBA_MOUNT, "readOnly": True}
 TLS_FILES = {name: f"{defaults.PGBACKREST_CERT_DIR}/{name}" for name in defaults.PGBACKREST_CERT_FILES.values()}
 
 # Upstream's built-in template (config/postgres/pg_hba_template.conf) with replication also allowed
@@ -76,7 +78,8 @@ def _mounts(backup: ResolvedBackup, *extra: dict[str, Any]) -> list[dict[str, An
     return [*out, *extra]
 
 
-def pgctld_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[str, Any]) -> dict[str, Any]:
+def pgctld_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[str, Any],
+                     ctx: ClusterContext) -> dict[str, Any]:
     """pgctld as a native sidecar (an init container that keeps running, Kubernetes >= 1.29).
 
     It starts before multipooler and stops after it, so postgres outlives multipooler's graceful
@@ -88,20 +91,22 @@ def pgctld_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[str, A
             # initdb creates the database only when it is not `postgres` (go/cmd/pgctld/command/init.go).
             f"--pg-database={spec.database_name}",
             f"--pg-hba-template={PG_HBA_TEMPLATE}",
-            f"--pgbackrest-port={p['pgbackrest']}", f"--pgbackrest-cert-dir={defaults.PGBACKREST_CERT_DIR}"]
+            f"--pgbackrest-port={p['pgbackrest']}", f"--pgbackrest-cert-dir={defaults.PGBACKREST_CERT_DIR}",
+            *log_levels.flags(ctx, "pgctld")]
     ports = [{"name": "pgctld-http", "containerPort": p["http"], "protocol": "TCP"},
              {"name": "pgctld-grpc", "containerPort": p["grpc"], "protocol": "TCP"},
              {"name": "postgres", "containerPort": p["postgres"], "protocol": "TCP"},
              {"name": "pgbackrest", "containerPort": p["pgbackrest"], "protocol": "TCP"}]
     # postgres and pgbackrest write outside the data volume (locks, logs): root stays writable.
     out = objects.container(
-        "pgctld", spec.images.postgres, [defaults.PGCTLD_BIN], args, pull, env=_env(),
+        "pgctld", spec.images.postgres, [defaults.PGCTLD_BIN], args, pull,
+        env=[*_env(), postgres_config.env_entry(pool)],
         container_ports=ports, resources=pool.postgres.resources if pool.postgres else None,
         probes={"startupProbe": objects.startup_probe("/live", "pgctld-http"),
                 "livenessProbe": objects.http_probe("/live", "pgctld-http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "pgctld-http", period=5)},
         mounts=_mounts(spec.backup, {"name": "shm", "mountPath": "/dev/shm"},
-                       {"name": "pg-hba", "mountPath": defaults.PG_HBA_MOUNT, "readOnly": True}),
+                       PG_HBA_MOUNT),
         read_only_root=False)
     return {"name": out.pop("name"), "restartPolicy": "Always", **out}
 
@@ -111,7 +116,7 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
     host = f"$(POD_NAME).{objects.service_host(service, namespace, ctx.cluster_domain)}"
     pgbackrest_port = defaults.PORTS["pgctld"]["pgbackrest"]
     args = [
-        *objects.server_flags("multipooler"),
+        *objects.server_flags("multipooler"), *log_levels.flags(ctx, "multipooler"),
         *objects.topo_flags(spec.global_topo_server, namespace, ctx),
         f"--cell={pool.cell}", f"--database={spec.database_name}",
         f"--table-group={spec.table_group_name}", f"--shard={spec.shard_name}",
@@ -127,7 +132,7 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
         *backup.cipher_flags(spec.backup),
     ]
     _, tmp_mount = objects.tmp_volume()
-    return objects.container(
+    out = objects.container(
         "multipooler", spec.images.multipooler, [f"{defaults.MULTIGRES_BIN}/multipooler"], args, pull,
         env=_env() + s3_env(spec.backup), container_ports=objects.ports("multipooler"),
         resources=pool.multipooler.resources if pool.multipooler else None,
@@ -135,6 +140,8 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
                 "livenessProbe": objects.http_probe("/live", "http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "http", period=5)},
         mounts=_mounts(spec.backup, tmp_mount, *backup.cipher_mounts(spec.backup)))
+    out["lifecycle"] = handover.pre_stop(spec, ctx, objects.service_host(service, namespace, ctx.cluster_domain))
+    return out
 
 
 def pool_volumes(spec: MultiShardSpec, shard: str) -> list[dict[str, Any]]:
@@ -169,12 +176,17 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
     service = naming.pool_service(shard, pool_type, cell)
     pull = objects.pull_of(spec)
     wave = objects.WAVES["server"]
-    pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx)], pull,
-                        defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard), grace=60,
-                        init_containers=[pgctld_container(spec, pool, pull)], placement=pool.placement)
+    reloader = postgres_config.reloader_container(spec.images.postgres, pool, pull, PASSWORD_FILE,
+                                                  [m for m in _mounts(spec.backup, PG_HBA_MOUNT)
+                                                   if m["name"] in ("data", "postgres-password", "pg-hba")])
+    pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx), reloader], pull,
+                        defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard),
+                        grace=handover.GRACE_SECONDS, init_containers=[pgctld_container(spec, pool, pull, ctx)],
+                        placement=pool.placement)
     pod.update(backup.pod_identity(spec.backup))
     statefulset = objects.stateful_set(objects.metadata(sts, meta, labels, wave), labels, service,
                                        pool.replicas, pod, pool.data_volume_claim_template)
+    postgres_config.annotate(statefulset, pool)
     # Peers reach each other's postgres and pgBackRest server by the pod names this Service publishes.
     peer_ports = [p for p in pod["initContainers"][0]["ports"] if p["name"] in ("postgres", "pgbackrest")]
     headless = objects.headless_service(objects.metadata(service, meta, labels, wave), labels,
@@ -209,7 +221,7 @@ def pg_hba_configmap(child: MultiShard) -> dict[str, Any]:
     name = naming.pg_hba_configmap(meta["name"])
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": objects.metadata(name, meta, labels, objects.WAVES["server"]),
-            "data": {defaults.PG_HBA_FILE: PG_HBA}}
+            "data": {defaults.PG_HBA_FILE: PG_HBA, **postgres_config.files(child.spec.pools)}}
 
 
 def build_multishard(child: MultiShard, ctx: ClusterContext) -> list[dict[str, Any]]:

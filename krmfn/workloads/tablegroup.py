@@ -7,7 +7,7 @@ where it has instances.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import objects
+from . import log_levels, objects
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[d
         name = naming.multiorch_deployment(meta["name"], cell)
         labels = naming.labels(naming.cluster_of(meta), "multiorch", **{**naming.identity_of(meta), "cell": cell})
         args = [
-            *objects.server_flags("multiorch"), f"--cell={cell}",
+            *objects.server_flags("multiorch"), *log_levels.flags(ctx, "multiorch"), f"--cell={cell}",
             f"--watch-targets={spec.database_name}/{spec.table_group_name}",
             *(f"--{flag}={value}" for flag, value in defaults.MULTIORCH_TIMING.items()),
             *objects.topo_flags(spec.global_topo_server, namespace, ctx), *objects.DEPLOYMENT_IDENTITY,

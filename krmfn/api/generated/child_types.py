@@ -628,7 +628,7 @@ class PoolMonitoring:
 class ResolvedPool:
     """ResolvedPool (children.ResolvedPool)"""
 
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config', 'placement', 'monitoring')
 
     type: Literal['replica', 'readOnly']
     cell: str
@@ -636,16 +636,18 @@ class ResolvedPool:
     data_volume_claim_template: dict[str, Any]
     postgres: ContainerSpec | None
     multipooler: ContainerSpec | None
+    postgres_config: dict[str, Any] | None
     placement: dict[str, Any] | None
     monitoring: PoolMonitoring | None
 
-    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None, placement: dict[str, Any] | None = None, monitoring: PoolMonitoring | None = None) -> None:
+    def __init__(self, *, type: Literal['replica', 'readOnly'], cell: str, replicas: int, data_volume_claim_template: dict[str, Any], postgres: ContainerSpec | None = None, multipooler: ContainerSpec | None = None, postgres_config: dict[str, Any] | None = None, placement: dict[str, Any] | None = None, monitoring: PoolMonitoring | None = None) -> None:
         self.type = type
         self.cell = cell
         self.replicas = replicas
         self.data_volume_claim_template = data_volume_claim_template
         self.postgres = postgres
         self.multipooler = multipooler
+        self.postgres_config = postgres_config
         self.placement = placement
         self.monitoring = monitoring
 
@@ -659,6 +661,7 @@ class ResolvedPool:
             data_volume_claim_template=data['dataVolumeClaimTemplate'],
             postgres=None if (v := data.get('postgres')) is None else ContainerSpec.load(v),
             multipooler=None if (v := data.get('multipooler')) is None else ContainerSpec.load(v),
+            postgres_config=None if (v := data.get('postgresConfig')) is None else v,
             placement=None if (v := data.get('placement')) is None else v,
             monitoring=None if (v := data.get('monitoring')) is None else PoolMonitoring.load(v),
         )
@@ -674,6 +677,8 @@ class ResolvedPool:
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None:
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None:
+            out['postgresConfig'] = _copy(self.postgres_config)
         if self.placement is not None:
             out['placement'] = _copy(self.placement)
         if self.monitoring is not None:

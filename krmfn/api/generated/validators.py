@@ -1522,7 +1522,7 @@ def v_PoolMonitoring(data):
 
 
 class PoolRef(Base):
-    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
+    __slots__ = ('type', 'cell', 'multigres_deployment_template', 'overrides', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -1542,6 +1542,8 @@ class PoolRef(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v4: v3 for v4, v3 in self.postgres_config.items()}
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
         if self.monitoring is not None and (include is None or 'monitoring' in include):
@@ -1549,7 +1551,7 @@ class PoolRef(Base):
         return out
 
 
-_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'placement', 'postgres', 'replicas', 'type'])
+_KEYS_PoolRef = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multigresDeploymentTemplate', 'multipooler', 'overrides', 'placement', 'postgres', 'postgresConfig', 'replicas', 'type'])
 
 
 def v_PoolRef(data):
@@ -1559,117 +1561,135 @@ def v_PoolRef(data):
         if key not in _KEYS_PoolRef:
             return None
     obj = PoolRef.__new__(PoolRef)
-    v3 = data.get('type', MISSING)
-    if v3 is MISSING:
-        return None
-    if type(v3) is not str or v3 not in ('replica', 'readOnly'):
-        return None
-    obj.type = v3
-    v4 = data.get('cell', MISSING)
-    if v4 is MISSING:
-        return None
-    if type(v4) is not str:
-        return None
-    if len(v4) < 1:
-        return None
-    obj.cell = v4
-    v5 = data.get('multigresDeploymentTemplate', MISSING)
+    v5 = data.get('type', MISSING)
     if v5 is MISSING:
-        v5 = None
-        obj.multigres_deployment_template = v5
+        return None
+    if type(v5) is not str or v5 not in ('replica', 'readOnly'):
+        return None
+    obj.type = v5
+    v6 = data.get('cell', MISSING)
+    if v6 is MISSING:
+        return None
+    if type(v6) is not str:
+        return None
+    if len(v6) < 1:
+        return None
+    obj.cell = v6
+    v7 = data.get('multigresDeploymentTemplate', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.multigres_deployment_template = v7
     else:
-        if v5 is None:
+        if v7 is None:
             obj.multigres_deployment_template = None
         else:
-            if type(v5) is not str:
+            if type(v7) is not str:
                 return None
-            obj.multigres_deployment_template = v5
-    v6 = data.get('overrides', MISSING)
-    if v6 is MISSING:
-        v6 = None
-        obj.overrides = v6
+            obj.multigres_deployment_template = v7
+    v8 = data.get('overrides', MISSING)
+    if v8 is MISSING:
+        v8 = None
+        obj.overrides = v8
     else:
-        if v6 is None:
+        if v8 is None:
             obj.overrides = None
         else:
-            if type(v6) is not dict:
+            if type(v8) is not dict:
                 return None
             obj.overrides = {}
-            for v7, v8 in v6.items():
-                if type(v7) is not str:
+            for v9, v10 in v8.items():
+                if type(v9) is not str:
                     return None
-                if not plain(v8):
+                if not plain(v10):
                     return None
-                v9 = v8
-                obj.overrides[v7] = v9
-    v10 = data.get('replicas', MISSING)
-    if v10 is MISSING:
-        v10 = None
-        obj.replicas = v10
-    else:
-        if v10 is None:
-            obj.replicas = None
-        else:
-            if type(v10) is not int:
-                return None
-            if v10 < 0:
-                return None
-            if v10 > 2147483647:
-                return None
-            obj.replicas = v10
-    v11 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v11 is MISSING:
-        v11 = None
-        obj.data_volume_claim_template = v11
-    else:
-        if v11 is None:
-            obj.data_volume_claim_template = None
-        else:
-            obj.data_volume_claim_template = v_VolumeClaimTemplate(v11)
-            if obj.data_volume_claim_template is None:
-                return None
-    v12 = data.get('postgres', MISSING)
+                v11 = v10
+                obj.overrides[v9] = v11
+    v12 = data.get('replicas', MISSING)
     if v12 is MISSING:
         v12 = None
-        obj.postgres = v12
+        obj.replicas = v12
     else:
         if v12 is None:
-            obj.postgres = None
+            obj.replicas = None
         else:
-            obj.postgres = v_ContainerSpec(v12)
-            if obj.postgres is None:
+            if type(v12) is not int:
                 return None
-    v13 = data.get('multipooler', MISSING)
+            if v12 < 0:
+                return None
+            if v12 > 2147483647:
+                return None
+            obj.replicas = v12
+    v13 = data.get('dataVolumeClaimTemplate', MISSING)
     if v13 is MISSING:
         v13 = None
-        obj.multipooler = v13
+        obj.data_volume_claim_template = v13
     else:
         if v13 is None:
-            obj.multipooler = None
+            obj.data_volume_claim_template = None
         else:
-            obj.multipooler = v_ContainerSpec(v13)
-            if obj.multipooler is None:
+            obj.data_volume_claim_template = v_VolumeClaimTemplate(v13)
+            if obj.data_volume_claim_template is None:
                 return None
-    v14 = data.get('placement', MISSING)
+    v14 = data.get('postgres', MISSING)
     if v14 is MISSING:
         v14 = None
-        obj.placement = v14
+        obj.postgres = v14
     else:
         if v14 is None:
-            obj.placement = None
+            obj.postgres = None
         else:
-            obj.placement = v_Placement(v14)
-            if obj.placement is None:
+            obj.postgres = v_ContainerSpec(v14)
+            if obj.postgres is None:
                 return None
-    v15 = data.get('monitoring', MISSING)
+    v15 = data.get('multipooler', MISSING)
     if v15 is MISSING:
         v15 = None
-        obj.monitoring = v15
+        obj.multipooler = v15
     else:
         if v15 is None:
+            obj.multipooler = None
+        else:
+            obj.multipooler = v_ContainerSpec(v15)
+            if obj.multipooler is None:
+                return None
+    v16 = data.get('postgresConfig', MISSING)
+    if v16 is MISSING:
+        v16 = None
+        obj.postgres_config = v16
+    else:
+        if v16 is None:
+            obj.postgres_config = None
+        else:
+            if type(v16) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v17, v18 in v16.items():
+                if type(v17) is not str:
+                    return None
+                if type(v18) is not str:
+                    return None
+                v19 = v18
+                obj.postgres_config[v17] = v19
+    v20 = data.get('placement', MISSING)
+    if v20 is MISSING:
+        v20 = None
+        obj.placement = v20
+    else:
+        if v20 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v20)
+            if obj.placement is None:
+                return None
+    v21 = data.get('monitoring', MISSING)
+    if v21 is MISSING:
+        v21 = None
+        obj.monitoring = v21
+    else:
+        if v21 is None:
             obj.monitoring = None
         else:
-            obj.monitoring = v_PoolMonitoring(v15)
+            obj.monitoring = v_PoolMonitoring(v21)
             if obj.monitoring is None:
                 return None
     return obj
@@ -2515,6 +2535,92 @@ def v_PgBackRestTLS(data):
     return obj
 
 
+class LogLevels(Base):
+    __slots__ = ('multiadmin', 'multigateway', 'multiorch', 'multipooler', 'pgctld')
+
+    def dump(self, include=None):
+        out = {}
+        if self.multiadmin is not None and (include is None or 'multiadmin' in include):
+            out['multiadmin'] = self.multiadmin
+        if self.multigateway is not None and (include is None or 'multigateway' in include):
+            out['multigateway'] = self.multigateway
+        if self.multiorch is not None and (include is None or 'multiorch' in include):
+            out['multiorch'] = self.multiorch
+        if self.multipooler is not None and (include is None or 'multipooler' in include):
+            out['multipooler'] = self.multipooler
+        if self.pgctld is not None and (include is None or 'pgctld' in include):
+            out['pgctld'] = self.pgctld
+        return out
+
+
+_KEYS_LogLevels = frozenset(['multiadmin', 'multigateway', 'multiorch', 'multipooler', 'pgctld'])
+
+
+def v_LogLevels(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_LogLevels:
+            return None
+    obj = LogLevels.__new__(LogLevels)
+    v1 = data.get('multiadmin', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.multiadmin = v1
+    else:
+        if v1 is None:
+            obj.multiadmin = None
+        else:
+            if type(v1) is not str or v1 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multiadmin = v1
+    v2 = data.get('multigateway', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.multigateway = v2
+    else:
+        if v2 is None:
+            obj.multigateway = None
+        else:
+            if type(v2) is not str or v2 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multigateway = v2
+    v3 = data.get('multiorch', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.multiorch = v3
+    else:
+        if v3 is None:
+            obj.multiorch = None
+        else:
+            if type(v3) is not str or v3 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multiorch = v3
+    v4 = data.get('multipooler', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.multipooler = v4
+    else:
+        if v4 is None:
+            obj.multipooler = None
+        else:
+            if type(v4) is not str or v4 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.multipooler = v4
+    v5 = data.get('pgctld', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.pgctld = v5
+    else:
+        if v5 is None:
+            obj.pgctld = None
+        else:
+            if type(v5) is not str or v5 not in ('debug', 'info', 'warn', 'error'):
+                return None
+            obj.pgctld = v5
+    return obj
+
+
 class LabelSelectorRequirement(Base):
     __slots__ = ('key', 'operator', 'values')
 
@@ -3092,7 +3198,7 @@ def v_MonitoringSpec(data):
 
 
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'network_policy', 'placement', 'monitoring')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'postgres_config', 'log_levels', 'network_policy', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -3116,6 +3222,10 @@ class ClusterSpec(Base):
             out['postgresPasswordSecret'] = self.postgres_password_secret
         if self.pgbackrest_tls is not None and (include is None or 'pgbackrest_tls' in include):
             out['pgbackrestTLS'] = self.pgbackrest_tls.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v3: v2 for v3, v2 in self.postgres_config.items()}
+        if self.log_levels is not None and (include is None or 'log_levels' in include):
+            out['logLevels'] = self.log_levels.dump()
         if self.network_policy is not None and (include is None or 'network_policy' in include):
             out['networkPolicy'] = self.network_policy.dump()
         if self.placement is not None and (include is None or 'placement' in include):
@@ -3125,7 +3235,7 @@ class ClusterSpec(Base):
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'logLevels', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresConfig', 'postgresPasswordSecret', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -3135,152 +3245,181 @@ def v_ClusterSpec(data):
         if key not in _KEYS_ClusterSpec:
             return None
     obj = ClusterSpec.__new__(ClusterSpec)
-    v2 = data.get('images', MISSING)
-    if v2 is MISSING:
-        v2 = None
-        obj.images = v2
-    else:
-        if v2 is None:
-            obj.images = None
-        else:
-            obj.images = v_Images(v2)
-            if obj.images is None:
-                return None
-    v3 = data.get('imagePullPolicy', MISSING)
-    if v3 is MISSING:
-        v3 = None
-        obj.image_pull_policy = v3
-    else:
-        if v3 is None:
-            obj.image_pull_policy = None
-        else:
-            if type(v3) is not str or v3 not in ('Always', 'IfNotPresent', 'Never'):
-                return None
-            obj.image_pull_policy = v3
-    v4 = data.get('imagePullSecrets', MISSING)
+    v4 = data.get('images', MISSING)
     if v4 is MISSING:
         v4 = None
-        obj.image_pull_secrets = v4
+        obj.images = v4
     else:
         if v4 is None:
+            obj.images = None
+        else:
+            obj.images = v_Images(v4)
+            if obj.images is None:
+                return None
+    v5 = data.get('imagePullPolicy', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.image_pull_policy = v5
+    else:
+        if v5 is None:
+            obj.image_pull_policy = None
+        else:
+            if type(v5) is not str or v5 not in ('Always', 'IfNotPresent', 'Never'):
+                return None
+            obj.image_pull_policy = v5
+    v6 = data.get('imagePullSecrets', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.image_pull_secrets = v6
+    else:
+        if v6 is None:
             obj.image_pull_secrets = None
         else:
-            if type(v4) is not list:
+            if type(v6) is not list:
                 return None
             obj.image_pull_secrets = []
-            for v5 in v4:
-                v6 = v_ImagePullSecret(v5)
-                if v6 is None:
+            for v7 in v6:
+                v8 = v_ImagePullSecret(v7)
+                if v8 is None:
                     return None
-                obj.image_pull_secrets.append(v6)
-    v7 = data.get('globalTopoServer', MISSING)
-    if v7 is MISSING:
-        v7 = None
-        obj.global_topo_server = v7
-    else:
-        if v7 is None:
-            obj.global_topo_server = None
-        else:
-            obj.global_topo_server = v_GlobalTopoServer(v7)
-            if obj.global_topo_server is None:
-                return None
-    v8 = data.get('multiadmin', MISSING)
-    if v8 is MISSING:
-        v8 = None
-        obj.multiadmin = v8
-    else:
-        if v8 is None:
-            obj.multiadmin = None
-        else:
-            obj.multiadmin = v_ComponentRef(v8)
-            if obj.multiadmin is None:
-                return None
-    v9 = data.get('cells', MISSING)
+                obj.image_pull_secrets.append(v8)
+    v9 = data.get('globalTopoServer', MISSING)
     if v9 is MISSING:
         v9 = None
-        obj.cells = v9
+        obj.global_topo_server = v9
     else:
         if v9 is None:
-            obj.cells = None
+            obj.global_topo_server = None
         else:
-            obj.cells = v_Cells(v9)
-            if obj.cells is None:
+            obj.global_topo_server = v_GlobalTopoServer(v9)
+            if obj.global_topo_server is None:
                 return None
-    v10 = data.get('databases', MISSING)
+    v10 = data.get('multiadmin', MISSING)
     if v10 is MISSING:
         v10 = None
-        obj.databases = v10
+        obj.multiadmin = v10
     else:
         if v10 is None:
-            obj.databases = None
+            obj.multiadmin = None
         else:
-            obj.databases = v_Databases(v10)
-            if obj.databases is None:
+            obj.multiadmin = v_ComponentRef(v10)
+            if obj.multiadmin is None:
                 return None
-    v11 = data.get('topologyReconciliation', MISSING)
+    v11 = data.get('cells', MISSING)
     if v11 is MISSING:
         v11 = None
-        obj.topology_reconciliation = v11
+        obj.cells = v11
     else:
         if v11 is None:
-            obj.topology_reconciliation = None
+            obj.cells = None
         else:
-            obj.topology_reconciliation = v_TopologyReconciliation(v11)
-            if obj.topology_reconciliation is None:
+            obj.cells = v_Cells(v11)
+            if obj.cells is None:
                 return None
-    v12 = data.get('postgresPasswordSecret', MISSING)
+    v12 = data.get('databases', MISSING)
     if v12 is MISSING:
         v12 = None
-        obj.postgres_password_secret = v12
+        obj.databases = v12
     else:
         if v12 is None:
-            obj.postgres_password_secret = None
+            obj.databases = None
         else:
-            if type(v12) is not str:
+            obj.databases = v_Databases(v12)
+            if obj.databases is None:
                 return None
-            obj.postgres_password_secret = v12
-    v13 = data.get('pgbackrestTLS', MISSING)
+    v13 = data.get('topologyReconciliation', MISSING)
     if v13 is MISSING:
         v13 = None
-        obj.pgbackrest_tls = v13
+        obj.topology_reconciliation = v13
     else:
         if v13 is None:
-            obj.pgbackrest_tls = None
+            obj.topology_reconciliation = None
         else:
-            obj.pgbackrest_tls = v_PgBackRestTLS(v13)
-            if obj.pgbackrest_tls is None:
+            obj.topology_reconciliation = v_TopologyReconciliation(v13)
+            if obj.topology_reconciliation is None:
                 return None
-    v14 = data.get('networkPolicy', MISSING)
+    v14 = data.get('postgresPasswordSecret', MISSING)
     if v14 is MISSING:
         v14 = None
-        obj.network_policy = v14
+        obj.postgres_password_secret = v14
     else:
         if v14 is None:
-            obj.network_policy = None
+            obj.postgres_password_secret = None
         else:
-            obj.network_policy = v_NetworkPolicySpec(v14)
-            if obj.network_policy is None:
+            if type(v14) is not str:
                 return None
-    v15 = data.get('placement', MISSING)
+            obj.postgres_password_secret = v14
+    v15 = data.get('pgbackrestTLS', MISSING)
     if v15 is MISSING:
         v15 = None
-        obj.placement = v15
+        obj.pgbackrest_tls = v15
     else:
         if v15 is None:
-            obj.placement = None
+            obj.pgbackrest_tls = None
         else:
-            obj.placement = v_Placement(v15)
-            if obj.placement is None:
+            obj.pgbackrest_tls = v_PgBackRestTLS(v15)
+            if obj.pgbackrest_tls is None:
                 return None
-    v16 = data.get('monitoring', MISSING)
+    v16 = data.get('postgresConfig', MISSING)
     if v16 is MISSING:
         v16 = None
-        obj.monitoring = v16
+        obj.postgres_config = v16
     else:
         if v16 is None:
+            obj.postgres_config = None
+        else:
+            if type(v16) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v17, v18 in v16.items():
+                if type(v17) is not str:
+                    return None
+                if type(v18) is not str:
+                    return None
+                v19 = v18
+                obj.postgres_config[v17] = v19
+    v20 = data.get('logLevels', MISSING)
+    if v20 is MISSING:
+        v20 = None
+        obj.log_levels = v20
+    else:
+        if v20 is None:
+            obj.log_levels = None
+        else:
+            obj.log_levels = v_LogLevels(v20)
+            if obj.log_levels is None:
+                return None
+    v21 = data.get('networkPolicy', MISSING)
+    if v21 is MISSING:
+        v21 = None
+        obj.network_policy = v21
+    else:
+        if v21 is None:
+            obj.network_policy = None
+        else:
+            obj.network_policy = v_NetworkPolicySpec(v21)
+            if obj.network_policy is None:
+                return None
+    v22 = data.get('placement', MISSING)
+    if v22 is MISSING:
+        v22 = None
+        obj.placement = v22
+    else:
+        if v22 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v22)
+            if obj.placement is None:
+                return None
+    v23 = data.get('monitoring', MISSING)
+    if v23 is MISSING:
+        v23 = None
+        obj.monitoring = v23
+    else:
+        if v23 is None:
             obj.monitoring = None
         else:
-            obj.monitoring = v_MonitoringSpec(v16)
+            obj.monitoring = v_MonitoringSpec(v23)
             if obj.monitoring is None:
                 return None
     return obj
@@ -3367,7 +3506,7 @@ def v_MultigresCluster(data):
 
 
 class PoolSpec(Base):
-    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
+    __slots__ = ('replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -3379,6 +3518,8 @@ class PoolSpec(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v2: v1 for v2, v1 in self.postgres_config.items()}
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
         if self.monitoring is not None and (include is None or 'monitoring' in include):
@@ -3386,7 +3527,7 @@ class PoolSpec(Base):
         return out
 
 
-_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'replicas'])
+_KEYS_PoolSpec = frozenset(['dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'postgresConfig', 'replicas'])
 
 
 def v_PoolSpec(data):
@@ -3396,74 +3537,92 @@ def v_PoolSpec(data):
         if key not in _KEYS_PoolSpec:
             return None
     obj = PoolSpec.__new__(PoolSpec)
-    v1 = data.get('replicas', MISSING)
-    if v1 is MISSING:
-        v1 = None
-        obj.replicas = v1
-    else:
-        if v1 is None:
-            obj.replicas = None
-        else:
-            if type(v1) is not int:
-                return None
-            if v1 < 0:
-                return None
-            if v1 > 2147483647:
-                return None
-            obj.replicas = v1
-    v2 = data.get('dataVolumeClaimTemplate', MISSING)
-    if v2 is MISSING:
-        v2 = None
-        obj.data_volume_claim_template = v2
-    else:
-        if v2 is None:
-            obj.data_volume_claim_template = None
-        else:
-            obj.data_volume_claim_template = v_VolumeClaimTemplate(v2)
-            if obj.data_volume_claim_template is None:
-                return None
-    v3 = data.get('postgres', MISSING)
+    v3 = data.get('replicas', MISSING)
     if v3 is MISSING:
         v3 = None
-        obj.postgres = v3
+        obj.replicas = v3
     else:
         if v3 is None:
-            obj.postgres = None
+            obj.replicas = None
         else:
-            obj.postgres = v_ContainerSpec(v3)
-            if obj.postgres is None:
+            if type(v3) is not int:
                 return None
-    v4 = data.get('multipooler', MISSING)
+            if v3 < 0:
+                return None
+            if v3 > 2147483647:
+                return None
+            obj.replicas = v3
+    v4 = data.get('dataVolumeClaimTemplate', MISSING)
     if v4 is MISSING:
         v4 = None
-        obj.multipooler = v4
+        obj.data_volume_claim_template = v4
     else:
         if v4 is None:
-            obj.multipooler = None
+            obj.data_volume_claim_template = None
         else:
-            obj.multipooler = v_ContainerSpec(v4)
-            if obj.multipooler is None:
+            obj.data_volume_claim_template = v_VolumeClaimTemplate(v4)
+            if obj.data_volume_claim_template is None:
                 return None
-    v5 = data.get('placement', MISSING)
+    v5 = data.get('postgres', MISSING)
     if v5 is MISSING:
         v5 = None
-        obj.placement = v5
+        obj.postgres = v5
     else:
         if v5 is None:
-            obj.placement = None
+            obj.postgres = None
         else:
-            obj.placement = v_Placement(v5)
-            if obj.placement is None:
+            obj.postgres = v_ContainerSpec(v5)
+            if obj.postgres is None:
                 return None
-    v6 = data.get('monitoring', MISSING)
+    v6 = data.get('multipooler', MISSING)
     if v6 is MISSING:
         v6 = None
-        obj.monitoring = v6
+        obj.multipooler = v6
     else:
         if v6 is None:
+            obj.multipooler = None
+        else:
+            obj.multipooler = v_ContainerSpec(v6)
+            if obj.multipooler is None:
+                return None
+    v7 = data.get('postgresConfig', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.postgres_config = v7
+    else:
+        if v7 is None:
+            obj.postgres_config = None
+        else:
+            if type(v7) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v8, v9 in v7.items():
+                if type(v8) is not str:
+                    return None
+                if type(v9) is not str:
+                    return None
+                v10 = v9
+                obj.postgres_config[v8] = v10
+    v11 = data.get('placement', MISSING)
+    if v11 is MISSING:
+        v11 = None
+        obj.placement = v11
+    else:
+        if v11 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v11)
+            if obj.placement is None:
+                return None
+    v12 = data.get('monitoring', MISSING)
+    if v12 is MISSING:
+        v12 = None
+        obj.monitoring = v12
+    else:
+        if v12 is None:
             obj.monitoring = None
         else:
-            obj.monitoring = v_PoolMonitoring(v6)
+            obj.monitoring = v_PoolMonitoring(v12)
             if obj.monitoring is None:
                 return None
     return obj
@@ -3603,7 +3762,7 @@ def v_MultigresDeploymentTemplate(data):
 
 
 class ResolvedPool(Base):
-    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'placement', 'monitoring')
+    __slots__ = ('type', 'cell', 'replicas', 'data_volume_claim_template', 'postgres', 'multipooler', 'postgres_config', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -3619,6 +3778,8 @@ class ResolvedPool(Base):
             out['postgres'] = self.postgres.dump()
         if self.multipooler is not None and (include is None or 'multipooler' in include):
             out['multipooler'] = self.multipooler.dump()
+        if self.postgres_config is not None and (include is None or 'postgres_config' in include):
+            out['postgresConfig'] = {v2: v1 for v2, v1 in self.postgres_config.items()}
         if self.placement is not None and (include is None or 'placement' in include):
             out['placement'] = self.placement.dump()
         if self.monitoring is not None and (include is None or 'monitoring' in include):
@@ -3626,7 +3787,7 @@ class ResolvedPool(Base):
         return out
 
 
-_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'replicas', 'type'])
+_KEYS_ResolvedPool = frozenset(['cell', 'dataVolumeClaimTemplate', 'monitoring', 'multipooler', 'placement', 'postgres', 'postgresConfig', 'replicas', 'type'])
 
 
 def v_ResolvedPool(data):
@@ -3636,83 +3797,101 @@ def v_ResolvedPool(data):
         if key not in _KEYS_ResolvedPool:
             return None
     obj = ResolvedPool.__new__(ResolvedPool)
-    v1 = data.get('type', MISSING)
-    if v1 is MISSING:
-        return None
-    if type(v1) is not str or v1 not in ('replica', 'readOnly'):
-        return None
-    obj.type = v1
-    v2 = data.get('cell', MISSING)
-    if v2 is MISSING:
-        return None
-    if type(v2) is not str:
-        return None
-    obj.cell = v2
-    v3 = data.get('replicas', MISSING)
+    v3 = data.get('type', MISSING)
     if v3 is MISSING:
         return None
-    if type(v3) is not int:
+    if type(v3) is not str or v3 not in ('replica', 'readOnly'):
         return None
-    if v3 < 0:
-        return None
-    if v3 > 2147483647:
-        return None
-    obj.replicas = v3
-    v4 = data.get('dataVolumeClaimTemplate', MISSING)
+    obj.type = v3
+    v4 = data.get('cell', MISSING)
     if v4 is MISSING:
         return None
-    obj.data_volume_claim_template = v_VolumeClaimTemplate(v4)
+    if type(v4) is not str:
+        return None
+    obj.cell = v4
+    v5 = data.get('replicas', MISSING)
+    if v5 is MISSING:
+        return None
+    if type(v5) is not int:
+        return None
+    if v5 < 0:
+        return None
+    if v5 > 2147483647:
+        return None
+    obj.replicas = v5
+    v6 = data.get('dataVolumeClaimTemplate', MISSING)
+    if v6 is MISSING:
+        return None
+    obj.data_volume_claim_template = v_VolumeClaimTemplate(v6)
     if obj.data_volume_claim_template is None:
         return None
-    v5 = data.get('postgres', MISSING)
-    if v5 is MISSING:
-        v5 = None
-        obj.postgres = v5
-    else:
-        if v5 is None:
-            obj.postgres = None
-        else:
-            obj.postgres = v_ContainerSpec(v5)
-            if obj.postgres is None:
-                return None
-    v6 = data.get('multipooler', MISSING)
-    if v6 is MISSING:
-        v6 = None
-        obj.multipooler = v6
-    else:
-        if v6 is None:
-            obj.multipooler = None
-        else:
-            obj.multipooler = v_ContainerSpec(v6)
-            if obj.multipooler is None:
-                return None
-    v7 = data.get('placement', MISSING)
+    v7 = data.get('postgres', MISSING)
     if v7 is MISSING:
         v7 = None
-        obj.placement = v7
+        obj.postgres = v7
     else:
         if v7 is None:
-            obj.placement = None
+            obj.postgres = None
         else:
-            obj.placement = v_Placement(v7)
-            if obj.placement is None:
+            obj.postgres = v_ContainerSpec(v7)
+            if obj.postgres is None:
                 return None
-    v8 = data.get('monitoring', MISSING)
+    v8 = data.get('multipooler', MISSING)
     if v8 is MISSING:
         v8 = None
-        obj.monitoring = v8
+        obj.multipooler = v8
     else:
         if v8 is None:
+            obj.multipooler = None
+        else:
+            obj.multipooler = v_ContainerSpec(v8)
+            if obj.multipooler is None:
+                return None
+    v9 = data.get('postgresConfig', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.postgres_config = v9
+    else:
+        if v9 is None:
+            obj.postgres_config = None
+        else:
+            if type(v9) is not dict:
+                return None
+            obj.postgres_config = {}
+            for v10, v11 in v9.items():
+                if type(v10) is not str:
+                    return None
+                if type(v11) is not str:
+                    return None
+                v12 = v11
+                obj.postgres_config[v10] = v12
+    v13 = data.get('placement', MISSING)
+    if v13 is MISSING:
+        v13 = None
+        obj.placement = v13
+    else:
+        if v13 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v13)
+            if obj.placement is None:
+                return None
+    v14 = data.get('monitoring', MISSING)
+    if v14 is MISSING:
+        v14 = None
+        obj.monitoring = v14
+    else:
+        if v14 is None:
             obj.monitoring = None
         else:
-            obj.monitoring = v_PoolMonitoring(v8)
+            obj.monitoring = v_PoolMonitoring(v14)
             if obj.monitoring is None:
                 return None
     return obj
 
 
 class RenderOptions(Base):
-    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'limits')
+    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'status_reporter', 'status_reporter_image', 'read_only_children', 'spec_writers', 'limits')
 
     def dump(self, include=None):
         out = {}
@@ -3722,12 +3901,20 @@ class RenderOptions(Base):
             out['includeCrds'] = self.include_crds
         if self.cluster_domain is not None and (include is None or 'cluster_domain' in include):
             out['clusterDomain'] = self.cluster_domain
+        if self.status_reporter is not None and (include is None or 'status_reporter' in include):
+            out['statusReporter'] = self.status_reporter
+        if self.status_reporter_image is not None and (include is None or 'status_reporter_image' in include):
+            out['statusReporterImage'] = self.status_reporter_image
+        if self.read_only_children is not None and (include is None or 'read_only_children' in include):
+            out['readOnlyChildren'] = self.read_only_children
+        if self.spec_writers is not None and (include is None or 'spec_writers' in include):
+            out['specWriters'] = self.spec_writers
         if self.limits is not None and (include is None or 'limits' in include):
             out['limits'] = {v2: v1 for v2, v1 in self.limits.items()}
         return out
 
 
-_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits'])
+_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits', 'readOnlyChildren', 'specWriters', 'statusReporter', 'statusReporterImage'])
 
 
 def v_RenderOptions(data):
@@ -3763,24 +3950,64 @@ def v_RenderOptions(data):
         if len(v5) < 1:
             return None
         obj.cluster_domain = v5
-    v6 = data.get('limits', MISSING)
+    v6 = data.get('statusReporter', MISSING)
     if v6 is MISSING:
-        v6 = None
-        obj.limits = v6
+        v6 = False
+        obj.status_reporter = v6
     else:
-        if v6 is None:
+        if type(v6) is not bool:
+            return None
+        obj.status_reporter = v6
+    v7 = data.get('statusReporterImage', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.status_reporter_image = v7
+    else:
+        if v7 is None:
+            obj.status_reporter_image = None
+        else:
+            if type(v7) is not str:
+                return None
+            if len(v7) < 1:
+                return None
+            obj.status_reporter_image = v7
+    v8 = data.get('readOnlyChildren', MISSING)
+    if v8 is MISSING:
+        v8 = False
+        obj.read_only_children = v8
+    else:
+        if type(v8) is not bool:
+            return None
+        obj.read_only_children = v8
+    v9 = data.get('specWriters', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.spec_writers = v9
+    else:
+        if v9 is None:
+            obj.spec_writers = None
+        else:
+            if type(v9) is not str:
+                return None
+            obj.spec_writers = v9
+    v10 = data.get('limits', MISSING)
+    if v10 is MISSING:
+        v10 = None
+        obj.limits = v10
+    else:
+        if v10 is None:
             obj.limits = None
         else:
-            if type(v6) is not dict:
+            if type(v10) is not dict:
                 return None
             obj.limits = {}
-            for v7, v8 in v6.items():
-                if type(v7) is not str:
+            for v11, v12 in v10.items():
+                if type(v11) is not str:
                     return None
-                if type(v8) is not int:
+                if type(v12) is not int:
                     return None
-                v9 = v8
-                obj.limits[v7] = v9
+                v13 = v12
+                obj.limits[v11] = v13
     return obj
 
 
@@ -3849,6 +4076,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}

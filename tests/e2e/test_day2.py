@@ -1,0 +1,219 @@
+"""Day 2 on the real node: PostgreSQL settings (and the writer and roll helpers of the roll tests).
+
+One deployment of `examples/minimal` (three pooler pods) with a `postgresConfig`, in file order:
+the settings reach postgres through the gateway; a reloadable change applies with no new pod.
+The roll and scale-down tests are out until a roll keeps the shard's primary: on the node a full
+roll left the shard without one (docs/runtime-checks.md, "Day 2"); `roll`, `start_writer` and
+`finish_writer` stay for them. A writer pod inserts a row every 0.1 s
+through the gateway and logs each acknowledged row with the primary's address
+(`inet_server_addr()`), so lost rows, write gaps and changes of primary are counted from what a
+client saw. Numbers go to `e2e-logs/day2-times.txt` (docs/runtime-checks.md quotes them).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+from conftest import LOG_DIR
+from knode.cluster import Node
+from kube import get, namespace, wait
+from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
+from sql import PASSWORD, PG_IMAGE, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
+
+NS = "day2"
+CLUSTER = "minimal"  # the example's name; its own namespace keeps it apart from test_minimal's
+GATEWAY = f"{CLUSTER}-zone1-gateway"
+STS = f"{CLUSTER}-postgres-default-0-replica-zone1"
+ADMIN = f"{CLUSTER}-multiadmin"
+IMAGES = {"multigres": "ghcr.io/multigres/multigres", "pgctld": "ghcr.io/multigres/pgctld"}
+TAG, SECOND_TAG = "sha-6bd80b9", "day2-retag"
+USER_CONFIG = {"work_mem": "8MB", "myapp.flavor": "vanilla"}
+
+
+@dataclass
+class Deployment:
+    node: Node
+    spec: dict[str, Any]
+    extra: list[dict[str, Any]]
+    times: dict[str, float] = field(default_factory=dict)
+
+    def apply(self, spec: dict[str, Any] | None = None, handover: bool = True) -> None:
+        if spec is not None:
+            self.spec = spec
+        text = fit_to_node(render_cluster(self.spec, self.extra))
+        apply_render(self.node, text if handover else without_handover(text))
+
+
+def without_handover(text: str) -> str:
+    """Today's pods: the same render without the preStop hook and with the former grace period."""
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    for doc in docs:
+        if doc["kind"] == "StatefulSet" and doc["metadata"]["name"] == STS:
+            pod = doc["spec"]["template"]["spec"]
+            pod["terminationGracePeriodSeconds"] = 60
+            for c in pod["containers"]:
+                c.pop("lifecycle", None)
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def _pool(spec: dict[str, Any]) -> dict[str, Any]:
+    return spec["spec"]["databases"]["templates"][0]["spec"]["tablegroups"][0]["shardTemplate"]["pools"][0]
+
+
+@pytest.fixture(scope="module")
+def deployment(node: Node) -> Iterator[Deployment]:
+    ns = namespace(node, NS)
+    install_crds(node)
+    password_secret(node, ns, CLUSTER, PASSWORD)
+    spec, extra = load_example("minimal", ns)
+    spec["spec"]["postgresConfig"] = dict(USER_CONFIG)
+    spec["spec"]["logLevels"] = {"multipooler": "debug"}
+    tls_secret(node, ns, CLUSTER, render_cluster(spec, extra))
+    for image in IMAGES.values():  # a second tag of the same images: what a roll to a new version does
+        node.tag_image(f"{image}:{TAG}", f"{image}:{SECOND_TAG}")
+    dep = Deployment(node, spec, extra)
+    dep.apply(handover=False)  # the first pods are today's: the first roll below measures today's roll
+    start_client(node, ns)
+    wait(node, ns, f"deployment/{GATEWAY}", "condition=Available", timeout=420)
+    wait_gateway_sql(node, ns, GATEWAY, "select 1", timeout=420)
+    wait(node, ns, "pod -l app.kubernetes.io/component=multipooler", "condition=Ready", timeout=300)
+    gateway_sql(node, ns, GATEWAY, "create table day2_rows (id int primary key)")
+    yield dep
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    (LOG_DIR / "day2-times.txt").write_text("".join(f"{k}: {v}\n" for k, v in dep.times.items()))
+    node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
+
+
+# --- a writer through the gateway ----------------------------------------------------------------
+
+@dataclass
+class Writes:
+    acked: list[tuple[int, int, str]]  # (id, ms when acknowledged, primary's address)
+    failed: list[tuple[int, int]]
+
+    def gaps(self, since_ms: int) -> list[float]:
+        """Seconds between consecutive acknowledgements after `since_ms`, for gaps over 1 s (a write
+        every 0.2-0.4 s otherwise, a connection each): the write unavailability a client saw."""
+        times = [ms for _, ms, _ in self.acked if ms >= since_ms]
+        return [round((b - a) / 1000, 2) for a, b in zip(times, times[1:], strict=False) if b - a > 1000]
+
+    def primary_changes(self) -> int:
+        addresses = [ip for _, _, ip in self.acked]
+        return sum(1 for a, b in zip(addresses, addresses[1:], strict=False) if a != b)
+
+
+def start_writer(node: Node, name: str, seconds: int, first_id: int) -> None:
+    # The primary's identity is its postmaster's start time: a promoted standby keeps its own, a
+    # restarted instance gets a new one (the pooler reaches postgres over a unix socket, so
+    # inet_server_addr() is empty). The writer stops at `seconds` or when /tmp/stop appears.
+    script = (f"end=$(( $(date +%s) + {seconds} )); i={first_id}; "
+              "while [ ! -e /tmp/stop ] && [ $(date +%s) -lt $end ]; do i=$((i+1)); "
+              f"if ip=$(timeout 5 psql -h {GATEWAY} -U postgres -d postgres -Atq -c \"insert into day2_rows "
+              "values ($i) returning extract(epoch from pg_postmaster_start_time())\" 2>/dev/null); "
+              "then echo ack $i $(date +%s%3N) $ip; else echo fail $i $(date +%s%3N); fi; "
+              "sleep 0.1; done")
+    node.kubectl("delete", "pod", "-n", NS, name, "--ignore-not-found", "--wait=true")
+    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS},
+                 "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0, "containers": [{
+                     "name": "writer", "image": PG_IMAGE, "imagePullPolicy": "Never",
+                     "command": ["bash", "-c", script], "env": [{"name": "PGPASSWORD", "value": PASSWORD}],
+                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}}])
+    wait(node, NS, f"pod/{name}", "condition=Ready", timeout=60)
+
+
+def finish_writer(node: Node, name: str, timeout: int = 400) -> Writes:
+    node.kubectl("exec", "-n", NS, name, "--", "touch", "/tmp/stop", check=False)
+    wait(node, NS, f"pod/{name}", "jsonpath={.status.phase}=Succeeded", timeout=timeout)
+    acked, failed = [], []
+    for line in node.kubectl("logs", "-n", NS, name).stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "ack" and len(parts) == 4:
+            acked.append((int(parts[1]), int(parts[2]), parts[3]))
+        elif parts and parts[0] == "fail":
+            failed.append((int(parts[1]), int(parts[2])))
+    return Writes(acked, failed)
+
+
+def lost_rows(node: Node, writes: Writes) -> list[int]:
+    present = {int(x) for x in gateway_sql(node, NS, GATEWAY, "select id from day2_rows").split()}
+    return sorted({i for i, _, _ in writes.acked} - present)
+
+
+def _pods(node: Node) -> dict[str, tuple[str, int]]:
+    """Pooler pod name → (uid, restarts of its containers)."""
+    pods = json.loads(node.kubectl("get", "pods", "-n", NS, "-l", "app.kubernetes.io/component=multipooler",
+                                   "-o", "json").stdout)["items"]
+    return {p["metadata"]["name"]: (p["metadata"]["uid"], sum(
+        c["restartCount"] for c in p["status"].get("containerStatuses", []) + p["status"].get(
+            "initContainerStatuses", []))) for p in pods}
+
+
+def roll(dep: Deployment, spec: dict[str, Any], handover: bool, key: str, first_id: int) -> Writes:
+    """Apply `spec` with a writer running; wait for the roll; record its numbers under `key`."""
+    node = dep.node
+    start_writer(node, f"writer-{first_id}", seconds=240, first_id=first_id)
+    time.sleep(5)
+    before = primary(node, NS, pooler_pods(node, NS))
+    t0 = int(time.time() * 1000)
+    dep.apply(spec, handover=handover)
+    node.kubectl("rollout", "status", "-n", NS, f"statefulset/{STS}", "--timeout=400s", timeout=430)
+    dep.times[f"{key}_roll_seconds"] = round(time.time() - t0 / 1000, 1)
+    wait(node, NS, "pod -l app.kubernetes.io/component=multipooler", "condition=Ready", timeout=300)
+    time.sleep(3)
+    writes = finish_writer(node, f"writer-{first_id}")
+    gaps = writes.gaps(t0)
+    dep.times[f"{key}_write_gaps_seconds"] = gaps
+    dep.times[f"{key}_write_unavailable_seconds"] = round(sum(gaps), 2)
+    dep.times[f"{key}_primary_changes"] = writes.primary_changes()
+    dep.times[f"{key}_acknowledged"] = len(writes.acked)
+    dep.times[f"{key}_lost"] = len(lost_rows(node, writes))
+    dep.times[f"{key}_primary_before_after"] = f"{before} -> {primary(node, NS, pooler_pods(node, NS))}"
+    return writes
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+def _rendered_settings(dep: Deployment) -> dict[str, str]:
+    docs = [d for d in yaml.safe_load_all(render_cluster(dep.spec, dep.extra)) if d]
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap" and "postgresql-replica-zone1.conf" in d.get("data", {})]
+    lines = [ln for ln in cm["data"]["postgresql-replica-zone1.conf"].splitlines() if ln and ln[0] != "#"]
+    return {k: v.strip("'") for k, v in (ln.split(" = ", 1) for ln in lines)}
+
+
+def test_settings_reach_postgres_through_the_gateway(deployment: Deployment) -> None:
+    node = deployment.node
+    rendered = _rendered_settings(deployment)
+    assert rendered["shared_buffers"] == "256MB" and rendered["myapp.flavor"] == "vanilla"
+    assert gateway_sql(node, NS, GATEWAY, "show shared_buffers") == rendered["shared_buffers"]
+    assert gateway_sql(node, NS, GATEWAY, "show myapp.flavor") == "vanilla"
+    assert gateway_sql(node, NS, GATEWAY, "show max_connections") == rendered["max_connections"]
+    for pod in pooler_pods(node, NS):  # standbys read the same file (restored postgresql.conf includes it)
+        assert local_sql(node, NS, pod, "show work_mem") == "8MB"
+    pooler = get(node, NS, f"pod/{STS}-0")["spec"]["containers"][0]
+    assert "--log-level=debug" in pooler["args"]
+
+
+def test_a_reloadable_change_applies_without_a_restart(deployment: Deployment) -> None:
+    node = deployment.node
+    before = _pods(node)
+    spec = copy.deepcopy(deployment.spec)
+    spec["spec"]["postgresConfig"]["work_mem"] = "16MB"
+    t0 = time.monotonic()
+    deployment.apply(spec, handover=False)  # same pods as before: only the ConfigMap differs
+    deadline = time.monotonic() + 180  # the kubelet refreshes a ConfigMap volume within about a minute
+    while not all(local_sql(node, NS, p, "show work_mem") == "16MB" for p in pooler_pods(node, NS)):
+        assert time.monotonic() < deadline, [local_sql(node, NS, p, "show work_mem") for p in pooler_pods(node, NS)]
+        time.sleep(2)
+    deployment.times["reload_applied_seconds"] = round(time.monotonic() - t0, 1)
+    assert gateway_sql(node, NS, GATEWAY, "show work_mem") == "16MB"
+    assert _pods(node) == before  # same pods, no container restarted
+
+
+# --- rolls -------------------------------------------------------------------------------------
