@@ -769,18 +769,36 @@ def _s3_secret(spec: MultiShardSpec) -> str | None:
     return spec.backup.s3.credentials_secret if spec.backup.s3 is not None else None
 
 
+def _cipher_secret(spec: MultiShardSpec) -> str | None:
+    return spec.backup.cipher.secret_name if spec.backup.cipher is not None else None
+
+
+def _fixed(*keys: str) -> Callable[[MultiShardSpec], tuple[str, ...]]:
+    return lambda _spec: keys
+
+
+def _cipher_key(spec: MultiShardSpec) -> tuple[str, ...]:
+    """The key the cipher key file is read from (backup.encryption.key, defaulted by resolve)."""
+    return (spec.backup.cipher.key,) if spec.backup.cipher is not None else ()
+
+
 # (child spec field, its value, keys the pods read, what the Secret is, how to make it)
 _SECRETS = [
-    ("postgresPasswordSecret", _password_secret, (defaults.PASSWORD_KEY,), "the postgres password",
+    ("postgresPasswordSecret", _password_secret, _fixed(defaults.PASSWORD_KEY), "the postgres password",
      "`kubectl create secret generic {name} --from-literal=" + defaults.PASSWORD_KEY + "=...`, or add it to the "
      "package with a secret manager"),
-    ("pgbackrestTLSSecret", _tls_secret, tuple(defaults.PGBACKREST_CERT_FILES),
+    ("pgbackrestTLSSecret", _tls_secret, _fixed(*defaults.PGBACKREST_CERT_FILES),
      "pgBackRest's TLS CA, certificate and key",
      "`scripts/make-pgbackrest-tls.sh {cluster} {namespace}` (README \"pgBackRest TLS\"), or set "
      "spec.pgbackrestTLS.certManager.issuerRef on the cluster"),
-    ("backup.s3.credentialsSecret", _s3_secret, defaults.S3_CREDENTIAL_KEYS[:2], "S3 credentials for pgBackRest",
+    ("backup.s3.credentialsSecret", _s3_secret, _fixed(*defaults.S3_CREDENTIAL_KEYS[:2]),
+     "S3 credentials for pgBackRest",
      "`kubectl create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=... "
      "--from-literal=AWS_SECRET_ACCESS_KEY=...`"),
+    # mounted by multipooler: without it the pooler pods do not start (and the repository is unreadable)
+    ("backup.cipher.secretName", _cipher_secret, _cipher_key, "the backup repository's cipher key file",
+     "`kubectl create secret generic {name} --from-literal={key}='{{\"1\": \"<passphrase>\"}}'` (docs/backup.md "
+     "\"Encryption\"; keep the passphrase outside the cluster too: a restore needs it)"),
 ]
 
 
@@ -795,17 +813,19 @@ def check_secrets(shards: list[MultiShard], items: list[Item] | dict[str, list[I
     out, seen = [], set()
     for child in shards:
         ns = child.metadata.get("namespace")
-        for field, value_of, keys, what, how in _SECRETS:
+        for field, value_of, keys_of, what, how in _SECRETS:
             name = value_of(child.spec)
             if not name or (ns, name) in seen or (ns, name) in rendered:
                 continue
+            keys = keys_of(child.spec)
             seen.add((ns, name))
             # no namespace on either side: it lands wherever it is applied (reconcile.IdentityIndex)
             found = [s for s in secrets.get(name, []) if s.namespace is None or ns is None or s.namespace == ns]
             where = f" in namespace {ns!r}" if ns else ""
             ref = ResourceRef.of_child(child)
             if not found:
-                make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE")
+                make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE",
+                                  key=keys[0])
                 out.append(warning(
                     f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
                     f"{what}) is not among the inputs; the "
