@@ -5,8 +5,8 @@ backup schedule and a retention of two full backups.
 In order (one cluster, one SeaweedFS for the module): the shard bootstraps into S3 and serves SQL;
 the schedule, switched on, takes a backup within one period (its Job succeeds, a new backup is in
 the repository); rows inserted after it are backed up again by a one-off Job from the CronJob, the
-source cluster is deleted and a new cluster in another namespace, on the same repository, restores
-them all; finally no object of the bucket holds a table's plaintext.
+source cluster is deleted with its namespace and a new cluster of the same name and namespace, on
+the same repository, restores them all; finally no object of the bucket holds a table's plaintext.
 
 The measured times go to `e2e-logs/backup-times.txt` (docs/runtime-checks.md quotes them).
 """
@@ -37,7 +37,6 @@ from render import apply_render, fit_to_node, install_crds, load_example, passwo
 from sql import PASSWORD, gateway_sql, start_client, wait_gateway_sql
 
 NS = "backups"
-RESTORED = "restored"
 CLUSTER = "minimal"
 GATEWAY = f"{CLUSTER}-zone1-gateway"
 CRONJOB = f"{CLUSTER}-postgres-backup"
@@ -170,8 +169,7 @@ def deployment(node: Node) -> Iterator[Deployment]:
             LOG_DIR.mkdir(parents=True, exist_ok=True)
             (LOG_DIR / "backup-times.txt").write_text(
                 "".join(f"{k}: {v:.1f}s\n" for k, v in dep.times.items() if k != "applied"))
-        for name in (NS, RESTORED):
-            node.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", timeout=300, check=False)
+        node.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=300, check=False)
         group.stop()
         shutil.rmtree(data, ignore_errors=True)
 
@@ -232,8 +230,14 @@ def test_scheduled_backup_completes_within_one_period(deployment: Deployment) ->
 
 def test_a_new_cluster_on_the_repository_restores_the_last_backup(deployment: Deployment) -> None:
     """Rows, a backup (the CronJob's own command, as a one-off Job: retention then keeps two full
-    backups), the source cluster deleted, a new cluster in another namespace on the same
-    repository: it restores the latest backup and serves every row of it."""
+    backups), the source cluster deleted with its namespace (volumes, etcd, everything but the
+    bucket), a new cluster of the same name in a new namespace of the same name on the same
+    repository: it restores the latest backup, elects a primary and serves every row of it.
+
+    Same namespace and name because the restored database names its consensus cohort by pooler
+    ID (multigres.current_rule), and the render derives the IDs from namespace and StatefulSet
+    (naming.service_id_prefix): a cluster with other IDs restores every pooler as a standby and
+    multiorch never appoints a leader (NoHealthyCohortMembers; seen on the node, docs/backup.md)."""
     node = deployment.node
     gateway_sql(node, NS, GATEWAY, "create table after_schedule (id int); "
                                    "insert into after_schedule select generate_series(1, 500)")
@@ -244,24 +248,32 @@ def test_a_new_cluster_on_the_repository_restores_the_last_backup(deployment: De
     assert len(after - before) == 1 and len(after) == 2, (before, after)  # retention full: 2
     node.kubectl("delete", "namespace", NS, "--wait=true", timeout=300)
 
-    _prepare(node, RESTORED)
-    rendered = _cluster(deployment.s3, RESTORED, restore=True)
-    tls_secret(node, RESTORED, CLUSTER, rendered)
+    _prepare(node, NS)
+    rendered = _cluster(deployment.s3, NS, restore=True)
+    tls_secret(node, NS, CLUSTER, rendered)
     applied = time.monotonic()
     apply_render(node, rendered)
-    wait_gateway_sql(node, RESTORED, GATEWAY, "select 1", timeout=420)
+    wait_gateway_sql(node, NS, GATEWAY, "select 1", timeout=420)
     deployment.times["restore_apply_to_first_query"] = time.monotonic() - applied
-    assert gateway_sql(node, RESTORED, GATEWAY, "select count(*) from after_schedule") == "500"
-    assert gateway_sql(node, RESTORED, GATEWAY, f"select count(*) from secrets where v = '{MARKER}'") == "2000"
+    assert gateway_sql(node, NS, GATEWAY, "select count(*) from after_schedule") == "500"
+    assert gateway_sql(node, NS, GATEWAY, f"select count(*) from secrets where v = '{MARKER}'") == "2000"
 
 
 def test_no_object_in_the_bucket_holds_a_tables_plaintext(deployment: Deployment) -> None:
     """Runs last, when the bucket holds three backups of the `secrets` table and the WAL that
-    wrote it; the restore above read that value back out of these very objects. The grep sees
-    through gzip, and every object must be pgBackRest ciphertext (OpenSSL's `Salted__` header):
-    an unencrypted repository fails both (its info files are plain text, its files gzip)."""
+    wrote it; the restore above read that value back out of these very objects.
+
+    - No object holds MARKER, as stored or gunzipped: an unencrypted repository's archived WAL is
+      gzip (pgBackRest's default compression) holding the inserted rows, so the grep finds it there.
+    - Every object outside the backup bundles is OpenSSL's salted format (`Salted__`), which an
+      unencrypted repository's info files (INI text) and WAL (gzip) are not. The bundles (upstream
+      turns repo1-bundle and repo1-block on, go/common/backup/config.go) hold each file encrypted
+      *raw*, without that header (pgBackRest src/command/backup/file.c), so only the grep covers them.
+    """
     objects = _objects(deployment.s3)
     assert any("/backup/multigres/" in k for k in objects), sorted(objects)[:20]
     assert any("/archive/multigres/" in k for k in objects), sorted(objects)[:20]
     assert not [k for k, body in objects.items() if MARKER.encode() in _readable(body)]
-    assert not [k for k, body in objects.items() if body and not body.startswith(b"Salted__")]
+    headed = {k: body[:16] for k, body in objects.items() if "/bundle/" not in k and body}
+    assert any("/archive/multigres/" in k for k in headed) and any(k.endswith("backup.manifest") for k in headed)
+    assert not {k: head for k, head in headed.items() if not head.startswith(b"Salted__")}
