@@ -14,6 +14,7 @@ The measured times go to `e2e-logs/backup-times.txt` (docs/runtime-checks.md quo
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ import urllib.request
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +31,12 @@ import pytest
 from apiserver import _free_ports
 from conftest import LOG_DIR
 from helpers import go_tool
-from knode.cluster import Node
+from knode.cluster import KubectlError, Node
 from knode.config import NODE_IP
 from kube import get, namespace, wait
 from processes import ProcessGroup, wait_for
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
-from sql import PASSWORD, gateway_sql, start_client, wait_gateway_sql
+from sql import PASSWORD, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
 NS = "backups"
 CLUSTER = "minimal"
@@ -228,6 +230,27 @@ def test_scheduled_backup_completes_within_one_period(deployment: Deployment) ->
     _wait_no_active_job(node)
 
 
+def _one_primary(node: Node) -> str | None:
+    """The restored pooler that left recovery (multiorch appointed it), or None yet."""
+    try:
+        return primary(node, NS, pooler_pods(node, NS))
+    except (AssertionError, KubectlError):
+        return None
+
+
+def _longest_init(node: Node, component: str) -> float:
+    """Seconds the component's longest-running init container took (the gateways' wait-for-cell)."""
+    took = [0.0]
+    pods = node.kubectl("get", "pods", "-n", NS, "-l", f"app.kubernetes.io/component={component}", "-o", "json")
+    for pod in json.loads(pods.stdout)["items"]:
+        for status in pod["status"].get("initContainerStatuses", []):
+            done = status.get("state", {}).get("terminated")
+            if done:
+                took.append((datetime.fromisoformat(done["finishedAt"]) -
+                             datetime.fromisoformat(done["startedAt"])).total_seconds())
+    return max(took)
+
+
 def test_a_new_cluster_on_the_repository_restores_the_last_backup(deployment: Deployment) -> None:
     """Rows, a backup (the CronJob's own command, as a one-off Job: retention then keeps two full
     backups), the source cluster deleted with its namespace (volumes, etcd, everything but the
@@ -253,8 +276,11 @@ def test_a_new_cluster_on_the_repository_restores_the_last_backup(deployment: De
     tls_secret(node, NS, CLUSTER, rendered)
     applied = time.monotonic()
     apply_render(node, rendered)
+    wait_for(lambda: _one_primary(node), 420, "a primary among the restored poolers", interval=1)
+    deployment.times["restore_apply_to_primary"] = time.monotonic() - applied
     wait_gateway_sql(node, NS, GATEWAY, "select 1", timeout=420)
     deployment.times["restore_apply_to_first_query"] = time.monotonic() - applied
+    deployment.times["restore_gateway_wait_for_cell_longest"] = _longest_init(node, "multigateway")
     assert gateway_sql(node, NS, GATEWAY, "select count(*) from after_schedule") == "500"
     assert gateway_sql(node, NS, GATEWAY, f"select count(*) from secrets where v = '{MARKER}'") == "2000"
 
