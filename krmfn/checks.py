@@ -792,20 +792,37 @@ def _gateway_tls_secret(spec: MultiCellSpec) -> str | None:
     return spec.gateway_tls.secret_name if spec.gateway_tls is not None else None
 
 
+def _cipher_secret(spec: MultiShardSpec) -> str | None:
+    return spec.backup.cipher.secret_name if spec.backup.cipher is not None else None
+
+
+def _fixed(*keys: str) -> Callable[[Any], tuple[str, ...]]:
+    return lambda _spec: keys
+
+
+def _cipher_key(spec: MultiShardSpec) -> tuple[str, ...]:
+    """The key the cipher key file is read from (backup.encryption.key, defaulted by resolve)."""
+    return (spec.backup.cipher.key,) if spec.backup.cipher is not None else ()
+
+
 # (child kind, child spec field, its value, keys the pods read, what the Secret is, how to make it)
-_SECRETS: list[tuple[str, str, Callable[[Any], str | None], tuple[str, ...], str, str]] = [
-    ("MultiShard", "postgresPasswordSecret", _password_secret, (defaults.PASSWORD_KEY,), "the postgres password",
+_SECRETS: list[tuple[str, str, Callable[[Any], str | None], Callable[[Any], tuple[str, ...]], str, str]] = [
+    ("MultiShard", "postgresPasswordSecret", _password_secret, _fixed(defaults.PASSWORD_KEY), "the postgres password",
      "`kubectl create secret generic {name} --from-literal=" + defaults.PASSWORD_KEY + "=...`, or add it to the "
      "package with a secret manager"),
-    ("MultiShard", "pgbackrestTLSSecret", _tls_secret, tuple(defaults.PGBACKREST_CERT_FILES),
+    ("MultiShard", "pgbackrestTLSSecret", _tls_secret, _fixed(*defaults.PGBACKREST_CERT_FILES),
      "pgBackRest's TLS CA, certificate and key",
      "`scripts/make-pgbackrest-tls.sh {cluster} {namespace}` (README \"pgBackRest TLS\"), or set "
      "spec.pgbackrestTLS.certManager.issuerRef on the cluster"),
-    ("MultiShard", "backup.s3.credentialsSecret", _s3_secret, defaults.S3_CREDENTIAL_KEYS[:2],
+    ("MultiShard", "backup.s3.credentialsSecret", _s3_secret, _fixed(*defaults.S3_CREDENTIAL_KEYS[:2]),
      "S3 credentials for pgBackRest",
      "`kubectl create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=... "
      "--from-literal=AWS_SECRET_ACCESS_KEY=...`"),
-    ("MultiCell", "gatewayTLS.secretName", _gateway_tls_secret, defaults.GATEWAY_CERT_KEYS,
+    # mounted by multipooler: without it the pooler pods do not start (and the repository is unreadable)
+    ("MultiShard", "backup.cipher.secretName", _cipher_secret, _cipher_key, "the backup repository's cipher key file",
+     "`kubectl create secret generic {name} --from-literal={key}='{{\"1\": \"<passphrase>\"}}'` (docs/backup.md "
+     "\"Encryption\"; keep the passphrase outside the cluster too: a restore needs it)"),
+    ("MultiCell", "gatewayTLS.secretName", _gateway_tls_secret, _fixed(*defaults.GATEWAY_CERT_KEYS),
      "the gateways' TLS certificate and key",
      "`kubectl create secret tls {name} --cert=tls.crt --key=tls.key` (docs/security.md \"Client TLS\"), "
      "or set spec.gatewayTLS.certManager.issuerRef on the cluster"),
@@ -824,10 +841,11 @@ def check_secrets(children: list[MultiShard | MultiCell], items: list[Item] | di
     seen: set[tuple[str | None, str]] = set()
     for child in children:
         ns = child.metadata.get("namespace")
-        for kind, field, value_of, keys, what, how in _SECRETS:
+        for kind, field, value_of, keys_of, what, how in _SECRETS:
             name = value_of(child.spec) if child.kind == kind else None
             if not name or (ns, name) in seen or (ns, name) in rendered:
                 continue
+            keys = keys_of(child.spec)
             seen.add((ns, name))
             out += _secret_problems(child, secrets.get(name, []), name, field, keys, what, how)
     return out
@@ -842,7 +860,8 @@ def _secret_problems(child: MultiShard | MultiCell, candidates: list[Item], name
     where = f" in namespace {ns!r}" if ns else ""
     ref = ResourceRef.of_child(child)
     if not found:
-        make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE")
+        make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE",
+                          key=keys[0] if keys else "")
         return [warning(
             f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
             f"{what}) is not among the inputs; the "

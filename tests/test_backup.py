@@ -72,6 +72,26 @@ def test_cipher_key_defaults_to_cipher_keys_json() -> None:
     assert volume["secret"]["items"] == [{"key": "cipher-keys.json", "path": "cipher-keys.json"}]
 
 
+def _cipher_warnings(out: Any) -> list[str]:
+    return [r.message for r in out.results if r.severity == "warning" and r.path == "spec.backup.cipher.secretName"]
+
+
+def _secret(name: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "default"},
+            "stringData": data}
+
+
+def test_a_missing_cipher_secret_or_key_is_a_warning_that_says_how_to_make_it() -> None:
+    backup = {"s3": S3, "encryption": {"secretName": "repo-cipher", "key": "keys.json"}}
+    (missing,) = _cipher_warnings(run_text(resource_list(_cluster(backup))))
+    assert "'repo-cipher'" in missing and "--from-literal=keys.json=" in missing
+    wrong_key = run_text(resource_list(_cluster(backup), _secret("repo-cipher", **{"cipher-keys.json": "{}"})))
+    assert _cipher_warnings(wrong_key) == ["Secret 'repo-cipher' has no key 'keys.json'; the pooler pods read the "
+                                           "backup repository's cipher key file from it."]
+    present = run_text(resource_list(_cluster(backup), _secret("repo-cipher", **{"keys.json": '{"1": "k"}'})))
+    assert _cipher_warnings(present) == []
+
+
 def test_no_cipher_flag_without_encryption() -> None:
     pod = _pooler_pod(_render({"s3": S3}))
     assert "--pgbackrest-cipher-key-file" not in args_of(_container(pod, "multipooler"))
