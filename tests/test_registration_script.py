@@ -19,7 +19,7 @@ from pathlib import Path
 from consistency import registration_records
 from helpers import EXAMPLES, objects, render_paths
 
-from krmfn.workloads.registration import SCRIPT
+from krmfn.workloads.registration import REQUEST_TIMEOUT_SECONDS, SCRIPT
 
 SEED_OBJECTS = objects(render_paths(EXAMPLES / "seed"))
 
@@ -97,3 +97,33 @@ def test_script_fails_when_a_put_is_refused(tmp_path: Path) -> None:
     finally:
         server.shutdown()
     assert proc.returncode != 0 and "POST /v3/kv/put" in proc.stderr
+
+
+def test_a_request_that_gets_no_answer_is_given_up_and_retried(tmp_path: Path) -> None:
+    """The first /health request is accepted and never answered (packets that vanish look the same
+    to the script): the watchdog ends it and the wait loop tries again. Without the watchdog the
+    script would wait for that answer until the stand-in stops."""
+    stop = threading.Event()
+
+    class Silent(FakeGateway):
+        silenced = 1
+
+        def do_GET(self) -> None:  # noqa: N802
+            if type(self).silenced > 0:
+                type(self).silenced -= 1
+                stop.wait()
+                return
+            super().do_GET()
+
+    Silent.unhealthy, Silent.puts = 0, {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        script = _configmap_dir(tmp_path) / SCRIPT
+        proc = subprocess.run(["bash", str(script), f"127.0.0.1:{server.server_address[1]}"],
+                              capture_output=True, text=True, timeout=10 * REQUEST_TIMEOUT_SECONDS)
+    finally:
+        stop.set()
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    assert Silent.silenced == 0 and len(Silent.puts) == 3

@@ -93,7 +93,13 @@ SCRIPT = "register.sh"
 # The pieces of the two bash scripts below (the registration Job's, and the gateways' wait).
 ENDPOINT = 'endpoint="${1#*://}"; endpoint="${endpoint%%,*}"\n'
 HOST_PORT = 'host="${endpoint%:*}"; port="${endpoint##*:}"; host="${host#[}"; host="${host%]}"\n'
-REQUEST = r"""request() (  # METHOD PATH BODY: print the response body; fail unless etcd answers 200
+# bash's /dev/tcp has no timeout: a connection whose packets vanish waits for the kernel to give up
+# (about 2 min; seen on the node, a gateway's wait stalled that long in a namespace just recreated).
+# So each request runs in its own bash under coreutils' `timeout -s KILL`, which signals the whole
+# process group (the `cat` reading the socket too); the callers' loops retry. SIGKILL because bash
+# defers a caught SIGTERM while it waits for `cat`.
+REQUEST_TIMEOUT_SECONDS = 10
+REQUEST = r"""request_once() (  # METHOD PATH BODY: print the response body; fail unless etcd answers 200
   exec 3<>"/dev/tcp/$host/$port"
   printf '%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n' "$1" "$2" "$host" >&3
   printf 'Content-Length: %d\r\nConnection: close\r\n\r\n%s' "${#3}" "$3" >&3
@@ -102,7 +108,11 @@ REQUEST = r"""request() (  # METHOD PATH BODY: print the response body; fail unl
   [[ "$status" =~ ^HTTP/[0-9.]+\ 200 ]] || { echo "$1 $2: ${status:-no answer}" >&2; exit 1; }
   printf '%s\n' "${response#*$'\r\n\r\n'}"
 )
-"""
+request() {  # METHOD PATH BODY, given up after @TIMEOUT@ s
+  host="$host" port="$port" timeout -s KILL @TIMEOUT@ bash -c "$(declare -f request_once)"'
+request_once "$@"' request "$@"
+}
+""".replace("@TIMEOUT@", str(REQUEST_TIMEOUT_SECONDS))
 WAIT_HEALTHY = r"""healthy='"health"[[:space:]]*:[[:space:]]*"true"'
 until [[ "$(request GET /health '' 2> /dev/null)" =~ $healthy ]]; do
   echo "waiting for etcd at $host:$port"
