@@ -27,7 +27,8 @@ class ClusterContext:
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
                  "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
-                 "gateway_issuer", "internal_tls", "internal_issuer", "placement", "monitoring", "network_policy", "log_levels")
+                 "gateway_issuer", "internal_tls", "internal_issuer", "placement", "monitoring", "network_policy",
+                 "log_levels")
 
     name: str
     namespace: str | None
