@@ -75,7 +75,8 @@ def build_internal_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
     """The components' gRPC Certificate, when spec.internalTLS names an issuer: one key pair for
     every component, server and client auth (the servers require a client certificate). Its first
     name is the one every caller verifies (--multipooler-grpc-server-name); the poolers' per-pod
-    wildcards let a debugging client verify a pooler by the hostname it registered. A cluster
+    wildcards let a debugging client verify a pooler by the hostname it registered. No common
+    name: Go verifies the DNS names only, and a long cluster name would pass CN's 64 bytes. A cluster
     without a namespace is refused before this runs (checks.check_certificate_namespace)."""
     tls = ctx.internal_tls
     if tls is None or ctx.internal_issuer is None or not ctx.namespace:
@@ -83,7 +84,6 @@ def build_internal_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
     names = [tls.server_name] + dns_names(pool_services(ctx), ctx.namespace, ctx)
     spec = {
         "secretName": tls.secret_name,
-        "commonName": tls.server_name,
         "dnsNames": list(dict.fromkeys(names)),
         "usages": ["digital signature", "key encipherment", "server auth", "client auth"],
         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
