@@ -136,6 +136,9 @@ def test_a_plaintext_grpc_client_is_refused_by_a_pooler(node: Node, cluster: dic
     ip = node.kubectl("get", "pod", "-n", NS, pooler_pods(node, NS)[0], "-o", "jsonpath={.status.podIP}").stdout
     res = _cli(node, f"{ip}:15270")
     out = res.stdout + res.stderr
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    (LOG_DIR / "grpc-tls-cli.txt").write_text(f"multiadmin (plaintext): rc {control.returncode}: {control.stdout}"
+                                              f"pooler: rc {res.returncode}: {out}")
     assert res.returncode != 0, out
     # plaintext to a plaintext pooler reaches gRPC and gets "unknown service"; here the TLS server
     # closes the connection before any HTTP/2 frame
