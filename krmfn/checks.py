@@ -315,6 +315,10 @@ def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
     if gateway is not None and gateway.cert_manager is not None:
         out.append(error("the gateways' Certificate needs the Services' DNS names, which contain the namespace; "
                          "set metadata.namespace on the cluster.", "spec.gatewayTLS.certManager"))
+    internal = cluster.spec.internal_tls
+    if internal is not None and internal.cert_manager is not None:
+        out.append(error("the components' gRPC Certificate needs the pooler pods' DNS names, which contain the "
+                         "namespace; set metadata.namespace on the cluster.", "spec.internalTLS.certManager"))
     return out
 
 
@@ -805,6 +809,10 @@ def _cipher_key(spec: MultiShardSpec) -> tuple[str, ...]:
     return (spec.backup.cipher.key,) if spec.backup.cipher is not None else ()
 
 
+def _internal_tls_secret(spec: MultiShardSpec) -> str | None:
+    return spec.internal_tls.secret_name if spec.internal_tls is not None else None
+
+
 # (child kind, child spec field, its value, keys the pods read, what the Secret is, how to make it)
 _SECRETS: list[tuple[str, str, Callable[[Any], str | None], Callable[[Any], tuple[str, ...]], str, str]] = [
     ("MultiShard", "postgresPasswordSecret", _password_secret, _fixed(defaults.PASSWORD_KEY), "the postgres password",
@@ -826,6 +834,12 @@ _SECRETS: list[tuple[str, str, Callable[[Any], str | None], Callable[[Any], tupl
      "the gateways' TLS certificate and key",
      "`kubectl create secret tls {name} --cert=tls.crt --key=tls.key` (docs/security.md \"Client TLS\"), "
      "or set spec.gatewayTLS.certManager.issuerRef on the cluster"),
+    # every component mounts it; the pooler pods' warning stands for all of them
+    ("MultiShard", "internalTLS.secretName", _internal_tls_secret, _fixed(*defaults.INTERNAL_CERT_KEYS),
+     "the components' gRPC CA, certificate and key",
+     "`kubectl create secret generic {name} --type=kubernetes.io/tls --from-file=ca.crt --from-file=tls.crt "
+     "--from-file=tls.key` (docs/security.md \"Internal TLS\"), or set spec.internalTLS.certManager.issuerRef "
+     "on the cluster"),
 ]
 _PODS = {"MultiShard": "pooler pods", "MultiCell": "gateway pods"}
 

@@ -140,6 +140,10 @@ PGBACKREST_CN = "pgbackrest"
 # (go/services/multigateway/init.go, buildPGTLSConfig); the Secret's keys are mounted under their own names.
 GATEWAY_CERT_DIR = "/etc/multigres/gateway-tls"
 GATEWAY_CERT_KEYS = ("tls.crt", "tls.key")
+# The gRPC servers read --grpc-cert/--grpc-key/--grpc-ca once, at start (go/common/servenv/grpc_server.go,
+# Create), and the callers --multipooler-grpc-cert/-key/-ca (go/common/rpcclient/conn_cache.go).
+INTERNAL_CERT_DIR = "/etc/multigres/internal-tls"
+INTERNAL_CERT_KEYS = ("ca.crt", "tls.crt", "tls.key")
 # multipooler passes these to pgBackRest for S3 repositories with use_env_credentials
 # (go/tools/s3/credentials.go); AWS_SESSION_TOKEN is optional.
 S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")

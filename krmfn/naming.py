@@ -248,6 +248,23 @@ def gateway_certificate(cluster: str) -> str:
     return object_name("Certificate", cluster, "gateway")
 
 
+def internal_tls_secret(cluster: str) -> str:
+    """The user's (or cert-manager's) kubernetes.io/tls Secret of the components' gRPC: tls.crt,
+    tls.key and ca.crt, all three mounted on every component."""
+    return f"{cluster}-internal-tls"
+
+
+def internal_certificate(cluster: str) -> str:
+    return object_name("Certificate", cluster, "internal")
+
+
+def internal_server_name(cluster: str) -> str:
+    """The one name every gRPC caller verifies (upstream --multipooler-grpc-server-name): gateways,
+    multiorch and multiadmin register their pod IP, which no certificate can name in advance.
+    Under `.internal`, the top-level domain reserved for private use, so it never resolves."""
+    return f"{cluster}.multigres.internal"
+
+
 SERVICE_ID_HASH = 8
 
 

@@ -3,7 +3,8 @@
 Fields the design does not show but a builder needs (docs/design.md: a builder reads one child CR
 and nothing else) are documented additions, listed in the README: `databaseName`,
 `tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
-`postgresPasswordSecret`, `gatewayTLS` on cells, `imagePullPolicy`, `imagePullSecrets`, and the resolved placement
+`postgresPasswordSecret`, `gatewayTLS` on cells, `internalTLS` on cells, table groups and shards,
+`imagePullPolicy`, `imagePullSecrets`, and the resolved placement
 (`placement` of pools, components and TopoServers, `multiorch.cellPlacements`: docs/placement.md).
 """
 
@@ -102,6 +103,15 @@ class GatewayTLSRef(Model):
     required: bool
 
 
+class InternalTLSRef(Model):
+    """The components' gRPC TLS Secret and the one name every caller verifies (resolved from
+    spec.internalTLS): gateways, multiorch and multiadmin register pod IPs, so the callers check
+    this fixed name (--multipooler-grpc-server-name) instead of the address they dial."""
+
+    secret_name: str
+    server_name: str
+
+
 class MultiCellSpec(PullSettings):
     name: str
     images: GatewayImages
@@ -111,6 +121,7 @@ class MultiCellSpec(PullSettings):
     all_cells: list[str]
     topology_reconciliation: CellReconciliation
     gateway_tls: GatewayTLSRef | None = Field(default=None, alias="gatewayTLS")
+    internal_tls: InternalTLSRef | None = Field(default=None, alias="internalTLS")
 
 
 class ResolvedPool(Model):
@@ -150,6 +161,7 @@ class MultiTableGroupSpec(PullSettings):
     durability_policy: DurabilityPolicy
     global_topo_server: GlobalTopoRef
     postgres_password_secret: str
+    internal_tls: InternalTLSRef | None = Field(default=None, alias="internalTLS")
 
 
 class FilesystemRepository(Model):
@@ -194,6 +206,7 @@ class MultiShardSpec(PullSettings):
     postgres_password_secret: str
     backup: ResolvedBackup
     pgbackrest_tls_secret: str = Field(alias="pgbackrestTLSSecret")
+    internal_tls: InternalTLSRef | None = Field(default=None, alias="internalTLS")
 
 
 # The four top-level kinds are written out, not made by a factory, so that type checkers and

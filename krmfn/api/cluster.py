@@ -287,6 +287,18 @@ class GatewayTLS(Model):
     extra_dns_names: list[DNSName] | None = Field(default=None, alias="extraDNSNames")
 
 
+class InternalTLS(Model):
+    """Mutual TLS on the gRPC between components (upstream's servenv --grpc-cert/--grpc-key/--grpc-ca
+    in go/common/servenv/grpc_server.go, and the callers' --multipooler-grpc-cert/-key/-ca/-server-name
+    in go/common/rpcclient/conn_cache.go). Setting the block turns it on.
+
+    The Secret (kubernetes.io/tls: tls.crt, tls.key and ca.crt, all three read by every component)
+    is the user's, or cert-manager's when certManager names an issuer."""
+
+    secret_name: ObjectName | None = None
+    cert_manager: CertManager | None = None
+
+
 class ClusterSpec(Model):
     images: Images | None = None
     image_pull_policy: PullPolicy | None = None
@@ -299,6 +311,7 @@ class ClusterSpec(Model):
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
     gateway_tls: GatewayTLS | None = Field(default=None, alias="gatewayTLS")
+    internal_tls: InternalTLS | None = Field(default=None, alias="internalTLS")
     postgres_config: PostgresConfig | None = None
     log_levels: LogLevels | None = None
     network_policy: NetworkPolicySpec | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from typing import Any
@@ -107,11 +108,15 @@ def _message(root: type[BaseModel], err: dict[str, Any]) -> str:
     return f"{err['msg']} (got {_shown(err.get('input'))})."
 
 
+# pydantic's union-member tags in a loc ("int", "str", "function-after[...]"), not field names: a
+# field that merely starts with those letters (internalTLS, strategy) stays in the path.
+_UNION_TAG = re.compile(r"^(int|str|function-after)($|[^A-Za-z])")
+
+
 def validation_results(root: type[BaseModel], exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Result]:
     results = []
     for i, details in enumerate(exc.errors(include_url=False)):
-        loc = tuple(p for p in details["loc"] if not (isinstance(p, str) and p.startswith(("int", "str",
-                                                                                         "function-after"))))
+        loc = tuple(p for p in details["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))
         if i >= limits.MAX_RESULTS:  # past the results shown (function.bounded_results): counted only
             results.append(error(f"{details['msg']}.", field_path(prefix + loc)))
             continue

@@ -35,6 +35,7 @@ class Resolved:
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
                  "cert_manager_issuer", "gateway_tls", "gateway_issuer", "gateway_extra_names",
+                 "internal_tls", "internal_issuer",
                  "placement", "monitoring", "network_policy",
                  "postgres_config", "log_levels",
                  "results")
@@ -56,6 +57,8 @@ class Resolved:
         self.cert_manager_issuer: dict[str, Any] | None = None
         self.gateway_tls: ct.GatewayTLSRef | None = None  # None: the gateways speak plain text
         self.gateway_issuer: dict[str, Any] | None = None  # cert-manager writes the gateways' Secret
+        self.internal_tls: ct.InternalTLSRef | None = None  # None: gRPC between components is plain text
+        self.internal_issuer: dict[str, Any] | None = None  # cert-manager writes the components' Secret
         self.gateway_extra_names: list[str] = []  # spec.gatewayTLS.extraDNSNames
         # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
         self.network_policy: dict[str, Any] | None = {}
@@ -262,6 +265,17 @@ def _gateway_tls(cluster: MultigresCluster, name: str, out: Resolved) -> None:
         out.gateway_extra_names = list(tls.extra_dns_names or [])
 
 
+def _internal_tls(cluster: MultigresCluster, name: str, out: Resolved) -> None:
+    """spec.internalTLS: off when unset."""
+    tls = cluster.spec.internal_tls
+    if tls is None:
+        return
+    out.internal_tls = ct.InternalTLSRef(secret_name=tls.secret_name or naming.internal_tls_secret(name),
+                                         server_name=naming.internal_server_name(name))
+    if tls.cert_manager is not None:
+        out.internal_issuer = tls.cert_manager.issuer_ref.dump()
+
+
 def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> None:
     cells = (cluster.spec.cells.templates if cluster.spec.cells else None) or []
     all_cells = [c.name for c in cells]
@@ -280,7 +294,8 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> No
         spec = ct.MultiCellSpec(
             **_pull_fields(out.pull), name=cell.name, images=ct.GatewayImages(multigateway=out.images.multigateway),
             multi_gateway=gateway, global_topo_server=out.global_topo, topo_server=choice,
-            all_cells=list(all_cells), topology_reconciliation=reconcile, gateway_tls=out.gateway_tls)
+            all_cells=list(all_cells), topology_reconciliation=reconcile, gateway_tls=out.gateway_tls,
+            internal_tls=out.internal_tls)
         labels = naming.labels(out.name, "cell", cell=cell.name)
         meta = _meta(naming.cell_name(out.name, cell.name), out.namespace, labels, out.name)
         out.children.append(ct.MultiCell(metadata=meta, spec=spec))
@@ -375,7 +390,8 @@ def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.Multi
         **_pull_fields(out.pull), images=images, multiorch=orch,
         partitioning=ct.Partitioning(shards=tg.shards), shard_template=ct.ResolvedShardTemplate(pools=tg.pools),
         database_name=db.name, table_group_name=tg.name, durability_policy=db.durability_policy,
-        global_topo_server=out.global_topo, postgres_password_secret=out.password_secret)
+        global_topo_server=out.global_topo, postgres_password_secret=out.password_secret,
+        internal_tls=out.internal_tls)
     identity = {"database": db.name, "table_group": tg.name}
     meta = _meta(naming.table_group_name(name, db.name, tg.name), namespace,
                  naming.labels(name, "table-group", **identity), name)
@@ -385,7 +401,7 @@ def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.Multi
             **_pull_fields(out.pull), images=images, pools=tg.pools, database_name=db.name,
             table_group_name=tg.name, shard_name=key_range(s, tg.shards), global_topo_server=out.global_topo,
             postgres_password_secret=out.password_secret, backup=db.backup,
-            pgbackrest_tls_secret=out.pgbackrest_tls_secret)
+            pgbackrest_tls_secret=out.pgbackrest_tls_secret, internal_tls=out.internal_tls)
         meta = _meta(naming.shard_name(name, db.name, tg.name, s), namespace,
                      naming.labels(name, "shard", **identity, shard=str(s)), name)
         out.children.append(ct.MultiShard(metadata=meta,
@@ -413,6 +429,7 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
     _gateway_tls(cluster, name, out)
+    _internal_tls(cluster, name, out)
     policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
     out.network_policy = None if policy.get("enabled") is False else policy
     out.placement = Levels(cluster)

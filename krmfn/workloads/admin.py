@@ -6,7 +6,7 @@ multiadmin hangs off the root in the design, so it is built from the cluster con
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import log_levels, objects
+from . import internal_tls, log_levels, objects
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -22,12 +22,16 @@ def build_multiadmin(ctx: ClusterContext) -> list[dict[str, Any]]:
     name = naming.multiadmin_name(ctx.name)
     labels = naming.labels(ctx.name, "multiadmin")
     args = [*objects.server_flags("multiadmin"), *log_levels.flags(ctx, "multiadmin"),
-            *objects.topo_flags(ctx.global_topo, ctx.namespace, ctx), "--service-map=grpc-multiadmin"]
+            *objects.topo_flags(ctx.global_topo, ctx.namespace, ctx), "--service-map=grpc-multiadmin",
+            # a caller only: its own gRPC stays plain text for the `multigres` CLI (internal_tls.py)
+            *internal_tls.client_flags(ctx.internal_tls)]
     admin, tmp = objects.server_container("multiadmin", ctx.images.multiadmin, args, ctx.pull, spec.resources)
+    volumes = [tmp]
+    internal_tls.add_to(admin, volumes, ctx.internal_tls)
     wave = objects.WAVES["server"]
     replicas = defaults.COMPONENT_REPLICAS["multiadmin"] if spec.replicas is None else spec.replicas
     deployment = objects.deployment(objects.metadata(name, ctx.metadata, labels, wave), labels, replicas, [admin],
-                                    ctx.pull, defaults.NONROOT_UID, [tmp], placement=spec.placement)
+                                    ctx.pull, defaults.NONROOT_UID, volumes, placement=spec.placement)
     service = objects.obj("v1", "Service", objects.metadata(name, ctx.metadata, labels, wave), {
         "type": "ClusterIP", "selector": naming.selector(labels), "ports": objects.service_ports(admin["ports"])})
     return [deployment, service]

@@ -8,7 +8,7 @@ Gateways take only the global topo flags: they find their cell's topo through th
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import log_levels, objects, registration
+from . import internal_tls, log_levels, objects, registration
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def build_multicell(child: MultiCell, ctx: ClusterContext) -> list[dict[str, Any
         *objects.topo_flags(spec.global_topo_server, namespace, ctx), *objects.DEPLOYMENT_IDENTITY,
     ]
     args += tls_flags(spec.gateway_tls)
+    args += internal_tls.server_flags(spec.internal_tls) + internal_tls.client_flags(spec.internal_tls)
     gateway, tmp = objects.server_container("multigateway", spec.images.multigateway, args, pull,
                                             gateway_spec.resources)
     volumes = [tmp]
@@ -58,6 +59,7 @@ def build_multicell(child: MultiCell, ctx: ClusterContext) -> list[dict[str, Any
         volume, mount = tls_volume(spec.gateway_tls)
         volumes.append(volume)
         gateway["volumeMounts"].append(mount)
+    internal_tls.add_to(gateway, volumes, spec.internal_tls)
     wave = objects.WAVES["gateway"]
     cell_topo = None
     if spec.topo_server.managed_spec is not None:

@@ -1,4 +1,5 @@
-"""MultigresCluster → (optional) cert-manager Certificates: pgBackRest's and the gateways'.
+"""MultigresCluster → (optional) cert-manager Certificates: pgBackRest's, the gateways' and the
+components' gRPC (spec.internalTLS).
 
 The render only references TLS material. When the cluster names a cert-manager issuer
 (spec.pgbackrestTLS.certManager.issuerRef, spec.gatewayTLS.certManager.issuerRef), cert-manager
@@ -67,6 +68,30 @@ def build_gateway_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
     labels = naming.labels(ctx.name, "gateway-tls")
     return [objects.obj("cert-manager.io/v1", "Certificate",
                         objects.metadata(naming.gateway_certificate(ctx.name), ctx.metadata, labels,
+                                         objects.WAVES["registration"]), spec)]
+
+
+def build_internal_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
+    """The components' gRPC Certificate, when spec.internalTLS names an issuer: one key pair for
+    every component, server and client auth (the servers require a client certificate). Its first
+    name is the one every caller verifies (--multipooler-grpc-server-name); the poolers' per-pod
+    wildcards let a debugging client verify a pooler by the hostname it registered. No common
+    name: Go verifies the DNS names only, and a long cluster name would pass CN's 64 bytes. A cluster
+    without a namespace is refused before this runs (checks.check_certificate_namespace)."""
+    tls = ctx.internal_tls
+    if tls is None or ctx.internal_issuer is None or not ctx.namespace:
+        return []
+    names = [tls.server_name] + dns_names(pool_services(ctx), ctx.namespace, ctx)
+    spec = {
+        "secretName": tls.secret_name,
+        "dnsNames": list(dict.fromkeys(names)),
+        "usages": ["digital signature", "key encipherment", "server auth", "client auth"],
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "issuerRef": _issuer_ref(ctx.internal_issuer),
+    }
+    labels = naming.labels(ctx.name, "internal-tls")
+    return [objects.obj("cert-manager.io/v1", "Certificate",
+                        objects.metadata(naming.internal_certificate(ctx.name), ctx.metadata, labels,
                                          objects.WAVES["registration"]), spec)]
 
 

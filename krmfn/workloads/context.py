@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.generated.child_types import ComponentSpec, GlobalTopoRef, ResolvedImages
+    from ..api.generated.child_types import ComponentSpec, GlobalTopoRef, InternalTLSRef, ResolvedImages
     from ..resolve.facts import CellRegistration, DatabaseFacts
     from ..resolve.monitoring import MonitoringFacts
 
@@ -27,7 +27,8 @@ class ClusterContext:
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
                  "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
-                 "gateway_issuer", "placement", "monitoring", "network_policy", "log_levels")
+                 "gateway_issuer", "internal_tls", "internal_issuer", "placement", "monitoring", "network_policy",
+                 "log_levels")
 
     name: str
     namespace: str | None
@@ -44,6 +45,8 @@ class ClusterContext:
     cert_manager_issuer: dict[str, Any] | None
     # (secret name, issuerRef, extra DNS names) of the gateways' Certificate; None: no Certificate
     gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None
+    internal_tls: InternalTLSRef | None  # spec.internalTLS resolved; None: gRPC in plain text
+    internal_issuer: dict[str, Any] | None  # its issuerRef; None: no Certificate for it
     placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
     monitoring: MonitoringFacts | None
     network_policy: dict[str, Any] | None  # spec.networkPolicy as dumped; None: render no policies
@@ -55,6 +58,7 @@ class ClusterContext:
                  databases: tuple[DatabaseFacts, ...] = (), pgbackrest_tls_secret: str = "",
                  cert_manager_issuer: dict[str, Any] | None = None,
                  gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None = None,
+                 internal_tls: InternalTLSRef | None = None, internal_issuer: dict[str, Any] | None = None,
                  placement: dict[str, Any] | None = None,
                  monitoring: MonitoringFacts | None = None,
                  network_policy: dict[str, Any] | None = None,
@@ -68,7 +72,7 @@ class ClusterContext:
                   "images": images, "pull": pull, "multiadmin": multiadmin, "global_topo": global_topo,
                   "topo_image": topo_image, "cells": cells, "databases": databases,
                   "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer,
-                  "gateway_issuer": gateway_issuer,
+                  "gateway_issuer": gateway_issuer, "internal_tls": internal_tls, "internal_issuer": internal_issuer,
                   "placement": placement, "monitoring": monitoring,
                   "network_policy": network_policy,
                   "log_levels": dict(log_levels or {})}

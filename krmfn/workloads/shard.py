@@ -12,7 +12,7 @@ sources.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import backup, disruption, handover, log_levels, objects, postgres_config
+from . import backup, disruption, handover, internal_tls, log_levels, objects, postgres_config
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
         f"--pgbackrest-cert-file={TLS_FILES['pgbackrest.crt']}",
         f"--pgbackrest-key-file={TLS_FILES['pgbackrest.key']}",
         f"--pgbackrest-ca-file={TLS_FILES['ca.crt']}", f"--pgbackrest-port={pgbackrest_port}",
-        *backup.cipher_flags(spec.backup),
+        *backup.cipher_flags(spec.backup), *internal_tls.server_flags(spec.internal_tls),
     ]
     _, tmp_mount = objects.tmp_volume()
     out = objects.container(
@@ -139,7 +139,8 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
         probes={"startupProbe": objects.startup_probe("/live", "http"),
                 "livenessProbe": objects.http_probe("/live", "http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "http", period=5)},
-        mounts=_mounts(spec.backup, tmp_mount, *backup.cipher_mounts(spec.backup)))
+        mounts=_mounts(spec.backup, tmp_mount, *backup.cipher_mounts(spec.backup),
+                       *([internal_tls.mount()] if spec.internal_tls else [])))
     out["lifecycle"] = handover.pre_stop(spec, ctx, objects.service_host(service, namespace, ctx.cluster_domain))
     return out
 
@@ -161,7 +162,8 @@ def pool_volumes(spec: MultiShardSpec, shard: str) -> list[dict[str, Any]]:
     ]
     if spec.backup.filesystem is not None:
         out.append({"name": "backups", "persistentVolumeClaim": {"claimName": naming.backup_claim(shard)}})
-    return out + backup.cipher_volumes(spec.backup)
+    out += backup.cipher_volumes(spec.backup)
+    return out + ([internal_tls.volume(spec.internal_tls)] if spec.internal_tls else [])
 
 
 def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> list[dict[str, Any]]:

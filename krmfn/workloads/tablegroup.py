@@ -7,7 +7,7 @@ where it has instances.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import log_levels, objects
+from . import internal_tls, log_levels, objects
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -37,9 +37,12 @@ def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[d
             f"--watch-targets={spec.database_name}/{spec.table_group_name}",
             *(f"--{flag}={value}" for flag, value in defaults.MULTIORCH_TIMING.items()),
             *objects.topo_flags(spec.global_topo_server, namespace, ctx), *objects.DEPLOYMENT_IDENTITY,
+            *internal_tls.server_flags(spec.internal_tls), *internal_tls.client_flags(spec.internal_tls),
         ]
         orch, tmp = objects.server_container("multiorch", spec.images.multiorch, args, pull, orch_spec.resources)
+        volumes = [tmp]
+        internal_tls.add_to(orch, volumes, spec.internal_tls)
         out.append(objects.deployment(objects.metadata(name, meta, labels, objects.WAVES["server"]), labels, replicas,
-                                      [orch], pull, defaults.NONROOT_UID, [tmp],
+                                      [orch], pull, defaults.NONROOT_UID, volumes,
                                       placement=(spec.multiorch.cell_placements or {}).get(cell)))
     return out

@@ -394,10 +394,38 @@ class GatewayTLSRef:
         return out
 
 
+class InternalTLSRef:
+    """The components' gRPC TLS Secret and the one name every caller verifies (resolved from (children.InternalTLSRef)"""
+
+    __slots__ = ('secret_name', 'server_name')
+
+    secret_name: str
+    server_name: str
+
+    def __init__(self, *, secret_name: str, server_name: str) -> None:
+        self.secret_name = secret_name
+        self.server_name = server_name
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> InternalTLSRef:
+        """From the JSON form (the function's own output: not validated again)."""
+        return cls(
+            secret_name=data['secretName'],
+            server_name=data['serverName'],
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON form: aliases, declaration order, no None, no empty optional list."""
+        out: dict[str, Any] = {}
+        out['secretName'] = self.secret_name
+        out['serverName'] = self.server_name
+        return out
+
+
 class MultiCellSpec:
     """MultiCellSpec (children.MultiCellSpec)"""
 
-    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'name', 'images', 'multi_gateway', 'global_topo_server', 'topo_server', 'all_cells', 'topology_reconciliation', 'gateway_tls')
+    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'name', 'images', 'multi_gateway', 'global_topo_server', 'topo_server', 'all_cells', 'topology_reconciliation', 'gateway_tls', 'internal_tls')
 
     image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None
     image_pull_secrets: list[dict[str, Any]]
@@ -409,8 +437,9 @@ class MultiCellSpec:
     all_cells: list[str]
     topology_reconciliation: CellReconciliation
     gateway_tls: GatewayTLSRef | None
+    internal_tls: InternalTLSRef | None
 
-    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, name: str, images: GatewayImages, multi_gateway: ComponentSpec, global_topo_server: GlobalTopoRef, topo_server: CellTopoChoice, all_cells: list[str] | None = None, topology_reconciliation: CellReconciliation, gateway_tls: GatewayTLSRef | None = None) -> None:
+    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, name: str, images: GatewayImages, multi_gateway: ComponentSpec, global_topo_server: GlobalTopoRef, topo_server: CellTopoChoice, all_cells: list[str] | None = None, topology_reconciliation: CellReconciliation, gateway_tls: GatewayTLSRef | None = None, internal_tls: InternalTLSRef | None = None) -> None:
         self.image_pull_policy = image_pull_policy
         self.image_pull_secrets = [] if image_pull_secrets is None else image_pull_secrets
         self.name = name
@@ -421,6 +450,7 @@ class MultiCellSpec:
         self.all_cells = [] if all_cells is None else all_cells
         self.topology_reconciliation = topology_reconciliation
         self.gateway_tls = gateway_tls
+        self.internal_tls = internal_tls
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> MultiCellSpec:
@@ -436,6 +466,7 @@ class MultiCellSpec:
             all_cells=None if (v := data.get('allCells')) is None else list(v),
             topology_reconciliation=CellReconciliation.load(data['topologyReconciliation']),
             gateway_tls=None if (v := data.get('gatewayTLS')) is None else GatewayTLSRef.load(v),
+            internal_tls=None if (v := data.get('internalTLS')) is None else InternalTLSRef.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -454,6 +485,8 @@ class MultiCellSpec:
         out['topologyReconciliation'] = self.topology_reconciliation.dump()
         if self.gateway_tls is not None:
             out['gatewayTLS'] = self.gateway_tls.dump()
+        if self.internal_tls is not None:
+            out['internalTLS'] = self.internal_tls.dump()
         return out
 
 
@@ -746,7 +779,7 @@ class ResolvedShardTemplate:
 class MultiTableGroupSpec:
     """The design's table group, plus who it is and where topo is (database_name, table_group_name, (children.MultiTableGroupSpec)"""
 
-    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'images', 'multiorch', 'partitioning', 'shard_template', 'database_name', 'table_group_name', 'durability_policy', 'global_topo_server', 'postgres_password_secret')
+    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'images', 'multiorch', 'partitioning', 'shard_template', 'database_name', 'table_group_name', 'durability_policy', 'global_topo_server', 'postgres_password_secret', 'internal_tls')
 
     image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None
     image_pull_secrets: list[dict[str, Any]]
@@ -759,8 +792,9 @@ class MultiTableGroupSpec:
     durability_policy: Literal['AT_LEAST_2', 'MULTI_CELL_AT_LEAST_2']
     global_topo_server: GlobalTopoRef
     postgres_password_secret: str
+    internal_tls: InternalTLSRef | None
 
-    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, images: ShardImages, multiorch: MultiorchSection, partitioning: Partitioning, shard_template: ResolvedShardTemplate, database_name: str, table_group_name: str, durability_policy: Literal['AT_LEAST_2', 'MULTI_CELL_AT_LEAST_2'], global_topo_server: GlobalTopoRef, postgres_password_secret: str) -> None:
+    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, images: ShardImages, multiorch: MultiorchSection, partitioning: Partitioning, shard_template: ResolvedShardTemplate, database_name: str, table_group_name: str, durability_policy: Literal['AT_LEAST_2', 'MULTI_CELL_AT_LEAST_2'], global_topo_server: GlobalTopoRef, postgres_password_secret: str, internal_tls: InternalTLSRef | None = None) -> None:
         self.image_pull_policy = image_pull_policy
         self.image_pull_secrets = [] if image_pull_secrets is None else image_pull_secrets
         self.images = images
@@ -772,6 +806,7 @@ class MultiTableGroupSpec:
         self.durability_policy = durability_policy
         self.global_topo_server = global_topo_server
         self.postgres_password_secret = postgres_password_secret
+        self.internal_tls = internal_tls
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> MultiTableGroupSpec:
@@ -788,6 +823,7 @@ class MultiTableGroupSpec:
             durability_policy=data['durabilityPolicy'],
             global_topo_server=GlobalTopoRef.load(data['globalTopoServer']),
             postgres_password_secret=data['postgresPasswordSecret'],
+            internal_tls=None if (v := data.get('internalTLS')) is None else InternalTLSRef.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -806,6 +842,8 @@ class MultiTableGroupSpec:
         out['durabilityPolicy'] = self.durability_policy
         out['globalTopoServer'] = self.global_topo_server.dump()
         out['postgresPasswordSecret'] = self.postgres_password_secret
+        if self.internal_tls is not None:
+            out['internalTLS'] = self.internal_tls.dump()
         return out
 
 
@@ -987,7 +1025,7 @@ class ResolvedBackup:
 class MultiShardSpec:
     """MultiShardSpec (children.MultiShardSpec)"""
 
-    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'images', 'pools', 'database_name', 'table_group_name', 'shard_name', 'global_topo_server', 'postgres_password_secret', 'backup', 'pgbackrest_tls_secret')
+    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'images', 'pools', 'database_name', 'table_group_name', 'shard_name', 'global_topo_server', 'postgres_password_secret', 'backup', 'pgbackrest_tls_secret', 'internal_tls')
 
     image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None
     image_pull_secrets: list[dict[str, Any]]
@@ -1000,8 +1038,9 @@ class MultiShardSpec:
     postgres_password_secret: str
     backup: ResolvedBackup
     pgbackrest_tls_secret: str
+    internal_tls: InternalTLSRef | None
 
-    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, images: ShardImages, pools: list[ResolvedPool] | None = None, database_name: str, table_group_name: str, shard_name: str, global_topo_server: GlobalTopoRef, postgres_password_secret: str, backup: ResolvedBackup, pgbackrest_tls_secret: str) -> None:
+    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, images: ShardImages, pools: list[ResolvedPool] | None = None, database_name: str, table_group_name: str, shard_name: str, global_topo_server: GlobalTopoRef, postgres_password_secret: str, backup: ResolvedBackup, pgbackrest_tls_secret: str, internal_tls: InternalTLSRef | None = None) -> None:
         self.image_pull_policy = image_pull_policy
         self.image_pull_secrets = [] if image_pull_secrets is None else image_pull_secrets
         self.images = images
@@ -1013,6 +1052,7 @@ class MultiShardSpec:
         self.postgres_password_secret = postgres_password_secret
         self.backup = backup
         self.pgbackrest_tls_secret = pgbackrest_tls_secret
+        self.internal_tls = internal_tls
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> MultiShardSpec:
@@ -1029,6 +1069,7 @@ class MultiShardSpec:
             postgres_password_secret=data['postgresPasswordSecret'],
             backup=ResolvedBackup.load(data['backup']),
             pgbackrest_tls_secret=data['pgbackrestTLSSecret'],
+            internal_tls=None if (v := data.get('internalTLS')) is None else InternalTLSRef.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -1047,6 +1088,8 @@ class MultiShardSpec:
         out['postgresPasswordSecret'] = self.postgres_password_secret
         out['backup'] = self.backup.dump()
         out['pgbackrestTLSSecret'] = self.pgbackrest_tls_secret
+        if self.internal_tls is not None:
+            out['internalTLS'] = self.internal_tls.dump()
         return out
 
 
@@ -1126,4 +1169,4 @@ class ResolvedImages:
         return out
 
 
-GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'GatewayTLSRef', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')
+GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'GatewayTLSRef', 'InternalTLSRef', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')
