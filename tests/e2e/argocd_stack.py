@@ -103,6 +103,13 @@ def install_settings(node: Node) -> None:
     ])
 
 
+def uninstall(node: Node) -> None:
+    """What install_settings and controller_identity created (the CRDs stay, like the node's own)."""
+    node.kubectl("delete", "namespace", ARGOCD_NS, "--wait=true", "--ignore-not-found", timeout=120, check=False)
+    node.kubectl("delete", "clusterrolebinding", "e2e-argocd-application-controller", "--ignore-not-found",
+                 check=False)
+
+
 def controller_identity(node: Node, path: Path) -> str:
     """The controller's ServiceAccount token, in two places: a kubeconfig (the node's admin one
     with that token) for the controller's own objects in `argocd`, and the cluster Secret of the

@@ -174,11 +174,27 @@ def gitops(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Git
             yield g
         finally:
             LOG_DIR.mkdir(parents=True, exist_ok=True)
-            (LOG_DIR / "argocd-times.txt").write_text("".join(f"{k}: {v:.1f}s\n" for k, v in g.times.items()))
+            (LOG_DIR / "argocd-times.txt").write_text(
+                "".join(f"{k}: {v:.1f}s\n" for k, v in g.times.items()) +
+                "".join(f"peak RSS {p.name}: {_peak_rss_mib(p.pid)} MiB\n" for p in group.procs))
             (LOG_DIR / "argocd-application.json").write_text(json.dumps(g.app(), indent=1))
+            # No finalizer on the Application: deleting it leaves the synced objects to the
+            # namespace's deletion below.
             node.kubectl("delete", "application", APP, "-n", argocd_stack.ARGOCD_NS, "--wait=false", check=False)
     shutil.copytree(tmp / "logs", LOG_DIR / "argocd-processes", dirs_exist_ok=True)
     node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300, check=False)
+    node.kubectl("delete", "validatingadmissionpolicy,validatingadmissionpolicybinding",
+                 f"multigres-{NS}-{CLUSTER}-read-only-children", "--ignore-not-found", check=False)
+    argocd_stack.uninstall(node)
+
+
+def _peak_rss_mib(pid: int) -> str:
+    """VmHWM of a running process (the group leader: for bash loops, the loop itself)."""
+    try:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return "?"
+    return str(int(line.split()[1]) // 1024)
 
 
 def _created(node: Node, what: str) -> str:
