@@ -208,7 +208,7 @@ def start(node: Node, group: ProcessGroup, tmp: Path) -> ArgoCD:
         argocd_binary("argocd-application-controller"), f"--kubeconfig={kubeconfig}",
         f"--namespace={ARGOCD_NS}", f"--repo-server=127.0.0.1:{repo_port}", "--repo-server-plaintext",
         f"--redis=127.0.0.1:{redis_port}", f"--metrics-port={ctl_metrics}", "--status-processors=2",
-        "--operation-processors=2", "--app-resync=15", "--logformat=text"],
+        "--operation-processors=2", "--app-resync=15", "--persist-resource-health", "--logformat=text"],
         env={**base, "PATH": "/usr/local/bin:/usr/bin:/bin"})
     return ArgoCD(group, repo, tmp, server)
 

@@ -244,6 +244,9 @@ def test_killing_the_primary_shows_in_health_then_heals(gitops: GitOps) -> None:
     gitops.times["primary_killed_to_unhealthy"] = time.monotonic() - killed
     assert state[1] in ("Degraded", "Progressing"), state
     assert state[3], f"no message with {state[1]}"
+    print(f"primary {old} killed: the Application {state[1]} after "
+          f"{gitops.times['primary_killed_to_unhealthy']:.1f}s: {state[3]}; resources: "
+          f"{_unhealthy(gitops.app().get('status') or {})}", file=sys.stderr)
     rev = gitops.argo.repo.git("rev-parse", "HEAD")
     gitops.times["primary_killed_to_healthy"] = gitops.wait_healthy(rev, timeout=300) + gitops.times[
         "primary_killed_to_unhealthy"]
