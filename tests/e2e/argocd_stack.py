@@ -71,8 +71,12 @@ def install_crds(node: Node, tmp: Path) -> None:
                 (tmp / Path(member.name).name).write_bytes(fh.read())
     for crd in ("application-crd.yaml", "appproject-crd.yaml"):
         node.kubectl("apply", "--server-side", "-f", str(tmp / crd))
-    node.kubectl("wait", "--for=condition=Established", "crd/applications.argoproj.io",
-                 "crd/appprojects.argoproj.io", "--timeout=60s")
+    # Polled, not `kubectl wait`: right after the create a CRD has no conditions yet, and
+    # `kubectl wait` fails on that instead of waiting.
+    for name in ("applications.argoproj.io", "appprojects.argoproj.io"):
+        wait_for(lambda n=name: node.kubectl(  # type: ignore[misc]
+            "get", "crd", n, "-o", 'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+            check=False).stdout == "True", 60, f"CRD {name} Established", interval=0.5)
 
 
 def health_customizations() -> dict[str, str]:
