@@ -111,13 +111,16 @@ class GitOps:
         return rev
 
     def wait_healthy(self, revision: str, timeout: float) -> float:
-        """Seconds until the Application is Synced to `revision` and Healthy."""
+        """Seconds until the Application is Synced to `revision` and Healthy, and its sync
+        operation to that revision has finished (Succeeded: every wave applied)."""
         t0 = time.monotonic()
         last: tuple[str, ...] = ()
         while time.monotonic() - t0 < timeout:
             self.argo.group.check_alive()
             last = self.state()
-            if last[0] == "Synced" and last[1] == "Healthy" and last[2] == revision:
+            op = (self.app().get("status") or {}).get("operationState") or {}
+            done = op.get("phase") == "Succeeded" and (op.get("syncResult") or {}).get("revision") == revision
+            if last[0] == "Synced" and last[1] == "Healthy" and last[2] == revision and done:
                 return time.monotonic() - t0
             time.sleep(1)
         op = (self.app().get("status") or {}).get("operationState", {})
