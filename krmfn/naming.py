@@ -34,6 +34,13 @@ API_VERSION = f"{GROUP}/v1alpha1"
 MANAGED_BY = "multigres-krmfn"
 GENERATED_FROM = f"{GROUP}/generated-from"
 
+# Argo CD sync waves (workloads/objects.py has the workloads'). The child CRs go last: Argo CD waits
+# for every object of a wave to be Healthy before it applies the next, and a child is Healthy only
+# once the status reporter finds its workloads serving (argocd/resource_customizations), so in an
+# earlier wave they would hold back the very workloads they wait for.
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+CHILDREN_WAVE = "4"
+
 # Longest name each kind may have. Services are DNS-1035 labels; a StatefulSet's pods carry a
 # `controller-revision-hash` label of `<name>-<10 chars>` that must stay within 63 characters.
 NAME_LIMITS = {"Service": 63, "StatefulSet": 52, "Job": 52, "CronJob": 52, "Namespace": 63}

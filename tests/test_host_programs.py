@@ -35,8 +35,8 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["awk"], BASE),
     **dict.fromkeys(["bash"], BASE),
     **dict.fromkeys(["sh"], BASE),
-    **dict.fromkeys(["cat", "chmod", "chown", "chroot", "cp", "cut", "date", "dirname", "du", "head", "id", "ln",
-                     "mkdir", "mktemp", "mv", "rm", "sha256sum", "sort", "tail", "tr"], BASE),
+    **dict.fromkeys(["cat", "chmod", "chown", "chroot", "cp", "cut", "date", "dirname", "du", "head", "id", "install",
+                     "ln", "mkdir", "mktemp", "mv", "rm", "sha256sum", "sort", "tail", "tr"], BASE),
     **dict.fromkeys(["find"], BASE),
     **dict.fromkeys(["flock"], BASE),
     **dict.fromkeys(["grep"], BASE),
@@ -65,8 +65,10 @@ PROGRAMS: dict[str, str] = {
     "modprobe": "kmod",
     **dict.fromkeys(["sed", "unshare"], BASE),
     "postgres": "postgresql-15",  # the exporter's smoke test (tests/test_monitoring_smoke.py)
+    "redis-server": "redis-server",  # Argo CD's cache in its e2e (tests/e2e/argocd_stack.py)
     **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "multiadmin", "prometheus", "promtool",
-                     "postgres_exporter", "kube-network-policies", "weed"], BUILT),
+                     "postgres_exporter", "kube-network-policies", "weed", "argocd", "argocd-cmp-server",
+                     "argocd-repo-server", "argocd-application-controller"], BUILT),
     **dict.fromkeys(["go", "kpt"], PREREQUISITE),
 }
 # Files, not programs on PATH: the CNI plugins the node's conflist names (tests/knode/config.py).

@@ -6,7 +6,7 @@
 # Usage:
 #   tools/build.sh TOOL...        build (or reuse) TOOL; TOOL is one of
 #                                 kustomize etcd kubernetes containerd coredns multigres
-#                                 prometheus postgres_exporter kube-network-policies all
+#                                 prometheus postgres_exporter kube-network-policies argocd all
 #   tools/build.sh path TOOL      print TOOL's bin dir (no build, no check)
 #
 # The binaries live outside the checkout, in a cache keyed by tool and version:
@@ -26,7 +26,7 @@ CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
 # The builds cd into scratch dirs, so a relative root would point elsewhere.
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
 ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter
-           kube-network-policies seaweedfs)
+           kube-network-policies seaweedfs argocd)
 
 # Never fetch another Go toolchain (only the module proxy is reachable, and a
 # silent toolchain switch would hide a version that does not build on ours);
@@ -52,6 +52,7 @@ version_of() {
     postgres_exporter) echo "$POSTGRES_EXPORTER_COMMIT" ;;
     kube-network-policies) echo "$KUBE_NETWORK_POLICIES_VERSION" ;;
     seaweedfs) echo "$SEAWEEDFS_VERSION" ;;
+    argocd) echo "$ARGOCD_COMMIT" ;;
     *) die "unknown tool: $1 (want: ${ALL_TOOLS[*]} all)" ;;
   esac
 }
@@ -68,6 +69,7 @@ binaries_of() {
     postgres_exporter) echo postgres_exporter ;;
     kube-network-policies) echo kube-network-policies ;;
     seaweedfs) echo weed ;;
+    argocd) echo argocd argocd-application-controller argocd-repo-server argocd-cmp-server git-verify-wrapper.sh ;;
   esac
 }
 
@@ -330,6 +332,35 @@ build_postgres_exporter() { # bin work
   # One top folder (postgres_exporter-<commit>/) or none: take the one holding go.mod.
   dir=$(dirname "$(find "$2/src" -maxdepth 2 -name go.mod | head -1)")
   (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w" -o "$1/" ./cmd/postgres_exporter)
+}
+
+# Argo CD from its upstream archive at ARGOCD_COMMIT, checksum-verified (tools/sources.sh): the
+# module proxy serves its dependencies but not its gitops-engine module on its own, which the tree
+# replaces with ./gitops-engine (its go.mod), so it builds in-tree. One multicall binary
+# (cmd/main.go picks the component by the name it is called under), plus the links the tests run.
+# The binary embeds the web UI (ui/embed.go: dist/app and dist/app/assets/images/resources); a
+# placeholder page and that empty folder stand in for the UI, which needs a Node build and is
+# not used (the tests drive the API objects, not the UI).
+build_argocd() { # bin work
+  local src dir b
+  src=$("$TOOLS_DIR/sources.sh" argocd)
+  mkdir -p "$2/src"
+  tar -xzf "$src" -C "$2/src"
+  dir=$(dirname "$(find "$2/src" -maxdepth 2 -name go.mod | head -1)")
+  [[ -d $dir/gitops-engine ]] || die "argocd: no gitops-engine/ in $src"
+  mkdir -p "$dir/ui/dist/app/assets/images/resources"
+  printf '<!doctype html><title>Argo CD</title><p>headless build: no UI</p>\n' >"$dir/ui/dist/app/index.html"
+  # The version stamp upstream's Makefile sets (LDFLAGS), from the tree's VERSION and the pin.
+  local ld="-s -w" pkg=github.com/argoproj/argo-cd/v3/common
+  ld+=" -X $pkg.version=$(cat "$dir/VERSION") -X $pkg.gitCommit=$ARGOCD_COMMIT -X $pkg.gitTreeState=clean"
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "$ld" -o "$1/argocd" ./cmd)
+  for b in $(binaries_of argocd); do
+    [[ $b == argocd || $b == *.sh ]] || ln -s argocd "$1/$b"
+  done
+  # The repo-server runs git-verify-wrapper.sh for every revision it renders
+  # (reposerver/repository/repository.go, VerifyCommitSignature); upstream's Dockerfile copies it
+  # to /usr/local/bin. It goes next to the binary: put this bin dir on the repo-server's PATH.
+  install -m 0755 "$dir/hack/git-verify-wrapper.sh" "$1/"
 }
 
 # Runs one build into <dir>.tmp and renames it into place, so an interrupted

@@ -22,6 +22,7 @@ PACKAGES=(
   procps kmod                 # pgrep (no second kubelet), modprobe (overlay, br_netfilter)
   podman uidmap               # the function's own image (built and run by kpt)
   postgresql-15               # a real PostgreSQL for the exporter's smoke test (tests/test_monitoring_smoke.py)
+  redis-server                # Argo CD's cache, next to the node (tests/e2e/argocd_stack.py)
 )
 if [[ ${1:-} == --list ]]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi
 missing=()

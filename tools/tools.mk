@@ -9,12 +9,12 @@ TOOLS_BUILD ?= tools/build.sh
 
 .PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres \
 	tools-prometheus tools-postgres-exporter \
-	tools-kube-network-policies tools-seaweedfs
+	tools-kube-network-policies tools-seaweedfs tools-argocd
 
 # Everything the tests need (multigres from its upstream source archive, tools/sources.sh).
 tools:
 	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter \
-	  kube-network-policies seaweedfs
+	  kube-network-policies seaweedfs argocd
 
 tools-kustomize:
 	$(TOOLS_BUILD) kustomize
@@ -45,3 +45,6 @@ tools-kube-network-policies:
 
 tools-seaweedfs:
 	$(TOOLS_BUILD) seaweedfs
+
+tools-argocd:
+	$(TOOLS_BUILD) argocd

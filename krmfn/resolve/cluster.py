@@ -90,12 +90,14 @@ def key_range(index: int, count: int) -> str:
 
 
 def _meta(name: str, namespace: str | None, labels: dict[str, str], cluster: str) -> dict[str, Any]:
-    """A child CR's metadata: its name and namespace, labels, and the cluster it came from."""
+    """A child CR's metadata: its name and namespace, labels, the cluster it came from, and the
+    last Argo CD sync wave (naming.CHILDREN_WAVE says why)."""
     meta: dict[str, Any] = {"name": name}
     if namespace:
         meta["namespace"] = namespace
     meta["labels"] = labels
-    meta["annotations"] = {naming.GENERATED_FROM: f"{namespace or ''}/{cluster}"}
+    meta["annotations"] = {naming.GENERATED_FROM: f"{namespace or ''}/{cluster}",
+                           naming.SYNC_WAVE: naming.CHILDREN_WAVE}
     return meta
 
 

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 
 # Argo CD sync waves: topo first, then registration, then the servers, gateways last.
+# The child CRs follow in naming.CHILDREN_WAVE.
 WAVES = {"topo": "0", "registration": "1", "server": "2", "gateway": "3"}
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+SYNC_WAVE = naming.SYNC_WAVE
 DEPENDS_ON = "config.kubernetes.io/depends-on"
 
 _DOWNWARD = {
