@@ -115,13 +115,17 @@ def annotate(statefulset: dict[str, Any], pool: ResolvedPool) -> None:
 # Reloads postgres when the mounted file changes. The first sum is the one postgres started with;
 # pg_reload_conf() is allowed on a primary and a standby alike. Over the pod's unix socket, with
 # the postgres password (pg_hba asks for SCRAM on local connections too).
+# bash is the container's PID 1, which ignores SIGTERM unless it traps it: without the trap the pod
+# waited out its whole grace period (90 s) on every stop, and the sleep runs in the background so
+# the trap is handled at once.
 RELOADER = """\
 set -u
+trap 'exit 0' TERM
 file=$1 socket=@SOCKET@ port=@PORT@
 PGPASSWORD=$(cat @PASSWORD@)
 export PGPASSWORD
 last=$(cksum <"$file" 2>/dev/null)
-while sleep 5; do
+while sleep 5 & wait $!; do
   now=$(cksum <"$file" 2>/dev/null) || continue
   [ "$now" = "$last" ] && continue
   if psql -h "$socket" -p "$port" -U postgres -d postgres -Atqc 'SELECT pg_reload_conf()' >/dev/null; then
