@@ -50,4 +50,5 @@ def test_asks_for_this_pods_member_name_in_the_shards_database(tmp_path: Path) -
     assert args[args.index("-d") + 1] == "mydb"
     sql = " ".join(args[args.index("-c") + 1:])
     assert "'zone1_abc123-2' = any(cohort_members)" in sql and "pg_is_in_recovery()" in sql
+    assert "pg_last_wal_receive_lsn() is not null" in sql  # not "streaming now": no flicker on a switchover
     assert (tmp_path / "password").read_text() == "secret"

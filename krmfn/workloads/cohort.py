@@ -1,6 +1,6 @@
-"""A pooler pod is Ready only once its postgres is the primary, or a streaming standby that the
-shard's current rule counts in its cohort: the StatefulSet roll waits for that before it stops
-the next pod.
+"""A pooler pod is Ready only once its postgres is the primary, or a standby that has streamed from
+the primary since it started and that the shard's current rule counts in its cohort: the
+StatefulSet roll waits for that before it stops the next pod.
 
 Why: multiorch takes a stopping standby out of the cohort (CohortMemberIneligible →
 RULE_OPERATION_COHORT_REMOVE) and puts it back only later (PoolerNotInCohort), after the pod is
@@ -12,6 +12,15 @@ it included, then waits for the standby being stopped; the rule row stays locked
 client writes hang, and a switchover finds no recruitment quorum (`ShardStuck`,
 go/services/multiorch/recovery/analysis/leader_needs_replacement_analyzer.go). Measured on the
 node: docs/runtime-checks.md, "Day 2".
+
+The check must not flicker while the pod is fine: with `podManagementPolicy: Parallel` the
+StatefulSet controller deletes every not-Ready pod of the old revision at once, outside its
+`maxUnavailable` budget (kubernetes pkg/controller/statefulset/stateful_set_control.go, "Phase 1").
+So it asks `pg_last_wal_receive_lsn() is not null` (WAL received since this postgres started,
+which stays set while the standby re-points to a new primary) rather than "streaming now" (seen on
+the node: a standby went not-Ready during a switchover and was deleted together with the primary's
+pod). multiorch itself re-admits a standby only while it streams
+(go/services/multiorch/recovery/analysis/cohort_mismatch_analyzer.go, isAdditionCandidate).
 
 The check runs in the postgres-config-reloader container (the pgctld image: bash and psql; the data
 volume holds postgres' socket). A member of the cohort is named `<cell>_<service-id>`
@@ -30,7 +39,7 @@ if TYPE_CHECKING:
 
 # $1 cell, $2 service-ID prefix, $3 database. Prints nothing; the exit status is the verdict.
 SCRIPT = r"""me="$1_$2-$POD_INDEX"
-sql="select not pg_is_in_recovery() or (exists (select from pg_stat_wal_receiver where status = 'streaming')
+sql="select not pg_is_in_recovery() or (pg_last_wal_receive_lsn() is not null
  and exists (select from multigres.current_rule where '$me' = any(cohort_members)))"
 export PGPASSWORD=$(cat @PASSWORD@) PGCONNECT_TIMEOUT=3
 out=$(psql -h @SOCKET@ -p @PORT@ -U postgres -d "$3" -XAtq -c "$sql" 2>&1)

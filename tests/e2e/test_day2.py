@@ -146,7 +146,7 @@ def _pods(node: Node) -> dict[str, tuple[str, int]]:
 def roll(dep: Deployment, spec: dict[str, Any], key: str, first_id: int) -> Writes:
     """Apply `spec` with a writer running; wait for the roll; record its numbers under `key`."""
     node = dep.node
-    start_writer(node, f"writer-{first_id}", seconds=240, first_id=first_id)
+    start_writer(node, f"writer-{first_id}", seconds=900, first_id=first_id)
     time.sleep(5)
     before = primary(node, NS, pooler_pods(node, NS))
     t0 = int(time.time() * 1000)
@@ -256,7 +256,7 @@ def test_scale_down_of_the_primarys_pod(deployment: Deployment) -> None:
         _switch_primary(node)
         time.sleep(8)
     assert primary(node, NS, pooler_pods(node, NS)) == highest
-    start_writer(node, "writer-scale", seconds=90, first_id=500000)
+    start_writer(node, "writer-scale", seconds=600, first_id=500000)
     time.sleep(5)
     t0 = int(time.time() * 1000)
     spec = copy.deepcopy(deployment.spec)
