@@ -5,12 +5,13 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 COPY krmfn ./krmfn
+COPY krmfn_status ./krmfn_status
 # A venv keeps the package and its dependencies in one tree the runtime stage copies whole;
 # pip compiles the .pyc files here, so no start-up pays for compiling (the function runs per render).
 # constraints.txt pins every runtime dependency to the version the tests ran (`make constraints`):
 # one commit gets the same dependency versions whatever PyPI has released since.
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -c constraints.txt . \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -c constraints.txt '.[status]' \
  && /opt/venv/bin/multigres-krmfn --version
 
 FROM python:3.11-slim

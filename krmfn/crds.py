@@ -67,11 +67,13 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def _version_schema(model: type[BaseModel]) -> dict[str, Any]:
+def _version_schema(model: type[BaseModel], status: type[BaseModel]) -> dict[str, Any]:
+    """The kind's schema with the typed status of api/status.py (a cluster's input model accepts
+    any status, since a live object may be fed back; the CRD stores only the typed one)."""
     schema = openapi_schema(model)
     props = schema["properties"]
     props["metadata"] = {"type": "object"}
-    props.setdefault("status", {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+    props["status"] = openapi_schema(status)
     schema["required"] = [r for r in schema.get("required", []) if r not in ("apiVersion", "kind", "metadata")]
     for key in ("apiVersion", "kind"):
         props[key] = {"type": "string"}
@@ -83,6 +85,8 @@ def _plural(kind: str) -> str:
 
 
 def _crd(kind: str, model: type[BaseModel], short: list[str], columns: list[dict[str, Any]]) -> dict[str, Any]:
+    from .api.status import STATUS_MODELS
+
     plural = _plural(kind)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -103,7 +107,7 @@ def _crd(kind: str, model: type[BaseModel], short: list[str], columns: list[dict
                 "storage": True,
                 "subresources": {"status": {}},
                 "additionalPrinterColumns": columns,
-                "schema": {"openAPIV3Schema": _version_schema(model)},
+                "schema": {"openAPIV3Schema": _version_schema(model, STATUS_MODELS[kind])},
             }],
         },
     }
@@ -113,6 +117,27 @@ def _age() -> dict[str, Any]:
     return {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 
+def _condition(kind: str, priority: int = 0) -> dict[str, Any]:
+    """A column of one condition's status (Available, Progressing) from the status reporter."""
+    column: dict[str, Any] = {"name": kind, "type": "string",
+                              "jsonPath": f'.status.conditions[?(@.type=="{kind}")].status'}
+    return {**column, "priority": priority} if priority else column
+
+
+def _message() -> dict[str, Any]:
+    """The Available condition's message: shown with `-o wide` only, it can be long."""
+    return {"name": "Message", "type": "string", "priority": 1,
+            "jsonPath": '.status.conditions[?(@.type=="Available")].message'}
+
+
+def _int(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "type": "integer", "jsonPath": path}
+
+
+def _str(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "type": "string", "jsonPath": path}
+
+
 def crd_objects() -> list[dict[str, Any]]:
     """The six CRDs, user-editable kinds first."""
     from .api.children import MultiCell, MultiShard, MultiTableGroup, TopoServer
@@ -120,20 +145,24 @@ def crd_objects() -> list[dict[str, Any]]:
     from .api.template import MultigresDeploymentTemplate
 
     return [
-        _crd("MultigresCluster", MultigresCluster, ["mgc"], [_age()]),
+        _crd("MultigresCluster", MultigresCluster, ["mgc"], [
+            _condition("Available"), _condition("Progressing"), _message(), _age()]),
         _crd("MultigresDeploymentTemplate", MultigresDeploymentTemplate, ["mgdt"], [_age()]),
         _crd("TopoServer", TopoServer, ["mgtopo"], [
-            {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"}, _age()]),
+            _int("Replicas", ".spec.replicas"), _int("Ready", ".status.readyReplicas"),
+            _condition("Available"), _message(), _age()]),
         _crd("MultiCell", MultiCell, ["mgcell"], [
-            {"name": "Cell", "type": "string", "jsonPath": ".spec.name"}, _age()]),
+            _str("Cell", ".spec.name"), _int("Gateways", ".status.gatewayReplicas"),
+            _int("Ready", ".status.gatewayReadyReplicas"), _condition("Available"), _message(), _age()]),
         _crd("MultiTableGroup", MultiTableGroup, ["mgtg"], [
-            {"name": "Database", "type": "string", "jsonPath": ".spec.databaseName"},
-            {"name": "TableGroup", "type": "string", "jsonPath": ".spec.tableGroupName"},
-            {"name": "Shards", "type": "integer", "jsonPath": ".spec.partitioning.shards"}, _age()]),
+            _str("Database", ".spec.databaseName"), _str("TableGroup", ".spec.tableGroupName"),
+            _int("Shards", ".spec.partitioning.shards"), _int("Ready", ".status.readyShards"),
+            _str("Multiorch", ".status.multiorchAvailable"), _condition("Available"), _message(), _age()]),
         _crd("MultiShard", MultiShard, ["mgshard"], [
-            {"name": "Database", "type": "string", "jsonPath": ".spec.databaseName"},
-            {"name": "TableGroup", "type": "string", "jsonPath": ".spec.tableGroupName"},
-            {"name": "Shard", "type": "string", "jsonPath": ".spec.shardName"}, _age()]),
+            _str("Database", ".spec.databaseName"), _str("TableGroup", ".spec.tableGroupName"),
+            _str("Shard", ".spec.shardName"), _str("Primary", ".status.primaryCell"),
+            _int("Pods", ".status.totalPods"), _int("Ready", ".status.readyPods"),
+            _str("Writes", ".status.servingWrites"), _condition("Available"), _message(), _age()]),
     ]
 
 

@@ -74,6 +74,14 @@ ETCDCTL_BIN = "/usr/local/bin/etcdctl"
 # Explicit ids: the etcd image's default user is root; the multigres image's is 65532; the pgctld
 # image runs postgres as `postgres` (999), and the pooler pod's containers share its data volume.
 NONROOT_UID = 65532
+# The function's own image runs the status reporter; its tag is `v` + krmfn.__version__.
+FUNCTION_IMAGE_REPOSITORY = "ghcr.io/multigres/multigres-krmfn"
+FUNCTION_IMAGE_UID = 65534  # the Dockerfile's USER
+# A watch loop that sleeps between events: about 30 MiB resident, next to no CPU.
+STATUS_REPORTER_RESOURCES = {"requests": {"cpu": "5m", "memory": "48Mi"}, "limits": {"memory": "96Mi"}}
+# Who may write a generated child's spec when readOnlyChildren is on: Argo CD's application
+# controller as its install manifests name it (namespace argocd). Others are listed in specWriters.
+SPEC_WRITERS = ("system:serviceaccount:argocd:argocd-application-controller",)
 POSTGRES_UID = 999
 POOLER_DIR = "/data"
 PGDATA = "/data/pg_data"
@@ -123,6 +131,17 @@ PGBACKREST_CN = "pgbackrest"
 # multipooler passes these to pgBackRest for S3 repositories with use_env_credentials
 # (go/tools/s3/credentials.go); AWS_SESSION_TOKEN is optional.
 S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# The repository cipher key file (multipooler --pgbackrest-cipher-key-file): the Secret's key that
+# holds it when backup.encryption.key is not set, and where it is mounted.
+CIPHER_KEY = "cipher-keys.json"
+CIPHER_KEY_DIR = "/etc/multigres/pgbackrest-cipher"
+# Scheduled backups: the type when backup.schedule.type is not set, and the most full backups a
+# retention count can keep: upstream's pgbackrest.conf sets repo1-retention-full=7 and pgBackRest
+# expires by it after every backup (go/common/backup/constants.go).
+BACKUP_TYPE = "full"
+UPSTREAM_RETENTION_FULL = 7
+# The CronJob keeps this many finished Jobs of each outcome (a failed backup stays visible).
+BACKUP_JOB_HISTORY = 3
 # Native sidecars and startup probes: how long a server may take to start listening.
 STARTUP_PERIOD_SECONDS = 5
 STARTUP_FAILURES = 60

@@ -355,6 +355,19 @@ def crd_items() -> list[Item]:
     return items
 
 
+def _cluster_extras(resolved: Resolved, options: RenderOptions) -> list[dict[str, Any]]:
+    """The status reporter and the read-only policy, when the options ask for them."""
+    if not (options.status_reporter or options.read_only_children):
+        return []
+    from . import __version__, defaults
+    from .workloads import build_extras
+
+    image = options.status_reporter_image or f"{defaults.FUNCTION_IMAGE_REPOSITORY}:v{__version__}"
+    writers = [w.strip() for w in (options.spec_writers or "").split(",") if w.strip()]
+    return build_extras(resolved, options.cluster_domain, image if options.status_reporter else None,
+                        (writers or list(defaults.SPEC_WRITERS)) if options.read_only_children else None)
+
+
 def select_output(resolved: Resolved, options: RenderOptions,
                   secrets: dict[str, list[Item]]) -> tuple[list[dict[str, Any]], list[Result]]:
     """Child CRs and/or workloads, as the `emit` option asks, and the Secrets the workloads miss."""
@@ -366,6 +379,7 @@ def select_output(resolved: Resolved, options: RenderOptions,
         from .workloads import build_all
 
         workloads = build_all(resolved, options.cluster_domain)
+        workloads += _cluster_extras(resolved, options)
         objects += workloads
         shards = [c for c in resolved.children if c.kind == "MultiShard"]
         results += check_secrets(shards, secrets, secrets_written_by(workloads))

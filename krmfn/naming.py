@@ -36,7 +36,7 @@ GENERATED_FROM = f"{GROUP}/generated-from"
 
 # Longest name each kind may have. Services are DNS-1035 labels; a StatefulSet's pods carry a
 # `controller-revision-hash` label of `<name>-<10 chars>` that must stay within 63 characters.
-NAME_LIMITS = {"Service": 63, "StatefulSet": 52, "Job": 52, "Namespace": 63}
+NAME_LIMITS = {"Service": 63, "StatefulSet": 52, "Job": 52, "CronJob": 52, "Namespace": 63}
 DEFAULT_LIMIT = 253
 LABEL_VALUE_LIMIT = 63
 
@@ -143,6 +143,16 @@ def pool_name(shard: str, pool_type: str, cell: str) -> str:
     return object_name("StatefulSet", shard, pool_type, cell)
 
 
+def status_reporter_name(cluster: str) -> str:
+    """The status reporter's Deployment, ServiceAccount, Role and RoleBinding."""
+    return object_name("Deployment", cluster, "status-reporter")
+
+
+def read_only_policy_name(namespace: str | None, cluster: str) -> str:
+    """The ValidatingAdmissionPolicy and its binding: cluster-scoped, so the namespace is in the name."""
+    return object_name("ValidatingAdmissionPolicy", "multigres", namespace or "", cluster, "read-only-children")
+
+
 def network_policy(*parts: str) -> str:
     """A NetworkPolicy: named after the workload it protects (a different kind, so no clash)."""
     return object_name("NetworkPolicy", *parts)
@@ -203,6 +213,11 @@ def gateway_pdb(multicell: str) -> str:
 def registration_configmap(cluster: str, digest: str) -> str:
     """The ConfigMap holding the records and the script of one registration Job (same digest)."""
     return object_name("ConfigMap", registration_name(cluster), digest[:8])
+
+
+def backup_schedule(cluster: str, database: str) -> str:
+    """The CronJob that takes a database's scheduled backups."""
+    return object_name("CronJob", cluster, database, "backup")
 
 
 def backup_claim(shard: str) -> str:

@@ -30,13 +30,15 @@ if TYPE_CHECKING:
     # option key -> (its value, the environment variable that set it)
     Overrides = dict[str, tuple[str, str]]
 
-BOOLEAN_OPTIONS = ("includeCrds",)
+BOOLEAN_OPTIONS = ("includeCrds", "statusReporter", "readOnlyChildren")
 BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 WHAT_TO_WRITE = 'write "true" or "false" ("yes"/"no" and "1"/"0" also work, in any case)'
 
 # Argo CD parameter (the app's plugin env, ARGOCD_ENV_<NAME>) -> option key.
 ENV_PREFIX = "ARGOCD_ENV_"
-ENV_PARAMETERS = {"EMIT": "emit", "INCLUDE_CRDS": "includeCrds", "CLUSTER_DOMAIN": "clusterDomain"}
+ENV_PARAMETERS = {"EMIT": "emit", "INCLUDE_CRDS": "includeCrds", "CLUSTER_DOMAIN": "clusterDomain",
+                  "STATUS_REPORTER": "statusReporter", "STATUS_REPORTER_IMAGE": "statusReporterImage",
+                  "READ_ONLY_CHILDREN": "readOnlyChildren", "SPEC_WRITERS": "specWriters"}
 
 
 def boolean(value: Any) -> bool | None:

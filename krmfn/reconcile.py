@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 # writing a new kind adds it here (tests/test_safety.py checks that every generated kind is listed).
 GENERATED_KINDS = frozenset({
     "TopoServer", "MultiCell", "MultiTableGroup", "MultiShard", "StatefulSet", "Deployment", "Service",
-    "PodDisruptionBudget", "Job", "CustomResourceDefinition", "ConfigMap", "PersistentVolumeClaim", "Certificate",
-    "PodMonitor", "PrometheusRule",
+    "PodDisruptionBudget", "Job", "CronJob", "CustomResourceDefinition", "ConfigMap", "PersistentVolumeClaim",
+    "Certificate", "PodMonitor", "PrometheusRule",
     "NetworkPolicy",
+    "ServiceAccount", "Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
 })
 
 

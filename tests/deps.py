@@ -59,10 +59,21 @@ def _applies(req: Requirement, extras: set[str]) -> bool:
     return any(req.marker.evaluate({**env, "extra": extra}) for extra in extras | {""})
 
 
+# The extras the image installs besides the dependencies (the Dockerfile's `.[status]`).
+IMAGE_EXTRAS = ("status",)
+
+
+def image_requirements() -> list[Requirement]:
+    """What the image installs: the dependencies and those of IMAGE_EXTRAS (the status reporter's client)."""
+    optional = PYPROJECT["project"]["optional-dependencies"]
+    return declared() + [Requirement(text) for extra in IMAGE_EXTRAS for text in optional[extra]]
+
+
 def runtime_closure() -> dict[str, str]:
     """Installed distribution name (as its metadata spells it) -> version, for the declared runtime
-    dependencies and everything they require here (markers evaluated for this interpreter)."""
-    todo = [req for req in declared() if _applies(req, set())]
+    dependencies and IMAGE_EXTRAS' and everything they require here (markers evaluated for this
+    interpreter)."""
+    todo = [req for req in image_requirements() if _applies(req, set())]
     seen: dict[str, tuple[str, str]] = {}
     extras: dict[str, set[str]] = {}
     while todo:

@@ -122,10 +122,13 @@ def test_env_parameters_override_the_folder_config(tmp_path: Path, capsys: pytes
 def test_env_parameter_mapping() -> None:
     folder = {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres", "metadata": {"name": "r"},
               "spec": {"emit": "children", "clusterDomain": "a.local"}}
-    env = {"ARGOCD_ENV_CLUSTER_DOMAIN": "b.local", "ARGOCD_ENV_INCLUDE_CRDS": "True", "ARGOCD_ENV_EMIT": ""}
+    env = {"ARGOCD_ENV_CLUSTER_DOMAIN": "b.local", "ARGOCD_ENV_INCLUDE_CRDS": "True", "ARGOCD_ENV_EMIT": "",
+           "ARGOCD_ENV_STATUS_REPORTER": "yes", "ARGOCD_ENV_SPEC_WRITERS": "system:serviceaccount:ci:kpt"}
     options, problems = parse_options(folder, "render.yaml", env_overrides(env))
     assert problems == []
-    assert options.dump() == {"emit": "children", "clusterDomain": "b.local", "includeCrds": True}
+    assert options.dump() == {"emit": "children", "clusterDomain": "b.local", "includeCrds": True,
+                              "statusReporter": True, "readOnlyChildren": False,
+                              "specWriters": "system:serviceaccount:ci:kpt"}
 
 
 @pytest.mark.parametrize("params", [{}, {"EMIT": "everything"}], ids=["missing-template", "bad-emit"])

@@ -42,6 +42,8 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["grep"], BASE),
     **dict.fromkeys(["tar", "gzip"], BASE),
     **dict.fromkeys(["umount", "mount"], BASE),  # the node's teardown; kubelet's volume mounts
+    "nsenter": BASE,  # util-linux: the three-node cluster starts each node's programs in its netns
+    "sysctl": "procps",  # a node's forwarding and bridge netfilter, inside its netns
     "python3": "python3",
     "make": "make",
     "git": "git",
@@ -64,7 +66,7 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["sed", "unshare"], BASE),
     "postgres": "postgresql-15",  # the exporter's smoke test (tests/test_monitoring_smoke.py)
     **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "multiadmin", "prometheus", "promtool",
-                     "postgres_exporter", "kube-network-policies"], BUILT),
+                     "postgres_exporter", "kube-network-policies", "weed"], BUILT),
     **dict.fromkeys(["go", "kpt"], PREREQUISITE),
 }
 # Files, not programs on PATH: the CNI plugins the node's conflist names (tests/knode/config.py).

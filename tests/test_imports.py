@@ -198,3 +198,34 @@ def test_a_runtime_import_from_a_higher_row_is_named(tmp_path, monkeypatch) -> N
     found = violations({"workloads/cell": fake})
     assert found == ["krmfn/workloads/cell.py:1 imports workloads/registration at module level, a module of a "
                      "higher row of docs/design.md's table: only type hints may point up"], found
+
+
+# ---- the status reporter (krmfn_status/): outside the table, on the other side of one rule ----
+
+REPORTER = ROOT / "krmfn_status"
+
+
+@pytest.mark.parametrize("source", ["import krmfn_status\n", "from krmfn_status.compute import compute\n",
+                                    "def f():\n    from lightkube import Client\n"])
+def test_the_render_never_imports_the_status_reporter(tmp_path, source) -> None:
+    """No module of krmfn may load the reporter or its client, not even lazily: the table allows
+    neither anywhere, so such an import is named (the render's start-up stays free of them)."""
+    fake = tmp_path / "function.py"
+    fake.write_text(source)
+    found = violations({"function": fake})
+    assert len(found) == 1 and "allows it nowhere" in found[0], found
+
+
+def test_the_status_reporter_takes_only_naming_from_krmfn() -> None:
+    """The reporter shares the generated names (krmfn.naming) and the status schema's test, nothing
+    else: were it to import the render, the image's reporter would carry pydantic and more."""
+    imported = set()
+    for path in sorted(REPORTER.glob("*.py")):
+        for node, _ in _imports(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("krmfn."):
+                imported.add(node.module)
+            if isinstance(node, ast.ImportFrom) and node.module == "krmfn":
+                imported |= {f"krmfn.{a.name}" for a in node.names}
+            if isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names if a.name.startswith("krmfn.")}
+    assert imported == {"krmfn.naming"}, imported

@@ -19,7 +19,7 @@ EXAMPLE_DIRS = sorted(d for d in EXAMPLES.iterdir() if d.is_dir() and any(d.glob
 def builtin(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Objects of Kubernetes' own groups (our CRs are checked against our CRDs elsewhere; a
     cert-manager Certificate and the prometheus-operator kinds have no schema here)."""
-    foreign = ("multigres.com/", "cert-manager.io/", "monitoring.coreos.com/")
+    foreign = ("multigres.com/", "cert-manager.io/", "monitoring.coreos.com/", "fn.multigres.com/")
     return [o for o in objs if not str(o.get("apiVersion", "")).startswith(foreign)
             and o.get("kind") not in ("Kptfile", "CustomResourceDefinition")]
 
@@ -47,6 +47,25 @@ def test_s3_and_cert_manager_variant_validates_strictly() -> None:
     objs = objects(run_text(resource_list(cluster)))
     assert [o["kind"] for o in objs if o["kind"] == "Certificate"] == ["Certificate"]
     for obj in builtin(objs):
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_status_reporter_and_read_only_policy_validate_strictly() -> None:
+    """The objects the statusReporter and readOnlyChildren options add (RBAC, the reporter's
+    Deployment, the ValidatingAdmissionPolicy and its binding)."""
+    from krmfn.function import run
+    from krmfn.options import parse_options
+    from krmfn.resourcelist import read_paths
+
+    options, problems = parse_options({"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres",
+                                       "metadata": {"name": "r"},
+                                       "spec": {"statusReporter": True, "readOnlyChildren": True}})
+    assert not problems
+    objs = builtin(objects(run(read_paths([str(EXAMPLES / "minimal")]), options)))
+    kinds = {o["kind"] for o in objs}
+    assert {"ServiceAccount", "Role", "RoleBinding", "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"} <= kinds, kinds
+    for obj in objs:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
 

@@ -201,7 +201,9 @@ def test_eval_exec_matches_render(tmp_path: Path) -> None:
     rendered = package(tmp_path, name="rendered")
     assert render(rendered).returncode == 0
     evaluated = package(tmp_path, name="evaluated")
-    cmd = [_kpt(), "fn", "eval", str(evaluated), "--exec", str(CONSOLE_SCRIPT), "--truncate-output=false"]
+    # the options the Kptfile gives `fn render` (the package's render.yaml)
+    cmd = [_kpt(), "fn", "eval", str(evaluated), "--exec", str(CONSOLE_SCRIPT), "--truncate-output=false",
+           "--fn-config", str(evaluated / "render.yaml")]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     assert proc.returncode == 0, proc.stderr
     assert generated_files(evaluated) == generated_files(rendered)

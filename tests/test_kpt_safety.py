@@ -54,8 +54,7 @@ def test_include_crds_second_render_under_kpt(tmp_path: Path) -> None:
         "    config.kubernetes.io/local-config: \"true\"\ndata:\n  includeCrds: \"true\"\n")
     kptfile = (pkg / "Kptfile").read_text()
     assert "exec: multigres-krmfn" in kptfile
-    (pkg / "Kptfile").write_text(kptfile.replace("exec: multigres-krmfn",
-                                                 "exec: multigres-krmfn\n      configPath: fn-config.yaml"))
+    (pkg / "Kptfile").write_text(kptfile.replace("configPath: render.yaml", "configPath: fn-config.yaml"))
     commit(pkg)
     first = render(pkg)
     assert first.returncode == 0, first.stderr

@@ -664,9 +664,10 @@ def test_every_generated_kind_is_recognised_as_previous_output():
 
 
 def test_user_object_of_a_kind_we_never_write_with_our_label_and_annotation_is_kept():
-    # ConfigMaps are generated now (pg_hba, topology records); ServiceAccounts never are.
-    cm = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "mine", "namespace": "default",
-                                                                      **copy.deepcopy(OURS)}}
+    # ConfigMaps are generated now (pg_hba, topology records), ServiceAccounts (the status
+    # reporter's) and NetworkPolicies too; HorizontalPodAutoscalers never are.
+    cm = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+          "metadata": {"name": "mine", "namespace": "default", **copy.deepcopy(OURS)}}
     code, results, out = run_fn(rl(cluster(), SECRET, cm))
     assert code == 0
     assert "name: mine" in out.split("results:")[0]

@@ -26,7 +26,7 @@ CACHE_ROOT=${MULTIGRES_KRMFN_TOOLS:-$HOME/.cache/multigres-krmfn/tools}
 # The builds cd into scratch dirs, so a relative root would point elsewhere.
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
 ALL_TOOLS=(kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter
-           kube-network-policies)
+           kube-network-policies seaweedfs)
 
 # Never fetch another Go toolchain (only the module proxy is reachable, and a
 # silent toolchain switch would hide a version that does not build on ours);
@@ -51,6 +51,7 @@ version_of() {
     prometheus) echo "$PROMETHEUS_VERSION" ;;
     postgres_exporter) echo "$POSTGRES_EXPORTER_COMMIT" ;;
     kube-network-policies) echo "$KUBE_NETWORK_POLICIES_VERSION" ;;
+    seaweedfs) echo "$SEAWEEDFS_VERSION" ;;
     *) die "unknown tool: $1 (want: ${ALL_TOOLS[*]} all)" ;;
   esac
 }
@@ -66,6 +67,7 @@ binaries_of() {
     prometheus) echo prometheus promtool ;;
     postgres_exporter) echo postgres_exporter ;;
     kube-network-policies) echo kube-network-policies ;;
+    seaweedfs) echo weed ;;
   esac
 }
 
@@ -291,6 +293,19 @@ build_multigres() { # bin work
   # cgo (the SQL parser is C); the binaries link Debian 12's glibc, which the
   # newer glibc of the image root runs.
   (cd "$top" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$1/" "${pkgs[@]}")
+}
+
+build_seaweedfs() { # bin work
+  # A wrapper module: SeaweedFS' go.mod has a replace directive, which `go install
+  # pkg@version` refuses; the wrapper repeats it. Only the `weed` binary, pure Go.
+  local w=$2/seaweedfs m=github.com/seaweedfs/seaweedfs
+  mkdir -p "$w"
+  write_wrapper_go_mod "$w" multigres-krmfn.local/seaweedfs
+  local replace
+  replace=$(grep -E '^replace ' "$(modfield GoMod "$m@$SEAWEEDFS_VERSION")")
+  printf 'require %s %s\n%s\n' "$m" "$SEAWEEDFS_VERSION" "$replace" >>"$w/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s/weed"\n' "$m" >"$w/tools.go"
+  (cd "$w" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$1/weed" "$m/weed")
 }
 
 # Prometheus and promtool (the rules' unit tests, and the server of the monitoring e2e) from the

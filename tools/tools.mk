@@ -9,12 +9,12 @@ TOOLS_BUILD ?= tools/build.sh
 
 .PHONY: tools tools-kustomize tools-etcd tools-kubernetes tools-containerd tools-coredns tools-multigres \
 	tools-prometheus tools-postgres-exporter \
-	tools-kube-network-policies
+	tools-kube-network-policies tools-seaweedfs
 
 # Everything the tests need (multigres from its upstream source archive, tools/sources.sh).
 tools:
 	$(TOOLS_BUILD) kustomize etcd kubernetes containerd coredns multigres prometheus postgres_exporter \
-	  kube-network-policies
+	  kube-network-policies seaweedfs
 
 tools-kustomize:
 	$(TOOLS_BUILD) kustomize
@@ -42,3 +42,6 @@ tools-postgres-exporter:
 
 tools-kube-network-policies:
 	$(TOOLS_BUILD) kube-network-policies
+
+tools-seaweedfs:
+	$(TOOLS_BUILD) seaweedfs

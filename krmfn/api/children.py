@@ -155,6 +155,14 @@ class S3Repository(Model):
     endpoint: str | None = None
     key_prefix: str | None = None
     credentials_secret: str | None = None
+    service_account_name: str | None = None
+
+
+class RepositoryCipher(Model):
+    """The Secret and key of the repository's cipher key file (the key defaulted)."""
+
+    secret_name: str
+    key: str
 
 
 class ResolvedBackup(Model):
@@ -165,6 +173,7 @@ class ResolvedBackup(Model):
 
     filesystem: FilesystemRepository | None = None
     s3: S3Repository | None = None
+    cipher: RepositoryCipher | None = None
 
 
 class MultiShardSpec(PullSettings):

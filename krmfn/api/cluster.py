@@ -167,6 +167,53 @@ class S3Backup(Model):
     endpoint: str | None = None
     key_prefix: str | None = None
     credentials_secret: ObjectName | None = None
+    # The pooler pods' ServiceAccount, for cloud identity (IRSA): with no credentialsSecret, upstream
+    # picks pgBackRest's web-id credentials when AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are in
+    # the pod (EKS' webhook adds them and its own token volume), else EC2 instance metadata.
+    service_account_name: ObjectName | None = None
+
+
+class BackupEncryption(Model):
+    """pgBackRest's repository cipher: multipooler --pgbackrest-cipher-key-file names a JSON file
+    {"<generation>": "<passphrase>"} (go/services/multipooler/init.go, go/common/backup); the file is
+    this Secret's `key`. Fixed when the repository is created: a key added later does not encrypt it."""
+
+    secret_name: ObjectName
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")] | None = None
+
+
+BackupType = Literal["full", "differential", "incremental"]
+
+
+class BackupSchedule(Model):
+    """A CronJob that asks multiadmin for a backup of the database and waits for its result."""
+
+    cron: Annotated[str, Field(min_length=1, max_length=100)]
+    type: BackupType | None = None
+    time_zone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    suspend: bool | None = None
+
+
+class BackupRetention(Model):
+    """pgBackRest expire settings sent with multiadmin's ExpireBackups after each scheduled backup.
+
+    `full` counts full backups (fullType count, the default) or days (fullType time). Upstream's
+    pgbackrest.conf already keeps 7 full backups and expires after every backup, so a count above 7
+    cannot be kept (checked)."""
+
+    full: Annotated[int, Field(ge=1, le=9999999)]
+    full_type: Literal["count", "time"] | None = None
+
+
+class BackupRestore(Model):
+    """Bootstrap from the backups already in the repository (a new cluster on an old repository).
+
+    Upstream restores a pooler with an empty data directory from the latest complete backup of its
+    repository and replays the archived WAL; it has no target. The target fields exist only to be
+    refused with a clear error."""
+
+    target_time: str | None = None
+    target_lsn: str | None = Field(default=None, alias="targetLSN")
 
 
 _ONE_REPOSITORY: JsonDict = {"rule": "!(has(self.volumeClaimTemplate) && has(self.s3))",
@@ -180,6 +227,10 @@ class BackupSpec(Model):
 
     volume_claim_template: VolumeClaimTemplate | None = None
     s3: S3Backup | None = None
+    encryption: BackupEncryption | None = None
+    schedule: BackupSchedule | None = None
+    retention: BackupRetention | None = None
+    restore: BackupRestore | None = None
 
 
 class DatabaseSpec(Model):

@@ -16,6 +16,14 @@ class RenderOptions(Model):
     emit: Literal["all", "children", "workloads"] = "all"
     include_crds: bool = False
     cluster_domain: Annotated[str, Field(min_length=1)] = "cluster.local"
+    # The in-cluster status reporter (a Deployment of this function's image, its ServiceAccount and
+    # Role); statusReporterImage overrides the image (default: the function's own, same version).
+    status_reporter: bool = False
+    status_reporter_image: Annotated[str, Field(min_length=1)] | None = None
+    # A ValidatingAdmissionPolicy that refuses spec edits of the child kinds, except by the users
+    # named in specWriters (comma-separated; default: Argo CD's application controller).
+    read_only_children: bool = False
+    spec_writers: str | None = None
     # Render limits raised (or lowered) by name, each up to its ceiling: krmfn/limits.py RAISABLE,
     # checked by checks.check_options (docs/limits.md).
     limits: dict[str, int] | None = None

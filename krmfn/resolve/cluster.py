@@ -12,6 +12,7 @@ from ..api.generated import child_types as ct
 from ..api.validator import Invalid, alias, cell_topo, validate
 from ..merge import fill_requests, merge_patch
 from ..results import Result, error, warning
+from . import backup as backup_options
 from .facts import CellRegistration, DatabaseFacts, TableGroupFacts
 from .monitoring import MonitoringFacts, resolve_monitoring
 from .placement import Levels, place_cluster_level
@@ -21,7 +22,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:  # the models' attributes; at run time the objects come from api/validator.py
     from typing import Any
 
-    from ..api.cluster import CellTemplate, DatabaseSpec, MultigresCluster, PoolRef, TableGroup
+    from ..api.cluster import CellTemplate, DatabaseSpec, DatabaseTemplate, MultigresCluster, PoolRef, TableGroup
     from ..api.common import ComponentRef
 
     Child = ct.TopoServer | ct.MultiCell | ct.MultiTableGroup | ct.MultiShard
@@ -282,8 +283,9 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBac
     """
     backup = spec.backup if spec else None
     location = spec.backup_location if spec else None
+    cipher = backup_options.cipher(backup)
     if backup is not None and backup.s3 is not None:
-        problems = []
+        problems = backup_options.problems(backup, path)
         if backup.volume_claim_template is not None:
             problems.append(error("backup sets both volumeClaimTemplate and s3; a repository is one or the other, "
                                   "keep one.", f"{path}.backup"))
@@ -291,19 +293,19 @@ def resolve_backup(spec: DatabaseSpec | None, path: str) -> tuple[ct.ResolvedBac
             problems.append(error("backupLocation is a filesystem path and backup.s3 is set; remove "
                                   "backupLocation (the S3 repository's place is bucket and keyPrefix).",
                                   f"{path}.backupLocation"))
-        return ct.ResolvedBackup(s3=ct.S3Repository.load(backup.s3.dump())), problems
+        return ct.ResolvedBackup(s3=ct.S3Repository.load(backup.s3.dump()), cipher=cipher), problems
     base = {"accessModes": list(defaults.BACKUP_ACCESS_MODES),
             "resources": {"requests": {"storage": defaults.BACKUP_VOLUME_SIZE}}}
     user = backup.volume_claim_template.dump() if backup is not None and backup.volume_claim_template else {}
     claim = merge_patch(base, user)
-    problems = []
+    problems = backup_options.problems(backup, path)
     if "ReadWriteMany" not in claim.get("accessModes", []):
         problems.append(warning("the backup claim is shared by every pod of a shard (all pools and cells), but its "
                                 f"accessModes {claim.get('accessModes')} lack ReadWriteMany: pods on other nodes will "
                                 "not start. Use ReadWriteMany (and a storage class that offers it) or backup.s3.",
                                 f"{path}.backup.volumeClaimTemplate.accessModes"))
     repository = ct.FilesystemRepository(path=location or defaults.BACKUP_LOCATION, volume_claim_template=claim)
-    return ct.ResolvedBackup(filesystem=repository), problems
+    return ct.ResolvedBackup(filesystem=repository, cipher=cipher), problems
 
 
 def _table_group_pools(tg: TableGroup, index: TemplateIndex, tpath: str, out: Resolved) -> list[ct.ResolvedPool]:
@@ -327,9 +329,7 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -
         out.results.extend(problems)
         backup, problems = resolve_backup(db.spec, dpath)
         out.results.extend(problems)
-        facts = DatabaseFacts(name=db.name, backup=backup,
-                              durability_policy=(db.spec.durability_policy if db.spec else None)
-                              or defaults.DURABILITY_POLICY)
+        facts = _database_facts(db, backup)
         out.databases.append(facts)
         for t, tg in enumerate((db.spec.tablegroups if db.spec else None) or []):
             pools = _table_group_pools(tg, index, f"{dpath}.tablegroups[{t}]", out)
@@ -338,6 +338,16 @@ def _databases(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -
             if orch is not None:
                 section = _multiorch(orch, pools, out, f"{dpath}.multiorch.placement")
                 _table_group_children(facts, facts.table_groups[-1], section, out)
+        out.results.extend(backup_options.multi_cell_problems(facts, dpath))
+    out.results.extend(backup_options.shared_repository_problems(out.databases))
+
+
+def _database_facts(db: DatabaseTemplate, backup: ct.ResolvedBackup) -> DatabaseFacts:
+    spec = db.spec
+    options = spec.backup if spec else None
+    return DatabaseFacts(name=db.name, backup=backup, schedule=options.schedule if options else None,
+                         retention=options.retention if options else None,
+                         durability_policy=(spec.durability_policy if spec else None) or defaults.DURABILITY_POLICY)
 
 
 def _table_group_children(db: DatabaseFacts, tg: TableGroupFacts, orch: ct.MultiorchSection, out: Resolved) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
-    from ..api.cluster import DurabilityPolicy
+    from ..api.cluster import BackupRetention, BackupSchedule, DurabilityPolicy
     from ..api.generated.child_types import ResolvedBackup, ResolvedPool
 
 
@@ -42,13 +42,17 @@ class TableGroupFacts:
 class DatabaseFacts:
     """A database's Database record fields and its table groups."""
 
-    __slots__ = ("name", "durability_policy", "backup", "table_groups")
+    __slots__ = ("name", "durability_policy", "backup", "table_groups", "schedule", "retention")
 
     def __init__(self, *, name: str, durability_policy: DurabilityPolicy, backup: ResolvedBackup,
-                 table_groups: list[TableGroupFacts] | None = None) -> None:
+                 table_groups: list[TableGroupFacts] | None = None, schedule: BackupSchedule | None = None,
+                 retention: BackupRetention | None = None) -> None:
         self.name = name
         self.durability_policy: DurabilityPolicy = durability_policy
         self.backup = backup
+        # Scheduled backups (workloads/backup.py): a CronJob per database that has a schedule.
+        self.schedule = schedule
+        self.retention = retention
         self.table_groups: list[TableGroupFacts] = [] if table_groups is None else table_groups
 
     def desired_instances(self) -> int:

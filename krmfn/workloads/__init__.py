@@ -3,15 +3,16 @@
 Each child builder takes one child of its kind and the ClusterContext (context.py) and nothing
 else; multiadmin, topology registration and the pgBackRest Certificate hang off the cluster and
 take the context alone. Output order is fixed: global topo, registration, multiadmin, the
-Certificate, then every other child in resolve order; NetworkPolicies come with what they
-protect (the cluster's own ones, for multiadmin, gateways, multiorch and the registration Job,
-right after the global topo) (docs/design.md, "Stages").
+Certificate, the scheduled-backup CronJobs, then every other child in resolve order; NetworkPolicies
+come with what they protect (the cluster's own ones, for multiadmin, gateways, multiorch and the
+registration Job, right after the global topo) (docs/design.md, "Stages").
 """
 
 from __future__ import annotations
 
 from .. import defaults, naming
 from .admin import build_multiadmin
+from .backup import build_backup_schedules
 from .cell import build_multicell
 from .certificate import build_certificate
 from .context import ClusterContext
@@ -64,6 +65,20 @@ def pool_map(children: list[Child]) -> dict[str, ResolvedPool]:
     return out
 
 
+def build_extras(resolved: Resolved, cluster_domain: str, reporter_image: str | None,
+                 spec_writers: list[str] | None) -> list[dict[str, Any]]:
+    """The cluster-level objects the options add: the status reporter (when given its image) and
+    the read-only policy of the children (when given who may write their spec)."""
+    from .readonly import build_read_only_policy
+    from .reporter import build_status_reporter
+
+    ctx = cluster_context(resolved, cluster_domain)
+    out = build_status_reporter(ctx, reporter_image) if reporter_image else []
+    if spec_writers is not None:
+        out += build_read_only_policy(ctx, spec_writers)
+    return [_own_metadata(obj) for obj in out]
+
+
 def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     """Workloads of every child of one resolved cluster, and of the cluster itself."""
     ctx = cluster_context(resolved, cluster_domain)
@@ -73,6 +88,7 @@ def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     objects += build_registration(ctx)
     objects += build_multiadmin(ctx)
     objects += build_certificate(ctx)
+    objects += build_backup_schedules(ctx)
     for child in resolved.children:
         if child is not topo:
             objects += build_child(child, ctx)

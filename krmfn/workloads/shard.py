@@ -12,7 +12,7 @@ sources.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import cohort, disruption, handover, log_levels, objects, postgres_config
+from . import backup, cohort, disruption, handover, log_levels, objects, postgres_config
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
         f"--pgbackrest-cert-file={TLS_FILES['pgbackrest.crt']}",
         f"--pgbackrest-key-file={TLS_FILES['pgbackrest.key']}",
         f"--pgbackrest-ca-file={TLS_FILES['ca.crt']}", f"--pgbackrest-port={pgbackrest_port}",
+        *backup.cipher_flags(spec.backup),
     ]
     _, tmp_mount = objects.tmp_volume()
     out = objects.container(
@@ -138,7 +139,7 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
         probes={"startupProbe": objects.startup_probe("/live", "http"),
                 "livenessProbe": objects.http_probe("/live", "http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "http", period=5)},
-        mounts=_mounts(spec.backup, tmp_mount))
+        mounts=_mounts(spec.backup, tmp_mount, *backup.cipher_mounts(spec.backup)))
     out["lifecycle"] = handover.pre_stop(spec, ctx, objects.service_host(service, namespace, ctx.cluster_domain))
     return out
 
@@ -160,7 +161,7 @@ def pool_volumes(spec: MultiShardSpec, shard: str) -> list[dict[str, Any]]:
     ]
     if spec.backup.filesystem is not None:
         out.append({"name": "backups", "persistentVolumeClaim": {"claimName": naming.backup_claim(shard)}})
-    return out
+    return out + backup.cipher_volumes(spec.backup)
 
 
 def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> list[dict[str, Any]]:
@@ -183,6 +184,7 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard),
                         grace=handover.GRACE_SECONDS, init_containers=[pgctld_container(spec, pool, pull, ctx)],
                         placement=pool.placement)
+    pod.update(backup.pod_identity(spec.backup))
     statefulset = objects.stateful_set(objects.metadata(sts, meta, labels, wave), labels, service,
                                        pool.replicas, pod, pool.data_volume_claim_template)
     postgres_config.annotate(statefulset, pool)

@@ -1,7 +1,10 @@
 """Fixtures of the tests that run on the real node (marker `e2e`, `make e2e`).
 
 `node` (session): builds or reuses every tool and image (tools/build.sh, tools/images.sh), starts
-the node (tests/knode/cluster.py) and always tears it down. Without root or the machine's packages
+the node (tests/knode/cluster.py) and always tears it down. `zones` (session): the three-node,
+three-zone cluster (tests/knode/multinode.py). Both use the same host names and addresses, so only
+one runs at a time: the tests that need `zones` run after all the others, and `zones` stops the
+single node first. Without root or the machine's packages
 the tests skip with the reason, and fail under REQUIRE_TOOLS=1 (CI). After a failed test, every
 component's log and each pod's description and logs are saved under `e2e-logs/<test name>/`
 (override the folder with E2E_LOG_DIR).
@@ -20,8 +23,16 @@ from pathlib import Path
 import pytest
 from helpers import REQUIRE_TOOLS, ROOT
 from knode.cluster import Node, NodeError, build_tools
+from knode.multinode import Cluster
 
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", ROOT / "e2e-logs"))
+
+
+_ACTIVE: list[Node] = []  # the one running node or cluster
+
+
+def _uses_zones(item: pytest.Item) -> bool:
+    return "zones" in getattr(item, "fixturenames", ())
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own `-m` deselection reads the markers
@@ -29,6 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=_uses_zones)  # stable: the three-node tests last, each group in its own order
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -46,6 +58,19 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def node() -> Iterator[Node]:
+    yield from _run(Node, "node")
+
+
+@pytest.fixture(scope="session")
+def zones() -> Iterator[Cluster]:
+    for running in _ACTIVE:
+        running.stop()
+    for cluster in _run(Cluster, "zones"):
+        assert isinstance(cluster, Cluster)
+        yield cluster
+
+
+def _run(kind: type[Node], label: str) -> Iterator[Node]:
     if os.geteuid() != 0:
         _unavailable("the real-node tests need root (kubelet, containerd, network namespaces)")
     if not shutil.which("go"):
@@ -54,17 +79,19 @@ def node() -> Iterator[Node]:
         build_tools()
     except subprocess.CalledProcessError as err:
         _unavailable(f"building the node's tools or images failed: {err}")
-    n = Node(log=lambda msg: print(msg, file=sys.stderr))
+    n = kind(log=lambda msg: print(msg, file=sys.stderr))
     try:
         n.start()
     except NodeError as err:
-        n.collect(LOG_DIR / "node-start")
-        pytest.fail(f"the node did not start: {err}")
+        n.collect(LOG_DIR / f"{label}-start")
+        pytest.fail(f"the {label} cluster did not start: {err}")
+    _ACTIVE.append(n)
     try:
         yield n
     finally:
         n.stop()
-        report = LOG_DIR / "node-report.txt"
+        _ACTIVE.remove(n)
+        report = LOG_DIR / f"{label}-report.txt"
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text("".join(f"{k}: {v:.1f}s\n" for k, v in n.timings.items()) +
                           "".join(f"peak {k}: {v // 1024} MiB\n" for k, v in n.peak_rss_kib.items()))
@@ -74,6 +101,8 @@ def node() -> Iterator[Node]:
 def _save_logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed and "node" in request.fixturenames:
-        n: Node = request.getfixturevalue("node")
-        n.collect(LOG_DIR / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name))
+    if rep is not None and rep.failed:
+        for name in ("node", "zones"):
+            if name in request.fixturenames:
+                n: Node = request.getfixturevalue(name)
+                n.collect(LOG_DIR / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name))

@@ -12,9 +12,11 @@ PASSWORD = "e2e-secret-pw"
 PG_IMAGE = "ghcr.io/multigres/pgctld:sha-6bd80b9"
 
 
-def start_client(node: Node, ns: str, name: str = "psql") -> str:
+def start_client(node: Node, ns: str, name: str = "psql", node_name: str | None = None) -> str:
+    """A psql pod (on node_name when given)."""
+    placement = {"nodeSelector": {"kubernetes.io/hostname": node_name}} if node_name else {}
     node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
-                 "spec": {"terminationGracePeriodSeconds": 0, "containers": [
+                 "spec": {**placement, "terminationGracePeriodSeconds": 0, "containers": [
                      {"name": "psql", "image": PG_IMAGE, "imagePullPolicy": "Never",
                       "command": ["sleep", "infinity"], "env": [{"name": "PGPASSWORD", "value": PASSWORD}],
                       "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}}])
@@ -31,13 +33,13 @@ def gateway_sql(node: Node, ns: str, host: str, sql: str, database: str = "postg
 
 
 def wait_gateway_sql(node: Node, ns: str, host: str, sql: str, timeout: float = 180,
-                     database: str = "postgres") -> tuple[str, float]:
+                     database: str = "postgres", client: str = "psql") -> tuple[str, float]:
     """Retry sql until it succeeds; returns its output and the seconds it took."""
     t0 = time.monotonic()
     last = ""
     while time.monotonic() - t0 < timeout:
         try:
-            return gateway_sql(node, ns, host, sql, database), time.monotonic() - t0
+            return gateway_sql(node, ns, host, sql, database, client=client), time.monotonic() - t0
         except KubectlError as err:
             last = str(err)
         time.sleep(1)

@@ -2,7 +2,10 @@
 cluster: the topology is registered, the shard bootstraps from its first backup, SQL goes through
 the gateway, the standbys stream with AT_LEAST_2 durability, a deleted primary is replaced with no
 acknowledged write lost, a new replica restores from the backup, pods come back with their data,
-and a removed pool leaves its volumes behind. The rendered NetworkPolicies are on (the default)
+and a removed pool leaves its volumes behind. The status reporter (krmfn_status, run on the host
+against the node's API server, with multiadmin reached through `kubectl port-forward`) reports
+the serving primary from multiadmin's real answer, and the primary's loss within 10 s.
+The rendered NetworkPolicies are on (the default)
 and enforced by the node's policy agent throughout: a pod that is not the database's reaches the
 gateway and nothing else.
 
@@ -14,6 +17,9 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -171,6 +177,57 @@ def test_standbys_stream_and_commits_wait_for_one(deployment: Deployment) -> Non
     assert int(flushed) >= 1, (lsn, flushed)
 
 
+@pytest.fixture(scope="module")
+def reporter(deployment: Deployment) -> Iterator[None]:
+    """The status reporter as a host process: the node's admin kubeconfig (its Role is proven on a
+    real API server by tests/test_status_apiserver.py; the function's image is not on the node),
+    multiadmin's HTTP port forwarded to the host."""
+    node = deployment.node
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    forward = subprocess.Popen([str(node.kube / "kubectl"), f"--kubeconfig={node.kubeconfig}", "port-forward", "-n",
+                                NS, f"svc/{CLUSTER}-multiadmin", f"{port}:15000"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = open(LOG_DIR / "minimal-status-reporter.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "krmfn_status", f"--cluster={CLUSTER}", f"--namespace={NS}",
+                             f"--multiadmin-url=http://127.0.0.1:{port}"], env=node.env(), stdout=log,
+                            stderr=subprocess.STDOUT)
+    yield
+    for p in (proc, forward):
+        p.terminate()
+        p.wait(10)
+    log.close()
+
+
+def _shard_status(node: Node) -> dict[str, Any]:
+    status: dict[str, Any] = json.loads(node.kubectl("get", "multishards", "-n", NS, "-o", "json").stdout)[
+        "items"][0].get("status") or {}
+    return status
+
+
+def _condition(status: dict[str, Any], kind: str) -> str:
+    return next((c["status"] for c in status.get("conditions", []) if c["type"] == kind), "")
+
+
+def test_the_status_reporter_reports_the_serving_primary(deployment: Deployment, reporter: None) -> None:
+    node = deployment.node
+    deadline = time.monotonic() + 90
+    while True:
+        shard = _shard_status(node)
+        if shard.get("servingWrites") == "True" and _condition(shard, "Available") == "True":
+            break
+        assert time.monotonic() < deadline, shard
+        time.sleep(1)
+    assert shard["primaryCell"] == "zone1" and shard["readyPods"] == shard["totalPods"] == 3, shard
+    table = node.kubectl("get", "multigresclusters,multishards", "-n", NS).stdout
+    (LOG_DIR / "minimal-kubectl-get.txt").write_text(table)
+    cluster = json.loads(node.kubectl("get", "multigrescluster", CLUSTER, "-n", NS, "-o", "json").stdout)["status"]
+    assert cluster["databases"]["postgres"]["servingWrites"] == "True", cluster
+    assert cluster["cells"]["zone1"] == {"gatewayAvailable": "True", "topoServerAvailable": "True"}, cluster
+
+
 # --- NetworkPolicies, enforced ---------------------------------------------------------------------
 
 def _probe_pod(node: Node, name: str, labels: dict[str, str]) -> str:
@@ -235,7 +292,7 @@ def _writer(node: Node, seconds: int) -> str:
     return "writer"
 
 
-def test_failover_keeps_every_acknowledged_row(deployment: Deployment) -> None:
+def test_failover_keeps_every_acknowledged_row(deployment: Deployment, reporter: None) -> None:
     node = deployment.node
     pods = pooler_pods(node, NS)
     old = primary(node, NS, pods)
@@ -243,6 +300,12 @@ def test_failover_keeps_every_acknowledged_row(deployment: Deployment) -> None:
     time.sleep(5)
     killed_ms = int(time.time() * 1000)
     node.kubectl("delete", "pod", "-n", NS, old, "--wait=false")
+    # The status reporter shows the loss: the shard no longer Available, or Progressing.
+    while not (_condition(shard := _shard_status(node), "Available") != "True"
+               or _condition(shard, "Progressing") == "True"):
+        assert time.time() * 1000 - killed_ms <= 10_000, f"the status did not react within 10 s: {shard}"
+        time.sleep(0.2)
+    deployment.times["status_reacts_to_primary_loss"] = (time.time() * 1000 - killed_ms) / 1000
     wait(node, NS, "pod/writer", "jsonpath={.status.phase}=Succeeded", timeout=120)
     log = node.kubectl("logs", "-n", NS, "writer").stdout.split("\n")
     attempts = [(kind, int(i), int(ms)) for kind, i, ms in (line.split() for line in log if line)]
@@ -259,6 +322,12 @@ def test_failover_keeps_every_acknowledged_row(deployment: Deployment) -> None:
     assert acked <= present, f"acknowledged rows lost: {sorted(acked - present)[:20]}"
     new = primary(node, NS, [p for p in pooler_pods(node, NS) if p != old])
     assert new != old
+    deadline = time.monotonic() + 180
+    while (_condition(shard := _shard_status(node), "Available") != "True"
+           or _condition(shard, "Progressing") != "False"):
+        assert time.monotonic() < deadline, shard
+        time.sleep(0.5)
+    deployment.times["primary_loss_to_status_available"] = (time.time() * 1000 - killed_ms) / 1000
 
 
 def _pool(spec: dict[str, Any]) -> dict[str, Any]:

@@ -26,9 +26,13 @@ COREFILE = f""".:53 {{
 """
 
 
-def coredns(image: str) -> list[dict[str, Any]]:
+def coredns(image: str, replicas: int = 1) -> list[dict[str, Any]]:
+    """With several nodes, one replica per node (required anti-affinity): a lost node must not
+    take cluster DNS with it."""
     ns, name = "kube-system", "coredns"
     labels = {"k8s-app": "kube-dns"}
+    spread: dict[str, Any] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": labels}, "topologyKey": "kubernetes.io/hostname"}]}} if replicas > 1 else {}
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:coredns"},
@@ -42,8 +46,9 @@ def coredns(image: str) -> list[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
          "data": {"Corefile": COREFILE}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns, "labels": labels},
-         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                   "template": {"metadata": {"labels": labels}, "spec": {
+                      **({"affinity": spread} if spread else {}),
                       "serviceAccountName": name, "dnsPolicy": "Default",
                       "priorityClassName": "system-cluster-critical",
                       "containers": [{
@@ -63,10 +68,12 @@ def coredns(image: str) -> list[dict[str, Any]]:
     ]
 
 
-def storage_class() -> dict[str, Any]:
+def storage_class(binding: str = "Immediate") -> dict[str, Any]:
+    """`WaitForFirstConsumer` on several nodes: the volume is made on the node the pod was
+    scheduled to, as a zonal disk is made in the pod's zone."""
     return {
         "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
         "metadata": {"name": STORAGE_CLASS,
                      "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-        "provisioner": PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+        "provisioner": PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": binding,
     }

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from apiserver import _free_ports, _Process
 
@@ -117,6 +118,8 @@ class Node:
         self._procs: list[_Process] = []
         self._provisioner: Provisioner | None = None
         self._rss_stop = threading.Event()
+        self.users = dict(USERS)
+        self.controller_manager_args: list[str] = []
 
     def __enter__(self) -> Node:
         return self.start()
@@ -153,9 +156,10 @@ class Node:
         order = ["kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]
         for name in order:
             for proc in self._procs:
-                if proc.name == name:
+                if proc.name.split("@")[0] == name:
                     proc.stop(grace=5)
-        hoststate.kill_pod_processes()
+        for top in hoststate.node_cgroups(BRIDGE):
+            hoststate.kill_pod_processes(top)
         for proc in reversed(self._procs):
             proc.stop(grace=5)
         self._procs = []
@@ -223,13 +227,26 @@ class Node:
         self._step("node ready", lambda: self._wait(self._node_ready, "the node to be Ready", timeout))
         for ns in ("default", "kube-system"):
             self.wait_service_account(ns, timeout)
-        self.apply([addons.storage_class(), *addons.coredns(self._image("coredns"))])
+        self.apply(self._addons())
         assert self.api
-        self._provisioner = Provisioner(self.api, w / "volumes")
+        self._provisioner = self._make_provisioner()
         self._provisioner.start()
-        self._step("dns", lambda: self._wait(
-            lambda: _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", DNS_IP), "CoreDNS to answer", timeout))
-        self._step("network policy agent", lambda: netpol.start(self._proc, self.kubeconfig))
+        self._step("dns", lambda: self._wait(self._dns_ready, "CoreDNS to answer", timeout))
+        self._step("network policy agent", self._network_policy)
+
+    def _dns_ready(self) -> bool:
+        """Cluster DNS answers at its Service address (the host has the node's Service rules)."""
+        return _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", DNS_IP)
+
+    def _network_policy(self) -> None:
+        netpol.start(self._proc, self.kubeconfig)
+
+    def _addons(self) -> list[dict[str, Any]]:
+        return [addons.storage_class(), *addons.coredns(self._image("coredns"))]
+
+    def _make_provisioner(self) -> Provisioner:
+        assert self.api
+        return Provisioner(self.api, self.work / "volumes")
 
     def _step(self, name: str, fn: Callable[[], None]) -> None:
         t = time.monotonic()
@@ -267,11 +284,11 @@ class Node:
                  "-days", "7", "-extfile", "apiserver.ext", "-out", "apiserver.crt", cwd=pki)
         _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "sa.key", cwd=pki)
         _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
-        tokens = {name: secrets.token_hex(16) for name in USERS}
+        tokens = {name: secrets.token_hex(16) for name in self.users}
         (pki / "tokens.csv").write_text("".join(
-            f'{tokens[n]},{u},{u},"{g}"\n' if g else f"{tokens[n]},{u},{u}\n" for n, (u, g) in USERS.items()))
+            f'{tokens[n]},{u},{u},"{g}"\n' if g else f"{tokens[n]},{u},{u}\n" for n, (u, g) in self.users.items()))
         server = f"https://{NODE_IP}:{API_PORT}"
-        for name, (user, _) in USERS.items():
+        for name, (user, _) in self.users.items():
             (pki / f"{name}.kubeconfig").write_text(json.dumps(kubeconfig(server, pki / "ca.crt", user, tokens[name])))
         self.kubeconfig = pki / "admin.kubeconfig"
         self.api = Api(server, tokens["admin"], pki / "ca.crt")
@@ -291,10 +308,12 @@ class Node:
         sock = self.work / "run" / "containerd.sock"
         self._wait(lambda: sock.exists() and self._ctr("version").returncode == 0, "containerd", 60)
 
-    def _ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _ctr(self, *args: str, work: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """ctr against the containerd of the node whose directory is work (default: this node's)."""
         ctr = tool_dir("containerd") / "ctr"
-        return subprocess.run([str(ctr), "--address", str(self.work / "run" / "containerd.sock"), "-n", "k8s.io",
-                               *args], capture_output=True, text=True)
+        sock = (work or self.work) / "run" / "containerd.sock"
+        return subprocess.run([str(ctr), "--address", str(sock), "-n", "k8s.io", *args],
+                              capture_output=True, text=True)
 
     def tag_image(self, source: str, target: str) -> None:
         """A second name for an imported image (a roll to "another version" of the same bytes)."""
@@ -306,13 +325,17 @@ class Node:
 
     def _import_images(self) -> None:
         t = time.monotonic()
-        for archive, name in image_archives():
-            res = self._ctr("images", "import", str(archive))
-            if res.returncode != 0 or name not in self._ctr("images", "ls", "-q").stdout.split():
-                self._import_error = f"importing {archive} as {name} failed: {res.stderr[-2000:]}"
-                return
+        self._import_into(self.work)
         self.timings["images"] = time.monotonic() - t
         self.log(f"node: images imported in {self.timings['images']:.1f}s")
+
+    def _import_into(self, work: Path) -> None:
+        """Import every image into the containerd of the node whose directory is work."""
+        for archive, name in image_archives():
+            res = self._ctr("images", "import", str(archive), work=work)
+            if res.returncode != 0 or name not in self._ctr("images", "ls", "-q", work=work).stdout.split():
+                self._import_error = f"importing {archive} as {name} into {work} failed: {res.stderr[-2000:]}"
+                return
 
     def _image(self, short: str) -> str:
         return next(n for a, n in image_archives() if a.name == f"{short}.tar")
@@ -345,7 +368,7 @@ class Node:
             str(self.kube / "kube-controller-manager"), f"--kubeconfig={pki / 'controller-manager.kubeconfig'}",
             f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}",
             "--use-service-account-credentials=true", "--leader-elect=false", "--bind-address=127.0.0.1",
-            "--profiling=false"])
+            "--profiling=false", *self.controller_manager_args])
         self._proc("kube-scheduler", [
             str(self.kube / "kube-scheduler"), f"--kubeconfig={pki / 'scheduler.kubeconfig'}",
             "--leader-elect=false", "--bind-address=127.0.0.1", "--profiling=false"])
@@ -391,9 +414,12 @@ class Node:
             hwm = proc.vm_hwm_kib()
             if hwm is not None:
                 self.peak_rss_kib[proc.name] = max(hwm, self.peak_rss_kib.get(proc.name, 0))
-        pods = node_pods_memory_kib()
+        pods = self._pods_memory_kib()
         if pods is not None:
             self.peak_rss_kib["pods"] = max(pods, self.peak_rss_kib.get("pods", 0))
+
+    def _pods_memory_kib(self) -> int | None:
+        return node_pods_memory_kib()
 
     def _watch_rss(self) -> None:
         while not self._rss_stop.wait(2.0):
@@ -423,9 +449,9 @@ class Node:
                             (dest / f"pod-{ns}-{name}-{c['name']}{suffix}.log").write_text(out.stdout)
 
 
-def node_pods_memory_kib() -> int | None:
+def node_pods_memory_kib(top: str = "kubepods") -> int | None:
     """Memory of every pod right now (the kubepods cgroup's usage, v1 memory controller)."""
-    usage = Path("/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes")
+    usage = Path(f"/sys/fs/cgroup/memory/{top}/memory.usage_in_bytes")
     try:
         return int(usage.read_text()) // 1024
     except (OSError, ValueError):

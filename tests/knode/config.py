@@ -36,9 +36,13 @@ def kubeconfig(server: str, ca: Path, user: str, token: str) -> dict[str, Any]:
     }
 
 
-def containerd_toml(work: Path, runc: str) -> str:
+def containerd_toml(work: Path, runc: str, nri: bool = True) -> str:
     """containerd 2.x (config version 3). restrict_oom_score_adj: runc cannot write a negative
-    oom_score_adj without CAP_SYS_RESOURCE, and every sandbox fails without it."""
+    oom_score_adj without CAP_SYS_RESOURCE, and every sandbox fails without it. runc's state
+    directory is the node's own, so several containerds may run side by side (the three-node
+    cluster), which then turn NRI off (`nri=False`): its socket is one fixed path. The single node
+    keeps it: the NetworkPolicy agent asks it for pod addresses (netpol.py)."""
+    nri_off = "" if nri else "\n  [plugins.'io.containerd.nri.v1.nri']\n    disable = true\n"
     return f"""version = 3
 root = "{work}/containerd/root"
 state = "{work}/containerd/state"
@@ -63,36 +67,38 @@ state = "{work}/containerd/state"
         runtime_type = 'io.containerd.runc.v2'
         [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
           BinaryName = '{runc}'
+          Root = '{work}/runc'
           SystemdCgroup = false
     [plugins.'io.containerd.cri.v1.runtime'.cni]
       bin_dirs = ['/usr/lib/cni']
       conf_dir = '{work}/cni/net.d'
-
+{nri_off}
   [plugins.'io.containerd.grpc.v1.cri']
     stream_server_address = '127.0.0.1'
     stream_server_port = '0'
 """
 
 
-def cni_conflist(work: Path) -> dict[str, Any]:
+def cni_conflist(work: Path, bridge: str = BRIDGE, subnet: str = POD_CIDR, gateway: str = NODE_IP,
+                 range_start: str = "198.18.0.10") -> dict[str, Any]:
     """A bridge with host-local addresses; no masquerade (pods get no route off the machine)."""
     return {
         "cniVersion": "1.0.0", "name": "krmfn",
         "plugins": [
-            {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "isDefaultGateway": True,
+            {"type": "bridge", "bridge": bridge, "isGateway": True, "isDefaultGateway": True,
              "ipMasq": False, "hairpinMode": True,
              "ipam": {"type": "host-local", "dataDir": str(work / "cni" / "ipam"),
-                      "ranges": [[{"subnet": POD_CIDR, "rangeStart": "198.18.0.10", "gateway": NODE_IP}]]}},
+                      "ranges": [[{"subnet": subnet, "rangeStart": range_start, "gateway": gateway}]]}},
         ],
     }
 
 
-def kubelet_config(work: Path) -> dict[str, Any]:
+def kubelet_config(work: Path, address: str = NODE_IP) -> dict[str, Any]:
     """This machine: cgroup v1 hybrid (failCgroupV1 false, cgroupfs), swap allowed, and a nofile
     hard limit of 20000 (maxOpenFiles). Low eviction thresholds: a test node, not a server."""
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
-        "address": NODE_IP, "port": KUBELET_PORT, "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
+        "address": address, "port": KUBELET_PORT, "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
         "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
         "authorization": {"mode": "AlwaysAllow"},
         "containerRuntimeEndpoint": f"unix://{work}/run/containerd.sock",
@@ -110,13 +116,14 @@ def kubelet_config(work: Path) -> dict[str, Any]:
     }
 
 
-def kube_proxy_config(kubeconfig_path: Path) -> dict[str, Any]:
+def kube_proxy_config(kubeconfig_path: Path, node_name: str = NODE_NAME, address: str = NODE_IP,
+                      cluster_cidr: str = POD_CIDR) -> dict[str, Any]:
     """iptables mode; conntrack limits left alone (a test node must not retune the host)."""
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
-        "mode": "iptables", "clusterCIDR": POD_CIDR, "hostnameOverride": NODE_NAME,
-        "bindAddress": NODE_IP, "healthzBindAddress": "127.0.0.1:10256", "metricsBindAddress": "127.0.0.1:10249",
+        "mode": "iptables", "clusterCIDR": cluster_cidr, "hostnameOverride": node_name,
+        "bindAddress": address, "healthzBindAddress": "127.0.0.1:10256", "metricsBindAddress": "127.0.0.1:10249",
         "clientConnection": {"kubeconfig": str(kubeconfig_path)},
         "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
-        "nodePortAddresses": [f"{NODE_IP}/32"],
+        "nodePortAddresses": [f"{address}/32"],
     }

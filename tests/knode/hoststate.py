@@ -97,14 +97,21 @@ def add_forward_guard(pod_cidr: str) -> None:
 
 # --- processes, mounts, cgroups, network --------------------------------------------------------
 
-def kill_pod_processes() -> None:
-    """SIGKILL everything in the kubepods cgroups (containers outlive their shims otherwise)."""
-    top = CGROUP_ROOT / "pids" / "kubepods"
+def cgroup_pids(top: str = "kubepods") -> set[int]:
+    """Every process in the pids cgroup tree `top` (a node's pods)."""
+    root = CGROUP_ROOT / "pids" / top
+    pids: set[int] = set()
+    for procs in root.rglob("cgroup.procs") if root.exists() else []:
+        with contextlib.suppress(OSError):
+            pids.update(int(p) for p in procs.read_text().split())
+    return pids
+
+
+def kill_pod_processes(top: str = "kubepods") -> None:
+    """SIGKILL everything in the kubepods cgroups (containers outlive their shims otherwise);
+    `top` is a node's cgroup root when several nodes share the machine."""
     for _ in range(50):
-        pids = set()
-        for procs in top.rglob("cgroup.procs") if top.exists() else []:
-            with contextlib.suppress(OSError):
-                pids.update(int(p) for p in procs.read_text().split())
+        pids = cgroup_pids(top)
         if not pids:
             return
         for pid in pids:
@@ -147,10 +154,10 @@ def unmount_under(prefix: str) -> None:
             run("umount", "-l", point, check=False)
 
 
-def remove_cgroups() -> None:
-    """rmdir the kubepods tree in every v1 controller, deepest first."""
+def remove_cgroups(name: str = "kubepods") -> None:
+    """rmdir the tree `name` in every v1 controller, deepest first."""
     for controller in CGROUP_ROOT.iterdir():
-        top = controller / "kubepods"
+        top = controller / name
         if not top.is_dir():
             continue
         for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
@@ -161,10 +168,11 @@ def remove_cgroups() -> None:
 
 
 def remove_network(bridge: str) -> None:
-    """Delete CNI's network namespaces, the veths left on the bridge, and the bridge."""
+    """Delete CNI's network namespaces, the three-node cluster's node namespaces (`<bridge>-*`:
+    their veths, bridges and iptables go with them), the veths left on the bridge, and the bridge."""
     netns = Path("/run/netns")
     if netns.is_dir():
-        for ns in netns.glob("cni-*"):
+        for ns in [*netns.glob("cni-*"), *netns.glob(f"{bridge}-*")]:
             run("umount", str(ns), check=False)
             with contextlib.suppress(OSError):
                 ns.unlink()
@@ -174,12 +182,19 @@ def remove_network(bridge: str) -> None:
     run("ip", "link", "delete", bridge, check=False)
 
 
+def node_cgroups(bridge: str) -> list[str]:
+    """The pod cgroup roots: `kubepods` (one node) and each node's `<bridge>-<zone>` (three nodes)."""
+    return ["kubepods", *sorted({p.name for p in (CGROUP_ROOT / "pids").glob(f"{bridge}-*")})]
+
+
 def restore_all(workdir_prefix: str, bridge: str) -> None:
     """Everything above, in order; safe to run when nothing is left."""
-    kill_pod_processes()
+    for top in node_cgroups(bridge):
+        kill_pod_processes(top)
     kill_matching(workdir_prefix)
     unmount_under(workdir_prefix)
-    remove_cgroups()
+    for top in node_cgroups(bridge):
+        remove_cgroups(top)
     remove_network(bridge)
     clean_iptables()
     restore_sysctls()

@@ -5,8 +5,9 @@ For every claim the PV controller hands to our provisioner (annotation
 `volume.kubernetes.io/storage-provisioner`), it makes a directory, owned by root with mode 0755 as
 a fresh disk is, and a `local` PersistentVolume pre-bound to the claim: local volumes, unlike
 hostPath, get the pod's fsGroup applied by the kubelet, as cloud disks do. Any access mode is
-granted (one node: ReadWriteMany is real here). Released volumes of the Delete policy are removed
-with their directory. A thread polls every second.
+granted (the nodes share this machine's disk: ReadWriteMany is real here). Released volumes of
+the Delete policy are removed with their directory. A thread polls every second. On several
+nodes a volume is pinned to the node of its first pod (a zonal disk), except a ReadWriteMany one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,20 @@ from .config import NODE_NAME, PROVISIONER
 ANNOTATION = "volume.kubernetes.io/storage-provisioner"
 
 
-def _pv(claim: dict[str, Any], path: Path) -> dict[str, Any]:
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+
+
+def _nodes_of(claim: dict[str, Any], nodes: list[str]) -> list[str]:
+    """Where the volume can be used: a ReadWriteMany volume on every node (the nodes share this
+    machine's disk, as pods of every zone share a regional file system); any other on the node
+    the scheduler picked for its first pod (`WaitForFirstConsumer`), like a zonal disk."""
+    if "ReadWriteMany" in (claim["spec"].get("accessModes") or []):
+        return nodes
+    selected = (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE)
+    return [selected] if selected else nodes[:1]
+
+
+def _pv(claim: dict[str, Any], path: Path, nodes: list[str]) -> dict[str, Any]:
     meta, spec = claim["metadata"], claim["spec"]
     return {
         "apiVersion": "v1", "kind": "PersistentVolume",
@@ -38,14 +52,15 @@ def _pv(claim: dict[str, Any], path: Path) -> dict[str, Any]:
                          "name": meta["name"], "uid": meta["uid"]},
             "local": {"path": str(path)},
             "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                {"key": "kubernetes.io/hostname", "operator": "In", "values": [NODE_NAME]}]}]}},
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": _nodes_of(claim, nodes)}]}]}},
         },
     }
 
 
 class Provisioner:
-    def __init__(self, api: Api, root: Path):
+    def __init__(self, api: Api, root: Path, nodes: list[str] | None = None):
         self.api, self.root = api, root
+        self.nodes = nodes or [NODE_NAME]
         self.created: int = 0
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -76,7 +91,7 @@ class Provisioner:
                 continue
             path = self.root / f"{meta['namespace']}-{meta['name']}-{meta['uid'][:8]}"
             path.mkdir(mode=0o755, exist_ok=True)
-            code, body = self.api.call("POST", "/api/v1/persistentvolumes", _pv(claim, path))
+            code, body = self.api.call("POST", "/api/v1/persistentvolumes", _pv(claim, path, self.nodes))
             if code == 201:
                 self.created += 1
             elif code != 409:

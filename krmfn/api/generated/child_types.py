@@ -843,20 +843,22 @@ class FilesystemRepository:
 class S3Repository:
     """S3Repository (children.S3Repository)"""
 
-    __slots__ = ('bucket', 'region', 'endpoint', 'key_prefix', 'credentials_secret')
+    __slots__ = ('bucket', 'region', 'endpoint', 'key_prefix', 'credentials_secret', 'service_account_name')
 
     bucket: str
     region: str
     endpoint: str | None
     key_prefix: str | None
     credentials_secret: str | None
+    service_account_name: str | None
 
-    def __init__(self, *, bucket: str, region: str, endpoint: str | None = None, key_prefix: str | None = None, credentials_secret: str | None = None) -> None:
+    def __init__(self, *, bucket: str, region: str, endpoint: str | None = None, key_prefix: str | None = None, credentials_secret: str | None = None, service_account_name: str | None = None) -> None:
         self.bucket = bucket
         self.region = region
         self.endpoint = endpoint
         self.key_prefix = key_prefix
         self.credentials_secret = credentials_secret
+        self.service_account_name = service_account_name
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> S3Repository:
@@ -867,6 +869,7 @@ class S3Repository:
             endpoint=None if (v := data.get('endpoint')) is None else v,
             key_prefix=None if (v := data.get('keyPrefix')) is None else v,
             credentials_secret=None if (v := data.get('credentialsSecret')) is None else v,
+            service_account_name=None if (v := data.get('serviceAccountName')) is None else v,
         )
 
     def dump(self) -> dict[str, Any]:
@@ -880,20 +883,52 @@ class S3Repository:
             out['keyPrefix'] = self.key_prefix
         if self.credentials_secret is not None:
             out['credentialsSecret'] = self.credentials_secret
+        if self.service_account_name is not None:
+            out['serviceAccountName'] = self.service_account_name
+        return out
+
+
+class RepositoryCipher:
+    """The Secret and key of the repository's cipher key file (the key defaulted). (children.RepositoryCipher)"""
+
+    __slots__ = ('secret_name', 'key')
+
+    secret_name: str
+    key: str
+
+    def __init__(self, *, secret_name: str, key: str) -> None:
+        self.secret_name = secret_name
+        self.key = key
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> RepositoryCipher:
+        """From the JSON form (the function's own output: not validated again)."""
+        return cls(
+            secret_name=data['secretName'],
+            key=data['key'],
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON form: aliases, declaration order, no None, no empty optional list."""
+        out: dict[str, Any] = {}
+        out['secretName'] = self.secret_name
+        out['key'] = self.key
         return out
 
 
 class ResolvedBackup:
     """Exactly one of filesystem (a claim per shard) or s3. (children.ResolvedBackup)"""
 
-    __slots__ = ('filesystem', 's3')
+    __slots__ = ('filesystem', 's3', 'cipher')
 
     filesystem: FilesystemRepository | None
     s3: S3Repository | None
+    cipher: RepositoryCipher | None
 
-    def __init__(self, *, filesystem: FilesystemRepository | None = None, s3: S3Repository | None = None) -> None:
+    def __init__(self, *, filesystem: FilesystemRepository | None = None, s3: S3Repository | None = None, cipher: RepositoryCipher | None = None) -> None:
         self.filesystem = filesystem
         self.s3 = s3
+        self.cipher = cipher
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ResolvedBackup:
@@ -901,6 +936,7 @@ class ResolvedBackup:
         return cls(
             filesystem=None if (v := data.get('filesystem')) is None else FilesystemRepository.load(v),
             s3=None if (v := data.get('s3')) is None else S3Repository.load(v),
+            cipher=None if (v := data.get('cipher')) is None else RepositoryCipher.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -910,6 +946,8 @@ class ResolvedBackup:
             out['filesystem'] = self.filesystem.dump()
         if self.s3 is not None:
             out['s3'] = self.s3.dump()
+        if self.cipher is not None:
+            out['cipher'] = self.cipher.dump()
         return out
 
 
@@ -1055,4 +1093,4 @@ class ResolvedImages:
         return out
 
 
-GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')
+GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')

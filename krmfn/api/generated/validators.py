@@ -1794,7 +1794,7 @@ def v_TableGroup(data):
 
 
 class S3Backup(Base):
-    __slots__ = ('bucket', 'region', 'endpoint', 'key_prefix', 'credentials_secret')
+    __slots__ = ('bucket', 'region', 'endpoint', 'key_prefix', 'credentials_secret', 'service_account_name')
 
     def dump(self, include=None):
         out = {}
@@ -1808,10 +1808,12 @@ class S3Backup(Base):
             out['keyPrefix'] = self.key_prefix
         if self.credentials_secret is not None and (include is None or 'credentials_secret' in include):
             out['credentialsSecret'] = self.credentials_secret
+        if self.service_account_name is not None and (include is None or 'service_account_name' in include):
+            out['serviceAccountName'] = self.service_account_name
         return out
 
 
-_KEYS_S3Backup = frozenset(['bucket', 'credentialsSecret', 'endpoint', 'keyPrefix', 'region'])
+_KEYS_S3Backup = frozenset(['bucket', 'credentialsSecret', 'endpoint', 'keyPrefix', 'region', 'serviceAccountName'])
 
 
 def v_S3Backup(data):
@@ -1876,11 +1878,251 @@ def v_S3Backup(data):
             if _re.search('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', v5) is None:
                 return None
             obj.credentials_secret = v5
+    v6 = data.get('serviceAccountName', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.service_account_name = v6
+    else:
+        if v6 is None:
+            obj.service_account_name = None
+        else:
+            if type(v6) is not str:
+                return None
+            if len(v6) < 1:
+                return None
+            if len(v6) > 253:
+                return None
+            if _re.search('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', v6) is None:
+                return None
+            obj.service_account_name = v6
+    return obj
+
+
+class BackupEncryption(Base):
+    __slots__ = ('secret_name', 'key')
+
+    def dump(self, include=None):
+        out = {}
+        if self.secret_name is not None and (include is None or 'secret_name' in include):
+            out['secretName'] = self.secret_name
+        if self.key is not None and (include is None or 'key' in include):
+            out['key'] = self.key
+        return out
+
+
+_KEYS_BackupEncryption = frozenset(['key', 'secretName'])
+
+
+def v_BackupEncryption(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_BackupEncryption:
+            return None
+    obj = BackupEncryption.__new__(BackupEncryption)
+    v1 = data.get('secretName', MISSING)
+    if v1 is MISSING:
+        return None
+    if type(v1) is not str:
+        return None
+    if len(v1) < 1:
+        return None
+    if len(v1) > 253:
+        return None
+    if _re.search('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', v1) is None:
+        return None
+    obj.secret_name = v1
+    v2 = data.get('key', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.key = v2
+    else:
+        if v2 is None:
+            obj.key = None
+        else:
+            if type(v2) is not str:
+                return None
+            if len(v2) < 1:
+                return None
+            if len(v2) > 253:
+                return None
+            if _re.search('^[-._a-zA-Z0-9]+$', v2) is None:
+                return None
+            obj.key = v2
+    return obj
+
+
+class BackupSchedule(Base):
+    __slots__ = ('cron', 'type', 'time_zone', 'suspend')
+
+    def dump(self, include=None):
+        out = {}
+        if self.cron is not None and (include is None or 'cron' in include):
+            out['cron'] = self.cron
+        if self.type is not None and (include is None or 'type' in include):
+            out['type'] = self.type
+        if self.time_zone is not None and (include is None or 'time_zone' in include):
+            out['timeZone'] = self.time_zone
+        if self.suspend is not None and (include is None or 'suspend' in include):
+            out['suspend'] = self.suspend
+        return out
+
+
+_KEYS_BackupSchedule = frozenset(['cron', 'suspend', 'timeZone', 'type'])
+
+
+def v_BackupSchedule(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_BackupSchedule:
+            return None
+    obj = BackupSchedule.__new__(BackupSchedule)
+    v1 = data.get('cron', MISSING)
+    if v1 is MISSING:
+        return None
+    if type(v1) is not str:
+        return None
+    if len(v1) < 1:
+        return None
+    if len(v1) > 100:
+        return None
+    obj.cron = v1
+    v2 = data.get('type', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.type = v2
+    else:
+        if v2 is None:
+            obj.type = None
+        else:
+            if type(v2) is not str or v2 not in ('full', 'differential', 'incremental'):
+                return None
+            obj.type = v2
+    v3 = data.get('timeZone', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.time_zone = v3
+    else:
+        if v3 is None:
+            obj.time_zone = None
+        else:
+            if type(v3) is not str:
+                return None
+            if len(v3) < 1:
+                return None
+            if len(v3) > 64:
+                return None
+            obj.time_zone = v3
+    v4 = data.get('suspend', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.suspend = v4
+    else:
+        if v4 is None:
+            obj.suspend = None
+        else:
+            if type(v4) is not bool:
+                return None
+            obj.suspend = v4
+    return obj
+
+
+class BackupRetention(Base):
+    __slots__ = ('full', 'full_type')
+
+    def dump(self, include=None):
+        out = {}
+        if self.full is not None and (include is None or 'full' in include):
+            out['full'] = self.full
+        if self.full_type is not None and (include is None or 'full_type' in include):
+            out['fullType'] = self.full_type
+        return out
+
+
+_KEYS_BackupRetention = frozenset(['full', 'fullType'])
+
+
+def v_BackupRetention(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_BackupRetention:
+            return None
+    obj = BackupRetention.__new__(BackupRetention)
+    v1 = data.get('full', MISSING)
+    if v1 is MISSING:
+        return None
+    if type(v1) is not int:
+        return None
+    if v1 < 1:
+        return None
+    if v1 > 9999999:
+        return None
+    obj.full = v1
+    v2 = data.get('fullType', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.full_type = v2
+    else:
+        if v2 is None:
+            obj.full_type = None
+        else:
+            if type(v2) is not str or v2 not in ('count', 'time'):
+                return None
+            obj.full_type = v2
+    return obj
+
+
+class BackupRestore(Base):
+    __slots__ = ('target_time', 'target_lsn')
+
+    def dump(self, include=None):
+        out = {}
+        if self.target_time is not None and (include is None or 'target_time' in include):
+            out['targetTime'] = self.target_time
+        if self.target_lsn is not None and (include is None or 'target_lsn' in include):
+            out['targetLSN'] = self.target_lsn
+        return out
+
+
+_KEYS_BackupRestore = frozenset(['targetLSN', 'targetTime'])
+
+
+def v_BackupRestore(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_BackupRestore:
+            return None
+    obj = BackupRestore.__new__(BackupRestore)
+    v1 = data.get('targetTime', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.target_time = v1
+    else:
+        if v1 is None:
+            obj.target_time = None
+        else:
+            if type(v1) is not str:
+                return None
+            obj.target_time = v1
+    v2 = data.get('targetLSN', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.target_lsn = v2
+    else:
+        if v2 is None:
+            obj.target_lsn = None
+        else:
+            if type(v2) is not str:
+                return None
+            obj.target_lsn = v2
     return obj
 
 
 class BackupSpec(Base):
-    __slots__ = ('volume_claim_template', 's3')
+    __slots__ = ('volume_claim_template', 's3', 'encryption', 'schedule', 'retention', 'restore')
 
     def dump(self, include=None):
         out = {}
@@ -1888,10 +2130,18 @@ class BackupSpec(Base):
             out['volumeClaimTemplate'] = self.volume_claim_template.dump()
         if self.s3 is not None and (include is None or 's3' in include):
             out['s3'] = self.s3.dump()
+        if self.encryption is not None and (include is None or 'encryption' in include):
+            out['encryption'] = self.encryption.dump()
+        if self.schedule is not None and (include is None or 'schedule' in include):
+            out['schedule'] = self.schedule.dump()
+        if self.retention is not None and (include is None or 'retention' in include):
+            out['retention'] = self.retention.dump()
+        if self.restore is not None and (include is None or 'restore' in include):
+            out['restore'] = self.restore.dump()
         return out
 
 
-_KEYS_BackupSpec = frozenset(['s3', 'volumeClaimTemplate'])
+_KEYS_BackupSpec = frozenset(['encryption', 'restore', 'retention', 's3', 'schedule', 'volumeClaimTemplate'])
 
 
 def v_BackupSpec(data):
@@ -1922,6 +2172,50 @@ def v_BackupSpec(data):
         else:
             obj.s3 = v_S3Backup(v2)
             if obj.s3 is None:
+                return None
+    v3 = data.get('encryption', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.encryption = v3
+    else:
+        if v3 is None:
+            obj.encryption = None
+        else:
+            obj.encryption = v_BackupEncryption(v3)
+            if obj.encryption is None:
+                return None
+    v4 = data.get('schedule', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.schedule = v4
+    else:
+        if v4 is None:
+            obj.schedule = None
+        else:
+            obj.schedule = v_BackupSchedule(v4)
+            if obj.schedule is None:
+                return None
+    v5 = data.get('retention', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.retention = v5
+    else:
+        if v5 is None:
+            obj.retention = None
+        else:
+            obj.retention = v_BackupRetention(v5)
+            if obj.retention is None:
+                return None
+    v6 = data.get('restore', MISSING)
+    if v6 is MISSING:
+        v6 = None
+        obj.restore = v6
+    else:
+        if v6 is None:
+            obj.restore = None
+        else:
+            obj.restore = v_BackupRestore(v6)
+            if obj.restore is None:
                 return None
     return obj
 
@@ -3597,7 +3891,7 @@ def v_ResolvedPool(data):
 
 
 class RenderOptions(Base):
-    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'limits')
+    __slots__ = ('emit', 'include_crds', 'cluster_domain', 'status_reporter', 'status_reporter_image', 'read_only_children', 'spec_writers', 'limits')
 
     def dump(self, include=None):
         out = {}
@@ -3607,12 +3901,20 @@ class RenderOptions(Base):
             out['includeCrds'] = self.include_crds
         if self.cluster_domain is not None and (include is None or 'cluster_domain' in include):
             out['clusterDomain'] = self.cluster_domain
+        if self.status_reporter is not None and (include is None or 'status_reporter' in include):
+            out['statusReporter'] = self.status_reporter
+        if self.status_reporter_image is not None and (include is None or 'status_reporter_image' in include):
+            out['statusReporterImage'] = self.status_reporter_image
+        if self.read_only_children is not None and (include is None or 'read_only_children' in include):
+            out['readOnlyChildren'] = self.read_only_children
+        if self.spec_writers is not None and (include is None or 'spec_writers' in include):
+            out['specWriters'] = self.spec_writers
         if self.limits is not None and (include is None or 'limits' in include):
             out['limits'] = {v2: v1 for v2, v1 in self.limits.items()}
         return out
 
 
-_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits'])
+_KEYS_RenderOptions = frozenset(['clusterDomain', 'emit', 'includeCrds', 'limits', 'readOnlyChildren', 'specWriters', 'statusReporter', 'statusReporterImage'])
 
 
 def v_RenderOptions(data):
@@ -3648,24 +3950,64 @@ def v_RenderOptions(data):
         if len(v5) < 1:
             return None
         obj.cluster_domain = v5
-    v6 = data.get('limits', MISSING)
+    v6 = data.get('statusReporter', MISSING)
     if v6 is MISSING:
-        v6 = None
-        obj.limits = v6
+        v6 = False
+        obj.status_reporter = v6
     else:
-        if v6 is None:
+        if type(v6) is not bool:
+            return None
+        obj.status_reporter = v6
+    v7 = data.get('statusReporterImage', MISSING)
+    if v7 is MISSING:
+        v7 = None
+        obj.status_reporter_image = v7
+    else:
+        if v7 is None:
+            obj.status_reporter_image = None
+        else:
+            if type(v7) is not str:
+                return None
+            if len(v7) < 1:
+                return None
+            obj.status_reporter_image = v7
+    v8 = data.get('readOnlyChildren', MISSING)
+    if v8 is MISSING:
+        v8 = False
+        obj.read_only_children = v8
+    else:
+        if type(v8) is not bool:
+            return None
+        obj.read_only_children = v8
+    v9 = data.get('specWriters', MISSING)
+    if v9 is MISSING:
+        v9 = None
+        obj.spec_writers = v9
+    else:
+        if v9 is None:
+            obj.spec_writers = None
+        else:
+            if type(v9) is not str:
+                return None
+            obj.spec_writers = v9
+    v10 = data.get('limits', MISSING)
+    if v10 is MISSING:
+        v10 = None
+        obj.limits = v10
+    else:
+        if v10 is None:
             obj.limits = None
         else:
-            if type(v6) is not dict:
+            if type(v10) is not dict:
                 return None
             obj.limits = {}
-            for v7, v8 in v6.items():
-                if type(v7) is not str:
+            for v11, v12 in v10.items():
+                if type(v11) is not str:
                     return None
-                if type(v8) is not int:
+                if type(v12) is not int:
                     return None
-                v9 = v8
-                obj.limits[v7] = v9
+                v13 = v12
+                obj.limits[v11] = v13
     return obj
 
 
@@ -3734,6 +4076,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
