@@ -160,8 +160,16 @@ def test_standbys_stream_and_commits_wait_for_one(deployment: Deployment) -> Non
     node = deployment.node
     pods = pooler_pods(node, NS)
     main = primary(node, NS, pods)
-    rows = local_sql(node, NS, main, "select application_name, state, sync_state from pg_stat_replication "
-                                     "order by 1").splitlines()
+    # The first query can succeed before the last standby has started (each pod bootstraps on its
+    # own): give every standby up to 60 s to connect, then assert.
+    deadline = time.monotonic() + 60
+    while True:
+        rows = local_sql(node, NS, main, "select application_name, state, sync_state from pg_stat_replication "
+                                         "order by 1").splitlines()
+        if (len(rows) == len(pods) - 1 and all(r.split("|")[1] == "streaming" for r in rows)) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert len(rows) == len(pods) - 1, rows
     names = local_sql(node, NS, main, "show synchronous_standby_names")
     assert names.startswith("ANY 1 ("), names
