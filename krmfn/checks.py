@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # at run time a valid cluster is the pydantic-free object of 
     from .api.config import RenderOptions
 
     ClusterCheck = Callable[[MultigresCluster], Iterable[Result]]
-    from .api.generated.child_types import MultiShard, MultiShardSpec
+    from .api.generated.child_types import MultiCell, MultiCellSpec, MultiShard, MultiShardSpec
     from .resolve.cluster import Child
     from .resourcelist import Item
 
@@ -303,12 +303,30 @@ def check_namespace(cluster: MultigresCluster) -> list[Result]:
 
 
 def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
-    """The pgBackRest Certificate's DNS names contain the namespace: cert-manager needs one."""
-    tls = cluster.spec.pgbackrest_tls
-    if tls is None or tls.cert_manager is None or cluster.metadata.get("namespace"):
+    """The rendered Certificates' DNS names contain the namespace: cert-manager needs one."""
+    if cluster.metadata.get("namespace"):
         return []
-    return [error("the pgBackRest Certificate needs the pods' DNS names, which contain the namespace; set "
-                  "metadata.namespace on the cluster.", "spec.pgbackrestTLS.certManager")]
+    out = []
+    tls = cluster.spec.pgbackrest_tls
+    if tls is not None and tls.cert_manager is not None:
+        out.append(error("the pgBackRest Certificate needs the pods' DNS names, which contain the namespace; set "
+                         "metadata.namespace on the cluster.", "spec.pgbackrestTLS.certManager"))
+    gateway = cluster.spec.gateway_tls
+    if gateway is not None and gateway.cert_manager is not None:
+        out.append(error("the gateways' Certificate needs the Services' DNS names, which contain the namespace; "
+                         "set metadata.namespace on the cluster.", "spec.gatewayTLS.certManager"))
+    return out
+
+
+def check_gateway_tls(cluster: MultigresCluster) -> list[Result]:
+    """extraDNSNames only reach the Certificate the render writes: without certManager they would
+    be silently ignored."""
+    tls = cluster.spec.gateway_tls
+    if tls is None or tls.extra_dns_names is None or tls.cert_manager is not None:
+        return []
+    return [error("extraDNSNames go into the rendered cert-manager Certificate, and there is none without "
+                  "certManager; set certManager.issuerRef, or put the names in your own certificate and drop "
+                  "extraDNSNames.", "spec.gatewayTLS.extraDNSNames")]
 
 
 def _expression_problems(selector: Any, path: str) -> list[Result]:
@@ -616,6 +634,7 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_cluster_name,
     check_namespace,
     check_certificate_namespace,
+    check_gateway_tls,
     check_network_policy,
     check_image_references,
     check_secret_names,
@@ -769,55 +788,72 @@ def _s3_secret(spec: MultiShardSpec) -> str | None:
     return spec.backup.s3.credentials_secret if spec.backup.s3 is not None else None
 
 
-# (child spec field, its value, keys the pods read, what the Secret is, how to make it)
-_SECRETS = [
-    ("postgresPasswordSecret", _password_secret, (defaults.PASSWORD_KEY,), "the postgres password",
+def _gateway_tls_secret(spec: MultiCellSpec) -> str | None:
+    return spec.gateway_tls.secret_name if spec.gateway_tls is not None else None
+
+
+# (child kind, child spec field, its value, keys the pods read, what the Secret is, how to make it)
+_SECRETS: list[tuple[str, str, Callable[[Any], str | None], tuple[str, ...], str, str]] = [
+    ("MultiShard", "postgresPasswordSecret", _password_secret, (defaults.PASSWORD_KEY,), "the postgres password",
      "`kubectl create secret generic {name} --from-literal=" + defaults.PASSWORD_KEY + "=...`, or add it to the "
      "package with a secret manager"),
-    ("pgbackrestTLSSecret", _tls_secret, tuple(defaults.PGBACKREST_CERT_FILES),
+    ("MultiShard", "pgbackrestTLSSecret", _tls_secret, tuple(defaults.PGBACKREST_CERT_FILES),
      "pgBackRest's TLS CA, certificate and key",
      "`scripts/make-pgbackrest-tls.sh {cluster} {namespace}` (README \"pgBackRest TLS\"), or set "
      "spec.pgbackrestTLS.certManager.issuerRef on the cluster"),
-    ("backup.s3.credentialsSecret", _s3_secret, defaults.S3_CREDENTIAL_KEYS[:2], "S3 credentials for pgBackRest",
+    ("MultiShard", "backup.s3.credentialsSecret", _s3_secret, defaults.S3_CREDENTIAL_KEYS[:2],
+     "S3 credentials for pgBackRest",
      "`kubectl create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=... "
      "--from-literal=AWS_SECRET_ACCESS_KEY=...`"),
+    ("MultiCell", "gatewayTLS.secretName", _gateway_tls_secret, defaults.GATEWAY_CERT_KEYS,
+     "the gateways' TLS certificate and key",
+     "`kubectl create secret tls {name} --cert=tls.crt --key=tls.key` (docs/security.md \"Client TLS\"), "
+     "or set spec.gatewayTLS.certManager.issuerRef on the cluster"),
 ]
+_PODS = {"MultiShard": "pooler pods", "MultiCell": "gateway pods"}
 
 
-def check_secrets(shards: list[MultiShard], items: list[Item] | dict[str, list[Item]],
+def check_secrets(children: list[MultiShard | MultiCell], items: list[Item] | dict[str, list[Item]],
                   rendered: set[tuple[str | None, str]] | None = None) -> list[Result]:
-    """Secrets are referenced, never generated: warn when one the pooler pods mount is not an input.
-
-    A Secret that a rendered cert-manager Certificate writes (`rendered`) counts as present.
+    """Secrets are referenced, never generated: warn when one the pooler or gateway pods mount is not
+    an input. A Secret that a rendered cert-manager Certificate writes (`rendered`) counts as present.
     """
     secrets = items if isinstance(items, dict) else secrets_by_name(items)
     rendered = rendered or set()
-    out, seen = [], set()
-    for child in shards:
+    out: list[Result] = []
+    seen: set[tuple[str | None, str]] = set()
+    for child in children:
         ns = child.metadata.get("namespace")
-        for field, value_of, keys, what, how in _SECRETS:
-            name = value_of(child.spec)
+        for kind, field, value_of, keys, what, how in _SECRETS:
+            name = value_of(child.spec) if child.kind == kind else None
             if not name or (ns, name) in seen or (ns, name) in rendered:
                 continue
             seen.add((ns, name))
-            # no namespace on either side: it lands wherever it is applied (reconcile.IdentityIndex)
-            found = [s for s in secrets.get(name, []) if s.namespace is None or ns is None or s.namespace == ns]
-            where = f" in namespace {ns!r}" if ns else ""
-            ref = ResourceRef.of_child(child)
-            if not found:
-                make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE")
-                out.append(warning(
-                    f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
-                    f"{what}) is not among the inputs; the "
-                    f"pooler pods will not start until it exists. Create it outside Git, e.g. {make}.",
-                    f"spec.{field}", ref))
-                continue
-            missing = [k for k in keys if not any(k in ((s.obj.get("data") or {}) | (s.obj.get("stringData") or {}))
-                                                  for s in found)]
-            if missing:
-                out.append(warning(f"Secret {name!r} has no key {', '.join(repr(k) for k in missing)}; the pooler "
-                                   f"pods read {what} from it.", f"spec.{field}", ref))
+            out += _secret_problems(child, secrets.get(name, []), name, field, keys, what, how)
     return out
+
+
+def _secret_problems(child: MultiShard | MultiCell, candidates: list[Item], name: str, field: str,
+                     keys: tuple[str, ...], what: str, how: str) -> list[Result]:
+    ns = child.metadata.get("namespace")
+    pods = _PODS[child.kind]
+    # no namespace on either side: it lands wherever it is applied (reconcile.IdentityIndex)
+    found = [s for s in candidates if s.namespace is None or ns is None or s.namespace == ns]
+    where = f" in namespace {ns!r}" if ns else ""
+    ref = ResourceRef.of_child(child)
+    if not found:
+        make = how.format(name=name, cluster=naming.cluster_of(child.metadata), namespace=ns or "NAMESPACE")
+        return [warning(
+            f"Secret {name!r}{where} (key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}: "
+            f"{what}) is not among the inputs; the "
+            f"{pods} will not start until it exists. Create it outside Git, e.g. {make}.",
+            f"spec.{field}", ref)]
+    missing = [k for k in keys if not any(k in ((s.obj.get("data") or {}) | (s.obj.get("stringData") or {}))
+                                          for s in found)]
+    if missing:
+        return [warning(f"Secret {name!r} has no key {', '.join(repr(k) for k in missing)}; the {pods} "
+                        f"read {what} from it.", f"spec.{field}", ref)]
+    return []
 
 
 def secrets_written_by(objects: list[dict[str, Any]]) -> set[tuple[str | None, str]]:

@@ -119,6 +119,14 @@ MULTIORCH_TIMING = {
     "leader-failover-grace-period-base": "2s",
     "leader-failover-grace-period-max-jitter": "2s",
 }
+# PostgreSQL settings the render sets unless postgresConfig says otherwise (postgres_config.py).
+# wal_receiver_status_interval: multiorch counts a standby as still streaming from the primary (and
+# so as proof the primary is alive, which holds off a failover) until its WAL receiver's last
+# message is 3 x this interval old (upstream go/services/multiorch/recovery/analysis/generator.go,
+# leader_needs_replacement_analyzer.go). PostgreSQL's 10 s made a cut-off zone's primary count as
+# alive for 30 s; 2 s makes it 6 s, under multiorch's own 15 s leader-liveness window. The cost is
+# one small status message per standby every 2 s. Reloadable (sighup): changing it rolls nothing.
+POSTGRES_SETTINGS = {"wal_receiver_status_interval": "2s"}
 PG_HBA_MOUNT = "/etc/multigres/pg-hba"
 PG_HBA_FILE = "pg_hba_template.conf"
 # pgctld reads ca.crt, pgbackrest.crt and pgbackrest.key from --pgbackrest-cert-dir
@@ -128,6 +136,10 @@ PGBACKREST_CERT_FILES = {"ca.crt": "ca.crt", "tls.crt": "pgbackrest.crt", "tls.k
 # The pgBackRest TLS server accepts client certificates whose CN is `pgbackrest`
 # (config/pgbackrest/pgbackrest_server_template.conf: tls-server-auth=pgbackrest=*).
 PGBACKREST_CN = "pgbackrest"
+# multigateway loads --pg-tls-cert-file and --pg-tls-key-file once, at start
+# (go/services/multigateway/init.go, buildPGTLSConfig); the Secret's keys are mounted under their own names.
+GATEWAY_CERT_DIR = "/etc/multigres/gateway-tls"
+GATEWAY_CERT_KEYS = ("tls.crt", "tls.key")
 # multipooler passes these to pgBackRest for S3 repositories with use_env_credentials
 # (go/tools/s3/credentials.go); AWS_SESSION_TOKEN is optional.
 S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")

@@ -381,6 +381,6 @@ def select_output(resolved: Resolved, options: RenderOptions,
         workloads = build_all(resolved, options.cluster_domain)
         workloads += _cluster_extras(resolved, options)
         objects += workloads
-        shards = [c for c in resolved.children if c.kind == "MultiShard"]
-        results += check_secrets(shards, secrets, secrets_written_by(workloads))
+        mounting = [c for c in resolved.children if c.kind in ("MultiShard", "MultiCell")]
+        results += check_secrets(mounting, secrets, secrets_written_by(workloads))
     return objects, results

@@ -238,6 +238,16 @@ def pgbackrest_certificate(cluster: str) -> str:
     return object_name("Certificate", cluster, "pgbackrest")
 
 
+def gateway_tls_secret(cluster: str) -> str:
+    """The user's (or cert-manager's) kubernetes.io/tls Secret the gateways serve, keys tls.crt/tls.key
+    (ca.crt is for the clients)."""
+    return f"{cluster}-gateway-tls"
+
+
+def gateway_certificate(cluster: str) -> str:
+    return object_name("Certificate", cluster, "gateway")
+
+
 SERVICE_ID_HASH = 8
 
 

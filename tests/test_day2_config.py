@@ -44,10 +44,10 @@ def _errors(out) -> list[tuple[str, str]]:
 def test_memory_defaults_follow_the_postgres_container_memory() -> None:
     # Default request 1Gi: a quarter, three quarters, and the floor of 100 connections.
     assert _settings(_run()) == {"shared_buffers": "256MB", "effective_cache_size": "768MB",
-                                 "max_connections": "100"}
+                                 "max_connections": "100", "wal_receiver_status_interval": "2s"}
     out = _run(lambda o: _pool(o).update(postgres={"resources": {"limits": {"memory": "8Gi"}}}))
     assert _settings(out) == {"shared_buffers": "2048MB", "effective_cache_size": "6144MB",
-                              "max_connections": "200"}
+                              "max_connections": "200", "wal_receiver_status_interval": "2s"}
     assert postgres_config.memory_defaults(64 * 1024**3)["max_connections"] == "500"
 
 
@@ -75,6 +75,13 @@ def test_cluster_template_pool_precedence_and_null_removes() -> None:
 def test_user_memory_settings_replace_the_defaults() -> None:
     out = _run(lambda o: o["spec"].update(postgresConfig={"shared_buffers": "1GB"}))
     assert _settings(out)["shared_buffers"] == "1GB"
+
+
+def test_user_settings_replace_the_renders_defaults_whatever_their_case() -> None:
+    out = _run(lambda o: o["spec"].update(postgresConfig={"WAL_RECEIVER_STATUS_INTERVAL": "10s"}))
+    got = _settings(out)
+    assert got["WAL_RECEIVER_STATUS_INTERVAL"] == "10s"
+    assert "wal_receiver_status_interval" not in got
 
 
 @pytest.mark.parametrize("name", ["synchronous_standby_names", "archive_command", "port", "listen_addresses",

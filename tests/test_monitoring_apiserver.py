@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from apiserver import ApiServer
 from helpers import EXAMPLES, ROOT, require_tool, run_cli
+from processes import wait_for
 
 from krmfn import yamlio
 
@@ -74,7 +75,9 @@ def test_monitoring_example_applies_strictly(apiserver: ApiServer, operator_crds
     assert result.returncode == 0, result.stderr
     docs = [d for d in (yamlio.load(c) for c in yamlio.split_documents(result.stdout)) if d]
     _apply(apiserver, "".join("---\n" + yamlio.dump(d) for d in docs if d["kind"] == "CustomResourceDefinition"))
-    apiserver.kubectl("wait", "--for=condition=established", "--timeout=60s", "crd", "--all")
+    # Retried: `kubectl wait` fails at once on a CRD that has no status yet (seen on the node).
+    wait_for(lambda: apiserver.kubectl("wait", "--for=condition=established", "--timeout=60s", "crd", "--all",
+                                       check=False).returncode == 0, 60, "CRDs established")
     applied = _apply(apiserver, result.stdout)
     assert not [line for line in applied.stderr.splitlines() if line.startswith("Warning:")], applied.stderr
     served = json.loads(apiserver.kubectl("get", "podmonitors,prometheusrules", "-n", "default", "-o", "json").stdout)

@@ -3,7 +3,7 @@
 Fields the design does not show but a builder needs (docs/design.md: a builder reads one child CR
 and nothing else) are documented additions, listed in the README: `databaseName`,
 `tableGroupName`, `shardName`, `globalTopoServer` on table groups and shards,
-`postgresPasswordSecret`, `imagePullPolicy`, `imagePullSecrets`, and the resolved placement
+`postgresPasswordSecret`, `gatewayTLS` on cells, `imagePullPolicy`, `imagePullSecrets`, and the resolved placement
 (`placement` of pools, components and TopoServers, `multiorch.cellPlacements`: docs/placement.md).
 """
 
@@ -95,6 +95,13 @@ class ShardImages(Model):
     multiorch: str
 
 
+class GatewayTLSRef(Model):
+    """The gateways' TLS Secret and whether plaintext is refused (resolved from spec.gatewayTLS)."""
+
+    secret_name: str
+    required: bool
+
+
 class MultiCellSpec(PullSettings):
     name: str
     images: GatewayImages
@@ -103,6 +110,7 @@ class MultiCellSpec(PullSettings):
     topo_server: CellTopoChoice
     all_cells: list[str]
     topology_reconciliation: CellReconciliation
+    gateway_tls: GatewayTLSRef | None = Field(default=None, alias="gatewayTLS")
 
 
 class ResolvedPool(Model):

@@ -24,6 +24,9 @@ from .network import NetworkPolicySpec
 
 # A Kubernetes object name (DNS-1123 subdomain), for references to the user's Secrets.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+# A certificate's DNS name: lower-case labels, optionally a leading wildcard label.
+DNSName = Annotated[str, Field(min_length=1, max_length=253,
+                               pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
 
 PoolType = Literal["replica", "readOnly"]
 DurabilityPolicy = Literal["AT_LEAST_2", "MULTI_CELL_AT_LEAST_2"]
@@ -268,6 +271,22 @@ class PgBackRestTLS(Model):
     cert_manager: CertManager | None = None
 
 
+class GatewayTLS(Model):
+    """TLS on the gateways' PostgreSQL port (multigateway --pg-tls-cert-file/--pg-tls-key-file,
+    --pg-require-ssl in upstream's go/services/multigateway/init.go). Setting the block turns it on.
+
+    The Secret (kubernetes.io/tls: tls.crt, tls.key, and ca.crt for the clients) is the user's, or
+    cert-manager's when certManager names an issuer; `required` refuses plaintext sessions."""
+
+    secret_name: ObjectName | None = None
+    cert_manager: CertManager | None = None
+    required: bool | None = None
+    # More names for the rendered Certificate (a LoadBalancer's DNS name, say); needs certManager.
+    # No length bounds on the list: the generated validator keeps pydantic off the valid-input path
+    # only for unconstrained lists; the output limits bound what a long list costs.
+    extra_dns_names: list[DNSName] | None = Field(default=None, alias="extraDNSNames")
+
+
 class ClusterSpec(Model):
     images: Images | None = None
     image_pull_policy: PullPolicy | None = None
@@ -279,6 +298,7 @@ class ClusterSpec(Model):
     topology_reconciliation: TopologyReconciliation | None = None
     postgres_password_secret: str | None = None
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
+    gateway_tls: GatewayTLS | None = Field(default=None, alias="gatewayTLS")
     postgres_config: PostgresConfig | None = None
     log_levels: LogLevels | None = None
     network_policy: NetworkPolicySpec | None = None

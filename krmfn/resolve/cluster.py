@@ -34,7 +34,8 @@ class Resolved:
 
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
-                 "cert_manager_issuer", "placement", "monitoring", "network_policy",
+                 "cert_manager_issuer", "gateway_tls", "gateway_issuer", "gateway_extra_names",
+                 "placement", "monitoring", "network_policy",
                  "postgres_config", "log_levels",
                  "results")
 
@@ -53,6 +54,9 @@ class Resolved:
         self.password_secret = ""
         self.pgbackrest_tls_secret = ""
         self.cert_manager_issuer: dict[str, Any] | None = None
+        self.gateway_tls: ct.GatewayTLSRef | None = None  # None: the gateways speak plain text
+        self.gateway_issuer: dict[str, Any] | None = None  # cert-manager writes the gateways' Secret
+        self.gateway_extra_names: list[str] = []  # spec.gatewayTLS.extraDNSNames
         # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
         self.network_policy: dict[str, Any] | None = {}
         self.placement = Levels()
@@ -246,6 +250,18 @@ def _cell_topo(cluster: MultigresCluster, cell: CellTemplate, register: bool,
             CellRegistration(name=cell.name, root=f"{global_root.rstrip('/')}/{cell.name}", register=register))
 
 
+def _gateway_tls(cluster: MultigresCluster, name: str, out: Resolved) -> None:
+    """spec.gatewayTLS: off when unset; plaintext still accepted unless `required`."""
+    tls = cluster.spec.gateway_tls
+    if tls is None:
+        return
+    out.gateway_tls = ct.GatewayTLSRef(secret_name=tls.secret_name or naming.gateway_tls_secret(name),
+                                       required=tls.required is True)
+    if tls.cert_manager is not None:
+        out.gateway_issuer = tls.cert_manager.issuer_ref.dump()
+        out.gateway_extra_names = list(tls.extra_dns_names or [])
+
+
 def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> None:
     cells = (cluster.spec.cells.templates if cluster.spec.cells else None) or []
     all_cells = [c.name for c in cells]
@@ -264,7 +280,7 @@ def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> No
         spec = ct.MultiCellSpec(
             **_pull_fields(out.pull), name=cell.name, images=ct.GatewayImages(multigateway=out.images.multigateway),
             multi_gateway=gateway, global_topo_server=out.global_topo, topo_server=choice,
-            all_cells=list(all_cells), topology_reconciliation=reconcile)
+            all_cells=list(all_cells), topology_reconciliation=reconcile, gateway_tls=out.gateway_tls)
         labels = naming.labels(out.name, "cell", cell=cell.name)
         meta = _meta(naming.cell_name(out.name, cell.name), out.namespace, labels, out.name)
         out.children.append(ct.MultiCell(metadata=meta, spec=spec))
@@ -396,6 +412,7 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
     out.pgbackrest_tls_secret = (tls.secret_name if tls else None) or naming.pgbackrest_tls_secret(name)
     if tls is not None and tls.cert_manager is not None:
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
+    _gateway_tls(cluster, name, out)
     policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
     out.network_policy = None if policy.get("enabled") is False else policy
     out.placement = Levels(cluster)

@@ -14,7 +14,7 @@ from .. import defaults, naming
 from .admin import build_multiadmin
 from .backup import build_backup_schedules
 from .cell import build_multicell
-from .certificate import build_certificate
+from .certificate import build_certificate, build_gateway_certificate
 from .context import ClusterContext
 from .monitoring import instrument, monitoring_objects
 from .network_policy import build_cluster_policies, build_shard_policy, build_topo_policy
@@ -39,9 +39,16 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           images=resolved.images, pull=resolved.pull, multiadmin=resolved.multiadmin,
                           global_topo=resolved.global_topo, topo_image=image, cells=tuple(resolved.cells),
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
-                          cert_manager_issuer=resolved.cert_manager_issuer, placement=resolved.placement.cluster,
+                          cert_manager_issuer=resolved.cert_manager_issuer, gateway_issuer=_gateway_issuer(resolved),
+                          placement=resolved.placement.cluster,
                           monitoring=resolved.monitoring,
                           network_policy=resolved.network_policy, log_levels=resolved.log_levels)
+
+
+def _gateway_issuer(resolved: Resolved) -> tuple[str, dict[str, Any], tuple[str, ...]] | None:
+    if resolved.gateway_tls is None or resolved.gateway_issuer is None:
+        return None
+    return resolved.gateway_tls.secret_name, resolved.gateway_issuer, tuple(resolved.gateway_extra_names)
 
 
 def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
@@ -88,6 +95,7 @@ def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     objects += build_registration(ctx)
     objects += build_multiadmin(ctx)
     objects += build_certificate(ctx)
+    objects += build_gateway_certificate(ctx)
     objects += build_backup_schedules(ctx)
     for child in resolved.children:
         if child is not topo:

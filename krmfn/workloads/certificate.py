@@ -1,8 +1,9 @@
-"""MultigresCluster → (optional) a cert-manager Certificate for the pgBackRest TLS Secret.
+"""MultigresCluster → (optional) cert-manager Certificates: pgBackRest's and the gateways'.
 
 The render only references TLS material. When the cluster names a cert-manager issuer
-(spec.pgbackrestTLS.certManager.issuerRef), cert-manager writes the Secret the pooler pods mount;
-otherwise the user creates it (scripts/make-pgbackrest-tls.sh, README "pgBackRest TLS").
+(spec.pgbackrestTLS.certManager.issuerRef, spec.gatewayTLS.certManager.issuerRef), cert-manager
+writes the Secret the pods mount; otherwise the user creates it (scripts/make-pgbackrest-tls.sh,
+README "pgBackRest TLS"; docs/security.md "Client TLS" for the gateways).
 """
 
 from __future__ import annotations
@@ -30,6 +31,45 @@ def dns_names(services: list[str], namespace: str, ctx: ClusterContext) -> list[
     return [f"*.{svc}.{namespace}.svc.{ctx.cluster_domain}" for svc in services]
 
 
+def _issuer_ref(issuer: dict[str, Any]) -> dict[str, Any]:
+    out = {"name": issuer["name"], "kind": issuer.get("kind", "Issuer")}
+    if issuer.get("group"):
+        out["group"] = issuer["group"]
+    return out
+
+
+def gateway_dns_names(ctx: ClusterContext, namespace: str) -> list[str]:
+    """Every name a client in the Kubernetes cluster may dial a gateway Service by, and so verify
+    with sslmode=verify-full: `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<domain>`,
+    for the gateway of every cell."""
+    out = []
+    for cell in ctx.cells:
+        svc = naming.gateway_name(naming.cell_name(ctx.name, cell.name))
+        out += [svc, f"{svc}.{namespace}", f"{svc}.{namespace}.svc", f"{svc}.{namespace}.svc.{ctx.cluster_domain}"]
+    return out
+
+
+def build_gateway_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
+    """The gateways' serving Certificate, when spec.gatewayTLS names an issuer. Server auth only:
+    clients authenticate with passwords, not certificates. A cluster without a namespace is refused
+    before this runs (checks.check_certificate_namespace)."""
+    if ctx.gateway_issuer is None or not ctx.namespace:
+        return []
+    secret, issuer, extra = ctx.gateway_issuer
+    names = gateway_dns_names(ctx, ctx.namespace)
+    spec = {
+        "secretName": secret,
+        "dnsNames": names + [n for n in dict.fromkeys(extra) if n not in names],
+        "usages": ["digital signature", "key encipherment", "server auth"],
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "issuerRef": _issuer_ref(issuer),
+    }
+    labels = naming.labels(ctx.name, "gateway-tls")
+    return [objects.obj("cert-manager.io/v1", "Certificate",
+                        objects.metadata(naming.gateway_certificate(ctx.name), ctx.metadata, labels,
+                                         objects.WAVES["registration"]), spec)]
+
+
 def build_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
     """The Certificate, when the cluster names an issuer. A cluster without a namespace is refused
     before this runs (checks.check_certificate_namespace): the DNS names need it."""
@@ -37,9 +77,7 @@ def build_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
     if issuer is None or not ctx.namespace:
         return []
     labels = naming.labels(ctx.name, "pgbackrest-tls")
-    issuer_ref = {"name": issuer["name"], "kind": issuer.get("kind", "Issuer")}
-    if issuer.get("group"):
-        issuer_ref["group"] = issuer["group"]
+    issuer_ref = _issuer_ref(issuer)
     spec = {
         "secretName": ctx.pgbackrest_tls_secret,
         "commonName": defaults.PGBACKREST_CN,

@@ -27,7 +27,7 @@ class ClusterContext:
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
                  "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
-                 "placement", "monitoring", "network_policy", "log_levels")
+                 "gateway_issuer", "placement", "monitoring", "network_policy", "log_levels")
 
     name: str
     namespace: str | None
@@ -42,6 +42,8 @@ class ClusterContext:
     databases: tuple[DatabaseFacts, ...]
     pgbackrest_tls_secret: str
     cert_manager_issuer: dict[str, Any] | None
+    # (secret name, issuerRef, extra DNS names) of the gateways' Certificate; None: no Certificate
+    gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None
     placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
     monitoring: MonitoringFacts | None
     network_policy: dict[str, Any] | None  # spec.networkPolicy as dumped; None: render no policies
@@ -52,6 +54,7 @@ class ClusterContext:
                  multiadmin: ComponentSpec | None = None, cells: tuple[CellRegistration, ...] = (),
                  databases: tuple[DatabaseFacts, ...] = (), pgbackrest_tls_secret: str = "",
                  cert_manager_issuer: dict[str, Any] | None = None,
+                 gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None = None,
                  placement: dict[str, Any] | None = None,
                  monitoring: MonitoringFacts | None = None,
                  network_policy: dict[str, Any] | None = None,
@@ -65,6 +68,7 @@ class ClusterContext:
                   "images": images, "pull": pull, "multiadmin": multiadmin, "global_topo": global_topo,
                   "topo_image": topo_image, "cells": cells, "databases": databases,
                   "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer,
+                  "gateway_issuer": gateway_issuer,
                   "placement": placement, "monitoring": monitoring,
                   "network_policy": network_policy,
                   "log_levels": dict(log_levels or {})}

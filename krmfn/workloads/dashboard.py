@@ -29,7 +29,10 @@ PANELS: list[tuple[str, str, str]] = [
      "histogram_quantile(0.99, sum by (le, multigres_cell) (rate(mg_gateway_query_duration_seconds_bucket{O}[5m])))"),
     ("Gateway client connections", "short", "sum by (multigres_cell) (mg_gateway_client_connections{O})"),
     ("Pooler server connections", "short", "sum by (instance, state) (mg_pooler_server_connections{O})"),
-    ("multiorch detected problems", "short", "sum by (instance) (multiorch_recovery_detected_problems{O})"),
+    # The gauge has a series only while a problem exists; `or ... * 0` draws 0 when there is none
+    # (the pooler store gauge always exists for a running multiorch), not "No data".
+    ("multiorch detected problems", "short", "sum by (instance) (multiorch_recovery_detected_problems{O})\n"
+     "or sum by (instance) (multiorch_recovery_pooler_store_size{O}) * 0"),
     ("Age of the last backup", "s", "pgbackrest_backup_last_success_age_seconds{O}"),
     ("etcd has a leader", "short", "etcd_server_has_leader{S}"),
     ("Memory of the Multigres processes", "bytes", "process_memory_usage_bytes{O}"),

@@ -61,10 +61,12 @@ def memory_defaults(memory: int | None) -> dict[str, str]:
 
 
 def effective(pool: ResolvedPool) -> dict[str, str]:
-    """Memory defaults under the user's settings (cluster < template < pool, merged at resolve)."""
+    """The render's defaults and memory defaults under the user's settings (cluster < template <
+    pool, merged at resolve)."""
     user = dict(pool.postgres_config or {})
     lowered = {k.lower() for k in user}
-    base = {k: v for k, v in memory_defaults(memory_of(pool)).items() if k not in lowered}
+    rendered = {**defaults.POSTGRES_SETTINGS, **memory_defaults(memory_of(pool))}
+    base = {k: v for k, v in rendered.items() if k not in lowered}
     return {**base, **user}
 
 
@@ -74,7 +76,7 @@ def literal(value: str) -> str:
 
 
 def render(settings: dict[str, str]) -> str:
-    lines = ["# PostgreSQL settings rendered by multigres-krmfn (postgresConfig and memory defaults).",
+    lines = ["# PostgreSQL settings rendered by multigres-krmfn (postgresConfig and the render's defaults).",
              "# Live-included at the end of pgctld's postgresql.conf; edit the cluster, not this file."]
     lines += [f"{name} = {literal(value)}" for name, value in sorted(settings.items())]
     return "\n".join(lines) + "\n"

@@ -332,11 +332,12 @@ def test_losing_the_primarys_zone_loses_no_acknowledged_row(deployment: Deployme
     new = primary(zones, NS, [p for p in pooler_pods(zones, NS) if p != old])
     assert ZONE_OF_NODE[get(zones, NS, f"pod/{new}")["spec"]["nodeName"]] in (writer_zone, survivor)
     # A cut (no TCP reset) leaves the standbys' WAL receivers looking "streaming" to multiorch for
-    # 3 x wal_receiver_status_interval (30 s with PostgreSQL's default), and the leader counts as
-    # live for 15 s after its last health report (upstream's multiorch analysis/generator.go and
-    # availability_policy.go): writes come back after about 30 s + the failover grace + the
-    # promotion, not within the 15 s target (docs/runtime-checks.md, "Zone loss").
-    assert back <= 45, f"writes came back {back:.1f}s after the zone was cut"
+    # 3 x wal_receiver_status_interval (6 s with the rendered 2 s), and the leader counts as live
+    # for 15 s after its last health report (upstream's multiorch analysis/generator.go and
+    # availability_policy.go): writes come back after about 15 s + the failover grace + the
+    # promotion (25.7 s measured; 36 s with PostgreSQL's 10 s interval), not within the 15 s
+    # target (docs/runtime-checks.md, "Zone loss").
+    assert back <= 35, f"writes came back {back:.1f}s after the zone was cut"
 
     t_back = time.monotonic()
     zones.start_node(NODE_OF_ZONE[lost])

@@ -366,10 +366,38 @@ class CellReconciliation:
         return out
 
 
+class GatewayTLSRef:
+    """The gateways' TLS Secret and whether plaintext is refused (resolved from spec.gatewayTLS). (children.GatewayTLSRef)"""
+
+    __slots__ = ('secret_name', 'required')
+
+    secret_name: str
+    required: bool
+
+    def __init__(self, *, secret_name: str, required: bool) -> None:
+        self.secret_name = secret_name
+        self.required = required
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> GatewayTLSRef:
+        """From the JSON form (the function's own output: not validated again)."""
+        return cls(
+            secret_name=data['secretName'],
+            required=data['required'],
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON form: aliases, declaration order, no None, no empty optional list."""
+        out: dict[str, Any] = {}
+        out['secretName'] = self.secret_name
+        out['required'] = self.required
+        return out
+
+
 class MultiCellSpec:
     """MultiCellSpec (children.MultiCellSpec)"""
 
-    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'name', 'images', 'multi_gateway', 'global_topo_server', 'topo_server', 'all_cells', 'topology_reconciliation')
+    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'name', 'images', 'multi_gateway', 'global_topo_server', 'topo_server', 'all_cells', 'topology_reconciliation', 'gateway_tls')
 
     image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None
     image_pull_secrets: list[dict[str, Any]]
@@ -380,8 +408,9 @@ class MultiCellSpec:
     topo_server: CellTopoChoice
     all_cells: list[str]
     topology_reconciliation: CellReconciliation
+    gateway_tls: GatewayTLSRef | None
 
-    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, name: str, images: GatewayImages, multi_gateway: ComponentSpec, global_topo_server: GlobalTopoRef, topo_server: CellTopoChoice, all_cells: list[str] | None = None, topology_reconciliation: CellReconciliation) -> None:
+    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, name: str, images: GatewayImages, multi_gateway: ComponentSpec, global_topo_server: GlobalTopoRef, topo_server: CellTopoChoice, all_cells: list[str] | None = None, topology_reconciliation: CellReconciliation, gateway_tls: GatewayTLSRef | None = None) -> None:
         self.image_pull_policy = image_pull_policy
         self.image_pull_secrets = [] if image_pull_secrets is None else image_pull_secrets
         self.name = name
@@ -391,6 +420,7 @@ class MultiCellSpec:
         self.topo_server = topo_server
         self.all_cells = [] if all_cells is None else all_cells
         self.topology_reconciliation = topology_reconciliation
+        self.gateway_tls = gateway_tls
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> MultiCellSpec:
@@ -405,6 +435,7 @@ class MultiCellSpec:
             topo_server=CellTopoChoice.load(data['topoServer']),
             all_cells=None if (v := data.get('allCells')) is None else list(v),
             topology_reconciliation=CellReconciliation.load(data['topologyReconciliation']),
+            gateway_tls=None if (v := data.get('gatewayTLS')) is None else GatewayTLSRef.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -421,6 +452,8 @@ class MultiCellSpec:
         out['topoServer'] = self.topo_server.dump()
         out['allCells'] = _copy(self.all_cells)
         out['topologyReconciliation'] = self.topology_reconciliation.dump()
+        if self.gateway_tls is not None:
+            out['gatewayTLS'] = self.gateway_tls.dump()
         return out
 
 
@@ -1093,4 +1126,4 @@ class ResolvedImages:
         return out
 
 
-GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')
+GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'GatewayTLSRef', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')

@@ -2535,6 +2535,96 @@ def v_PgBackRestTLS(data):
     return obj
 
 
+class GatewayTLS(Base):
+    __slots__ = ('secret_name', 'cert_manager', 'required', 'extra_dns_names')
+
+    def dump(self, include=None):
+        out = {}
+        if self.secret_name is not None and (include is None or 'secret_name' in include):
+            out['secretName'] = self.secret_name
+        if self.cert_manager is not None and (include is None or 'cert_manager' in include):
+            out['certManager'] = self.cert_manager.dump()
+        if self.required is not None and (include is None or 'required' in include):
+            out['required'] = self.required
+        if self.extra_dns_names is not None and (include is None or 'extra_dns_names' in include):
+            out['extraDNSNames'] = [v1 for v1 in self.extra_dns_names]
+        return out
+
+
+_KEYS_GatewayTLS = frozenset(['certManager', 'extraDNSNames', 'required', 'secretName'])
+
+
+def v_GatewayTLS(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_GatewayTLS:
+            return None
+    obj = GatewayTLS.__new__(GatewayTLS)
+    v2 = data.get('secretName', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.secret_name = v2
+    else:
+        if v2 is None:
+            obj.secret_name = None
+        else:
+            if type(v2) is not str:
+                return None
+            if len(v2) < 1:
+                return None
+            if len(v2) > 253:
+                return None
+            if _re.search('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', v2) is None:
+                return None
+            obj.secret_name = v2
+    v3 = data.get('certManager', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.cert_manager = v3
+    else:
+        if v3 is None:
+            obj.cert_manager = None
+        else:
+            obj.cert_manager = v_CertManager(v3)
+            if obj.cert_manager is None:
+                return None
+    v4 = data.get('required', MISSING)
+    if v4 is MISSING:
+        v4 = None
+        obj.required = v4
+    else:
+        if v4 is None:
+            obj.required = None
+        else:
+            if type(v4) is not bool:
+                return None
+            obj.required = v4
+    v5 = data.get('extraDNSNames', MISSING)
+    if v5 is MISSING:
+        v5 = None
+        obj.extra_dns_names = v5
+    else:
+        if v5 is None:
+            obj.extra_dns_names = None
+        else:
+            if type(v5) is not list:
+                return None
+            obj.extra_dns_names = []
+            for v6 in v5:
+                if type(v6) is not str:
+                    return None
+                if len(v6) < 1:
+                    return None
+                if len(v6) > 253:
+                    return None
+                if _re.search('^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', v6) is None:
+                    return None
+                v7 = v6
+                obj.extra_dns_names.append(v7)
+    return obj
+
+
 class LogLevels(Base):
     __slots__ = ('multiadmin', 'multigateway', 'multiorch', 'multipooler', 'pgctld')
 
@@ -3198,7 +3288,7 @@ def v_MonitoringSpec(data):
 
 
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'postgres_config', 'log_levels', 'network_policy', 'placement', 'monitoring')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'gateway_tls', 'postgres_config', 'log_levels', 'network_policy', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -3222,6 +3312,8 @@ class ClusterSpec(Base):
             out['postgresPasswordSecret'] = self.postgres_password_secret
         if self.pgbackrest_tls is not None and (include is None or 'pgbackrest_tls' in include):
             out['pgbackrestTLS'] = self.pgbackrest_tls.dump()
+        if self.gateway_tls is not None and (include is None or 'gateway_tls' in include):
+            out['gatewayTLS'] = self.gateway_tls.dump()
         if self.postgres_config is not None and (include is None or 'postgres_config' in include):
             out['postgresConfig'] = {v3: v2 for v3, v2 in self.postgres_config.items()}
         if self.log_levels is not None and (include is None or 'log_levels' in include):
@@ -3235,7 +3327,7 @@ class ClusterSpec(Base):
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'logLevels', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresConfig', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'gatewayTLS', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'logLevels', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresConfig', 'postgresPasswordSecret', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -3360,66 +3452,77 @@ def v_ClusterSpec(data):
             obj.pgbackrest_tls = v_PgBackRestTLS(v15)
             if obj.pgbackrest_tls is None:
                 return None
-    v16 = data.get('postgresConfig', MISSING)
+    v16 = data.get('gatewayTLS', MISSING)
     if v16 is MISSING:
         v16 = None
-        obj.postgres_config = v16
+        obj.gateway_tls = v16
     else:
         if v16 is None:
+            obj.gateway_tls = None
+        else:
+            obj.gateway_tls = v_GatewayTLS(v16)
+            if obj.gateway_tls is None:
+                return None
+    v17 = data.get('postgresConfig', MISSING)
+    if v17 is MISSING:
+        v17 = None
+        obj.postgres_config = v17
+    else:
+        if v17 is None:
             obj.postgres_config = None
         else:
-            if type(v16) is not dict:
+            if type(v17) is not dict:
                 return None
             obj.postgres_config = {}
-            for v17, v18 in v16.items():
-                if type(v17) is not str:
-                    return None
+            for v18, v19 in v17.items():
                 if type(v18) is not str:
                     return None
-                v19 = v18
-                obj.postgres_config[v17] = v19
-    v20 = data.get('logLevels', MISSING)
-    if v20 is MISSING:
-        v20 = None
-        obj.log_levels = v20
-    else:
-        if v20 is None:
-            obj.log_levels = None
-        else:
-            obj.log_levels = v_LogLevels(v20)
-            if obj.log_levels is None:
-                return None
-    v21 = data.get('networkPolicy', MISSING)
+                if type(v19) is not str:
+                    return None
+                v20 = v19
+                obj.postgres_config[v18] = v20
+    v21 = data.get('logLevels', MISSING)
     if v21 is MISSING:
         v21 = None
-        obj.network_policy = v21
+        obj.log_levels = v21
     else:
         if v21 is None:
-            obj.network_policy = None
+            obj.log_levels = None
         else:
-            obj.network_policy = v_NetworkPolicySpec(v21)
-            if obj.network_policy is None:
+            obj.log_levels = v_LogLevels(v21)
+            if obj.log_levels is None:
                 return None
-    v22 = data.get('placement', MISSING)
+    v22 = data.get('networkPolicy', MISSING)
     if v22 is MISSING:
         v22 = None
-        obj.placement = v22
+        obj.network_policy = v22
     else:
         if v22 is None:
-            obj.placement = None
+            obj.network_policy = None
         else:
-            obj.placement = v_Placement(v22)
-            if obj.placement is None:
+            obj.network_policy = v_NetworkPolicySpec(v22)
+            if obj.network_policy is None:
                 return None
-    v23 = data.get('monitoring', MISSING)
+    v23 = data.get('placement', MISSING)
     if v23 is MISSING:
         v23 = None
-        obj.monitoring = v23
+        obj.placement = v23
     else:
         if v23 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v23)
+            if obj.placement is None:
+                return None
+    v24 = data.get('monitoring', MISSING)
+    if v24 is MISSING:
+        v24 = None
+        obj.monitoring = v24
+    else:
+        if v24 is None:
             obj.monitoring = None
         else:
-            obj.monitoring = v_MonitoringSpec(v23)
+            obj.monitoring = v_MonitoringSpec(v24)
             if obj.monitoring is None:
                 return None
     return obj
@@ -4076,6 +4179,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'GatewayTLS': v_GatewayTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'GatewayTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager', 'required': 'required', 'extra_dns_names': 'extraDNSNames'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'gateway_tls': 'gatewayTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
