@@ -12,7 +12,7 @@ sources.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import backup, disruption, handover, internal_tls, log_levels, objects, postgres_config
+from . import backup, cohort, disruption, handover, internal_tls, log_levels, objects, postgres_config
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -181,6 +181,7 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
     reloader = postgres_config.reloader_container(spec.images.postgres, pool, pull, PASSWORD_FILE,
                                                   [m for m in _mounts(spec.backup, PG_HBA_MOUNT)
                                                    if m["name"] in ("data", "postgres-password", "pg-hba")])
+    reloader = cohort.gate(reloader, cell, naming.service_id_prefix(namespace, sts), spec.database_name, PASSWORD_FILE)
     pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx), reloader], pull,
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard),
                         grace=handover.GRACE_SECONDS, init_containers=[pgctld_container(spec, pool, pull, ctx)],
