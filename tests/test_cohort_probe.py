@@ -52,3 +52,17 @@ def test_asks_for_this_pods_member_name_in_the_shards_database(tmp_path: Path) -
     assert "'zone1_abc123-2' = any(cohort_members)" in sql and "pg_is_in_recovery()" in sql
     assert "pg_last_wal_receive_lsn() is not null" in sql  # not "streaming now": no flicker on a switchover
     assert (tmp_path / "password").read_text() == "secret"
+
+
+def test_only_replica_pools_wait_for_the_cohort() -> None:
+    """readOnly pools are not what the durability policy counts: their pods keep the plain checks."""
+    from helpers import EXAMPLES, objects, render_paths
+
+    rendered = objects(render_paths(EXAMPLES / "seed"))
+    gated = {}
+    for sts in (o for o in rendered if o["kind"] == "StatefulSet"
+                and o["metadata"]["labels"].get("app.kubernetes.io/component") == "multipooler"):
+        probes = [c.get("readinessProbe") for c in sts["spec"]["template"]["spec"]["containers"]
+                  if c["name"] != "multipooler"]
+        gated[sts["metadata"]["labels"]["multigres.com/pool-type"]] = any(probes)
+    assert gated == {"replica": True, "readOnly": False}

@@ -181,7 +181,9 @@ def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> li
     reloader = postgres_config.reloader_container(spec.images.postgres, pool, pull, PASSWORD_FILE,
                                                   [m for m in _mounts(spec.backup, PG_HBA_MOUNT)
                                                    if m["name"] in ("data", "postgres-password", "pg-hba")])
-    reloader = cohort.gate(reloader, cell, naming.service_id_prefix(namespace, sts), spec.database_name, PASSWORD_FILE)
+    if pool_type == "replica":  # the pools whose pods stand for the cohort; readOnly pods keep the plain checks
+        reloader = cohort.gate(reloader, cell, naming.service_id_prefix(namespace, sts), spec.database_name,
+                               PASSWORD_FILE)
     pod = objects.pod_spec([multipooler_container(spec, pool, pull, sts, service, namespace, ctx), reloader], pull,
                         defaults.POSTGRES_UID, selector=selector, volumes=pool_volumes(spec, shard),
                         grace=handover.GRACE_SECONDS, init_containers=[pgctld_container(spec, pool, pull, ctx)],
