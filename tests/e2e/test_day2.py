@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import LOG_DIR
+from processes import wait_for
 from knode.cluster import Node
 from kube import get, namespace, wait
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
@@ -259,8 +260,18 @@ def _switch_primary(node: Node) -> None:
 def _poolers(node: Node) -> list[dict[str, Any]]:
     script = ('exec 3<>/dev/tcp/$0/15000; printf "GET /api/v1/poolers?database=postgres HTTP/1.0'
               '\\r\\nHost: x\\r\\n\\r\\n" >&3; cat <&3')
-    reply = node.kubectl("exec", "-n", NS, "psql", "--", "bash", "-c", script, ADMIN).stdout
-    return json.loads(reply.split("\r\n\r\n", 1)[1]).get("poolers", [])
+
+    def ask() -> list[dict[str, Any]] | None:
+        """None when the answer is empty or cut (seen once in a CI rehearsal): asked again."""
+        reply = node.kubectl("exec", "-n", NS, "psql", "--", "bash", "-c", script, ADMIN, check=False).stdout
+        if "\r\n\r\n" not in reply:
+            return None
+        try:
+            return list(json.loads(reply.split("\r\n\r\n", 1)[1]).get("poolers", []))
+        except ValueError:
+            return None
+
+    return wait_for(ask, 60, "multiadmin's pooler list", interval=2)
 
 
 def test_scale_down_of_the_primarys_pod(deployment: Deployment) -> None:
