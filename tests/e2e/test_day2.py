@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import LOG_DIR
-from processes import wait_for
 from knode.cluster import Node
 from kube import get, namespace, wait
+from processes import wait_for
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
 from sql import PASSWORD, PG_IMAGE, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
