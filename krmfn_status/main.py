@@ -1,7 +1,10 @@
 """The reporter's loop: watch, recompute, write only what changed.
 
-One thread per watched kind keeps a cache of its objects (a watch without a resourceVersion
-starts with every existing object, then streams changes; lightkube resumes it after a drop).
+One thread per watched kind keeps a cache of its objects, as an informer does: it lists them
+(the list replaces what the cache held of that kind), then watches from the list's
+resourceVersion. lightkube resumes a stream that drops, but a reconnect that is refused (an API
+server restarting) or a resourceVersion that expired ends its watch: the thread then lists and
+watches again after a back-off, so a restart of the API server never leaves a kind unwatched.
 Every event sets a flag; the main thread wakes on it, waits a short settle time so that a burst
 of events (a rollout) gives one round, computes every status (compute.py) and writes those that
 differ, through server-side apply on the `status` subresource. Between events it sleeps, except
@@ -54,17 +57,33 @@ class Cache:
                 by_name[obj["metadata"]["name"]] = obj
         self.dirty.set()
 
+    def replace(self, kind: str, objs: list[dict[str, Any]]) -> None:
+        """Every object of a kind, from a fresh list: those deleted while nothing watched go."""
+        if kind != "Pod":
+            with self.lock:
+                self.objects[kind] = {o["metadata"]["name"]: o for o in objs}
+        self.dirty.set()
+
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
             return {kind: list(by_name.values()) for kind, by_name in self.objects.items()}
 
 
+def _back_off(count: int) -> float:
+    """Seconds before the next attempt after `count` failures in a row: never a tight loop, at most 10."""
+    return min(1.0 * count, 10.0)
+
+
 def _retry_later(error: Exception, count: int) -> Any:
-    """A failed watch is retried after a back-off (never a tight loop), up to 10 s apart."""
+    """A watch that fails on an open stream is resumed after a back-off; an expired
+    resourceVersion (410 Gone) ends it, so that `watch` lists again."""
+    from lightkube.core.exceptions import ApiError
     from lightkube.types import OnErrorAction, OnErrorResult
 
+    if isinstance(error, ApiError) and error.status.code == 410:
+        return OnErrorResult(OnErrorAction.RAISE)
     LOG.warning("watch failed (%s), retrying", error)
-    return OnErrorResult(OnErrorAction.RETRY, sleep=min(1.0 * count, 10.0))
+    return OnErrorResult(OnErrorAction.RETRY, sleep=_back_off(count))
 
 
 def resources() -> dict[str, Any]:
@@ -84,9 +103,24 @@ def _plain(obj: Any) -> dict[str, Any]:
     return as_dict
 
 
-def watch(client: Any, kind: str, res: Any, namespace: str, cache: Cache, labels: dict[str, str] | None) -> None:
-    for op, obj in client.watch(res, namespace=namespace, labels=labels, on_error=_retry_later):
-        cache.event(kind, op, _plain(obj))
+def watch(client: Any, kind: str, res: Any, namespace: str, cache: Cache, labels: dict[str, str] | None,
+          pause: Callable[[float], None] = time.sleep) -> None:
+    """List, then watch from the list's resourceVersion; forever: whatever ends a watch (an
+    exception lightkube raises, or the stream ending) starts a new list after a back-off."""
+    failures = 0
+    while True:
+        try:
+            listed = client.list(res, namespace=namespace, labels=labels)
+            cache.replace(kind, [_plain(obj) for obj in listed])
+            failures = 0
+            for op, obj in client.watch(res, namespace=namespace, labels=labels,
+                                        resource_version=listed.resourceVersion, on_error=_retry_later):
+                cache.event(kind, op, _plain(obj))
+            LOG.warning("the watch of %s ended; listing again", kind)
+        except Exception as exc:  # a refused connection, an expired resourceVersion, a refused list
+            LOG.warning("watching %s failed (%s); listing again", kind, exc)
+        failures += 1
+        pause(_back_off(failures))
 
 
 def write(client: Any, res: dict[str, Any], namespace: str, key: tuple[str, str], status: dict[str, Any]) -> None:
