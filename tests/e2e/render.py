@@ -79,7 +79,8 @@ def render_cluster(cluster: dict[str, Any], extra: list[dict[str, Any]] | None =
 def load_example(name: str, namespace: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The example's MultigresCluster (moved to namespace) and its other documents, without its
     function options (render.yaml): they turn the status reporter on, whose image (the function's
-    own) is not on the node; test_minimal.py runs the reporter on the host instead."""
+    own) only test_reporter_pod.py builds and imports into the node; test_minimal.py runs the
+    reporter on the host instead."""
     docs: list[dict[str, Any]] = []
     for f in sorted((ROOT / "examples" / name).glob("*.yaml")):
         docs += [d for d in yaml.safe_load_all(f.read_text())

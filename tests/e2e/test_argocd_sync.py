@@ -6,7 +6,7 @@ CD's CRDs from the vendored source and the health checks of argocd/resource_cust
 argocd-cm (as docs/pipelines.md tells users); commits a package (a MultigresCluster and a
 MultigresDeploymentTemplate sized for the 2-core node, the read-only-children policy on) and
 creates an Application that renders it with the plugin, syncing automatically with pruning. The
-status reporter runs on the host (the function's image is not on the node), as in test_minimal.py.
+status reporter runs on the host, as in test_minimal.py (test_reporter_pod.py runs it as the pod).
 
 Then, all through Argo CD: the Application reaches Synced/Healthy with the sync waves in order and
 SQL served through the gateway; a commit adding a replica converges to Healthy again; killing the

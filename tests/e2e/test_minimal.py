@@ -188,7 +188,7 @@ def test_standbys_stream_and_commits_wait_for_one(deployment: Deployment) -> Non
 @pytest.fixture(scope="module")
 def reporter(deployment: Deployment) -> Iterator[None]:
     """The status reporter as a host process: the node's admin kubeconfig (its Role is proven on a
-    real API server by tests/test_status_apiserver.py; the function's image is not on the node),
+    real API server by tests/test_status_apiserver.py; test_reporter_pod.py runs the rendered pod),
     multiadmin's HTTP port forwarded to the host."""
     node = deployment.node
     with socket.socket() as s:
