@@ -9,8 +9,9 @@ test proves the default works. `examples/minimal` is rendered with `statusReport
 server-side. From the API server, in file order on that one deployment:
 
 - the reporter pod is Running and Ready, its spec carries the rendered restricted security
-  context, its process runs as 65534 with no capabilities, no new privileges, seccomp on and a
-  read-only root, and the pod passes Pod Security Admission's `restricted` level;
+  context, its process runs as 65534 with no capabilities, no new privileges and a read-only
+  root (its seccomp mode is recorded), and the rendered pod passes Pod Security Admission's
+  `restricted` level;
 - from inside the cluster (the ServiceAccount's token to the API server's Service address,
   multiadmin through its Service's DNS name) it fills the MultigresCluster's and MultiShard's
   status: Available, observedGeneration = generation, servingWrites, the primary pooler;
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import LOG_DIR
 from function_image import Built, build, function_image, save_oci_archive
 from knode.cluster import Node
@@ -102,8 +104,6 @@ def deployment(reporter_image: tuple[Built, Path], node: Node) -> Iterator[Deplo
 
 
 def _rendered_reporter(rendered: str) -> dict[str, Any]:
-    import yaml
-
     return next(d for d in yaml.safe_load_all(rendered)
                 if d and d["kind"] == "Deployment" and d["metadata"]["name"] == REPORTER)
 
