@@ -47,6 +47,8 @@ from sql import PASSWORD, pooler_pods, primary
 import krmfn
 from krmfn import defaults, naming
 
+pytestmark = pytest.mark.e2e  # the real node (conftest marks tests/e2e too)
+
 NS = "reporter"
 CLUSTER = "minimal"
 REPORTER = naming.status_reporter_name(CLUSTER)
