@@ -239,12 +239,19 @@ def test_the_status_is_filled_from_inside_the_cluster(deployment: Deployment) ->
     assert cluster["databases"]["postgres"]["servingWrites"] == "True", cluster
     assert cluster["cells"]["zone1"] == {"gatewayAvailable": "True", "topoServerAvailable": "True"}, cluster
     assert cluster["multiadmin"]["available"] == "True", cluster
-    managers = {m["manager"] for m in get(node, NS, f"multishard/{SHARD}")["metadata"]["managedFields"]
-                if m.get("subresource") == "status"}
+    managers = {m["manager"] for m in _status_managers(node)}
     assert managers == {"multigres-status-reporter"}, managers
     table = node.kubectl("get", "multigresclusters,multishards", "-n", NS).stdout
     (LOG_DIR / "reporter-pod-kubectl-get.txt").parent.mkdir(parents=True, exist_ok=True)
     (LOG_DIR / "reporter-pod-kubectl-get.txt").write_text(table)
+
+
+def _status_managers(node: Node) -> list[dict[str, Any]]:
+    """The MultiShard's managedFields entries of its status subresource (kubectl hides managedFields
+    unless asked)."""
+    shard = json.loads(node.kubectl("get", "-n", NS, f"multishard/{SHARD}", "--show-managed-fields", "-o",
+                                    "json").stdout)
+    return [m for m in shard["metadata"]["managedFields"] if m.get("subresource") == "status"]
 
 
 def _edit_rights(node: Node) -> None:
@@ -304,8 +311,7 @@ def test_the_status_shows_the_primary_loss_and_recovers(deployment: Deployment) 
     assert _ordinal(shard["primaryPooler"]) == _ordinal(new), (shard, new)
     deployment.numbers["primary pooler before → after"] = f"{_ordinal(old)} → {_ordinal(new)}"
     # The status written while the policy refuses users' spec edits is the reporter's.
-    (entry,) = [m for m in get(node, NS, f"multishard/{SHARD}")["metadata"]["managedFields"]
-                if m.get("subresource") == "status"]
+    (entry,) = _status_managers(node)
     assert entry["manager"] == "multigres-status-reporter" and entry["operation"] == "Apply", entry
     assert _epoch(entry["time"]) >= int(deployment.refused_at), (entry, deployment.refused_at)
 
