@@ -293,10 +293,25 @@ def test_a_users_spec_edit_is_refused_by_the_read_only_policy(deployment: Deploy
     deployment.numbers["user spec edits before the policy refused one"] = str(attempts - 1)
 
 
+def _shard_state(shard: dict[str, Any]) -> str:
+    """One line of the shard's status: Available/Progressing, ready/total pods, the primary's ordinal."""
+    pooler = shard.get("primaryPooler")
+    return (f"{_condition(shard, 'Available')}/{_condition(shard, 'Progressing')} "
+            f"{shard.get('readyPods')}/{shard.get('totalPods')} primary {_ordinal(pooler) if pooler else '-'}")
+
+
+def _replaced_and_ready(node: Node, pod: str, old_uid: str) -> bool:
+    """The deleted pod's replacement (same name, new uid) is Ready."""
+    found = json.loads(node.kubectl("get", "pod", "-n", NS, pod, "-o", "json", "--ignore-not-found").stdout or "{}")
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in found.get("status", {}).get("conditions", []))
+    return bool(found) and found["metadata"]["uid"] != old_uid and ready
+
+
 def test_the_status_shows_the_primary_loss_and_recovers(deployment: Deployment) -> None:
     node = deployment.node
     _, shard = _until_serving(node, 120)
     old = primary(node, NS, pooler_pods(node, NS))
+    old_uid = get(node, NS, f"pod/{old}")["metadata"]["uid"]
     deleted = time.monotonic()
     node.kubectl("delete", "pod", "-n", NS, old, "--wait=false")
     while not (_condition(shard := _status(node, "multishard", SHARD)[1], "Available") != "True"
@@ -305,8 +320,20 @@ def test_the_status_shows_the_primary_loss_and_recovers(deployment: Deployment) 
         time.sleep(0.2)
     reacted = time.monotonic() - deleted
     deployment.numbers["primary's pod deleted → MultiShard not Available or Progressing"] = f"{reacted:.1f}s"
-    cluster, shard = _until_serving(node, 300)
-    deployment.numbers["primary's pod deleted → serving again in the status"] = f"{time.monotonic() - deleted:.1f}s"
+    # Every state the shard's status goes through until the deleted pod's replacement is Ready and
+    # the status says so (the old pod counts while it terminates; its replacement starts after).
+    states = [(reacted, _shard_state(shard))]
+    deadline = deleted + 300
+    while not (_replaced_and_ready(node, old, old_uid) and _serving(node) is not None):
+        assert time.monotonic() < deadline, f"no recovery within 300 s: {states}"
+        if (state := _shard_state(_status(node, "multishard", SHARD)[1])) != states[-1][1]:
+            states.append((time.monotonic() - deleted, state))
+        time.sleep(0.5)
+    cluster, shard = _until_serving(node, 10)
+    deployment.numbers["primary's pod deleted → its replacement Ready and the status serving, 3/3"] = (
+        f"{time.monotonic() - deleted:.1f}s")
+    deployment.numbers["the shard's status meanwhile (s: Available/Progressing ready/total primary)"] = "; ".join(
+        f"{t:.1f}: {state}" for t, state in states)
     new = primary(node, NS, pooler_pods(node, NS))
     assert _ordinal(shard["primaryPooler"]) == _ordinal(new), (shard, new)
     deployment.numbers["primary pooler before → after"] = f"{_ordinal(old)} → {_ordinal(new)}"
