@@ -335,9 +335,10 @@ def test_losing_the_primarys_zone_loses_no_acknowledged_row(deployment: Deployme
     # 3 x wal_receiver_status_interval (6 s with the rendered 2 s), and the leader counts as live
     # for 15 s after its last health report (upstream's multiorch analysis/generator.go and
     # availability_policy.go): writes come back after about 15 s + the failover grace + the
-    # promotion (25.7 s measured; 36 s with PostgreSQL's 10 s interval), not within the 15 s
-    # target (docs/runtime-checks.md, "Zone loss").
-    assert back <= 35, f"writes came back {back:.1f}s after the zone was cut"
+    # promotion (20.5-31.1 s measured in CI rehearsals; 36 s with PostgreSQL's 10 s interval), not
+    # within the 15 s target (docs/runtime-checks.md, "Zone loss"). The bound leaves room for that
+    # spread on a shared 2-core machine; a cut that waits for a second failover round fails it.
+    assert back <= 45, f"writes came back {back:.1f}s after the zone was cut"
 
     t_back = time.monotonic()
     zones.start_node(NODE_OF_ZONE[lost])
