@@ -162,11 +162,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def configure_logging() -> None:
+    """The reporter's own lines at INFO; httpx (lightkube's transport) logs every request and every
+    watch reconnect at INFO, which buries them: only its warnings are kept."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    LOG.setLevel(logging.INFO)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> None:
     from lightkube import Client
 
     args = parse(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     client, res, cache = Client(namespace=args.namespace, field_manager=FIELD_MANAGER), resources(), Cache()
     for kind, cls in res.items():
         labels = None if kind in CUSTOM_KINDS else {"multigres.com/cluster": args.cluster}

@@ -94,3 +94,16 @@ def test_an_expired_resource_version_ends_lightkubes_watch_so_that_it_lists_agai
     dropped = main._retry_later(ConnectionResetError(), 3)
     assert dropped.action is OnErrorAction.RETRY and dropped.sleep == 3.0
     assert main._retry_later(ConnectionResetError(), 50).sleep == 10.0
+
+
+def test_the_client_library_does_not_log_each_request() -> None:
+    """httpx logs "HTTP Request: ..." at INFO for every call and watch: the reporter keeps its own
+    INFO lines and only the transport's warnings."""
+    import logging
+
+    from krmfn_status.main import LOG, configure_logging
+
+    configure_logging()
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    assert LOG.isEnabledFor(logging.INFO)
