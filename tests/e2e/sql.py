@@ -10,6 +10,7 @@ from kube import wait
 
 PASSWORD = "e2e-secret-pw"
 PG_IMAGE = "ghcr.io/multigres/pgctld:sha-6bd80b9"
+MULTIGRES_IMAGE = "ghcr.io/multigres/multigres:sha-6bd80b9"  # upstream's CLI and the components
 
 
 def start_client(node: Node, ns: str, name: str = "psql", node_name: str | None = None) -> str:

@@ -30,7 +30,7 @@ from conftest import LOG_DIR
 from knode.cluster import Node
 from kube import namespace, wait
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
-from sql import PASSWORD, PG_IMAGE, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import MULTIGRES_IMAGE, PASSWORD, PG_IMAGE, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
 from krmfn import naming
 
@@ -38,7 +38,6 @@ NS = "itls"
 CLUSTER = "minimal"
 GATEWAY = f"{CLUSTER}-zone1-gateway"
 SERVER_NAME = naming.internal_server_name(CLUSTER)
-MULTIGRES_IMAGE = "ghcr.io/multigres/multigres:sha-6bd80b9"
 
 
 def _openssl(*args: str, cwd: str) -> None:

@@ -38,7 +38,7 @@ from render import (
     render_cluster,
     tls_secret,
 )
-from sql import PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import MULTIGRES_IMAGE, PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
 from krmfn import naming
 
@@ -47,7 +47,6 @@ CLUSTER = "minimal"
 GATEWAY = f"{CLUSTER}-zone1-gateway"
 POOL_SELECTOR = "app.kubernetes.io/component=multipooler"
 ETCD_IMAGE = "gcr.io/etcd-development/etcd:v3.6.16"
-MULTIGRES_IMAGE = "ghcr.io/multigres/multigres:sha-6bd80b9"
 
 
 @dataclass

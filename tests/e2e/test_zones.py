@@ -30,7 +30,9 @@ from conftest import LOG_DIR
 from knode.multinode import NODES, Cluster, wait_for
 from kube import get, namespace, run_pod, wait
 from render import apply_render, fit_to_node, install_crds, password_secret, render_cluster, tls_secret
-from sql import PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import MULTIGRES_IMAGE, PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
+
+from krmfn import naming
 
 NS = "zones"
 CLUSTER = "zones"
@@ -41,7 +43,6 @@ CELL = "multigres.com/cell"
 POOL_SELECTOR = "app.kubernetes.io/component=multipooler"
 ETCD_IMAGE = "gcr.io/etcd-development/etcd:v3.6.16"
 PG_IMAGE = "ghcr.io/multigres/pgctld:sha-6bd80b9"
-MULTIGRES_IMAGE = "ghcr.io/multigres/multigres:sha-6bd80b9"
 
 
 def cluster_spec() -> dict[str, Any]:
@@ -327,7 +328,7 @@ def test_losing_the_primarys_zone_loses_no_acknowledged_row(deployment: Deployme
     # The topology keeps quorum: a write to the global etcd succeeds with one member gone.
     out = run_pod(zones, NS, "etcd-quorum", ETCD_IMAGE, [
         "/usr/local/bin/etcdctl", f"--endpoints={CLUSTER}-global-client:2379", "--command-timeout=10s",
-        "put", "/zones-e2e/quorum", "kept"], timeout=120)
+        "put", "/zones-e2e/quorum", "kept"], timeout=120, labels=naming.selector(naming.labels(CLUSTER)))
     assert "OK" in out, out
     new = primary(zones, NS, [p for p in pooler_pods(zones, NS) if p != old])
     assert ZONE_OF_NODE[get(zones, NS, f"pod/{new}")["spec"]["nodeName"]] in (writer_zone, survivor)

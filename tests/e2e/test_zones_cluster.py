@@ -1,7 +1,8 @@
 """The three-node, three-zone test cluster itself (tests/knode/multinode.py).
 
 Three nodes Ready, each labelled with its own zone; a pod on one node reaches a pod on another
-through the routes between the nodes, by address and by Service name; stopping a node cuts it off
+through the routes between the nodes, by address and by Service name; NetworkPolicies are enforced
+between nodes; stopping a node cuts it off
 and leaves none of its processes running, and the control plane marks it NotReady; starting it
 again brings it back Ready with its pod running again. Times go to e2e-logs/zones-cluster-times.txt.
 """
@@ -89,6 +90,29 @@ def test_pods_on_different_nodes_reach_each_other(zones: Cluster) -> None:
     assert '"health":"true"' in direct.stdout, direct
     by_name = _get_health(zones, ns, "client", f"server.{ns}.svc.cluster.local")
     assert '"health":"true"' in by_name.stdout, by_name
+
+
+def test_network_policies_are_enforced_between_nodes(zones: Cluster) -> None:
+    """Each node's agent (multinode.py) filters its own pods: a policy on a server on krmfn-b lets
+    in a labelled client on krmfn-c and drops the unlabelled one on krmfn-a."""
+    ns = namespace(zones, "zones-policy")
+    zones.apply([
+        _server("guarded", ns, "krmfn-b"),
+        _pod("stranger", ns, "krmfn-a", ["sleep", "infinity"]),
+        _pod("friend", ns, "krmfn-c", ["sleep", "infinity"], labels={"role": "friend"}),
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "guarded", "namespace": ns},
+         "spec": {"podSelector": {"matchLabels": {"app": "guarded"}}, "policyTypes": ["Ingress"],
+                  "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "friend"}}}],
+                               "ports": [{"port": 2379}]}]}},
+    ])
+    for pod in ("guarded", "stranger", "friend"):
+        wait(zones, ns, f"pod/{pod}", "condition=Ready")
+    ip = get(zones, ns, "pod/guarded")["status"]["podIP"]
+    wait_for(lambda: '"health":"true"' in _get_health(zones, ns, "friend", ip).stdout,
+             "the labelled pod on another node to reach the guarded one", 30, interval=1)
+    refused = _get_health(zones, ns, "stranger", ip, timeout=3)
+    assert '"health"' not in refused.stdout, refused
 
 
 def _node_condition(zones: Cluster, name: str) -> str:

@@ -36,13 +36,13 @@ def kubeconfig(server: str, ca: Path, user: str, token: str) -> dict[str, Any]:
     }
 
 
-def containerd_toml(work: Path, runc: str, nri: bool = True) -> str:
+def containerd_toml(work: Path, runc: str, nri_socket: Path | None = None) -> str:
     """containerd 2.x (config version 3). restrict_oom_score_adj: runc cannot write a negative
     oom_score_adj without CAP_SYS_RESOURCE, and every sandbox fails without it. runc's state
     directory is the node's own, so several containerds may run side by side (the three-node
-    cluster), which then turn NRI off (`nri=False`): its socket is one fixed path. The single node
-    keeps it: the NetworkPolicy agent asks it for pod addresses (netpol.py)."""
-    nri_off = "" if nri else "\n  [plugins.'io.containerd.nri.v1.nri']\n    disable = true\n"
+    cluster), each then with its NRI socket at `nri_socket` (the default path is one per machine).
+    The NetworkPolicy agent asks NRI for pod addresses (netpol.py)."""
+    nri = f"\n  [plugins.'io.containerd.nri.v1.nri']\n    socket_path = '{nri_socket}'\n" if nri_socket else ""
     return f"""version = 3
 root = "{work}/containerd/root"
 state = "{work}/containerd/state"
@@ -72,7 +72,7 @@ state = "{work}/containerd/state"
     [plugins.'io.containerd.cri.v1.runtime'.cni]
       bin_dirs = ['/usr/lib/cni']
       conf_dir = '{work}/cni/net.d'
-{nri_off}
+{nri}
   [plugins.'io.containerd.grpc.v1.cri']
     stream_server_address = '127.0.0.1'
     stream_server_port = '0'

@@ -38,7 +38,7 @@ from typing import Any
 
 from apiserver import _Process
 
-from . import addons, hoststate
+from . import addons, hoststate, netpol
 from .cluster import Node, NodeError, _dns_query, node_pods_memory_kib, tool_dir
 from .config import BRIDGE, CLUSTER_DOMAIN, NODE_IP, cni_conflist, containerd_toml, kube_proxy_config, kubelet_config
 from .storage import Provisioner
@@ -153,7 +153,7 @@ class Cluster(Node):
     def _start_containerd(self, spec: NodeSpec) -> None:
         bin_dir, d = tool_dir("containerd"), self.node_dir(spec)
         conf = d / "containerd.toml"
-        conf.write_text(containerd_toml(d, shutil.which("runc") or "runc", nri=False))
+        conf.write_text(containerd_toml(d, shutil.which("runc") or "runc", nri_socket=self.nri_socket(spec)))
         self._proc(f"containerd@{spec.name}", _in_netns(spec, str(bin_dir / "containerd"), "--config", str(conf)),
                    env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
         sock = d / "run" / "containerd.sock"
@@ -208,10 +208,18 @@ class Cluster(Node):
         return len(ips) == len(self.nodes) and all(ip and _dns_query(f"kubernetes.default.svc.{CLUSTER_DOMAIN}", ip)
                                                    for ip in ips)
 
+    def nri_socket(self, spec: NodeSpec) -> Path:
+        return self.node_dir(spec) / "run" / "nri.sock"
+
     def _network_policy(self) -> None:
-        """No NetworkPolicy agent here: the single node's runs on the host and asks the one
-        containerd's NRI socket; these nodes' pods are in other namespaces. Policies are accepted
-        by the API server and not enforced (as on a cluster whose network plugin has none)."""
+        """One NetworkPolicy agent per node, in the node's network namespace (its table filters
+        that node's pods' traffic) and asking that node's containerd for pod addresses."""
+        for spec in self.nodes:
+            self._start_network_policy(spec)
+
+    def _start_network_policy(self, spec: NodeSpec) -> None:
+        netpol.start(self._proc, self.kubeconfig, node=spec.name, netns=spec.netns,
+                     wrap=lambda argv: _in_netns(spec, *netpol.with_nri_socket(self.nri_socket(spec), argv)))
 
     def _addons(self) -> list[dict[str, Any]]:
         return [addons.storage_class("WaitForFirstConsumer"),
@@ -264,6 +272,7 @@ class Cluster(Node):
         spec = self.spec(name)
         hoststate.run("ip", "link", "set", spec.netns, "up")
         self._start_containerd(spec)
+        self._start_network_policy(spec)
         self._start_kubelet(spec)
         self.stopped.discard(spec.name)
         self._wait(lambda: self.node_ready(spec.name), f"{spec.name} to be Ready again", timeout)

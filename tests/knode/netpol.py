@@ -34,8 +34,10 @@ def binary() -> Path:
     return Path(out.stdout.strip()) / TOOL
 
 
-def table_present() -> bool:
-    return hoststate.run("nft", "list", "table", *TABLE, check=False).returncode == 0
+def table_present(netns: str | None = None) -> bool:
+    """Whether the agent's table is in place, on the host or in a node's network namespace."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    return hoststate.run(*prefix, "nft", "list", "table", *TABLE, check=False).returncode == 0
 
 
 def cleanup() -> None:
@@ -44,17 +46,30 @@ def cleanup() -> None:
         hoststate.run("nft", "delete", "table", *TABLE, check=False)
 
 
-def start(proc: Callable[..., Any], kubeconfig: Path, timeout: float = 60) -> None:
-    """Run the agent (through the node's process starter) and wait until its rules are in place."""
+def with_nri_socket(socket: Path, argv: list[str]) -> list[str]:
+    """`argv` in a mount namespace of its own where `socket` is at NRI's fixed path. The agent
+    dials /var/run/nri/nri.sock, always (containerd/nri pkg/stub: DefaultSocketPath, no flag); the
+    three-node cluster's containerds each serve theirs elsewhere (config.containerd_toml), so each
+    node's agent sees its own there. A tmpfs over /run/nri keeps the host's folder untouched."""
+    script = ('mkdir -p /run/nri && mount -t tmpfs tmpfs /run/nri && : > /run/nri/nri.sock && '
+              'mount --bind "$0" /run/nri/nri.sock && exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", script, str(socket), *argv]
+
+
+def start(proc: Callable[..., Any], kubeconfig: Path, timeout: float = 60, node: str = NODE_NAME,
+          wrap: Callable[[list[str]], list[str]] | None = None, netns: str | None = None) -> None:
+    """Run the agent of `node` (through the node's process starter; `wrap` puts it in the node's
+    namespaces) and wait until its rules are in place (in `netns`, or the host's)."""
     (metrics,) = _free_ports(1)
     # No --disable-nri: v0.8.0 parses it but never passes it on, so the agent always asks the
     # runtime's NRI socket (the node's containerd) for pod addresses, which is what we want anyway.
-    handle = proc(TOOL, [str(binary()), f"--hostname-override={NODE_NAME}",
-                         "--netfilter-bug-1766-fix=false",  # the race it works around is fixed in kernels >= 6.12
-                         f"--metrics-bind-address=127.0.0.1:{metrics}", "--v=1"],
-                  env={"KUBECONFIG": str(kubeconfig)})
+    argv = [str(binary()), f"--hostname-override={node}",
+            "--netfilter-bug-1766-fix=false",  # the race it works around is fixed in kernels >= 6.12
+            f"--metrics-bind-address=127.0.0.1:{metrics}", "--v=1"]
+    name = TOOL if node == NODE_NAME else f"{TOOL}@{node}"
+    handle = proc(name, wrap(argv) if wrap else argv, env={"KUBECONFIG": str(kubeconfig)})
     deadline = time.monotonic() + timeout
-    while not table_present():
+    while not table_present(netns):
         if not handle.alive() or time.monotonic() > deadline:
             raise RuntimeError(f"{TOOL} did not install its nftables table:\n{handle.log_tail()}")
         time.sleep(0.2)
