@@ -109,9 +109,6 @@ def _is_plain(text: str) -> bool:
     return True
 
 
-_NON_BMP = re.compile("[\U00010000-\U0010FFFF]+")
-
-
 def _quote(text: str) -> str:
     """A JSON string is a valid YAML double-quoted scalar with the same escapes.
 
@@ -120,11 +117,14 @@ def _quote(text: str) -> str:
     themselves (UTF-8), as YAML allows any printable character in a double-quoted scalar.
     """
     quoted = json.dumps(text)
-    if "\\ud" not in quoted or not _NON_BMP.search(text):
+    if "\\ud" not in quoted:
+        return quoted
+    non_bmp = re.compile("[\U00010000-\U0010FFFF]+")  # compiled here: rare, and costly at every start-up
+    if not non_bmp.search(text):
         return quoted
     parts = []
     pos = 0
-    for match in _NON_BMP.finditer(text):
+    for match in non_bmp.finditer(text):
         parts.append(json.dumps(text[pos:match.start()])[1:-1])
         parts.append(match.group())
         pos = match.end()

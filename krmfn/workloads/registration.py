@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-import shlex
+import re
 
 from .. import defaults, naming
 from . import objects, topo_records
@@ -147,9 +147,21 @@ if [[ -n "${3:-}" ]]; then
 """ + ENDPOINT.replace("${1#", "${3#") + HOST_PORT + WAIT_HEALTHY + "fi\n")
 
 
+_UNSAFE = re.compile(r"[^\w@%+=:,./-]", re.ASCII).search
+
+
+def shell_quote(text: str) -> str:
+    """`shlex.quote` (the same text; CPython's Lib/shlex.py), without importing shlex at start-up."""
+    if not text:
+        return "''"
+    if _UNSAFE(text) is None:
+        return text
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
 def script(keys: list[str]) -> str:
     """The registration script: the fixed head, then one `put` per record file."""
-    lines = [f'put {shlex.quote(key)} "$dir/record-{i}"' for i, key in enumerate(keys)]
+    lines = [f'put {shell_quote(key)} "$dir/record-{i}"' for i, key in enumerate(keys)]
     return SCRIPT_HEAD + "\n".join(lines) + "\n"
 
 
