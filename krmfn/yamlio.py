@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Hashable as _HASHABLE
 
 import yaml
 
@@ -444,10 +445,49 @@ def compose_and_construct(text: str, budget: NodeBudget | None = None) -> tuple[
             nodes = check_node_limits(node, "&" in text)
             if budget is not None:
                 budget.take(nodes)
-        value = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None, None
+        # Without an anchor no node is shared: build the values directly, without PyYAML's memo of
+        # every node and its generator per mapping (both alive until the document ends: 48 MiB
+        # and more of a 6 MB input). With one, PyYAML's constructor keeps aliases shared.
+        value = _construct_tree(loader, node) if "&" not in text else loader.construct_document(node)
         return node, value
     finally:
         loader.dispose()
+
+
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_STR = "tag:yaml.org,2002:str"
+
+
+def _construct_tree(loader: CoreLoader, node: yaml.Node) -> Any:
+    """The value of a node tree without shared nodes: what construct_document returns for it.
+
+    Mappings and sequences of the standard tags are built here, depth first (depth is bounded by
+    MAX_YAML_DEPTH before this runs); scalars go to the loader's constructor for their tag, and
+    any other node to construct_object, so every tag and error is PyYAML's.
+    """
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        if node.tag == _STR:
+            return node.value
+        constructor = loader.yaml_constructors.get(node.tag)
+        return constructor(loader, node) if constructor is not None else loader.construct_document(node)
+    if isinstance(node, yaml.MappingNode) and cls is yaml.MappingNode and node.tag == _MAP:
+        _check_mapping_keys(loader, node)
+        loader.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _construct_tree(loader, key_node)
+            if not isinstance(key, _HASHABLE):
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        "found unhashable key", key_node.start_mark)
+            mapping[key] = _construct_tree(loader, value_node)
+        return mapping
+    if cls is yaml.SequenceNode and node.tag == _SEQ:
+        return [_construct_tree(loader, child) for child in node.value]
+    return loader.construct_document(node)
 
 
 BOM = "\ufeff"
