@@ -12,11 +12,12 @@ could mistake for a bool or number, so both kinds of readers see the same value.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Hashable as _HASHABLE
 
 import yaml
+
+from .merge import json_text
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def _quote(text: str) -> str:
     (`\\ud83d\\ude00`), which libyaml and kyaml reject, so those characters are written as
     themselves (UTF-8), as YAML allows any printable character in a double-quoted scalar.
     """
-    quoted = json.dumps(text)
+    quoted = json_text(text)  # json.dumps' text, without importing json for ASCII
     if "\\ud" not in quoted:
         return quoted
     non_bmp = re.compile("[\U00010000-\U0010FFFF]+")  # compiled here: rare, and costly at every start-up
@@ -126,10 +127,10 @@ def _quote(text: str) -> str:
     parts = []
     pos = 0
     for match in non_bmp.finditer(text):
-        parts.append(json.dumps(text[pos:match.start()])[1:-1])
+        parts.append(json_text(text[pos:match.start()])[1:-1])
         parts.append(match.group())
         pos = match.end()
-    parts.append(json.dumps(text[pos:])[1:-1])
+    parts.append(json_text(text[pos:])[1:-1])
     return '"' + "".join(parts) + '"'
 
 
@@ -152,7 +153,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return json.dumps(value)
+        return json_text(value)
     text = str(value)
     cached = _SCALAR_CACHE.get(text)
     return cached if cached is not None else _text(text)

@@ -13,10 +13,10 @@ carries, is in the digest for the same reason).
 from __future__ import annotations
 
 import base64
-import json
 import re
 
 from .. import defaults, naming
+from ..merge import json_text
 from . import objects, topo_records
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
@@ -181,7 +181,7 @@ def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
     records = [(k, v) for _, k, v in cell_records(ctx)] + [(k, v) for _, k, v in database_records(ctx)]
     root = ctx.global_topo.root_path.rstrip("/")
     image = ctx.images.multiadmin
-    digest = naming.sha256_hex(json.dumps([[k, base64.b64encode(v).decode()] for k, v in records]
+    digest = naming.sha256_hex(json_text([[k, base64.b64encode(v).decode()] for k, v in records]
                                           + [script([k for k, _ in records]), endpoint, image,
                                              ctx.topo_image] + ([ctx.placement] if ctx.placement else [])).encode())
     labels = naming.labels(ctx.name, "topo-registration")
