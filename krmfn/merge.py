@@ -46,7 +46,8 @@ def json_text(value: Any) -> str:
     """
     kind = type(value)
     if kind is str and value.isascii():
-        return '"' + value.translate(_ASCII_JSON) + '"'
+        text: str = value
+        return '"' + text.translate(_ASCII_JSON) + '"'
     if kind is list:
         return "[" + ", ".join([json_text(v) for v in value]) + "]"
     if kind is dict and all(type(k) is str for k in value):
