@@ -124,7 +124,7 @@ def answer(mode: Mode, *, stdin: str | None = None, paths: Sequence[str] = (), c
     options, problems = mode_options(mode, rl, config, config_text, env or {})
     rl.problems.extend(problems)
     out = run(rl, options, earlier)
-    return Answer(write(mode, out, rl.dash_column), out.results)
+    return Answer(write(mode, out, rl.dash_column, release=True), out.results)
 
 
 def read(mode: Mode, stdin: str | None, paths: Sequence[str]) -> ResourceList:
@@ -234,11 +234,12 @@ def read_config(path: str | None, text: str | None, name: str) -> tuple[dict[str
     return obj, []
 
 
-def write(mode: Mode, out: Output, dash_column: int = 0) -> str:
-    """The output the mode prints (all of it: `all_or_nothing` is applied by `print_answer`)."""
+def write(mode: Mode, out: Output, dash_column: int = 0, release: bool = False) -> str:
+    """The output the mode prints (all of it: `all_or_nothing` is applied by `print_answer`).
+    `release`: `out` is not used afterwards, so its generated objects may be freed while writing."""
     items = [i for i in out.items if not i.is_local_config()] if mode.drop_local_config else out.items
     if mode.output == RESOURCE_LIST:
-        return write_resource_list(items, out.results, dash_column)
+        return write_resource_list(items, out.results, dash_column, release)
     if mode.output == TREE:
         from .tree import format_tree
 
@@ -266,6 +267,9 @@ def result_text(mode: Mode, results: list[Result]) -> list[str]:
     return result_lines(results)
 
 
+_CHUNK = 1 << 20
+
+
 def print_answer(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Print an answer (stdout, then the results on stderr) and return its exit code.
 
@@ -278,7 +282,9 @@ def print_answer(mode: Mode, ans: Answer, stdout: TextIO | None = None, stderr: 
     try:
         if stdout is None:
             raise OSError("stdout is closed")
-        stdout.write("" if mode.all_or_nothing and ans.code else ans.text)
+        text = "" if mode.all_or_nothing and ans.code else ans.text
+        for start in range(0, len(text), _CHUNK):  # in pieces: one write encodes a copy of all of it
+            stdout.write(text[start:start + _CHUNK])
         stdout.flush()
     except (OSError, ValueError) as exc:
         _silence_stdout()

@@ -203,12 +203,14 @@ def check_etcd_replicas(cluster: MultigresCluster) -> list[Result]:
 # ---- values that reach Kubernetes fields, validated as the API server validates them ----
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Patterns the seed never reaches are strings, compiled by `re` on first use: compiling every pattern
+# at import was start-up cost on every render (docs/performance.md).
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # An image reference as the container runtime parses it: [registry[:port]/]path[:tag][@digest].
 _IMAGE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
                     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?"
                     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+_HOST_PORT = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
 
 
 _RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -217,7 +219,7 @@ _RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-
 
 def is_dns_subdomain(value: str) -> bool:
     """RFC 1123 subdomain, as Kubernetes checks it: at most 253 characters, labels of at most 63."""
-    return len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value)) and all(len(p) <= 63 for p in value.split("."))
+    return len(value) <= 253 and bool(re.match(DNS_SUBDOMAIN, value)) and all(len(p) <= 63 for p in value.split("."))
 
 
 def image_problem(image: str) -> str | None:
@@ -393,7 +395,7 @@ def address_problem(address: str) -> str | None:
     if any(c.isspace() for c in address):
         return "contains whitespace; it is passed as a command-line argument, so write host:port alone"
     parts = address.split(",")
-    if not all(_HOST_PORT.match(part) for part in parts):
+    if not all(re.match(_HOST_PORT, part) for part in parts):
         return "is not host:port (or a comma-separated list of them)"
     for part in parts:
         tail = part.rpartition("]")[2] if part.startswith("[") else part  # after an IPv6 address

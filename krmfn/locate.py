@@ -53,7 +53,7 @@ def locate_results(results: list[Result], items: list[Item], owners: dict[Key, I
     return out
 
 
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_PATH_PART = r"([^.\[\]]+)|\[(\d+)\]"  # compiled by `re` on first use (errors only), not at start-up
 
 
 def locate(node: Any, path: str, keys: dict[int, dict[str, Any]] | None = None) -> Any:
@@ -65,7 +65,7 @@ def locate(node: Any, path: str, keys: dict[int, dict[str, Any]] | None = None) 
 
     keys = {} if keys is None else keys
     current = node
-    for name, number in _PATH_PART.findall(path or ""):
+    for name, number in re.findall(_PATH_PART, path or ""):
         if name and isinstance(current, yaml.MappingNode):
             index = keys.get(id(current))
             if index is None:

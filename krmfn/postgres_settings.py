@@ -50,7 +50,7 @@ MANAGED = {
     "cluster_name": "Multigres' template sets it",
 }
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"  # compiled by `re` on first use
 _MI = 1024 * 1024
 
 
@@ -60,7 +60,7 @@ def problems(config: dict[str, Any] | None, path: str) -> list[Result]:
     out: list[Result] = []
     for name in config or {}:
         key, where = name.lower(), f"{path}.{name}"
-        if not _NAME.match(name):
+        if not re.match(_NAME, name):
             out.append(error(f"{name!r} is not a PostgreSQL setting name (letters, digits, '_', one '.' for "
                              "a custom setting); fix or remove it.", where))
         elif key in MANAGED:

@@ -7,7 +7,8 @@ a decimal SI suffix (n, u, m, "", k, M, G, T, P, E) or a decimal exponent (e3, E
 from __future__ import annotations
 
 import re
-from fractions import Fraction
+import sys
+from math import gcd
 
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}  # powers of two
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}  # powers of ten
@@ -22,7 +23,73 @@ PATTERN = (r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
 MAX_EXPONENT_DIGITS = 19  # Kubernetes parses the exponent as an int64 and refuses a longer one
 MAX_MAGNITUDE = 30  # powers of ten: far above any resource (int64 is 9.2e18), far below any cost
 MIN_MAGNITUDE = -30  # a non-zero amount this small is 1n to Kubernetes, which rounds up to nano units
-NANO = Fraction(1, 10**9)
+_HASH_MODULUS = sys.hash_info.modulus
+
+
+class Exact:
+    """An exact rational number: what `fractions.Fraction` gave here (equal to, comparable and
+    hashable with Fractions and ints), without importing `fractions` and `decimal`, which were
+    about 3 % of every render's start-up (docs/performance.md). Only what the callers use:
+    comparisons, negation, int()."""
+
+    __slots__ = ("numerator", "denominator")
+
+    def __init__(self, numerator: int, denominator: int = 1) -> None:
+        common = gcd(numerator, denominator)  # denominator > 0 always (a power of ten here)
+        self.numerator = numerator // common
+        self.denominator = denominator // common
+
+    def _pair(self, other: object) -> tuple[int, int] | None:
+        """(self scaled, other scaled) over a common denominator; None for another kind of number."""
+        if isinstance(other, int):
+            return self.numerator, other * self.denominator
+        num, den = getattr(other, "numerator", None), getattr(other, "denominator", None)
+        if isinstance(num, int) and isinstance(den, int) and den > 0:
+            return self.numerator * den, num * self.denominator
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        pair = self._pair(other)
+        return NotImplemented if pair is None else pair[0] == pair[1]
+
+    def __lt__(self, other: object) -> bool:
+        pair = self._pair(other)
+        return NotImplemented if pair is None else pair[0] < pair[1]
+
+    def __le__(self, other: object) -> bool:
+        pair = self._pair(other)
+        return NotImplemented if pair is None else pair[0] <= pair[1]
+
+    def __gt__(self, other: object) -> bool:
+        pair = self._pair(other)
+        return NotImplemented if pair is None else pair[0] > pair[1]
+
+    def __ge__(self, other: object) -> bool:
+        pair = self._pair(other)
+        return NotImplemented if pair is None else pair[0] >= pair[1]
+
+    def __neg__(self) -> Exact:
+        return Exact(-self.numerator, self.denominator)
+
+    def __int__(self) -> int:
+        """Truncated toward zero, as int(Fraction) is."""
+        whole = abs(self.numerator) // self.denominator
+        return whole if self.numerator >= 0 else -whole
+
+    def __hash__(self) -> int:
+        """Python's numeric hash, so an Exact equal to an int or a Fraction hashes as it does."""
+        if self.denominator == 1:
+            return hash(self.numerator)
+        inverse = pow(self.denominator, -1, _HASH_MODULUS)  # a power of ten: prime to the modulus
+        value = hash(hash(abs(self.numerator)) * inverse)
+        value = value if self.numerator >= 0 else -value
+        return -2 if value == -1 else value
+
+    def __repr__(self) -> str:
+        return f"Exact({self.numerator}, {self.denominator})"
+
+
+NANO = Exact(1, 10**9)
 _KEEP_DIGITS = 80  # significant digits kept: down to 10^-50 for the largest value allowed
 
 
@@ -36,7 +103,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:30] + "..." + text[-7:]
 
 
-def parse_quantity(value: str | int | float) -> Fraction:
+def parse_quantity(value: str | int | float) -> Exact:
     """Exact value of a quantity; raises QuantityError with a hint on bad input.
 
     Its size is checked on the text before any arithmetic: more than 10^30 is refused, a non-zero
@@ -57,7 +124,7 @@ def parse_quantity(value: str | int | float) -> Fraction:
     whole, _, frac = number.lstrip("+-").partition(".")
     digits = (whole + frac).lstrip("0")
     if not digits:
-        return Fraction(0)
+        return Exact(0)
     exp10, exp2 = _exponents(value, suffix, -len(frac))
     magnitude = len(digits) + exp10 + exp2 * 0.30103  # the value is below 10^magnitude
     if magnitude > MAX_MAGNITUDE:
@@ -69,8 +136,8 @@ def parse_quantity(value: str | int | float) -> Fraction:
         rest = digits[_KEEP_DIGITS:]
         exp10 += len(rest)
         digits = str(int(digits[:_KEEP_DIGITS]) + (1 if rest.strip("0") else 0))
-    scale = Fraction(10**exp10) if exp10 >= 0 else Fraction(1, 10**-exp10)
-    amount: Fraction = Fraction(int(digits)) * scale * (1 << exp2)
+    number_ = int(digits) << exp2
+    amount = Exact(number_ * 10**exp10) if exp10 >= 0 else Exact(number_, 10**-exp10)
     return -amount if negative else amount
 
 

@@ -10,7 +10,6 @@ with an error. `render --previous` and kpt's re-render compare the old output wi
 from __future__ import annotations
 
 from . import naming
-from . import previous as previous_checks
 from .resourcelist import Item, Key
 from .results import ResourceRef, Result, error, info
 
@@ -143,6 +142,10 @@ def reconcile(passthrough: list[Item], previous: dict[Key, Item],
 
 def compare_previous(previous: dict[Key, Item], wanted: set[Key], generated: list[Item]) -> list[Result]:
     """What replacing the previous output does: removals, and changes Kubernetes refuses or that matter."""
+    if not previous:
+        return []
+    from . import previous as previous_checks  # only with previous output: start-up cost otherwise
+
     out: list[Result] = []
     new_by_key = {(i.kind, i.namespace, i.name): i for i in generated}
     for key, item in sorted(previous.items(), key=lambda kv: tuple(str(x) for x in kv[0])):

@@ -12,10 +12,12 @@ could mistake for a bool or number, so both kinds of readers see the same value.
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Hashable as _HASHABLE
 
 import yaml
+
+from .merge import json_text
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -109,9 +111,6 @@ def _is_plain(text: str) -> bool:
     return True
 
 
-_NON_BMP = re.compile("[\U00010000-\U0010FFFF]+")
-
-
 def _quote(text: str) -> str:
     """A JSON string is a valid YAML double-quoted scalar with the same escapes.
 
@@ -119,16 +118,19 @@ def _quote(text: str) -> str:
     (`\\ud83d\\ude00`), which libyaml and kyaml reject, so those characters are written as
     themselves (UTF-8), as YAML allows any printable character in a double-quoted scalar.
     """
-    quoted = json.dumps(text)
-    if "\\ud" not in quoted or not _NON_BMP.search(text):
+    quoted = json_text(text)  # json.dumps' text, without importing json for ASCII
+    if "\\ud" not in quoted:
+        return quoted
+    non_bmp = re.compile("[\U00010000-\U0010FFFF]+")  # compiled here: rare, and costly at every start-up
+    if not non_bmp.search(text):
         return quoted
     parts = []
     pos = 0
-    for match in _NON_BMP.finditer(text):
-        parts.append(json.dumps(text[pos:match.start()])[1:-1])
+    for match in non_bmp.finditer(text):
+        parts.append(json_text(text[pos:match.start()])[1:-1])
         parts.append(match.group())
         pos = match.end()
-    parts.append(json.dumps(text[pos:])[1:-1])
+    parts.append(json_text(text[pos:])[1:-1])
     return '"' + "".join(parts) + '"'
 
 
@@ -151,7 +153,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return json.dumps(value)
+        return json_text(value)
     text = str(value)
     cached = _SCALAR_CACHE.get(text)
     return cached if cached is not None else _text(text)
@@ -444,10 +446,49 @@ def compose_and_construct(text: str, budget: NodeBudget | None = None) -> tuple[
             nodes = check_node_limits(node, "&" in text)
             if budget is not None:
                 budget.take(nodes)
-        value = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None, None
+        # Without an anchor no node is shared: build the values directly, without PyYAML's memo of
+        # every node and its generator per mapping (both alive until the document ends: 48 MiB
+        # and more of a 6 MB input). With one, PyYAML's constructor keeps aliases shared.
+        value = _construct_tree(loader, node) if "&" not in text else loader.construct_document(node)
         return node, value
     finally:
         loader.dispose()
+
+
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_STR = "tag:yaml.org,2002:str"
+
+
+def _construct_tree(loader: CoreLoader, node: yaml.Node) -> Any:
+    """The value of a node tree without shared nodes: what construct_document returns for it.
+
+    Mappings and sequences of the standard tags are built here, depth first (depth is bounded by
+    MAX_YAML_DEPTH before this runs); scalars go to the loader's constructor for their tag, and
+    any other node to construct_object, so every tag and error is PyYAML's.
+    """
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        if node.tag == _STR:
+            return node.value
+        constructor = loader.yaml_constructors.get(node.tag)
+        return constructor(loader, node) if constructor is not None else loader.construct_document(node)
+    if isinstance(node, yaml.MappingNode) and cls is yaml.MappingNode and node.tag == _MAP:
+        _check_mapping_keys(loader, node)
+        loader.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _construct_tree(loader, key_node)
+            if not isinstance(key, _HASHABLE):
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        "found unhashable key", key_node.start_mark)
+            mapping[key] = _construct_tree(loader, value_node)
+        return mapping
+    if cls is yaml.SequenceNode and node.tag == _SEQ:
+        return [_construct_tree(loader, child) for child in node.value]
+    return loader.construct_document(node)
 
 
 BOM = "\ufeff"

@@ -12,8 +12,6 @@ so perl's core HTTP::Tiny sends it (the image root is Debian with postgresql's p
 
 from __future__ import annotations
 
-import json
-
 from .. import defaults, naming
 from . import objects
 
@@ -92,6 +90,8 @@ def expire_request(db: DatabaseFacts) -> str | None:
         return None
     overrides = {"repo1_retention_full": str(retention.full),
                  "repo1_retention_full_type": retention.full_type or "count"}
+    import json  # here: only a database with retention needs it, and importing it costs every start-up
+
     return json.dumps({"database": db.name, "tableGroup": TABLE_GROUP, "shard": SHARD, "overrides": overrides},
                       separators=(",", ":"), sort_keys=True)
 

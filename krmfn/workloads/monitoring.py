@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from .. import defaults, naming
 from . import objects
-from .alerts import rule_groups
-from .dashboard import dashboard_json
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -163,6 +161,8 @@ def pod_monitor(ctx: ClusterContext, target: str, component: str, port: str) -> 
 
 
 def prometheus_rule(ctx: ClusterContext) -> dict[str, Any]:
+    from .alerts import rule_groups  # here, not at the top: a render without monitoring never loads it
+
     meta = objects.metadata(naming.prometheus_rule(ctx.name), ctx.metadata, _labels(ctx, "monitoring"),
                             objects.WAVES["server"])
     return objects.obj("monitoring.coreos.com/v1", "PrometheusRule", meta,
@@ -171,6 +171,8 @@ def prometheus_rule(ctx: ClusterContext) -> dict[str, Any]:
 
 def dashboard_configmap(ctx: ClusterContext) -> dict[str, Any]:
     """The dashboard for Grafana's sidecar, which loads ConfigMaps labelled `grafana_dashboard`."""
+    from .dashboard import dashboard_json  # here: a render without monitoring never loads it
+
     labels = {**_labels(ctx, "monitoring"), "grafana_dashboard": "1"}
     meta = objects.metadata(naming.dashboard_configmap(ctx.name), ctx.metadata, labels, objects.WAVES["server"])
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,

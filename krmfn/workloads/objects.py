@@ -6,10 +6,10 @@ holds for every pod we render (docs/workloads.md).
 
 from __future__ import annotations
 
-import copy
 import re
 
 from .. import defaults, naming
+from ..merge import clone
 from .placement import pod_fields
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
@@ -155,7 +155,7 @@ def container(name: str, image: str, command: list[str], args: list[str], pull: 
         out["env"] = all_env
     if container_ports:
         out["ports"] = container_ports
-    out["resources"] = copy.deepcopy(resources or {})
+    out["resources"] = clone(resources or {})
     out.update(probes or {})
     if mounts:
         out["volumeMounts"] = mounts
@@ -205,7 +205,7 @@ def tmp_volume() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def claim_template(name: str, template: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     """A StatefulSet volumeClaimTemplate; an access mode is required, so default ReadWriteOnce."""
-    spec = copy.deepcopy(template)
+    spec = clone(template)
     spec.setdefault("accessModes", ["ReadWriteOnce"])
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": name, "labels": dict(labels)}, "spec": spec}

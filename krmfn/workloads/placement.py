@@ -9,7 +9,7 @@ without a labelSelector spreads the component's own pods: Kubernetes would count
 
 from __future__ import annotations
 
-import copy
+from ..merge import clone
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def own_anti_affinity(selector: dict[str, str], mode: str) -> dict[str, Any]:
 
 
 def _affinity(placement: dict[str, Any], selector: dict[str, str] | None) -> dict[str, Any]:
-    affinity = copy.deepcopy(placement.get("affinity") or {})
+    affinity = clone(placement.get("affinity") or {})
     if selector:
         own = own_anti_affinity(selector, placement.get("antiAffinity") or "preferred")
         user = affinity.get("podAntiAffinity") or {}
@@ -52,9 +52,9 @@ def pod_fields(placement: dict[str, Any] | None, selector: dict[str, str] | None
     if affinity:
         out["affinity"] = affinity
     if placement.get("tolerations"):
-        out["tolerations"] = copy.deepcopy(placement["tolerations"])
+        out["tolerations"] = clone(placement["tolerations"])
     spread = []
-    for constraint in copy.deepcopy(placement.get("topologySpreadConstraints") or []):
+    for constraint in clone(placement.get("topologySpreadConstraints") or []):
         if "labelSelector" not in constraint:
             if not selector:
                 continue  # a pod of no component (the registration Job): nothing of its own to spread

@@ -18,9 +18,8 @@ reads the same path. A data directory initialised before this existed has no inc
 
 from __future__ import annotations
 
-import hashlib
-
 from .. import defaults
+from ..naming import sha256_hex
 from ..postgres_settings import context_of
 from ..quantity import parse_quantity
 from . import objects
@@ -86,7 +85,7 @@ def restart_digest(settings: dict[str, str]) -> str:
     """A digest of the settings only a restart applies: the pod-template annotation that rolls the
     pool when one changes (the others apply by reload, without a new pod)."""
     restart = sorted((k, literal(v)) for k, v in settings.items() if context_of(k) == "postmaster")
-    return hashlib.sha256(repr(restart).encode()).hexdigest()[:16]
+    return sha256_hex(repr(restart).encode())[:16]  # not hashlib: OpenSSL at start-up
 
 
 def file_name(pool: ResolvedPool) -> str:

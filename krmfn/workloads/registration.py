@@ -13,10 +13,10 @@ carries, is in the digest for the same reason).
 from __future__ import annotations
 
 import base64
-import json
-import shlex
+import re
 
 from .. import defaults, naming
+from ..merge import json_text
 from . import objects, topo_records
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
@@ -147,9 +147,21 @@ if [[ -n "${3:-}" ]]; then
 """ + ENDPOINT.replace("${1#", "${3#") + HOST_PORT + WAIT_HEALTHY + "fi\n")
 
 
+_UNSAFE = re.compile(r"[^\w@%+=:,./-]", re.ASCII).search
+
+
+def shell_quote(text: str) -> str:
+    """`shlex.quote` (the same text; CPython's Lib/shlex.py), without importing shlex at start-up."""
+    if not text:
+        return "''"
+    if _UNSAFE(text) is None:
+        return text
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
 def script(keys: list[str]) -> str:
     """The registration script: the fixed head, then one `put` per record file."""
-    lines = [f'put {shlex.quote(key)} "$dir/record-{i}"' for i, key in enumerate(keys)]
+    lines = [f'put {shell_quote(key)} "$dir/record-{i}"' for i, key in enumerate(keys)]
     return SCRIPT_HEAD + "\n".join(lines) + "\n"
 
 
@@ -169,7 +181,7 @@ def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
     records = [(k, v) for _, k, v in cell_records(ctx)] + [(k, v) for _, k, v in database_records(ctx)]
     root = ctx.global_topo.root_path.rstrip("/")
     image = ctx.images.multiadmin
-    digest = naming.sha256_hex(json.dumps([[k, base64.b64encode(v).decode()] for k, v in records]
+    digest = naming.sha256_hex(json_text([[k, base64.b64encode(v).decode()] for k, v in records]
                                           + [script([k for k, _ in records]), endpoint, image,
                                              ctx.topo_image] + ([ctx.placement] if ctx.placement else [])).encode())
     labels = naming.labels(ctx.name, "topo-registration")

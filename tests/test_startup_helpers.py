@@ -1,0 +1,67 @@
+"""The stand-ins that keep modules off the start-up path give what the modules they replace give."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import shlex
+from fractions import Fraction
+
+import pytest
+
+from krmfn.merge import clone, json_text
+from krmfn.quantity import parse_quantity
+from krmfn.workloads.registration import shell_quote
+
+SAMPLES = ["", 'a"b\\c\n\t\x7f\x00', "é", "😀x", [1, "a", [None, True, False, {"k": "v", "x": []}]], {}, [],
+           1.5, {1: 2}, -3, 10**30, {"a": [{"b": "c"}]}]
+
+
+@pytest.mark.parametrize("value", SAMPLES + [chr(i) for i in range(128)])
+def test_json_text_is_json_dumps(value: object) -> None:
+    assert json_text(value) == json.dumps(value)
+
+
+def test_json_text_of_random_strings() -> None:
+    rnd = random.Random(7)
+    for _ in range(2000):
+        text = "".join(chr(rnd.choice([rnd.randrange(128), rnd.randrange(0xD800)])) for _ in range(rnd.randrange(9)))
+        assert json_text(text) == json.dumps(text)
+
+
+@pytest.mark.parametrize("value", SAMPLES)
+def test_clone_is_a_deep_copy(value: object) -> None:
+    copied = clone(value)
+    assert copied == copy.deepcopy(value)
+    if isinstance(value, dict | list) and value:
+        assert copied is not value
+
+
+def test_clone_shares_nothing_mutable() -> None:
+    value = {"a": [{"b": []}]}
+    copied = clone(value)
+    copied["a"][0]["b"].append(1)
+    assert value == {"a": [{"b": []}]}
+
+
+@pytest.mark.parametrize("text", ["", "a", "it's", "a b", "/x/y", "é", "a$b", '"', "--flag=x"])
+def test_shell_quote_is_shlex_quote(text: str) -> None:
+    assert shell_quote(text) == shlex.quote(text)
+
+
+QUANTITIES = ["500m", "1", "1Gi", "1e3", "0.5", ".5", "-2.5e-3", "1e-40", "123.456789Ki", "7n", "2E", "0", "-0",
+              "3e-9", "-1", 4]
+
+
+@pytest.mark.parametrize("text", QUANTITIES)
+def test_quantities_compare_hash_and_truncate_as_fractions(text: str | int) -> None:
+    value = parse_quantity(text)
+    exact = Fraction(value.numerator, value.denominator)
+    assert value == exact and exact == value and hash(value) == hash(exact) and int(value) == int(exact)
+    for other_text in QUANTITIES:
+        other = parse_quantity(other_text)
+        fother = Fraction(other.numerator, other.denominator)
+        assert (value < other, value <= other, value > other, value >= other, value == other) == \
+            (exact < fother, exact <= fother, exact > fother, exact >= fother, exact == fother)
+    assert (value >= 0) == (exact >= 0) and (-value == -exact)
