@@ -254,14 +254,15 @@ def start(node: Node, tmp: Path, function_image: str) -> ArgoCD:
     return ArgoCD(repo, image, times)
 
 
-def pod_memory(node: Node) -> dict[str, str]:
-    """Each Argo CD container's memory cgroup peak (v1: memory.max_usage_in_bytes), read with the
-    shell's own `read` (Argo CD's image has no cat)."""
+def pod_memory(node: Node, ns: str = ARGOCD_NS, *selector: str) -> dict[str, str]:
+    """Each container's memory cgroup peak (v1: memory.max_usage_in_bytes) in ns (the pods
+    `selector`, e.g. "-l", "a=b", picks), read with the shell's own `read` (Argo CD's image has no cat)."""
     out: dict[str, str] = {}
-    pods = json.loads(node.kubectl("get", "pods", "-n", ARGOCD_NS, "-o", "json").stdout)["items"]
+    pods = json.loads(node.kubectl("get", "pods", "-n", ns, *selector, "-o", "json", check=False).stdout or
+                      '{"items": []}')["items"]
     for pod in pods:
         for c in pod["spec"]["containers"]:
-            res = node.kubectl("exec", "-n", ARGOCD_NS, pod["metadata"]["name"], "-c", c["name"], "--", "sh", "-c",
+            res = node.kubectl("exec", "-n", ns, pod["metadata"]["name"], "-c", c["name"], "--", "sh", "-c",
                                "read v < /sys/fs/cgroup/memory/memory.max_usage_in_bytes && echo $v", check=False)
             value = res.stdout.strip()
             out[c["name"]] = f"{int(value) // 2**20} MiB" if value.isdigit() else "?"

@@ -92,6 +92,7 @@ class GitOps:
     argo: argocd_stack.ArgoCD
     cluster: dict[str, Any]
     template: dict[str, Any]
+    function_image: str = ""
     times: dict[str, float] = field(default_factory=dict)
 
     def app(self) -> dict[str, Any]:
@@ -149,7 +150,7 @@ def gitops(reporter_image: tuple[Built, Path], node: Node,
     argocd_stack.install_crds(node, tmp)
     argocd_stack.install_settings(node)
     password_secret(node, ns, CLUSTER, PASSWORD)
-    g = GitOps(node, None, cluster_doc(), template_doc())  # type: ignore[arg-type]
+    g = GitOps(node, None, cluster_doc(), template_doc(), built.image)  # type: ignore[arg-type]
     pkg = tmp / "pkg"
     for rel, text in package(g.cluster, g.template).items():
         (pkg / Path(rel).name).parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,7 @@ def gitops(reporter_image: tuple[Built, Path], node: Node,
     tls_secret(node, ns, CLUSTER, render(pkg))
     try:
         g.argo = argocd_stack.start(node, tmp, built.image)
+        g.times.update({f"function image: {k}": v for k, v in built.timings.items()})
         g.times["function image import (ctr images import)"] = imported
         g.times.update(g.argo.times)
         first = g.argo.repo.commit(package(g.cluster, g.template), "a Multigres cluster")
@@ -166,12 +168,15 @@ def gitops(reporter_image: tuple[Built, Path], node: Node,
     finally:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         memory = argocd_stack.pod_memory(node)
+        memory.update(argocd_stack.pod_memory(node, NS, "-l", "app.kubernetes.io/component=status-reporter"))
         (LOG_DIR / "argocd-times.txt").write_text(
             "".join(f"{k}: {v:.1f}s\n" for k, v in g.times.items()) +
             "".join(f"peak memory (cgroup) {k}: {v}\n" for k, v in memory.items()))
         app = node.kubectl("get", "application", APP, "-n", argocd_stack.ARGOCD_NS, "-o", "json", check=False)
         (LOG_DIR / "argocd-application.json").write_text(app.stdout)
         argocd_stack.save_logs(node, LOG_DIR / "argocd-pods")
+        reporter = node.kubectl("logs", "-n", NS, f"deployment/{CLUSTER}-status-reporter", check=False)
+        (LOG_DIR / "argocd-pods" / "status-reporter.log").write_text(reporter.stdout + reporter.stderr)
         # No finalizer on the Application: deleting it leaves the synced objects to the
         # namespace's deletion below.
         node.kubectl("delete", "application", APP, "-n", argocd_stack.ARGOCD_NS, "--wait=false", check=False)
@@ -203,6 +208,33 @@ def test_the_application_syncs_in_waves_and_serves_sql(gitops: GitOps) -> None:
     policies = node.kubectl("get", "validatingadmissionpolicies", "-o", "name").stdout.split()
     assert f"validatingadmissionpolicy.admissionregistration.k8s.io/multigres-{NS}-{CLUSTER}-read-only-children" \
         in policies, policies
+
+
+def test_the_plugin_runs_in_the_sidecar_and_the_status_comes_from_the_reporter_pod(gitops: GitOps) -> None:
+    """What rendered and what fills the status are pods: the CMP sidecar (the function's image)
+    ran plugin.yaml's generate, and the children's status, which their health reads, is written
+    by the rendered reporter pod's field manager."""
+    node = gitops.node
+    sidecar = node.kubectl("logs", "-n", argocd_stack.ARGOCD_NS, f"deployment/{argocd_stack.REPO}",
+                           "-c", "multigres-krmfn").stdout
+    runs = [json.loads(line) for line in sidecar.splitlines() if line.startswith("{")]
+    generated = [r for r in runs if r.get("grpc.method") == "GenerateManifest" and r.get("grpc.code") == "OK"]
+    assert generated and any(r.get("msg") == "Plugin command successful" for r in runs), sidecar[-3000:]
+    assert any("python3 -m krmfn.plugins argocd-generate" in r.get("msg", "") for r in runs), sidecar[-3000:]
+    ms = sorted(float(r["grpc.time_ms"]) for r in generated)
+    gitops.times["plugin generate in the sidecar, median"] = ms[len(ms) // 2] / 1000
+    pod = json.loads(node.kubectl("get", "pods", "-n", argocd_stack.ARGOCD_NS, "-l",
+                                  f"app.kubernetes.io/name={argocd_stack.REPO}", "-o", "json").stdout)["items"][0]
+    images = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
+    assert images["multigres-krmfn"] == gitops.function_image, images
+    reporter = json.loads(node.kubectl("get", "deployment", "-n", NS, f"{CLUSTER}-status-reporter", "-o",
+                                       "json").stdout)
+    assert reporter["status"].get("availableReplicas") == 1, reporter["status"]
+    assert reporter["spec"]["template"]["spec"]["containers"][0]["image"] == gitops.function_image
+    shard = json.loads(node.kubectl("get", "multishard", f"{CLUSTER}-postgres-default-0", "-n", NS,
+                                    "--show-managed-fields", "-o", "json").stdout)
+    managers = {m["manager"] for m in shard["metadata"]["managedFields"] if m.get("subresource") == "status"}
+    assert managers == {"multigres-status-reporter"}, managers
 
 
 def test_a_commit_adding_a_replica_converges_to_healthy(gitops: GitOps) -> None:
