@@ -36,7 +36,9 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["bash"], BASE),
     **dict.fromkeys(["sh"], BASE),
     **dict.fromkeys(["cat", "chmod", "chown", "chroot", "cp", "cut", "date", "dirname", "du", "head", "id", "install",
-                     "ln", "mkdir", "mktemp", "mv", "rm", "sha256sum", "sort", "tail", "tr"], BASE),
+                     "ln", "mkdir", "mknod", "mktemp", "mv", "realpath", "rm", "sha256sum", "sort", "tail",
+                     "tr"], BASE),
+    "ldd": BASE,  # libc-bin: tools/argocd-image.sh copies the libraries it names
     **dict.fromkeys(["find"], BASE),
     **dict.fromkeys(["flock"], BASE),
     **dict.fromkeys(["grep"], BASE),

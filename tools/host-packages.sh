@@ -8,7 +8,7 @@
 set -euo pipefail
 PACKAGES=(
   python3 python3-venv        # the venv of every make target
-  make git                    # make targets; kpt's test runner commits each package (tests/kpt_harness.py)
+  make git                    # make targets; kpt's test runner commits each package (tests/kpt_harness.py); Argo CD's test image (git daemon)
   gcc libc6-dev               # cgo: the Multigres binaries (tools/build.sh multigres)
   time                        # GNU time: each tool build's peak memory (tools/build.sh)
   curl ca-certificates        # upstream source archives (tools/sources.sh)
@@ -22,7 +22,7 @@ PACKAGES=(
   procps kmod                 # pgrep (no second kubelet), modprobe (overlay, br_netfilter)
   podman uidmap               # the function's own image (built and run by kpt)
   postgresql-15               # a real PostgreSQL for the exporter's smoke test (tests/test_monitoring_smoke.py)
-  redis-server                # Argo CD's cache, next to the node (tests/e2e/argocd_stack.py)
+  redis-server                # Argo CD's cache, copied into its test image (tools/argocd-image.sh)
 )
 if [[ ${1:-} == --list ]]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi
 missing=()

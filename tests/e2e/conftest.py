@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from function_image import Built, build, save_oci_archive
 from helpers import REQUIRE_TOOLS, ROOT
 from knode.cluster import Node, NodeError, build_tools
 from knode.multinode import Cluster
@@ -54,6 +55,16 @@ def _unavailable(reason: str) -> None:
     if REQUIRE_TOOLS:
         pytest.fail(f"REQUIRE_TOOLS=1 but {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def reporter_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Built, Path]]:
+    """The function's own image (function_image.py) as an OCI archive, for the tests that import it
+    into the node (test_reporter_pod.py; test_argocd_sync.py, as the CMP sidecar and the reporter).
+    Session scope: built once, before the node starts (the build needs no node)."""
+    folder = tmp_path_factory.mktemp("reporter-image")
+    built = build(folder)
+    yield built, save_oci_archive(built, folder / "function-image.oci.tar")
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,29 @@
-"""GitOps for real: Argo CD, built from source, syncs a Multigres cluster from Git onto the node.
+"""GitOps for real: Argo CD, built from source, on the node, syncs a Multigres cluster from Git.
 
-The fixture (tests/e2e/argocd_stack.py) runs Redis, a Git server on the node's network, Argo CD's
-CMP server with argocd/plugin.yaml, its repo-server and its application controller; installs Argo
-CD's CRDs from the vendored source and the health checks of argocd/resource_customizations in
-argocd-cm (as docs/pipelines.md tells users); commits a package (a MultigresCluster and a
-MultigresDeploymentTemplate sized for the 2-core node, the read-only-children policy on) and
-creates an Application that renders it with the plugin, syncing automatically with pruning. The
-status reporter runs on the host, as in test_minimal.py (test_reporter_pod.py runs it as the pod).
+The fixture imports two images into the node (Argo CD's, tools/argocd-image.sh; the function's
+own, the repo's Dockerfile) and starts Argo CD as pods (tests/e2e/argocd_stack.py): Redis, a Git
+server on the cluster's network, the repo-server with the Config Management Plugin sidecar of
+docs/pipelines.md (the function's image, argocd/plugin.yaml unchanged) and the application
+controller. It installs Argo CD's CRDs from the vendored source and the health checks of
+argocd/resource_customizations in argocd-cm (as docs/pipelines.md tells users); pushes a package
+(a MultigresCluster and a MultigresDeploymentTemplate sized for the 2-core node, the
+read-only-children policy and the status reporter on) and creates an Application that renders it
+with the plugin, syncing automatically with pruning. The status reporter is the pod the function
+renders (the function's image, as in test_reporter_pod.py): the children's health comes from it.
 
 Then, all through Argo CD: the Application reaches Synced/Healthy with the sync waves in order and
 SQL served through the gateway; a commit adding a replica converges to Healthy again; killing the
 primary shows in the Application's health within 10 s and it comes back to Healthy; a commit
 adding a pool and one removing it prune its workloads and keep its claims and the backup claim.
-Times (commit -> Healthy) and the processes' peak RSS go to `e2e-logs/argocd-times.txt`. The
-first run on a machine builds Argo CD (tools/build.sh argocd: about 6 min, 2.1 GiB peak RSS).
+Times (commit -> Healthy, the images, the pods' start) and the containers' peak memory go to
+`e2e-logs/argocd-times.txt`. The first run on a machine builds Argo CD (tools/build.sh argocd:
+about 6 min, 2.1 GiB peak RSS).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -32,9 +35,9 @@ import argocd_stack
 import pytest
 import yaml
 from conftest import LOG_DIR
+from function_image import Built
 from knode.cluster import Node
 from kube import namespace
-from processes import ProcessGroup
 from render import install_crds, password_secret, render, tls_secret
 from sql import PASSWORD, pooler_pods, primary, start_client, wait_gateway_sql
 
@@ -74,7 +77,7 @@ def template_doc(replicas: int = 3) -> dict[str, Any]:
 
 RENDER_OPTIONS = {"apiVersion": "fn.multigres.com/v1alpha1", "kind": "RenderMultigres",
                   "metadata": {"name": "render", "annotations": {"config.kubernetes.io/local-config": "true"}},
-                  "spec": {"readOnlyChildren": True}}
+                  "spec": {"readOnlyChildren": True, "statusReporter": True}}
 
 
 def package(cluster: dict[str, Any], template: dict[str, Any]) -> dict[str, str]:
@@ -89,6 +92,7 @@ class GitOps:
     argo: argocd_stack.ArgoCD
     cluster: dict[str, Any]
     template: dict[str, Any]
+    function_image: str = ""
     times: dict[str, float] = field(default_factory=dict)
 
     def app(self) -> dict[str, Any]:
@@ -116,7 +120,6 @@ class GitOps:
         t0 = time.monotonic()
         last: tuple[str, ...] = ()
         while time.monotonic() - t0 < timeout:
-            self.argo.group.check_alive()
             last = self.state()
             op = (self.app().get("status") or {}).get("operationState") or {}
             done = op.get("phase") == "Succeeded" and (op.get("syncResult") or {}).get("revision") == revision
@@ -136,62 +139,51 @@ def _unhealthy(status: dict[str, Any]) -> str:
                      for r in status.get("resources", []) if r.get("health", {}).get("status") not in (None, "Healthy"))
 
 
-def _reporter(node: Node, group: ProcessGroup) -> None:
-    """The status reporter on the host, multiadmin's HTTP port forwarded (restarted whenever the
-    forward ends: multiadmin does not exist until its wave is synced)."""
-    port = argocd_stack.free_port()
-    kubectl = f"{node.kube / 'kubectl'} --kubeconfig={node.kubeconfig}"
-    group.start("multiadmin-forward", ["bash", "-c", f"while true; do {kubectl} port-forward -n {NS} "
-                                                     f"svc/{CLUSTER}-multiadmin {port}:15000; sleep 1; done"])
-    group.start("status-reporter", [sys.executable, "-m", "krmfn_status", f"--cluster={CLUSTER}", f"--namespace={NS}",
-                                    f"--multiadmin-url=http://127.0.0.1:{port}"], env=node.env())
-
-
 @pytest.fixture(scope="module")
-def gitops(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitOps]:
+def gitops(reporter_image: tuple[Built, Path], node: Node,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitOps]:
+    built, archive = reporter_image
     tmp = tmp_path_factory.mktemp("argocd")
+    imported = node.import_image(archive, built.image)
     ns = namespace(node, NS)
     install_crds(node)
     argocd_stack.install_crds(node, tmp)
     argocd_stack.install_settings(node)
     password_secret(node, ns, CLUSTER, PASSWORD)
-    g = GitOps(node, None, cluster_doc(), template_doc())  # type: ignore[arg-type]
+    g = GitOps(node, None, cluster_doc(), template_doc(), built.image)  # type: ignore[arg-type]
     pkg = tmp / "pkg"
     for rel, text in package(g.cluster, g.template).items():
         (pkg / Path(rel).name).parent.mkdir(parents=True, exist_ok=True)
         (pkg / Path(rel).name).write_text(text)
     tls_secret(node, ns, CLUSTER, render(pkg))
-    with ProcessGroup(tmp / "logs") as group:
-        g.argo = argocd_stack.start(node, group, tmp)
-        _reporter(node, group)
+    try:
+        g.argo = argocd_stack.start(node, tmp, built.image)
+        g.times.update({f"function image: {k}": v for k, v in built.timings.items()})
+        g.times["function image import (ctr images import)"] = imported
+        g.times.update(g.argo.times)
         first = g.argo.repo.commit(package(g.cluster, g.template), "a Multigres cluster")
-        node.apply([argocd_stack.application(APP, g.argo.repo.url, PATH_IN_REPO, g.argo.server, NS)])
+        node.apply([argocd_stack.application(APP, g.argo.repo.url, PATH_IN_REPO, NS)])
         g.times["first_commit_to_healthy"] = g.wait_healthy(first, timeout=900)
-        try:
-            yield g
-        finally:
-            LOG_DIR.mkdir(parents=True, exist_ok=True)
-            (LOG_DIR / "argocd-times.txt").write_text(
-                "".join(f"{k}: {v:.1f}s\n" for k, v in g.times.items()) +
-                "".join(f"peak RSS {p.name}: {_peak_rss_mib(p.pid)} MiB\n" for p in group.procs))
-            (LOG_DIR / "argocd-application.json").write_text(json.dumps(g.app(), indent=1))
-            # No finalizer on the Application: deleting it leaves the synced objects to the
-            # namespace's deletion below.
-            node.kubectl("delete", "application", APP, "-n", argocd_stack.ARGOCD_NS, "--wait=false", check=False)
-    shutil.copytree(tmp / "logs", LOG_DIR / "argocd-processes", dirs_exist_ok=True)
+        yield g
+    finally:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        memory = argocd_stack.pod_memory(node)
+        memory.update(argocd_stack.pod_memory(node, NS, "-l", "app.kubernetes.io/component=status-reporter"))
+        (LOG_DIR / "argocd-times.txt").write_text(
+            "".join(f"{k}: {v:.1f}s\n" for k, v in g.times.items()) +
+            "".join(f"peak memory (cgroup) {k}: {v}\n" for k, v in memory.items()))
+        app = node.kubectl("get", "application", APP, "-n", argocd_stack.ARGOCD_NS, "-o", "json", check=False)
+        (LOG_DIR / "argocd-application.json").write_text(app.stdout)
+        argocd_stack.save_logs(node, LOG_DIR / "argocd-pods")
+        reporter = node.kubectl("logs", "-n", NS, f"deployment/{CLUSTER}-status-reporter", check=False)
+        (LOG_DIR / "argocd-pods" / "status-reporter.log").write_text(reporter.stdout + reporter.stderr)
+        # No finalizer on the Application: deleting it leaves the synced objects to the
+        # namespace's deletion below.
+        node.kubectl("delete", "application", APP, "-n", argocd_stack.ARGOCD_NS, "--wait=false", check=False)
     node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300, check=False)
     node.kubectl("delete", "validatingadmissionpolicy,validatingadmissionpolicybinding",
                  f"multigres-{NS}-{CLUSTER}-read-only-children", "--ignore-not-found", check=False)
     argocd_stack.uninstall(node)
-
-
-def _peak_rss_mib(pid: int) -> str:
-    """VmHWM of a running process (the group leader: for bash loops, the loop itself)."""
-    try:
-        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        return "?"
-    return str(int(line.split()[1]) // 1024)
 
 
 def _created(node: Node, what: str) -> str:
@@ -216,6 +208,33 @@ def test_the_application_syncs_in_waves_and_serves_sql(gitops: GitOps) -> None:
     policies = node.kubectl("get", "validatingadmissionpolicies", "-o", "name").stdout.split()
     assert f"validatingadmissionpolicy.admissionregistration.k8s.io/multigres-{NS}-{CLUSTER}-read-only-children" \
         in policies, policies
+
+
+def test_the_plugin_runs_in_the_sidecar_and_the_status_comes_from_the_reporter_pod(gitops: GitOps) -> None:
+    """What rendered and what fills the status are pods: the CMP sidecar (the function's image)
+    ran plugin.yaml's generate, and the children's status, which their health reads, is written
+    by the rendered reporter pod's field manager."""
+    node = gitops.node
+    sidecar = node.kubectl("logs", "-n", argocd_stack.ARGOCD_NS, f"deployment/{argocd_stack.REPO}",
+                           "-c", "multigres-krmfn").stdout
+    runs = [json.loads(line) for line in sidecar.splitlines() if line.startswith("{")]
+    generated = [r for r in runs if r.get("grpc.method") == "GenerateManifest" and r.get("grpc.code") == "OK"]
+    assert generated and any(r.get("msg") == "Plugin command successful" for r in runs), sidecar[-3000:]
+    assert any("python3 -m krmfn.plugins argocd-generate" in r.get("msg", "") for r in runs), sidecar[-3000:]
+    ms = sorted(float(r["grpc.time_ms"]) for r in generated)
+    gitops.times["plugin generate in the sidecar, median"] = ms[len(ms) // 2] / 1000
+    pod = json.loads(node.kubectl("get", "pods", "-n", argocd_stack.ARGOCD_NS, "-l",
+                                  f"app.kubernetes.io/name={argocd_stack.REPO}", "-o", "json").stdout)["items"][0]
+    images = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
+    assert images["multigres-krmfn"] == gitops.function_image, images
+    reporter = json.loads(node.kubectl("get", "deployment", "-n", NS, f"{CLUSTER}-status-reporter", "-o",
+                                       "json").stdout)
+    assert reporter["status"].get("availableReplicas") == 1, reporter["status"]
+    assert reporter["spec"]["template"]["spec"]["containers"][0]["image"] == gitops.function_image
+    shard = json.loads(node.kubectl("get", "multishard", f"{CLUSTER}-postgres-default-0", "-n", NS,
+                                    "--show-managed-fields", "-o", "json").stdout)
+    managers = {m["manager"] for m in shard["metadata"]["managedFields"] if m.get("subresource") == "status"}
+    assert managers == {"multigres-status-reporter"}, managers
 
 
 def test_a_commit_adding_a_replica_converges_to_healthy(gitops: GitOps) -> None:

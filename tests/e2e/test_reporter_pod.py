@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import LOG_DIR
-from function_image import Built, build, function_image, save_oci_archive
+from function_image import Built, function_image
 from knode.cluster import Node
 from kube import get, namespace, wait
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
@@ -68,21 +68,12 @@ class Deployment:
     refused_at: float = 0.0  # wall-clock time the policy refused the user's edit
 
 
-@pytest.fixture(scope="session")
-def reporter_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Built, Path]]:
-    """Session scope, so it is built before the node starts (the build needs no node)."""
-    folder = tmp_path_factory.mktemp("reporter-image")
-    built = build(folder)
-    yield built, save_oci_archive(built, folder / "function-image.oci.tar")
-
-
 @pytest.fixture(scope="module")
 def deployment(reporter_image: tuple[Built, Path], node: Node) -> Iterator[Deployment]:
     built, archive = reporter_image
     default = f"{defaults.FUNCTION_IMAGE_REPOSITORY}:v{krmfn.__version__}"
     assert built.image == default == function_image(), (built.image, default)
     imported = node.import_image(archive, built.image)
-    archive.unlink()
     ns = namespace(node, NS)
     install_crds(node)
     password_secret(node, ns, CLUSTER, PASSWORD)
