@@ -206,6 +206,7 @@ REPORTER = ROOT / "krmfn_status"
 
 
 @pytest.mark.parametrize("source", ["import krmfn_status\n", "from krmfn_status.compute import compute\n",
+                                    "import krmfn_etcd\n", "def f():\n    from krmfn_etcd.main import put\n",
                                     "def f():\n    from lightkube import Client\n"])
 def test_the_render_never_imports_the_status_reporter(tmp_path, source) -> None:
     """No module of krmfn may load the reporter or its client, not even lazily: the table allows
