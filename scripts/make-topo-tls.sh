@@ -29,7 +29,7 @@ rendered="$(cat)"
 # etcd's advertised client URLs: https://$(POD_NAME).<peer>.<namespace>.svc.<domain>:2379
 peers=()
 while read -r url; do
-  host="${url#*//\$(POD_NAME).}" host="${host%:2379}"
+  host="${url#*//}" host="${host#*).}" host="${host%:2379}"  # drop the scheme and the pod's name
   [[ "$host" == *".$namespace.svc.$domain" ]] && peers+=("${host%%.*}")
 done < <(grep -oE -- '--advertise-client-urls=https://[$][(]POD_NAME[)][.][a-z0-9.-]+:2379' <<< "$rendered" | sort -u)
 # the client Services the components, the registration Job and the gateways' wait dial

@@ -20,16 +20,16 @@ from krmfn_etcd import main as etcd
 
 
 def _certs(tmp: Path) -> dict[str, str]:
-    def run(*args: str) -> None:
+    def _openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=tmp, check=True, capture_output=True)
 
-    run("req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-days", "2",
+    _openssl("req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-days", "2",
         "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.crt")
-    run("req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-subj", "/CN=etcd",
+    _openssl("req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-subj", "/CN=etcd",
         "-keyout", "tls.key", "-out", "tls.csr")
     (tmp / "ext.cnf").write_text("subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
                                  "basicConstraints=critical,CA:FALSE\n")
-    run("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+    _openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
         "-out", "tls.crt", "-extfile", "ext.cnf")
     return {"ca": str(tmp / "ca.crt"), "cert": str(tmp / "tls.crt"), "key": str(tmp / "tls.key")}
 
