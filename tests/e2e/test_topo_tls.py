@@ -172,7 +172,9 @@ def test_etcd_refuses_a_client_without_a_certificate(node: Node, cluster: dict[s
     assert not answers["plain"].startswith("HTTP 200"), answers
     assert cert_phase == "Succeeded" and CELL_KEY in cert_log, (cert_phase, cert_log)
     assert bare_phase == "Failed" and CELL_KEY not in bare_log, (bare_phase, bare_log)
-    assert "certificate required" in bare_log, bare_log
+    # etcdctl reports its balancer's last error: the alert itself, or the write that met the
+    # connection etcd closed after sending it (run 2: `write: broken pipe`)
+    assert any(x in bare_log for x in ("certificate required", "broken pipe", "connection reset")), bare_log
     node.kubectl("delete", "pod", "-n", NS, "py", "etcdctl-cert", "etcdctl-nocert", "--wait=false")
 
 
