@@ -6,6 +6,7 @@ WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 COPY krmfn ./krmfn
 COPY krmfn_status ./krmfn_status
+COPY krmfn_etcd ./krmfn_etcd
 # A venv keeps the package and its dependencies in one tree the runtime stage copies whole;
 # pip compiles the .pyc files here, so no start-up pays for compiling (the function runs per render).
 # constraints.txt pins every runtime dependency to the version the tests ran (`make constraints`):

@@ -30,8 +30,8 @@ SHELL_SCRIPTS := .ci/run tools/*.sh scripts/*.sh kustomization/legacy/install-pl
 # ruff (complexity at most 10), mypy --strict and shellcheck, as .ci/run runs them; settings in
 # pyproject.toml (-x: follow the `source`d files the scripts name).
 lint: venv
-	$(VENV)/bin/ruff check krmfn krmfn_status codegen tests
-	$(VENV)/bin/mypy krmfn krmfn_status codegen
+	$(VENV)/bin/ruff check krmfn krmfn_status krmfn_etcd codegen tests
+	$(VENV)/bin/mypy krmfn krmfn_status krmfn_etcd codegen
 	shellcheck -x $(SHELL_SCRIPTS)
 
 # Every generated file, from the pydantic models in krmfn/api (generators in codegen/, outside the

@@ -247,6 +247,8 @@ def _all_images(cluster: MultigresCluster) -> list[tuple[str, str]]:
     m = cluster.spec.monitoring
     if m is not None and m.exporter is not None and m.exporter.image is not None:
         found.append(("spec.monitoring.exporter.image", m.exporter.image))
+    if cluster.spec.topo_tls is not None and cluster.spec.topo_tls.client_image is not None:
+        found.append(("spec.topoTLS.clientImage", cluster.spec.topo_tls.client_image))
     return found
 
 
@@ -321,6 +323,10 @@ def check_certificate_namespace(cluster: MultigresCluster) -> list[Result]:
     if internal is not None and internal.cert_manager is not None:
         out.append(error("the components' gRPC Certificate needs the pooler pods' DNS names, which contain the "
                          "namespace; set metadata.namespace on the cluster.", "spec.internalTLS.certManager"))
+    topo = cluster.spec.topo_tls
+    if topo is not None and topo.cert_manager is not None:
+        out.append(error("the etcd Certificate needs the etcd Services' DNS names, which contain the namespace; "
+                         "set metadata.namespace on the cluster.", "spec.topoTLS.certManager"))
     return out
 
 
@@ -333,6 +339,28 @@ def check_gateway_tls(cluster: MultigresCluster) -> list[Result]:
     return [error("extraDNSNames go into the rendered cert-manager Certificate, and there is none without "
                   "certManager; set certManager.issuerRef, or put the names in your own certificate and drop "
                   "extraDNSNames.", "spec.gatewayTLS.extraDNSNames")]
+
+
+def check_topo_tls(cluster: MultigresCluster) -> list[Result]:
+    """Upstream's etcd client flags are process-wide (go/common/topoclient/etcdtopo/store.go): with
+    spec.topoTLS every component also dials an external etcd over TLS with the cluster's client
+    certificate, and the registration Job and gateways' wait do too. Say so where it is set."""
+    if cluster.spec.topo_tls is None:
+        return []
+    addresses: list[str] = []
+    g = cluster.spec.global_topo_server
+    if g is not None and g.external is not None:
+        addresses.append(g.external.address)
+    for c in _cells(cluster):
+        topo = cell_topo(c.spec)
+        if topo is not None and topo.external is not None:
+            addresses.append(topo.external.address)
+    if not addresses:
+        return []
+    return [warning(f"spec.topoTLS applies to every etcd the components dial, the external ones too "
+                    f"({', '.join(addresses)}): they must serve TLS with a certificate the Secret's ca.crt "
+                    "verifies, for the address dialled, and accept its client certificate (docs/security.md "
+                    "\"etcd TLS\").", "spec.topoTLS")]
 
 
 def _expression_problems(selector: Any, path: str) -> list[Result]:
@@ -641,6 +669,7 @@ CLUSTER_CHECKS: list[ClusterCheck] = [
     check_namespace,
     check_certificate_namespace,
     check_gateway_tls,
+    check_topo_tls,
     check_network_policy,
     check_image_references,
     check_secret_names,
@@ -815,6 +844,10 @@ def _internal_tls_secret(spec: MultiShardSpec) -> str | None:
     return spec.internal_tls.secret_name if spec.internal_tls is not None else None
 
 
+def _topo_tls_secret(spec: MultiShardSpec) -> str | None:
+    return spec.global_topo_server.tls.secret_name if spec.global_topo_server.tls is not None else None
+
+
 # (child kind, child spec field, its value, keys the pods read, what the Secret is, how to make it)
 _SECRETS: list[tuple[str, str, Callable[[Any], str | None], Callable[[Any], tuple[str, ...]], str, str]] = [
     ("MultiShard", "postgresPasswordSecret", _password_secret, _fixed(defaults.PASSWORD_KEY), "the postgres password",
@@ -842,6 +875,11 @@ _SECRETS: list[tuple[str, str, Callable[[Any], str | None], Callable[[Any], tupl
      "`kubectl create secret generic {name} --type=kubernetes.io/tls --from-file=ca.crt --from-file=tls.crt "
      "--from-file=tls.key` (docs/security.md \"Internal TLS\"), or set spec.internalTLS.certManager.issuerRef "
      "on the cluster"),
+    # etcd and every component mount it; the pooler pods' warning stands for all of them
+    ("MultiShard", "globalTopoServer.tls.secretName", _topo_tls_secret, _fixed(*defaults.TOPO_CERT_KEYS),
+     "etcd's TLS CA, certificate and key",
+     "`scripts/make-topo-tls.sh {cluster} {namespace}` (docs/security.md \"etcd TLS\"), or set "
+     "spec.topoTLS.certManager.issuerRef on the cluster"),
 ]
 _PODS = {"MultiShard": "pooler pods", "MultiCell": "gateway pods"}
 

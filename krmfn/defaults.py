@@ -144,6 +144,10 @@ GATEWAY_CERT_KEYS = ("tls.crt", "tls.key")
 # Create), and the callers --multipooler-grpc-cert/-key/-ca (go/common/rpcclient/conn_cache.go).
 INTERNAL_CERT_DIR = "/etc/multigres/internal-tls"
 INTERNAL_CERT_KEYS = ("ca.crt", "tls.crt", "tls.key")
+# spec.topoTLS: etcd (--cert-file/--key-file/--trusted-ca-file) and every client (upstream's
+# --topo-etcd-tls-cert/-key/-ca, go/common/topoclient/etcdtopo/store.go) read the same three files.
+TOPO_CERT_DIR = "/etc/multigres/topo-tls"
+TOPO_CERT_KEYS = ("ca.crt", "tls.crt", "tls.key")
 # multipooler passes these to pgBackRest for S3 repositories with use_env_credentials
 # (go/tools/s3/credentials.go); AWS_SESSION_TOKEN is optional.
 S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")

@@ -265,6 +265,16 @@ def internal_certificate(cluster: str) -> str:
     return object_name("Certificate", cluster, "internal")
 
 
+def topo_tls_secret(cluster: str) -> str:
+    """The user's (or cert-manager's) kubernetes.io/tls Secret of the managed etcds and their
+    clients: tls.crt, tls.key and ca.crt, mounted on etcd and every component."""
+    return f"{cluster}-topo-tls"
+
+
+def topo_certificate(cluster: str) -> str:
+    return object_name("Certificate", cluster, "topo")
+
+
 def internal_server_name(cluster: str) -> str:
     """The one name every gRPC caller verifies (upstream --multipooler-grpc-server-name): gateways,
     multiorch and multiadmin register their pod IP, which no certificate can name in advance.

@@ -206,6 +206,7 @@ REPORTER = ROOT / "krmfn_status"
 
 
 @pytest.mark.parametrize("source", ["import krmfn_status\n", "from krmfn_status.compute import compute\n",
+                                    "import krmfn_etcd\n", "def f():\n    from krmfn_etcd.main import put\n",
                                     "def f():\n    from lightkube import Client\n"])
 def test_the_render_never_imports_the_status_reporter(tmp_path, source) -> None:
     """No module of krmfn may load the reporter or its client, not even lazily: the table allows
@@ -229,3 +230,16 @@ def test_the_status_reporter_takes_only_naming_from_krmfn() -> None:
             if isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names if a.name.startswith("krmfn.")}
     assert imported == {"krmfn.naming"}, imported
+
+
+def test_the_etcd_client_takes_nothing_but_the_standard_library() -> None:
+    """krmfn_etcd runs in the registration Job and the gateways' init container: it must start with
+    no dependency installed and never load the render (nothing of krmfn, no pydantic)."""
+    imported = set()
+    for path in sorted((ROOT / "krmfn_etcd").glob("*.py")):
+        for node, _ in _imports(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

@@ -35,6 +35,15 @@ class PullSettings(Model):
     image_pull_secrets: list[ImagePullSecret] = []  # pydantic copies the default for each instance
 
 
+class TopoTLSRef(Model):
+    """The etcd TLS Secret (resolved from spec.topoTLS): etcd serves its client port with it and
+    requires client certificates; every component, and the render's own etcd clients (run on
+    `clientImage`), present it."""
+
+    secret_name: str
+    client_image: str
+
+
 class TopoServerSpec(PullSettings):
     root_path: str
     image: str
@@ -42,14 +51,17 @@ class TopoServerSpec(PullSettings):
     data_volume_claim_template: VolumeClaimTemplate
     resources: ResourceRequirements | None = None
     placement: Placement | None = None
+    tls: TopoTLSRef | None = None
 
 
 class GlobalTopoRef(Model):
-    """Where the global topo is: a rendered client Service, or an external address."""
+    """Where the global topo is: a rendered client Service, or an external address; and, with
+    spec.topoTLS, the certificate every client presents to it (and to the cells' etcds)."""
 
     root_path: str
     client_service_name: str | None = None
     address: str | None = None
+    tls: TopoTLSRef | None = None
 
 
 class GlobalTopoMarker(Model):

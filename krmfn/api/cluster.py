@@ -299,6 +299,22 @@ class InternalTLS(Model):
     cert_manager: CertManager | None = None
 
 
+class TopoTLS(Model):
+    """TLS with client certificates between every component and the managed etcd (etcd's
+    --cert-file/--key-file/--trusted-ca-file/--client-cert-auth; the components' upstream
+    --topo-etcd-tls-cert/-key/-ca in go/common/topoclient/etcdtopo/store.go). Setting the block turns
+    it on; etcd then refuses clients without a certificate from the CA.
+
+    The Secret (kubernetes.io/tls: tls.crt, tls.key and ca.crt, read by etcd and every client) is the
+    user's, or cert-manager's when certManager names an issuer. `clientImage` runs the render's own
+    two etcd clients (the topology registration and the gateways' wait), which need TLS: the
+    function's image by default."""
+
+    secret_name: ObjectName | None = None
+    cert_manager: CertManager | None = None
+    client_image: Annotated[str, Field(min_length=1)] | None = None
+
+
 class ClusterSpec(Model):
     images: Images | None = None
     image_pull_policy: PullPolicy | None = None
@@ -312,6 +328,7 @@ class ClusterSpec(Model):
     pgbackrest_tls: PgBackRestTLS | None = Field(default=None, alias="pgbackrestTLS")
     gateway_tls: GatewayTLS | None = Field(default=None, alias="gatewayTLS")
     internal_tls: InternalTLS | None = Field(default=None, alias="internalTLS")
+    topo_tls: TopoTLS | None = Field(default=None, alias="topoTLS")
     postgres_config: PostgresConfig | None = None
     log_levels: LogLevels | None = None
     network_policy: NetworkPolicySpec | None = None

@@ -35,7 +35,7 @@ class Resolved:
     __slots__ = ("name", "namespace", "children", "multiadmin", "images", "pull", "global_topo",
                  "cells", "databases", "password_secret", "pgbackrest_tls_secret",
                  "cert_manager_issuer", "gateway_tls", "gateway_issuer", "gateway_extra_names",
-                 "internal_tls", "internal_issuer",
+                 "internal_tls", "internal_issuer", "topo_tls", "topo_issuer",
                  "placement", "monitoring", "network_policy",
                  "postgres_config", "log_levels",
                  "results")
@@ -59,6 +59,8 @@ class Resolved:
         self.gateway_issuer: dict[str, Any] | None = None  # cert-manager writes the gateways' Secret
         self.internal_tls: ct.InternalTLSRef | None = None  # None: gRPC between components is plain text
         self.internal_issuer: dict[str, Any] | None = None  # cert-manager writes the components' Secret
+        self.topo_tls: ct.TopoTLSRef | None = None  # None: etcd and its clients speak plain text
+        self.topo_issuer: dict[str, Any] | None = None  # cert-manager writes the etcd Secret
         self.gateway_extra_names: list[str] = []  # spec.gatewayTLS.extraDNSNames
         # spec.networkPolicy as dumped ({} when unset); None when policies are turned off.
         self.network_policy: dict[str, Any] | None = {}
@@ -184,7 +186,7 @@ def _global_topo(cluster: MultigresCluster, name: str, namespace: str | None,
     spec_path = "spec.globalTopoServer"
     if g is not None and g.external is not None:
         root = g.root_path or g.external.root_path or defaults.GLOBAL_ROOT
-        out.global_topo = ct.GlobalTopoRef(root_path=root, address=g.external.address)
+        out.global_topo = ct.GlobalTopoRef(root_path=root, address=g.external.address, tls=out.topo_tls)
         return
     managed = g.managed_spec.dump() if g is not None and g.managed_spec is not None else {}
     root = managed.pop("rootPath", None) or (g.root_path if g else None) or defaults.GLOBAL_ROOT
@@ -195,16 +197,21 @@ def _global_topo(cluster: MultigresCluster, name: str, namespace: str | None,
     topo = naming.global_topo_name(name)
     labels = naming.labels(name, "topo", topo_scope="global")
     out.children.append(ct.TopoServer(metadata=_meta(topo, namespace, labels, name),
-                                      spec=_topo_spec(root, managed, out.pull)))
-    out.global_topo = ct.GlobalTopoRef(root_path=root, client_service_name=naming.topo_client_service(topo))
+                                      spec=_topo_spec(root, managed, out.pull, out.topo_tls)))
+    out.global_topo = ct.GlobalTopoRef(root_path=root, client_service_name=naming.topo_client_service(topo),
+                                       tls=out.topo_tls)
 
 
-def _topo_spec(root: str, managed: dict[str, Any], pull: dict[str, Any]) -> ct.TopoServerSpec:
-    """Defaults < the user's managedSpec, with the root decided by the caller."""
+def _topo_spec(root: str, managed: dict[str, Any], pull: dict[str, Any],
+               tls: ct.TopoTLSRef | None) -> ct.TopoServerSpec:
+    """Defaults < the user's managedSpec, with the root decided by the caller; spec.topoTLS on every
+    managed etcd alike (upstream's client flags are process-wide: one CA for every etcd dialled)."""
     base = {"rootPath": root, "image": defaults.ETCD_IMAGE, "replicas": defaults.TOPO_REPLICAS,
             "dataVolumeClaimTemplate": defaults.TOPO_DATA_VOLUME}
     spec = merge_patch(base, managed)
     spec["rootPath"] = root
+    if tls is not None:
+        spec["tls"] = tls.dump()
     return ct.TopoServerSpec.load({**pull, **spec})
 
 
@@ -241,11 +248,11 @@ def _cell_topo(cluster: MultigresCluster, cell: CellTemplate, register: bool,
     if topo_block is not None and topo_block.managed_spec is not None:
         managed = topo_block.managed_spec.dump()
         root = managed.pop("rootPath", None) or defaults.cell_root(cell.name)
-        spec = _topo_spec(root, managed, out.pull)
+        spec = _topo_spec(root, managed, out.pull, out.topo_tls)
         topo = naming.cell_topo_name(name, cell.name)
         labels = naming.labels(name, "topo", topo_scope="cell", cell=cell.name)
         out.children.append(ct.TopoServer(metadata=_meta(topo, namespace, labels, name), spec=spec))
-        choice = {k: v for k, v in spec.dump().items() if k not in ("imagePullPolicy", "imagePullSecrets")}
+        choice = {k: v for k, v in spec.dump().items() if k not in ("imagePullPolicy", "imagePullSecrets", "tls")}
         return (ct.CellTopoChoice(managed_spec=ct.ManagedTopoSpec.load(choice)),
                 CellRegistration(name=cell.name, root=root, register=register,
                                  client_service_name=naming.topo_client_service(topo)))
@@ -276,6 +283,20 @@ def _internal_tls(cluster: MultigresCluster, name: str, out: Resolved) -> None:
                                          server_name=naming.internal_server_name(name))
     if tls.cert_manager is not None:
         out.internal_issuer = tls.cert_manager.issuer_ref.dump()
+
+
+def _topo_tls(cluster: MultigresCluster, name: str, out: Resolved) -> None:
+    """spec.topoTLS: off when unset; the render's own etcd clients run on the function's image
+    unless clientImage names another."""
+    tls = cluster.spec.topo_tls
+    if tls is None:
+        return
+    from .. import __version__
+
+    image = tls.client_image or f"{defaults.FUNCTION_IMAGE_REPOSITORY}:v{__version__}"
+    out.topo_tls = ct.TopoTLSRef(secret_name=tls.secret_name or naming.topo_tls_secret(name), client_image=image)
+    if tls.cert_manager is not None:
+        out.topo_issuer = tls.cert_manager.issuer_ref.dump()
 
 
 def _cells(cluster: MultigresCluster, index: TemplateIndex, out: Resolved) -> None:
@@ -432,6 +453,7 @@ def resolve_cluster(cluster: MultigresCluster, index: TemplateIndex) -> Resolved
         out.cert_manager_issuer = tls.cert_manager.issuer_ref.dump()
     _gateway_tls(cluster, name, out)
     _internal_tls(cluster, name, out)
+    _topo_tls(cluster, name, out)
     policy = cluster.spec.network_policy.dump() if cluster.spec.network_policy else {}
     out.network_policy = None if policy.get("enabled") is False else policy
     out.placement = Levels(cluster)

@@ -14,7 +14,12 @@ from .. import defaults, naming
 from .admin import build_multiadmin
 from .backup import build_backup_schedules
 from .cell import build_multicell
-from .certificate import build_certificate, build_gateway_certificate, build_internal_certificate
+from .certificate import (
+    build_certificate,
+    build_gateway_certificate,
+    build_internal_certificate,
+    build_topo_certificate,
+)
 from .context import ClusterContext
 from .monitoring import instrument, monitoring_objects
 from .network_policy import build_cluster_policies, build_shard_policy, build_topo_policy
@@ -41,6 +46,7 @@ def cluster_context(resolved: Resolved, cluster_domain: str) -> ClusterContext:
                           databases=tuple(resolved.databases), pgbackrest_tls_secret=resolved.pgbackrest_tls_secret,
                           cert_manager_issuer=resolved.cert_manager_issuer, gateway_issuer=_gateway_issuer(resolved),
                           internal_tls=resolved.internal_tls, internal_issuer=resolved.internal_issuer,
+                          topo_issuer=resolved.topo_issuer,
                           placement=resolved.placement.cluster,
                           monitoring=resolved.monitoring,
                           network_policy=resolved.network_policy, log_levels=resolved.log_levels)
@@ -98,6 +104,7 @@ def build_all(resolved: Resolved, cluster_domain: str) -> list[dict[str, Any]]:
     objects += build_certificate(ctx)
     objects += build_gateway_certificate(ctx)
     objects += build_internal_certificate(ctx)
+    objects += build_topo_certificate(ctx)
     objects += build_backup_schedules(ctx)
     for child in resolved.children:
         if child is not topo:

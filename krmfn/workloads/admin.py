@@ -6,7 +6,7 @@ multiadmin hangs off the root in the design, so it is built from the cluster con
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import internal_tls, log_levels, objects
+from . import internal_tls, log_levels, objects, topo_tls
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ def build_multiadmin(ctx: ClusterContext) -> list[dict[str, Any]]:
     admin, tmp = objects.server_container("multiadmin", ctx.images.multiadmin, args, ctx.pull, spec.resources)
     volumes = [tmp]
     internal_tls.add_to(admin, volumes, ctx.internal_tls)
+    topo_tls.add_to(admin, volumes, ctx.global_topo.tls)
     wave = objects.WAVES["server"]
     replicas = defaults.COMPONENT_REPLICAS["multiadmin"] if spec.replicas is None else spec.replicas
     deployment = objects.deployment(objects.metadata(name, ctx.metadata, labels, wave), labels, replicas, [admin],

@@ -8,7 +8,7 @@ Gateways take only the global topo flags: they find their cell's topo through th
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import internal_tls, log_levels, objects, registration
+from . import internal_tls, log_levels, objects, registration, topo_tls
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def build_multicell(child: MultiCell, ctx: ClusterContext) -> list[dict[str, Any
         volumes.append(volume)
         gateway["volumeMounts"].append(mount)
     internal_tls.add_to(gateway, volumes, spec.internal_tls)
+    topo_tls.add_to(gateway, volumes, spec.global_topo_server.tls)
     wave = objects.WAVES["gateway"]
     cell_topo = None
     if spec.topo_server.managed_spec is not None:

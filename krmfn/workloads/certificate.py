@@ -1,5 +1,5 @@
 """MultigresCluster → (optional) cert-manager Certificates: pgBackRest's, the gateways' and the
-components' gRPC (spec.internalTLS).
+components' gRPC (spec.internalTLS) and etcd's (spec.topoTLS).
 
 The render only references TLS material. When the cluster names a cert-manager issuer
 (spec.pgbackrestTLS.certManager.issuerRef, spec.gatewayTLS.certManager.issuerRef), cert-manager
@@ -93,6 +93,42 @@ def build_internal_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
     return [objects.obj("cert-manager.io/v1", "Certificate",
                         objects.metadata(naming.internal_certificate(ctx.name), ctx.metadata, labels,
                                          objects.WAVES["registration"]), spec)]
+
+
+def topo_dns_names(ctx: ClusterContext, namespace: str) -> list[str]:
+    """Every name a client may dial a managed etcd by: its client Service's four spellings (the
+    components and the render's own clients dial the fully qualified one), and a wildcard for its
+    members' per-pod names (`<pod>.<peer>.<ns>.svc.<domain>`, the advertised client URLs)."""
+    topos = [naming.global_topo_name(ctx.name)] if ctx.global_topo.client_service_name else []
+    topos += [naming.cell_topo_name(ctx.name, c.name) for c in ctx.cells if c.client_service_name]
+    out = []
+    for topo in topos:
+        svc = naming.topo_client_service(topo)
+        out += [svc, f"{svc}.{namespace}", f"{svc}.{namespace}.svc", f"{svc}.{namespace}.svc.{ctx.cluster_domain}",
+                f"*.{naming.topo_peer_service(topo)}.{namespace}.svc.{ctx.cluster_domain}"]
+    return out
+
+
+def build_topo_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:
+    """The etcd Certificate, when spec.topoTLS names an issuer: one key pair for every managed etcd
+    and every client, server and client auth (etcd requires client certificates; its JSON gateway
+    also dials etcd's own gRPC with it). No common name, as for the internal one. A cluster
+    without a namespace is refused before this runs (checks.check_certificate_namespace)."""
+    tls = ctx.global_topo.tls
+    if tls is None or ctx.topo_issuer is None or not ctx.namespace:
+        return []
+    spec = {
+        "secretName": tls.secret_name,
+        "dnsNames": list(dict.fromkeys(topo_dns_names(ctx, ctx.namespace))),
+        "usages": ["digital signature", "key encipherment", "server auth", "client auth"],
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "issuerRef": _issuer_ref(ctx.topo_issuer),
+    }
+    labels = naming.labels(ctx.name, "topo-tls")
+    return [objects.obj("cert-manager.io/v1", "Certificate",
+                        # etcd's wave: etcd cannot start before the Secret exists
+                        objects.metadata(naming.topo_certificate(ctx.name), ctx.metadata, labels,
+                                         objects.WAVES["topo"]), spec)]
 
 
 def build_certificate(ctx: ClusterContext) -> list[dict[str, Any]]:

@@ -27,7 +27,8 @@ class ClusterContext:
 
     __slots__ = ("name", "namespace", "metadata", "cluster_domain", "images", "pull", "multiadmin",
                  "global_topo", "topo_image", "cells", "databases", "pgbackrest_tls_secret", "cert_manager_issuer",
-                 "gateway_issuer", "internal_tls", "internal_issuer", "placement", "monitoring", "network_policy",
+                 "gateway_issuer", "internal_tls", "internal_issuer", "topo_issuer", "placement", "monitoring",
+                 "network_policy",
                  "log_levels")
 
     name: str
@@ -47,6 +48,7 @@ class ClusterContext:
     gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None
     internal_tls: InternalTLSRef | None  # spec.internalTLS resolved; None: gRPC in plain text
     internal_issuer: dict[str, Any] | None  # its issuerRef; None: no Certificate for it
+    topo_issuer: dict[str, Any] | None  # spec.topoTLS's issuerRef; None: no etcd Certificate
     placement: dict[str, Any] | None  # the cluster level, for pods of no cell and no component
     monitoring: MonitoringFacts | None
     network_policy: dict[str, Any] | None  # spec.networkPolicy as dumped; None: render no policies
@@ -59,6 +61,7 @@ class ClusterContext:
                  cert_manager_issuer: dict[str, Any] | None = None,
                  gateway_issuer: tuple[str, dict[str, Any], tuple[str, ...]] | None = None,
                  internal_tls: InternalTLSRef | None = None, internal_issuer: dict[str, Any] | None = None,
+                 topo_issuer: dict[str, Any] | None = None,
                  placement: dict[str, Any] | None = None,
                  monitoring: MonitoringFacts | None = None,
                  network_policy: dict[str, Any] | None = None,
@@ -73,6 +76,7 @@ class ClusterContext:
                   "topo_image": topo_image, "cells": cells, "databases": databases,
                   "pgbackrest_tls_secret": pgbackrest_tls_secret, "cert_manager_issuer": cert_manager_issuer,
                   "gateway_issuer": gateway_issuer, "internal_tls": internal_tls, "internal_issuer": internal_issuer,
+                  "topo_issuer": topo_issuer,
                   "placement": placement, "monitoring": monitoring,
                   "network_policy": network_policy,
                   "log_levels": dict(log_levels or {})}

@@ -10,6 +10,7 @@ import re
 
 from .. import defaults, naming
 from ..merge import clone
+from . import topo_tls
 from .placement import pod_fields
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
@@ -102,8 +103,9 @@ DEPLOYMENT_IDENTITY = ["--hostname=$(POD_IP)", "--service-id=$(POD_NAME)"]
 
 
 def topo_flags(ref: GlobalTopoRef, namespace: str | None, ctx: ClusterContext) -> list[str]:
+    """Where the global topo is, and with spec.topoTLS the client certificate (topo_tls.py)."""
     return [f"--topo-global-server-addresses={topo_address(ref, namespace, ctx)}",
-            f"--topo-global-root={ref.root_path}"]
+            f"--topo-global-root={ref.root_path}", *topo_tls.client_flags(ref.tls)]
 
 
 # ---- pods ----

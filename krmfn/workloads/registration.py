@@ -4,7 +4,10 @@
 `postgres` and puts every cell on the global etcd), so the records are encoded here
 (topo_records.py), shipped in a ConfigMap's binaryData, and written by a small bash script on the
 multigres image through etcd's JSON gateway (the etcd image has no shell); an etcdctl container
-reads them back. Writing the desired records on every run is declarative. The
+reads them back. With spec.topoTLS, etcd requires a client certificate, which bash cannot present:
+the records are then written (and the gateways wait) by `multigres-krmfn-etcd` (krmfn_etcd/), a
+small stdlib-only HTTPS client on the function's own image, and etcdctl reads them back with the
+certificate. Writing the desired records on every run is declarative. The
 Job's name carries a digest of what it writes: a Job's pod template is immutable, so new records
 make a new Job, and the GitOps tool prunes the old one (the cluster's placement, which its pod
 carries, is in the digest for the same reason).
@@ -17,13 +20,13 @@ import re
 
 from .. import defaults, naming
 from ..merge import json_text
-from . import objects, topo_records
+from . import objects, topo_records, topo_tls
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.generated.child_types import GlobalTopoRef
+    from ..api.generated.child_types import GlobalTopoRef, TopoTLSRef
     from ..resolve.facts import DatabaseFacts
     from .context import ClusterContext
 
@@ -176,30 +179,55 @@ def records_configmap(ctx: ClusterContext, records: list[tuple[str, bytes]], lab
     return cm
 
 
+TLS_CLIENT = "multigres-krmfn-etcd"  # krmfn_etcd/, on the function's image (spec.topoTLS)
+
+
+def tls_client_args(tls: TopoTLSRef) -> list[str]:
+    """The TLS client's certificate flags, the files topo_tls mounts."""
+    return [f"--cacert={topo_tls.CA}", f"--cert={topo_tls.CERT}", f"--key={topo_tls.KEY}"]
+
+
+def _register_container(ctx: ClusterContext, endpoint: str, keys: list[str],
+                        mount: dict[str, Any]) -> dict[str, Any]:
+    """bash over /dev/tcp in plain text; the function image's TLS client with spec.topoTLS."""
+    tls = ctx.global_topo.tls
+    if tls is None:
+        return objects.container("register", ctx.images.multiadmin, ["/bin/bash"],
+                                 [f"{defaults.REGISTRATION_MOUNT}/{SCRIPT}", endpoint], ctx.pull,
+                                 resources=defaults.REGISTRATION_RESOURCES, mounts=[mount])
+    pairs = [x for i, key in enumerate(keys) for x in (key, f"{defaults.REGISTRATION_MOUNT}/record-{i}")]
+    return objects.container("register", tls.client_image, [TLS_CLIENT],
+                             [*tls_client_args(tls), "put", endpoint, *pairs], ctx.pull,
+                             resources=defaults.REGISTRATION_RESOURCES, mounts=[mount, topo_tls.mount()])
+
+
 def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
     endpoint = objects.topo_address(ctx.global_topo, ctx.namespace, ctx)
     records = [(k, v) for _, k, v in cell_records(ctx)] + [(k, v) for _, k, v in database_records(ctx)]
     root = ctx.global_topo.root_path.rstrip("/")
-    image = ctx.images.multiadmin
+    tls = ctx.global_topo.tls
+    image = ctx.images.multiadmin if tls is None else tls.client_image
     digest = naming.sha256_hex(json_text([[k, base64.b64encode(v).decode()] for k, v in records]
                                           + [script([k for k, _ in records]), endpoint, image,
-                                             ctx.topo_image] + ([ctx.placement] if ctx.placement else [])).encode())
+                                             ctx.topo_image] + ([ctx.placement] if ctx.placement else [])
+                                          + ([tls.dump()] if tls else [])).encode())
     labels = naming.labels(ctx.name, "topo-registration")
     configmap = records_configmap(ctx, records, labels, digest)
     mount = {"name": "records", "mountPath": defaults.REGISTRATION_MOUNT, "readOnly": True}
-    register = objects.container("register", image, ["/bin/bash"],
-                              [f"{defaults.REGISTRATION_MOUNT}/{SCRIPT}", endpoint], ctx.pull,
-                              resources=defaults.REGISTRATION_RESOURCES, mounts=[mount])
+    register = _register_container(ctx, endpoint, [k for k, _ in records], mount)
     # Read back with etcdctl, so the Job's log lists what the topo holds.
+    url = f"https://{endpoint}" if tls is not None and "://" not in endpoint else endpoint
     show = objects.container("list-records", ctx.topo_image, [defaults.ETCDCTL_BIN],
-                          [f"--endpoints={endpoint}", "get", "--prefix", "--keys-only", f"{root}/"], ctx.pull,
-                          resources=defaults.REGISTRATION_RESOURCES)
+                          [f"--endpoints={url}", *topo_tls.etcdctl_flags(tls), "get", "--prefix", "--keys-only",
+                           f"{root}/"], ctx.pull, resources=defaults.REGISTRATION_RESOURCES,
+                          mounts=[topo_tls.mount()] if tls is not None else None)
     extra = {}
     if ctx.global_topo.client_service_name and ctx.namespace:
         # kpt needs the namespace in the reference; without one, Argo's sync wave still orders it.
         sts = naming.topo_statefulset(naming.global_topo_name(ctx.name))
         extra[objects.DEPENDS_ON] = objects.depends_on("apps", ctx.namespace, "StatefulSet", sts)
-    volume = {"name": "records", "configMap": {"name": configmap["metadata"]["name"], "defaultMode": 0o444}}
+    volumes = [{"name": "records", "configMap": {"name": configmap["metadata"]["name"], "defaultMode": 0o444}}]
+    volumes += [topo_tls.volume(tls)] if tls is not None else []
     job = objects.obj("batch/v1", "Job",
                    objects.metadata(naming.registration_job(ctx.name, digest), ctx.metadata, labels,
                                  objects.WAVES["registration"], extra), {
@@ -207,7 +235,7 @@ def build_registration(ctx: ClusterContext) -> list[dict[str, Any]]:
         "activeDeadlineSeconds": defaults.REGISTRATION_DEADLINE_SECONDS,
         "template": {"metadata": {"labels": dict(labels)},
                      "spec": objects.pod_spec([show], ctx.pull, defaults.NONROOT_UID, init_containers=[register],
-                                           restart_policy="OnFailure", volumes=[volume], placement=ctx.placement)},
+                                           restart_policy="OnFailure", volumes=volumes, placement=ctx.placement)},
     })
     return [configmap, job]
 
@@ -216,11 +244,17 @@ def wait_for_cell_container(global_topo: GlobalTopoRef, cell: str, cell_topo_ser
                             namespace: str | None, ctx: ClusterContext, pull: dict[str, Any],
                             image: str) -> dict[str, Any]:
     """A gateway's init container: waits for the cell's record (and the cell's own etcd, when
-    rendered) so that multigateway's 10-second registration starts when it can succeed."""
-    args = ["-c", WAIT_FOR_CELL, "wait-for-cell", objects.topo_address(global_topo, namespace, ctx),
-            cell_key(global_topo.root_path, cell)]
+    rendered) so that multigateway's 10-second registration starts when it can succeed. With
+    spec.topoTLS, the function image's TLS client does the same with the client certificate (the
+    pod mounts the Secret for multigateway anyway)."""
+    args = [objects.topo_address(global_topo, namespace, ctx), cell_key(global_topo.root_path, cell)]
     if cell_topo_service:
         host = objects.service_host(cell_topo_service, namespace, ctx.cluster_domain)
         args.append(f"{host}:{defaults.PORTS['etcd']['client']}")
-    return objects.container("wait-for-cell", image, ["/bin/bash"], args, pull,
-                             resources=defaults.REGISTRATION_RESOURCES)
+    tls = global_topo.tls
+    if tls is not None:
+        return objects.container("wait-for-cell", tls.client_image, [TLS_CLIENT],
+                                 [*tls_client_args(tls), "wait-for-cell", *args], pull,
+                                 resources=defaults.REGISTRATION_RESOURCES, mounts=[topo_tls.mount()])
+    return objects.container("wait-for-cell", image, ["/bin/bash"], ["-c", WAIT_FOR_CELL, "wait-for-cell", *args],
+                             pull, resources=defaults.REGISTRATION_RESOURCES)

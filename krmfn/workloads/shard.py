@@ -12,7 +12,7 @@ sources.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import backup, cohort, disruption, handover, internal_tls, log_levels, objects, postgres_config
+from . import backup, cohort, disruption, handover, internal_tls, log_levels, objects, postgres_config, topo_tls
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -140,7 +140,8 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
                 "livenessProbe": objects.http_probe("/live", "http", delay=10),
                 "readinessProbe": objects.http_probe("/ready", "http", period=5)},
         mounts=_mounts(spec.backup, tmp_mount, *backup.cipher_mounts(spec.backup),
-                       *([internal_tls.mount()] if spec.internal_tls else [])))
+                       *([internal_tls.mount()] if spec.internal_tls else []),
+                       *([topo_tls.mount()] if spec.global_topo_server.tls else [])))
     out["lifecycle"] = handover.pre_stop(spec, ctx, objects.service_host(service, namespace, ctx.cluster_domain))
     return out
 
@@ -163,7 +164,9 @@ def pool_volumes(spec: MultiShardSpec, shard: str) -> list[dict[str, Any]]:
     if spec.backup.filesystem is not None:
         out.append({"name": "backups", "persistentVolumeClaim": {"claimName": naming.backup_claim(shard)}})
     out += backup.cipher_volumes(spec.backup)
-    return out + ([internal_tls.volume(spec.internal_tls)] if spec.internal_tls else [])
+    out += [internal_tls.volume(spec.internal_tls)] if spec.internal_tls else []
+    tls = spec.global_topo_server.tls
+    return out + ([topo_tls.volume(tls)] if tls else [])
 
 
 def build_pool(child: MultiShard, pool: ResolvedPool, ctx: ClusterContext) -> list[dict[str, Any]]:

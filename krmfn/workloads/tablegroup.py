@@ -7,7 +7,7 @@ where it has instances.
 from __future__ import annotations
 
 from .. import defaults, naming
-from . import internal_tls, log_levels, objects
+from . import internal_tls, log_levels, objects, topo_tls
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[d
         orch, tmp = objects.server_container("multiorch", spec.images.multiorch, args, pull, orch_spec.resources)
         volumes = [tmp]
         internal_tls.add_to(orch, volumes, spec.internal_tls)
+        topo_tls.add_to(orch, volumes, spec.global_topo_server.tls)
         out.append(objects.deployment(objects.metadata(name, meta, labels, objects.WAVES["server"]), labels, replicas,
                                       [orch], pull, defaults.NONROOT_UID, volumes,
                                       placement=(spec.multiorch.cell_placements or {}).get(cell)))

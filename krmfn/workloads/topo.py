@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from .. import defaults, naming
 from ..merge import fill_requests
-from . import objects
+from . import objects, topo_tls
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.generated.child_types import TopoServer
+    from ..api.generated.child_types import TopoServer, TopoTLSRef
     from .context import ClusterContext
 
 
@@ -34,23 +34,25 @@ def max_unavailable(replicas: int) -> int:
     return max(replicas - quorum(replicas), 0)
 
 
-def _peer_url(pod: str, peer: str, namespace: str | None, ctx: ClusterContext, port: str) -> str:
+def _peer_url(pod: str, peer: str, namespace: str | None, ctx: ClusterContext, port: str,
+              scheme: str = "http") -> str:
     host = f"{pod}.{objects.service_host(peer, namespace, ctx.cluster_domain)}"
-    return f"http://{host}:{defaults.PORTS['etcd'][port]}"
+    return f"{scheme}://{host}:{defaults.PORTS['etcd'][port]}"
 
 
 def etcd_args(name: str, sts: str, peer: str, replicas: int, namespace: str | None,
-              ctx: ClusterContext) -> list[str]:
+              ctx: ClusterContext, tls: TopoTLSRef | None = None) -> list[str]:
     members = ",".join(f"{sts}-{i}={_peer_url(f'{sts}-{i}', peer, namespace, ctx, 'peer')}"
                        for i in range(replicas))
     p = defaults.PORTS["etcd"]
+    client = topo_tls.scheme(tls)  # https with spec.topoTLS; peers and metrics stay http (topo_tls.py)
     # `[::]` is the IPv6 wildcard; on Linux (net.ipv6.bindv6only=0, the default) it accepts IPv4
     # too, so one URL serves single-stack IPv4, IPv6 and dual-stack clusters.
     return [
         "--name=$(POD_NAME)",
         f"--data-dir={defaults.ETCD_DATA_DIR}",
-        f"--listen-client-urls=http://[::]:{p['client']}",
-        f"--advertise-client-urls={_peer_url('$(POD_NAME)', peer, namespace, ctx, 'client')}",
+        f"--listen-client-urls={client}://[::]:{p['client']}",
+        f"--advertise-client-urls={_peer_url('$(POD_NAME)', peer, namespace, ctx, 'client', client)}",
         f"--listen-peer-urls=http://[::]:{p['peer']}",
         f"--initial-advertise-peer-urls={_peer_url('$(POD_NAME)', peer, namespace, ctx, 'peer')}",
         f"--listen-metrics-urls=http://[::]:{p['metrics']}",
@@ -59,6 +61,7 @@ def etcd_args(name: str, sts: str, peer: str, replicas: int, namespace: str | No
         f"--initial-cluster-token={name}",
         "--auto-compaction-mode=periodic",
         f"--auto-compaction-retention={defaults.ETCD_COMPACTION_RETENTION}",
+        *topo_tls.server_flags(tls),
     ]
 
 
@@ -79,12 +82,15 @@ def build_topo_server(child: TopoServer, ctx: ClusterContext) -> list[dict[str, 
 
     etcd = objects.container(
         "etcd", spec.image, [defaults.ETCD_BIN],
-        etcd_args(name, sts, peer, replicas, namespace, ctx), pull,
+        etcd_args(name, sts, peer, replicas, namespace, ctx, spec.tls), pull,
         container_ports=ports, resources=fill_requests(spec.resources, defaults.ETCD_REQUESTS),
         probes={"livenessProbe": objects.http_probe("/livez", "metrics", failures=8, delay=10),
                 "readinessProbe": objects.http_probe("/readyz", "metrics", period=5)},
         mounts=[{"name": "data", "mountPath": defaults.ETCD_DATA_MOUNT}])
-    pod = objects.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30, placement=spec.placement)
+    volumes: list[dict[str, Any]] = []
+    topo_tls.add_to(etcd, volumes, spec.tls)
+    pod = objects.pod_spec([etcd], pull, defaults.NONROOT_UID, selector=selector, grace=30, placement=spec.placement,
+                           volumes=volumes or None)
     statefulset = objects.stateful_set(objects.metadata(sts, child.metadata, labels, wave), labels, peer, replicas,
                                        pod, spec.data_volume_claim_template)
     peer_svc = objects.headless_service(objects.metadata(peer, child.metadata, labels, wave), labels,

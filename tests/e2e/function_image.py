@@ -87,9 +87,9 @@ class Built:
 
 def sources_digest() -> str:
     """A digest of what the Dockerfile copies (and the editable venv runs): pyproject, README,
-    constraints, krmfn/, krmfn_status/."""
+    constraints, krmfn/, krmfn_status/, krmfn_etcd/."""
     files = [ROOT / "pyproject.toml", ROOT / "README.md", ROOT / "constraints.txt",
-             *(p for pkg in ("krmfn", "krmfn_status") for p in (ROOT / pkg).rglob("*")
+             *(p for pkg in ("krmfn", "krmfn_status", "krmfn_etcd") for p in (ROOT / pkg).rglob("*")
                if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")]
     h = hashlib.sha256()
     for p in sorted(files):

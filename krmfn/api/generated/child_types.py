@@ -20,10 +20,38 @@ def _copy(value: Any) -> Any:
     return value
 
 
+class TopoTLSRef:
+    """The etcd TLS Secret (resolved from spec.topoTLS): etcd serves its client port with it and (children.TopoTLSRef)"""
+
+    __slots__ = ('secret_name', 'client_image')
+
+    secret_name: str
+    client_image: str
+
+    def __init__(self, *, secret_name: str, client_image: str) -> None:
+        self.secret_name = secret_name
+        self.client_image = client_image
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> TopoTLSRef:
+        """From the JSON form (the function's own output: not validated again)."""
+        return cls(
+            secret_name=data['secretName'],
+            client_image=data['clientImage'],
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON form: aliases, declaration order, no None, no empty optional list."""
+        out: dict[str, Any] = {}
+        out['secretName'] = self.secret_name
+        out['clientImage'] = self.client_image
+        return out
+
+
 class TopoServerSpec:
     """TopoServerSpec (children.TopoServerSpec)"""
 
-    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'root_path', 'image', 'replicas', 'data_volume_claim_template', 'resources', 'placement')
+    __slots__ = ('image_pull_policy', 'image_pull_secrets', 'root_path', 'image', 'replicas', 'data_volume_claim_template', 'resources', 'placement', 'tls')
 
     image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None
     image_pull_secrets: list[dict[str, Any]]
@@ -33,8 +61,9 @@ class TopoServerSpec:
     data_volume_claim_template: dict[str, Any]
     resources: dict[str, Any] | None
     placement: dict[str, Any] | None
+    tls: TopoTLSRef | None
 
-    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, root_path: str, image: str, replicas: int, data_volume_claim_template: dict[str, Any], resources: dict[str, Any] | None = None, placement: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, image_pull_policy: Literal['Always', 'IfNotPresent', 'Never'] | None = None, image_pull_secrets: list[dict[str, Any]] | None = None, root_path: str, image: str, replicas: int, data_volume_claim_template: dict[str, Any], resources: dict[str, Any] | None = None, placement: dict[str, Any] | None = None, tls: TopoTLSRef | None = None) -> None:
         self.image_pull_policy = image_pull_policy
         self.image_pull_secrets = [] if image_pull_secrets is None else image_pull_secrets
         self.root_path = root_path
@@ -43,6 +72,7 @@ class TopoServerSpec:
         self.data_volume_claim_template = data_volume_claim_template
         self.resources = resources
         self.placement = placement
+        self.tls = tls
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> TopoServerSpec:
@@ -56,6 +86,7 @@ class TopoServerSpec:
             data_volume_claim_template=data['dataVolumeClaimTemplate'],
             resources=None if (v := data.get('resources')) is None else v,
             placement=None if (v := data.get('placement')) is None else v,
+            tls=None if (v := data.get('tls')) is None else TopoTLSRef.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -73,6 +104,8 @@ class TopoServerSpec:
             out['resources'] = _copy(self.resources)
         if self.placement is not None:
             out['placement'] = _copy(self.placement)
+        if self.tls is not None:
+            out['tls'] = self.tls.dump()
         return out
 
 
@@ -172,18 +205,20 @@ class ComponentSpec:
 
 
 class GlobalTopoRef:
-    """Where the global topo is: a rendered client Service, or an external address. (children.GlobalTopoRef)"""
+    """Where the global topo is: a rendered client Service, or an external address; and, with (children.GlobalTopoRef)"""
 
-    __slots__ = ('root_path', 'client_service_name', 'address')
+    __slots__ = ('root_path', 'client_service_name', 'address', 'tls')
 
     root_path: str
     client_service_name: str | None
     address: str | None
+    tls: TopoTLSRef | None
 
-    def __init__(self, *, root_path: str, client_service_name: str | None = None, address: str | None = None) -> None:
+    def __init__(self, *, root_path: str, client_service_name: str | None = None, address: str | None = None, tls: TopoTLSRef | None = None) -> None:
         self.root_path = root_path
         self.client_service_name = client_service_name
         self.address = address
+        self.tls = tls
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> GlobalTopoRef:
@@ -192,6 +227,7 @@ class GlobalTopoRef:
             root_path=data['rootPath'],
             client_service_name=None if (v := data.get('clientServiceName')) is None else v,
             address=None if (v := data.get('address')) is None else v,
+            tls=None if (v := data.get('tls')) is None else TopoTLSRef.load(v),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -202,6 +238,8 @@ class GlobalTopoRef:
             out['clientServiceName'] = self.client_service_name
         if self.address is not None:
             out['address'] = self.address
+        if self.tls is not None:
+            out['tls'] = self.tls.dump()
         return out
 
 
@@ -1169,4 +1207,4 @@ class ResolvedImages:
         return out
 
 
-GENERATED = ('TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'GatewayTLSRef', 'InternalTLSRef', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')
+GENERATED = ('TopoTLSRef', 'TopoServerSpec', 'TopoServer', 'GatewayImages', 'ComponentSpec', 'GlobalTopoRef', 'GlobalTopoMarker', 'ExternalTopo', 'ManagedTopoSpec', 'CellTopoChoice', 'CellReconciliation', 'GatewayTLSRef', 'InternalTLSRef', 'MultiCellSpec', 'MultiCell', 'ShardImages', 'MultiorchSection', 'Partitioning', 'ContainerSpec', 'PoolExporterSpec', 'PoolMonitoring', 'ResolvedPool', 'ResolvedShardTemplate', 'MultiTableGroupSpec', 'MultiTableGroup', 'FilesystemRepository', 'S3Repository', 'RepositoryCipher', 'ResolvedBackup', 'MultiShardSpec', 'MultiShard', 'ResolvedImages')

@@ -2678,6 +2678,74 @@ def v_InternalTLS(data):
     return obj
 
 
+class TopoTLS(Base):
+    __slots__ = ('secret_name', 'cert_manager', 'client_image')
+
+    def dump(self, include=None):
+        out = {}
+        if self.secret_name is not None and (include is None or 'secret_name' in include):
+            out['secretName'] = self.secret_name
+        if self.cert_manager is not None and (include is None or 'cert_manager' in include):
+            out['certManager'] = self.cert_manager.dump()
+        if self.client_image is not None and (include is None or 'client_image' in include):
+            out['clientImage'] = self.client_image
+        return out
+
+
+_KEYS_TopoTLS = frozenset(['certManager', 'clientImage', 'secretName'])
+
+
+def v_TopoTLS(data):
+    if type(data) is not dict:
+        return None
+    for key in data:
+        if key not in _KEYS_TopoTLS:
+            return None
+    obj = TopoTLS.__new__(TopoTLS)
+    v1 = data.get('secretName', MISSING)
+    if v1 is MISSING:
+        v1 = None
+        obj.secret_name = v1
+    else:
+        if v1 is None:
+            obj.secret_name = None
+        else:
+            if type(v1) is not str:
+                return None
+            if len(v1) < 1:
+                return None
+            if len(v1) > 253:
+                return None
+            if _re.search('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', v1) is None:
+                return None
+            obj.secret_name = v1
+    v2 = data.get('certManager', MISSING)
+    if v2 is MISSING:
+        v2 = None
+        obj.cert_manager = v2
+    else:
+        if v2 is None:
+            obj.cert_manager = None
+        else:
+            obj.cert_manager = v_CertManager(v2)
+            if obj.cert_manager is None:
+                return None
+    v3 = data.get('clientImage', MISSING)
+    if v3 is MISSING:
+        v3 = None
+        obj.client_image = v3
+    else:
+        if v3 is None:
+            obj.client_image = None
+        else:
+            if type(v3) is not str:
+                return None
+            if len(v3) < 1:
+                return None
+            obj.client_image = v3
+    return obj
+
+
 class LogLevels(Base):
     __slots__ = ('multiadmin', 'multigateway', 'multiorch', 'multipooler', 'pgctld')
 
@@ -3341,7 +3409,7 @@ def v_MonitoringSpec(data):
 
 
 class ClusterSpec(Base):
-    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'gateway_tls', 'internal_tls', 'postgres_config', 'log_levels', 'network_policy', 'placement', 'monitoring')
+    __slots__ = ('images', 'image_pull_policy', 'image_pull_secrets', 'global_topo_server', 'multiadmin', 'cells', 'databases', 'topology_reconciliation', 'postgres_password_secret', 'pgbackrest_tls', 'gateway_tls', 'internal_tls', 'topo_tls', 'postgres_config', 'log_levels', 'network_policy', 'placement', 'monitoring')
 
     def dump(self, include=None):
         out = {}
@@ -3369,6 +3437,8 @@ class ClusterSpec(Base):
             out['gatewayTLS'] = self.gateway_tls.dump()
         if self.internal_tls is not None and (include is None or 'internal_tls' in include):
             out['internalTLS'] = self.internal_tls.dump()
+        if self.topo_tls is not None and (include is None or 'topo_tls' in include):
+            out['topoTLS'] = self.topo_tls.dump()
         if self.postgres_config is not None and (include is None or 'postgres_config' in include):
             out['postgresConfig'] = {v3: v2 for v3, v2 in self.postgres_config.items()}
         if self.log_levels is not None and (include is None or 'log_levels' in include):
@@ -3382,7 +3452,7 @@ class ClusterSpec(Base):
         return out
 
 
-_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'gatewayTLS', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'internalTLS', 'logLevels', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresConfig', 'postgresPasswordSecret', 'topologyReconciliation'])
+_KEYS_ClusterSpec = frozenset(['cells', 'databases', 'gatewayTLS', 'globalTopoServer', 'imagePullPolicy', 'imagePullSecrets', 'images', 'internalTLS', 'logLevels', 'monitoring', 'multiadmin', 'networkPolicy', 'pgbackrestTLS', 'placement', 'postgresConfig', 'postgresPasswordSecret', 'topoTLS', 'topologyReconciliation'])
 
 
 def v_ClusterSpec(data):
@@ -3529,66 +3599,77 @@ def v_ClusterSpec(data):
             obj.internal_tls = v_InternalTLS(v17)
             if obj.internal_tls is None:
                 return None
-    v18 = data.get('postgresConfig', MISSING)
+    v18 = data.get('topoTLS', MISSING)
     if v18 is MISSING:
         v18 = None
-        obj.postgres_config = v18
+        obj.topo_tls = v18
     else:
         if v18 is None:
+            obj.topo_tls = None
+        else:
+            obj.topo_tls = v_TopoTLS(v18)
+            if obj.topo_tls is None:
+                return None
+    v19 = data.get('postgresConfig', MISSING)
+    if v19 is MISSING:
+        v19 = None
+        obj.postgres_config = v19
+    else:
+        if v19 is None:
             obj.postgres_config = None
         else:
-            if type(v18) is not dict:
+            if type(v19) is not dict:
                 return None
             obj.postgres_config = {}
-            for v19, v20 in v18.items():
-                if type(v19) is not str:
-                    return None
+            for v20, v21 in v19.items():
                 if type(v20) is not str:
                     return None
-                v21 = v20
-                obj.postgres_config[v19] = v21
-    v22 = data.get('logLevels', MISSING)
-    if v22 is MISSING:
-        v22 = None
-        obj.log_levels = v22
-    else:
-        if v22 is None:
-            obj.log_levels = None
-        else:
-            obj.log_levels = v_LogLevels(v22)
-            if obj.log_levels is None:
-                return None
-    v23 = data.get('networkPolicy', MISSING)
+                if type(v21) is not str:
+                    return None
+                v22 = v21
+                obj.postgres_config[v20] = v22
+    v23 = data.get('logLevels', MISSING)
     if v23 is MISSING:
         v23 = None
-        obj.network_policy = v23
+        obj.log_levels = v23
     else:
         if v23 is None:
-            obj.network_policy = None
+            obj.log_levels = None
         else:
-            obj.network_policy = v_NetworkPolicySpec(v23)
-            if obj.network_policy is None:
+            obj.log_levels = v_LogLevels(v23)
+            if obj.log_levels is None:
                 return None
-    v24 = data.get('placement', MISSING)
+    v24 = data.get('networkPolicy', MISSING)
     if v24 is MISSING:
         v24 = None
-        obj.placement = v24
+        obj.network_policy = v24
     else:
         if v24 is None:
-            obj.placement = None
+            obj.network_policy = None
         else:
-            obj.placement = v_Placement(v24)
-            if obj.placement is None:
+            obj.network_policy = v_NetworkPolicySpec(v24)
+            if obj.network_policy is None:
                 return None
-    v25 = data.get('monitoring', MISSING)
+    v25 = data.get('placement', MISSING)
     if v25 is MISSING:
         v25 = None
-        obj.monitoring = v25
+        obj.placement = v25
     else:
         if v25 is None:
+            obj.placement = None
+        else:
+            obj.placement = v_Placement(v25)
+            if obj.placement is None:
+                return None
+    v26 = data.get('monitoring', MISSING)
+    if v26 is MISSING:
+        v26 = None
+        obj.monitoring = v26
+    else:
+        if v26 is None:
             obj.monitoring = None
         else:
-            obj.monitoring = v_MonitoringSpec(v25)
+            obj.monitoring = v_MonitoringSpec(v26)
             if obj.monitoring is None:
                 return None
     return obj
@@ -4245,6 +4326,6 @@ def v_RenderMultigres(data):
     return obj
 
 
-VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'GatewayTLS': v_GatewayTLS, 'InternalTLS': v_InternalTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
+VALIDATORS = {'Images': v_Images, 'ImagePullSecret': v_ImagePullSecret, 'StorageResources': v_StorageResources, 'VolumeClaimTemplate': v_VolumeClaimTemplate, 'ResourceRequirements': v_ResourceRequirements, 'ManagedTopoSpec': v_ManagedTopoSpec, 'ExternalTopo': v_ExternalTopo, 'GlobalTopoServer': v_GlobalTopoServer, 'Affinity': v_Affinity, 'Toleration': v_Toleration, 'TopologySpreadConstraint': v_TopologySpreadConstraint, 'Placement': v_Placement, 'ComponentSpec': v_ComponentSpec, 'ComponentRef': v_ComponentRef, 'CellTopoServer': v_CellTopoServer, 'TopologyReconciliation': v_TopologyReconciliation, 'CellSpec': v_CellSpec, 'CellTemplate': v_CellTemplate, 'Cells': v_Cells, 'Partitioning': v_Partitioning, 'ContainerSpec': v_ContainerSpec, 'PoolExporterSpec': v_PoolExporterSpec, 'PoolMonitoring': v_PoolMonitoring, 'PoolRef': v_PoolRef, 'ShardTemplate': v_ShardTemplate, 'TableGroup': v_TableGroup, 'S3Backup': v_S3Backup, 'BackupEncryption': v_BackupEncryption, 'BackupSchedule': v_BackupSchedule, 'BackupRetention': v_BackupRetention, 'BackupRestore': v_BackupRestore, 'BackupSpec': v_BackupSpec, 'DatabaseSpec': v_DatabaseSpec, 'DatabaseTemplate': v_DatabaseTemplate, 'Databases': v_Databases, 'IssuerRef': v_IssuerRef, 'CertManager': v_CertManager, 'PgBackRestTLS': v_PgBackRestTLS, 'GatewayTLS': v_GatewayTLS, 'InternalTLS': v_InternalTLS, 'TopoTLS': v_TopoTLS, 'LogLevels': v_LogLevels, 'LabelSelectorRequirement': v_LabelSelectorRequirement, 'LabelSelector': v_LabelSelector, 'IPBlock': v_IPBlock, 'NetworkPeer': v_NetworkPeer, 'NetworkPolicySpec': v_NetworkPolicySpec, 'OTLPSpec': v_OTLPSpec, 'ExporterSpec': v_ExporterSpec, 'MonitoringSpec': v_MonitoringSpec, 'ClusterSpec': v_ClusterSpec, 'MultigresCluster': v_MultigresCluster, 'PoolSpec': v_PoolSpec, 'TemplateSpec': v_TemplateSpec, 'MultigresDeploymentTemplate': v_MultigresDeploymentTemplate, 'ResolvedPool': v_ResolvedPool, 'RenderOptions': v_RenderOptions, 'RenderMultigres': v_RenderMultigres}
 
-ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'GatewayTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager', 'required': 'required', 'extra_dns_names': 'extraDNSNames'}, 'InternalTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'gateway_tls': 'gatewayTLS', 'internal_tls': 'internalTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}
+ALIASES = {'Images': {'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'multiadmin': 'multiadmin', 'postgres': 'postgres'}, 'ImagePullSecret': {'name': 'name'}, 'StorageResources': {'requests': 'requests', 'limits': 'limits'}, 'VolumeClaimTemplate': {'access_modes': 'accessModes', 'resources': 'resources', 'storage_class_name': 'storageClassName', 'volume_mode': 'volumeMode'}, 'ResourceRequirements': {'requests': 'requests', 'limits': 'limits'}, 'ManagedTopoSpec': {'root_path': 'rootPath', 'image': 'image', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'resources': 'resources'}, 'ExternalTopo': {'address': 'address', 'root_path': 'rootPath'}, 'GlobalTopoServer': {'root_path': 'rootPath', 'managed_spec': 'managedSpec', 'external': 'external'}, 'Affinity': {'node_affinity': 'nodeAffinity', 'pod_affinity': 'podAffinity', 'pod_anti_affinity': 'podAntiAffinity'}, 'Toleration': {'key': 'key', 'operator': 'operator', 'value': 'value', 'effect': 'effect', 'toleration_seconds': 'tolerationSeconds'}, 'TopologySpreadConstraint': {'max_skew': 'maxSkew', 'topology_key': 'topologyKey', 'when_unsatisfiable': 'whenUnsatisfiable', 'label_selector': 'labelSelector', 'min_domains': 'minDomains', 'node_affinity_policy': 'nodeAffinityPolicy', 'node_taints_policy': 'nodeTaintsPolicy', 'match_label_keys': 'matchLabelKeys'}, 'Placement': {'node_selector': 'nodeSelector', 'affinity': 'affinity', 'tolerations': 'tolerations', 'topology_spread_constraints': 'topologySpreadConstraints', 'priority_class_name': 'priorityClassName', 'anti_affinity': 'antiAffinity'}, 'ComponentSpec': {'replicas': 'replicas', 'resources': 'resources', 'placement': 'placement'}, 'ComponentRef': {'template_name': 'templateName', 'overrides': 'overrides', 'spec': 'spec'}, 'CellTopoServer': {'managed_spec': 'managedSpec', 'external': 'external'}, 'TopologyReconciliation': {'register_cell': 'registerCell', 'prune_tablets': 'pruneTablets'}, 'CellSpec': {'zone': 'zone', 'region': 'region', 'placement': 'placement', 'multigateway': 'multigateway', 'topo_server': 'topoServer', 'toposerver': 'toposerver', 'topology_reconciliation': 'topologyReconciliation'}, 'CellTemplate': {'name': 'name', 'spec': 'spec'}, 'Cells': {'templates': 'templates'}, 'Partitioning': {'shards': 'shards'}, 'ContainerSpec': {'resources': 'resources'}, 'PoolExporterSpec': {'enabled': 'enabled', 'resources': 'resources'}, 'PoolMonitoring': {'exporter': 'exporter'}, 'PoolRef': {'type': 'type', 'cell': 'cell', 'multigres_deployment_template': 'multigresDeploymentTemplate', 'overrides': 'overrides', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'ShardTemplate': {'pools': 'pools'}, 'TableGroup': {'name': 'name', 'partitioning': 'partitioning', 'shard_template': 'shardTemplate'}, 'S3Backup': {'bucket': 'bucket', 'region': 'region', 'endpoint': 'endpoint', 'key_prefix': 'keyPrefix', 'credentials_secret': 'credentialsSecret', 'service_account_name': 'serviceAccountName'}, 'BackupEncryption': {'secret_name': 'secretName', 'key': 'key'}, 'BackupSchedule': {'cron': 'cron', 'type': 'type', 'time_zone': 'timeZone', 'suspend': 'suspend'}, 'BackupRetention': {'full': 'full', 'full_type': 'fullType'}, 'BackupRestore': {'target_time': 'targetTime', 'target_lsn': 'targetLSN'}, 'BackupSpec': {'volume_claim_template': 'volumeClaimTemplate', 's3': 's3', 'encryption': 'encryption', 'schedule': 'schedule', 'retention': 'retention', 'restore': 'restore'}, 'DatabaseSpec': {'multiorch': 'multiorch', 'tablegroups': 'tablegroups', 'durability_policy': 'durabilityPolicy', 'backup_location': 'backupLocation', 'backup': 'backup'}, 'DatabaseTemplate': {'name': 'name', 'spec': 'spec'}, 'Databases': {'templates': 'templates'}, 'IssuerRef': {'name': 'name', 'kind': 'kind', 'group': 'group'}, 'CertManager': {'issuer_ref': 'issuerRef'}, 'PgBackRestTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'GatewayTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager', 'required': 'required', 'extra_dns_names': 'extraDNSNames'}, 'InternalTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager'}, 'TopoTLS': {'secret_name': 'secretName', 'cert_manager': 'certManager', 'client_image': 'clientImage'}, 'LogLevels': {'multiadmin': 'multiadmin', 'multigateway': 'multigateway', 'multiorch': 'multiorch', 'multipooler': 'multipooler', 'pgctld': 'pgctld'}, 'LabelSelectorRequirement': {'key': 'key', 'operator': 'operator', 'values': 'values'}, 'LabelSelector': {'match_labels': 'matchLabels', 'match_expressions': 'matchExpressions'}, 'IPBlock': {'cidr': 'cidr', 'except_': 'except'}, 'NetworkPeer': {'pod_selector': 'podSelector', 'namespace_selector': 'namespaceSelector', 'ip_block': 'ipBlock'}, 'NetworkPolicySpec': {'enabled': 'enabled', 'gateway_clients': 'gatewayClients', 'admin_clients': 'adminClients', 'metrics_clients': 'metricsClients'}, 'OTLPSpec': {'endpoint': 'endpoint', 'protocol': 'protocol', 'export_interval_seconds': 'exportIntervalSeconds', 'traces_endpoint': 'tracesEndpoint'}, 'ExporterSpec': {'enabled': 'enabled', 'image': 'image', 'resources': 'resources'}, 'MonitoringSpec': {'enabled': 'enabled', 'otlp': 'otlp', 'exporter': 'exporter', 'pod_monitors': 'podMonitors', 'prometheus_rules': 'prometheusRules', 'dashboards': 'dashboards', 'labels': 'labels'}, 'ClusterSpec': {'images': 'images', 'image_pull_policy': 'imagePullPolicy', 'image_pull_secrets': 'imagePullSecrets', 'global_topo_server': 'globalTopoServer', 'multiadmin': 'multiadmin', 'cells': 'cells', 'databases': 'databases', 'topology_reconciliation': 'topologyReconciliation', 'postgres_password_secret': 'postgresPasswordSecret', 'pgbackrest_tls': 'pgbackrestTLS', 'gateway_tls': 'gatewayTLS', 'internal_tls': 'internalTLS', 'topo_tls': 'topoTLS', 'postgres_config': 'postgresConfig', 'log_levels': 'logLevels', 'network_policy': 'networkPolicy', 'placement': 'placement', 'monitoring': 'monitoring'}, 'MultigresCluster': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec', 'status': 'status'}, 'PoolSpec': {'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'TemplateSpec': {'shard_pool': 'shardPool', 'multiorch': 'multiorch', 'multigateway': 'multigateway', 'multiadmin': 'multiadmin'}, 'MultigresDeploymentTemplate': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}, 'ResolvedPool': {'type': 'type', 'cell': 'cell', 'replicas': 'replicas', 'data_volume_claim_template': 'dataVolumeClaimTemplate', 'postgres': 'postgres', 'multipooler': 'multipooler', 'postgres_config': 'postgresConfig', 'placement': 'placement', 'monitoring': 'monitoring'}, 'RenderOptions': {'emit': 'emit', 'include_crds': 'includeCrds', 'cluster_domain': 'clusterDomain', 'status_reporter': 'statusReporter', 'status_reporter_image': 'statusReporterImage', 'read_only_children': 'readOnlyChildren', 'spec_writers': 'specWriters', 'limits': 'limits'}, 'RenderMultigres': {'api_version': 'apiVersion', 'kind': 'kind', 'metadata': 'metadata', 'spec': 'spec'}}

@@ -1,0 +1,5 @@
+"""`python -m krmfn_etcd`: the TLS etcd client (main.py)."""
+
+from .main import main
+
+main()
