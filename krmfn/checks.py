@@ -137,14 +137,25 @@ def check_label_values(cluster: MultigresCluster) -> list[Result]:
     return out
 
 
-_TAG = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[^:/@]+))?(?:@(?P<digest>.+))?$")
+# repository[:tag][@digest]: read by `image_parts` with string methods, this pattern only for
+# text with a line break (compiling it was 2.6 M instructions at every start-up, docs/performance.md
+# round 4; tests/test_startup_helpers.py holds the two to the same answers).
+IMAGE_PARTS = r"^(?P<repo>[^@]+?)(?::(?P<tag>[^:/@]+))?(?:@(?P<digest>.+))?$"
 
 
-def _image_parts(image: str) -> tuple[str, str | None, str | None]:
-    m = _TAG.match(image)
-    if not m:
+def image_parts(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) as IMAGE_PARTS' groups give them; (image, None, None) when it
+    does not match. The tag can only follow the last ':' before the first '@' (it has no ':')."""
+    if "\n" in image:
+        m = re.match(IMAGE_PARTS, image)
+        return (m.group("repo"), m.group("tag"), m.group("digest")) if m else (image, None, None)
+    head, at, digest = image.partition("@")
+    if not head or (at and not digest):
         return image, None, None
-    return m.group("repo"), m.group("tag"), m.group("digest")
+    repo, colon, tag = head.rpartition(":")
+    if not colon or not repo or not tag or "/" in tag:
+        repo, tag = head, ""
+    return repo, tag or None, digest if at else None
 
 
 def check_images(cluster: MultigresCluster) -> list[Result]:
@@ -161,13 +172,13 @@ def check_images(cluster: MultigresCluster) -> list[Result]:
                                 topo.managed_spec.image))
     out = []
     for path, image in [(f"spec.images.{k}", v) for k, v in images.items()] + topo_images:
-        _, tag, digest = _image_parts(image)
+        _, tag, digest = image_parts(image)
         if digest is None and (tag is None or tag == "latest"):
             out.append(warning(f"image {image!r} uses the moving tag 'latest'; pin a version (or digest) so "
                                "every pod runs the same build and renders stay reproducible.", path))
     postgres = images.get("postgres")
     if postgres:
-        repo, tag, _ = _image_parts(postgres)
+        repo, tag, _ = image_parts(postgres)
         if repo.rsplit("/", 1)[-1] == "postgres":
             major = (tag or "").split(".")[0].split("-")[0]
             version = "" if major == "17" else (" and is not PostgreSQL 17 (Multigres supports PostgreSQL 17 "

@@ -65,3 +65,42 @@ def test_quantities_compare_hash_and_truncate_as_fractions(text: str | int) -> N
         assert (value < other, value <= other, value > other, value >= other, value == other) == \
             (exact < fother, exact <= fother, exact > fother, exact >= fother, exact == fother)
     assert (value >= 0) == (exact >= 0) and (-value == -exact)
+
+
+def test_split_quantity_reads_the_grammar_as_its_pattern() -> None:
+    """quantity.split_quantity stands for GRAMMAR (compiling it was start-up cost): every string of
+    up to four characters of an alphabet reaching each branch, random longer ones, same groups."""
+    import itertools
+    import re
+
+    from krmfn.quantity import GRAMMAR, split_quantity
+
+    pattern = re.compile(GRAMMAR)
+    alphabet = "09.+-eEKiMmnx \n\u0661"
+    rnd = random.Random(11)
+    samples = ["".join(chars) for n in range(5) for chars in itertools.product(alphabet, repeat=n)]
+    samples += ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(5, 14))) for _ in range(20000)]
+    samples += ["500m", "1Gi", "250Gi", "1e3", "1E-2", "+.5Ki", "-0.", "1.5Ei", "1Ki\n", "12Mi"]
+    for text in samples:
+        m = pattern.match(text)
+        assert split_quantity(text) == ((m.group(1), m.group(2) or "") if m else None), text
+
+
+def test_image_parts_reads_as_its_pattern() -> None:
+    """checks.image_parts stands for IMAGE_PARTS: every string of up to six characters of an
+    alphabet reaching each branch, random longer ones, the same groups."""
+    import itertools
+    import re
+
+    from krmfn.checks import IMAGE_PARTS, image_parts
+
+    pattern = re.compile(IMAGE_PARTS)
+    alphabet = "a:/@\n."
+    rnd = random.Random(5)
+    samples = ["".join(chars) for n in range(7) for chars in itertools.product(alphabet, repeat=n)]
+    samples += ["".join(rnd.choice(alphabet + "b1-") for _ in range(rnd.randrange(7, 20))) for _ in range(20000)]
+    samples += ["ghcr.io/multigres/pgctld:17", "postgres", "localhost:5000/x:1@sha256:ab", "x@y@z", "r:1/2:3"]
+    for image in samples:
+        m = pattern.match(image)
+        assert image_parts(image) == ((m.group("repo"), m.group("tag"), m.group("digest")) if m
+                                      else (image, None, None)), image
