@@ -213,7 +213,6 @@ def check_etcd_replicas(cluster: MultigresCluster) -> list[Result]:
 
 # ---- values that reach Kubernetes fields, validated as the API server validates them ----
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Patterns the seed never reaches are strings, compiled by `re` on first use: compiling every pattern
 # at import was start-up cost on every render (docs/performance.md).
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -223,9 +222,6 @@ _IMAGE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+
                     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
 _HOST_PORT = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
 
-
-_RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                            r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 def is_dns_subdomain(value: str) -> bool:
@@ -279,7 +275,7 @@ def check_monitoring(cluster: MultigresCluster) -> list[Result]:
         return []
     out = [error(f"label key {key!r} is not a Kubernetes label key ([prefix/]name, name at most 63 "
                  "characters of letters, digits, '-', '_', '.'); rename it.", f"spec.monitoring.labels.{key}")
-           for key in m.labels or {} if not (_RESOURCE_NAME.match(key) and len(key.rsplit("/", 1)[-1]) <= 63)]
+           for key in m.labels or {} if not (naming.is_resource_name(key) and len(key.rsplit("/", 1)[-1]) <= 63)]
     for field in ("endpoint", "traces_endpoint"):
         url = getattr(m.otlp, field) if m.otlp is not None else None
         if url is not None and not url.startswith(("http://", "https://")):
@@ -309,7 +305,7 @@ def check_secret_names(cluster: MultigresCluster) -> list[Result]:
 
 def check_namespace(cluster: MultigresCluster) -> list[Result]:
     ns = cluster.metadata.get("namespace")
-    if ns not in (None, "") and (not isinstance(ns, str) or len(ns) > 63 or not DNS_LABEL.match(ns)):
+    if ns not in (None, "") and (not isinstance(ns, str) or len(ns) > 63 or not naming.is_dns_label(ns)):
         return [error(f"namespace {ns!r} is not a valid namespace name (a DNS-1123 label: lower-case letters, "
                       "digits and '-', at most 63); fix it.", "metadata.namespace")]
     return []
@@ -627,7 +623,7 @@ def _bounded_field(kind: str, path: str, key: str, sub: Any) -> list[Result] | N
     if key in ("requests", "limits") and isinstance(sub, dict):
         return [error(f"resource name {name!r} is not valid (cpu, memory, ephemeral-storage, storage or a "
                       "domain-prefixed name such as nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}")
-                for name in sub if not isinstance(name, str) or not _RESOURCE_NAME.match(name)]
+                for name in sub if not isinstance(name, str) or not naming.is_resource_name(name)]
     if key == "storageClassName" and isinstance(sub, str):
         return [] if is_dns_subdomain(sub) else [error(
             f"storageClassName {sub!r} is not a valid StorageClass name (lower-case letters, digits, '-' and "

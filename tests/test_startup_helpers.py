@@ -104,3 +104,36 @@ def test_image_parts_reads_as_its_pattern() -> None:
         m = pattern.match(image)
         assert image_parts(image) == ((m.group("repo"), m.group("tag"), m.group("digest")) if m
                                       else (image, None, None)), image
+
+
+@pytest.mark.parametrize("pattern, test", [
+    ("QUALIFIED_NAME", "is_qualified_name"), ("DNS_LABEL", "is_dns_label"), ("RESOURCE_NAME", "is_resource_name"),
+    ("LABEL_VALUE", "is_label_value"),
+])
+def test_name_tests_answer_as_their_patterns(pattern: str, test: str) -> None:
+    """krmfn.naming's string tests stand for its patterns: every string of up to five characters of
+    an alphabet reaching each branch, random longer ones, the same answer (LABEL_VALUE's test also
+    bounds the length)."""
+    import itertools
+    import re
+
+    from krmfn import naming
+
+    compiled, check = re.compile(getattr(naming, pattern)), getattr(naming, test)
+    alphabet = "aZ0-_./\n\u00e9"
+    rnd = random.Random(3)
+    samples = ["".join(chars) for n in range(6) for chars in itertools.product(alphabet, repeat=n)]
+    samples += ["".join(rnd.choice(alphabet + "b9") for _ in range(rnd.randrange(6, 20))) for _ in range(20000)]
+    samples += ["nvidia.com/gpu", "cpu", "a.b-c/D_e.f", "a..b/c", "-a/b", "a/b/c", "x" * 63 + "\n"]
+    for text in samples:
+        bounded = pattern != "LABEL_VALUE" or len(text) <= naming.LABEL_VALUE_LIMIT
+        assert check(text) == (bounded and bool(compiled.match(text))), text
+
+
+def test_sanitize_as_the_pattern_replaces() -> None:
+    import re
+
+    from krmfn import naming
+
+    for text in ["zone1", "Postgres_Default", "a--b", "-x-", "é_ü", "A B\nc", "", "__", "multigres.com/x"]:
+        assert naming.sanitize(text) == re.sub(naming.INVALID, "-", text.lower()).strip("-")
