@@ -96,6 +96,8 @@ def sanitize(part: str) -> str:
     text = str(part).lower()
     if _LABEL_CHARS.issuperset(text):  # nothing for INVALID to replace: the pattern is never compiled
         return text.strip("-")
+    if "__" not in text and _LABEL_CHARS.issuperset(text.replace("_", "")):  # `orders_tg`: each `_` is a run
+        return text.replace("_", "-").strip("-")
     return re.sub(INVALID, "-", text).strip("-")
 
 

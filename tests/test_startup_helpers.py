@@ -135,5 +135,9 @@ def test_sanitize_as_the_pattern_replaces() -> None:
 
     from krmfn import naming
 
-    for text in ["zone1", "Postgres_Default", "a--b", "-x-", "é_ü", "A B\nc", "", "__", "multigres.com/x"]:
+    import itertools
+
+    samples = ["zone1", "Postgres_Default", "a--b", "-x-", "é_ü", "A B\nc", "", "__", "multigres.com/x", "orders_tg"]
+    samples += ["".join(chars) for n in range(6) for chars in itertools.product("a-_B.", repeat=n)]
+    for text in samples:
         assert naming.sanitize(text) == re.sub(naming.INVALID, "-", text.lower()).strip("-")
