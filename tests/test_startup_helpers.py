@@ -141,3 +141,24 @@ def test_sanitize_as_the_pattern_replaces() -> None:
     samples += ["".join(chars) for n in range(6) for chars in itertools.product("a-_B.", repeat=n)]
     for text in samples:
         assert naming.sanitize(text) == re.sub(naming.INVALID, "-", text.lower()).strip("-")
+
+
+@pytest.mark.parametrize("module, pattern, test, alphabet", [
+    ("krmfn.resourcelist", "OCTAL_LOOKALIKE", "is_octal_lookalike", "0+-19a\n\u0661"),
+    ("krmfn.resourcelist", "KEEP_CHOMPING", "has_keep_chomping", "|>+19a\n"),
+])
+def test_string_tests_answer_as_their_patterns(module: str, pattern: str, test: str, alphabet: str) -> None:
+    """Each string test stands for its pattern (compiling the pattern was start-up cost): every
+    string of up to five characters of an alphabet reaching each branch, random longer ones."""
+    import importlib
+    import itertools
+    import re
+
+    mod = importlib.import_module(module)
+    compiled, check = re.compile(getattr(mod, pattern)), getattr(mod, test)
+    rnd = random.Random(9)
+    samples = ["".join(chars) for n in range(6) for chars in itertools.product(alphabet, repeat=n)]
+    samples += ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(6, 24))) for _ in range(20000)]
+    samples += ["a: |+\n  x\n", "key: >2+\n", "+" * 100 + "|+", "+" * 100]
+    for text in samples:
+        assert check(text) == bool(compiled.search(text)), text
