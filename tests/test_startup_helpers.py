@@ -131,11 +131,10 @@ def test_name_tests_answer_as_their_patterns(pattern: str, test: str) -> None:
 
 
 def test_sanitize_as_the_pattern_replaces() -> None:
+    import itertools
     import re
 
     from krmfn import naming
-
-    import itertools
 
     samples = ["zone1", "Postgres_Default", "a--b", "-x-", "é_ü", "A B\nc", "", "__", "multigres.com/x", "orders_tg"]
     samples += ["".join(chars) for n in range(6) for chars in itertools.product("a-_B.", repeat=n)]
@@ -162,3 +161,19 @@ def test_string_tests_answer_as_their_patterns(module: str, pattern: str, test: 
     samples += ["a: |+\n  x\n", "key: >2+\n", "+" * 100 + "|+", "+" * 100]
     for text in samples:
         assert check(text) == bool(compiled.search(text)), text
+
+
+def test_downward_references_as_the_pattern_finds_them() -> None:
+    import itertools
+    import re
+
+    from krmfn.workloads.objects import _DOWNWARD, REFERENCE, downward_references
+
+    pieces = ["$", "$(", "POD_IP", "POD_NAME", "POD_NAMESPACE", "POD_INDEX", ")", "x", "$$(", "OTHER"]
+    rnd = random.Random(2)
+    samples = ["".join(p) for n in range(5) for p in itertools.product(pieces, repeat=n)]
+    samples += ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(5, 12))) for _ in range(20000)]
+    for text in samples:
+        expected = sorted({v for v in re.findall(REFERENCE, text) if v in _DOWNWARD})
+        assert downward_references([text]) == expected, text
+    assert downward_references(["--a=$(POD_IP)", "$$(POD_NAME)", "$(POD_INDEX)"]) == ["POD_INDEX", "POD_IP"]
