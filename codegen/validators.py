@@ -269,8 +269,7 @@ A validator for certainly-valid input, without pydantic; see krmfn/api/validator
 # ruff: noqa
 import re as _re
 
-from ...naming import is_qualified_name
-from ..plain import MISSING, Base, copy_plain, plain, quantity
+from ..plain import MISSING, Base, copy_plain, is_qualified_name, plain, quantity
 
 '''
 

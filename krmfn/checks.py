@@ -217,9 +217,72 @@ def check_etcd_replicas(cluster: MultigresCluster) -> list[Result]:
 # at import was start-up cost on every render (docs/performance.md).
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # An image reference as the container runtime parses it: [registry[:port]/]path[:tag][@digest].
-_IMAGE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-                    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?"
-                    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+# Read by is_image_reference with string methods (compiling it was start-up cost,
+# docs/performance.md round 4; tests/test_startup_helpers.py holds the two to the same answers).
+IMAGE = (r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+         r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?"
+         r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_COMPONENT_CHARS = _LOWER_ALNUM | {".", "_", "-"}
+_HOST_CHARS = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ.-")
+_ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ALGORITHM_CHARS = _HOST_CHARS | frozenset("_+")
+
+
+def _is_component(text: str) -> bool:
+    """`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`: separators `.`, `_`, `__` or dashes between alnum runs."""
+    if text == "" or text[0] not in _LOWER_ALNUM or text[-1] not in _LOWER_ALNUM:
+        return False
+    if not _COMPONENT_CHARS.issuperset(text):
+        return False
+    run = ""
+    for char in text:
+        if char in _LOWER_ALNUM:
+            if run and run not in (".", "_", "__") and run.strip("-"):
+                return False
+            run = ""
+        else:
+            run += char
+    return True
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"  # the pattern's \w (str patterns are Unicode)
+
+
+def _is_digest(text: str) -> bool:
+    """`[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`."""
+    algorithm, colon, hexits = text.partition(":")
+    if not colon or len(hexits) < 32 or not _HEX.issuperset(hexits):
+        return False
+    if not _ALGORITHM_CHARS.issuperset(algorithm):
+        return False
+    for sep in "-_+":
+        algorithm = algorithm.replace(sep, ".")
+    return all(part != "" and part[0] in _ALPHA for part in algorithm.split("."))
+
+
+def is_image_reference(image: str) -> bool:
+    """IMAGE matches (its `$` also before one final newline): `[registry/]path[:tag][@digest]`."""
+    text = image[:-1] if image.endswith("\n") else image
+    rest, at, digest = text.partition("@")
+    if at and not _is_digest(digest):
+        return False
+    colon = rest.rfind(":")
+    if colon > rest.rfind("/"):
+        rest, tag = rest[:colon], rest[colon + 1:]
+        if not 1 <= len(tag) <= 128 or not _is_word(tag[0]):
+            return False
+        if not all(_is_word(c) or c in ".-" for c in tag):
+            return False
+    parts = rest.split("/")
+    if all(_is_component(part) for part in parts):
+        return True
+    host, _, port = parts[0].partition(":")
+    return (len(parts) > 1 and host != "" and _HOST_CHARS.issuperset(host)
+            and (":" not in parts[0] or (port.isascii() and port.isdigit()))
+            and all(_is_component(part) for part in parts[1:]))
 _HOST_PORT = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
 
 
@@ -235,7 +298,7 @@ def image_problem(image: str) -> str | None:
         return "is empty"
     if any(c.isspace() for c in image):
         return "contains whitespace (a space, tab or line break)"
-    if not _IMAGE.match(image):
+    if not is_image_reference(image):
         return "is not a valid image reference ([registry/]repository[:tag][@sha256:digest], lower-case repository)"
     return None
 

@@ -177,3 +177,23 @@ def test_downward_references_as_the_pattern_finds_them() -> None:
         expected = sorted({v for v in re.findall(REFERENCE, text) if v in _DOWNWARD})
         assert downward_references([text]) == expected, text
     assert downward_references(["--a=$(POD_IP)", "$$(POD_NAME)", "$(POD_INDEX)"]) == ["POD_INDEX", "POD_IP"]
+
+
+def test_image_references_as_the_pattern_reads_them() -> None:
+    """checks.is_image_reference stands for IMAGE: every string of up to five characters of an
+    alphabet reaching each branch, and random strings built from the reference's pieces."""
+    import itertools
+    import re
+
+    from krmfn.checks import IMAGE, is_image_reference
+
+    pattern = re.compile(IMAGE)
+    rnd = random.Random(17)
+    samples = ["".join(chars) for n in range(6) for chars in itertools.product("aA0._-/:@\n", repeat=n)]
+    pieces = ["a", "b0", "Z", ".", "_", "__", "-", "--", "/", ":", "5000", "@", "sha256", "+", "é", "\u0661",
+              "0123456789abcdef" * 2, "0" * 31, "\n", "\x00"]
+    samples += ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 10))) for _ in range(40000)]
+    samples += ["ghcr.io/multigres/pgctld:17", "localhost:5000/x/y:1@sha256:" + "ab" * 32, "a:" + "t" * 129,
+                "a:" + "t" * 128, "a@sha256+x.y:" + "f" * 32, "a@s\x00b:" + "f" * 32]
+    for image in samples:
+        assert is_image_reference(image) == bool(pattern.match(image)), image
