@@ -26,6 +26,8 @@ from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from krmfn.naming import QUALIFIED_NAME
+
 ROOTS = ["MultigresCluster", "MultigresDeploymentTemplate", "ComponentSpec", "PoolSpec", "ResolvedPool",
          "RenderOptions", "RenderMultigres"]
 
@@ -175,7 +177,10 @@ class _Gen:
                 lines += [f"{pad}if {src} >= {c.lt!r}:", f"{pad}    return None"]
             elif getattr(c, "pattern", None) is not None and ann is str and len(vars(c)) == 1:
                 # pydantic matches a pattern anywhere (search); the models' patterns are anchored.
-                lines += [f"{pad}if _re.search({c.pattern!r}, {src}) is None:", f"{pad}    return None"]
+                if c.pattern == QUALIFIED_NAME:  # a string test for it: compiling was start-up cost
+                    lines += [f"{pad}if not is_qualified_name({src}):", f"{pad}    return None"]
+                else:
+                    lines += [f"{pad}if _re.search({c.pattern!r}, {src}) is None:", f"{pad}    return None"]
             else:
                 raise Unsupported(f"constraint {c!r} on {ann!r}")
         return lines + [f"{pad}{dst} = {src}"]
@@ -264,7 +269,7 @@ A validator for certainly-valid input, without pydantic; see krmfn/api/validator
 # ruff: noqa
 import re as _re
 
-from ..plain import MISSING, Base, copy_plain, plain, quantity
+from ..plain import MISSING, Base, copy_plain, is_qualified_name, plain, quantity
 
 '''
 

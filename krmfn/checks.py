@@ -137,14 +137,25 @@ def check_label_values(cluster: MultigresCluster) -> list[Result]:
     return out
 
 
-_TAG = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[^:/@]+))?(?:@(?P<digest>.+))?$")
+# repository[:tag][@digest]: read by `image_parts` with string methods, this pattern only for
+# text with a line break (compiling it was 2.6 M instructions at every start-up, docs/performance.md
+# round 4; tests/test_startup_helpers.py holds the two to the same answers).
+IMAGE_PARTS = r"^(?P<repo>[^@]+?)(?::(?P<tag>[^:/@]+))?(?:@(?P<digest>.+))?$"
 
 
-def _image_parts(image: str) -> tuple[str, str | None, str | None]:
-    m = _TAG.match(image)
-    if not m:
+def image_parts(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) as IMAGE_PARTS' groups give them; (image, None, None) when it
+    does not match. The tag can only follow the last ':' before the first '@' (it has no ':')."""
+    if "\n" in image:
+        m = re.match(IMAGE_PARTS, image)
+        return (m.group("repo"), m.group("tag"), m.group("digest")) if m else (image, None, None)
+    head, at, digest = image.partition("@")
+    if not head or (at and not digest):
         return image, None, None
-    return m.group("repo"), m.group("tag"), m.group("digest")
+    repo, colon, tag = head.rpartition(":")
+    if not colon or not repo or not tag or "/" in tag:
+        repo, tag = head, ""
+    return repo, tag or None, digest if at else None
 
 
 def check_images(cluster: MultigresCluster) -> list[Result]:
@@ -161,13 +172,13 @@ def check_images(cluster: MultigresCluster) -> list[Result]:
                                 topo.managed_spec.image))
     out = []
     for path, image in [(f"spec.images.{k}", v) for k, v in images.items()] + topo_images:
-        _, tag, digest = _image_parts(image)
+        _, tag, digest = image_parts(image)
         if digest is None and (tag is None or tag == "latest"):
             out.append(warning(f"image {image!r} uses the moving tag 'latest'; pin a version (or digest) so "
                                "every pod runs the same build and renders stay reproducible.", path))
     postgres = images.get("postgres")
     if postgres:
-        repo, tag, _ = _image_parts(postgres)
+        repo, tag, _ = image_parts(postgres)
         if repo.rsplit("/", 1)[-1] == "postgres":
             major = (tag or "").split(".")[0].split("-")[0]
             version = "" if major == "17" else (" and is not PostgreSQL 17 (Multigres supports PostgreSQL 17 "
@@ -202,19 +213,78 @@ def check_etcd_replicas(cluster: MultigresCluster) -> list[Result]:
 
 # ---- values that reach Kubernetes fields, validated as the API server validates them ----
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Patterns the seed never reaches are strings, compiled by `re` on first use: compiling every pattern
 # at import was start-up cost on every render (docs/performance.md).
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # An image reference as the container runtime parses it: [registry[:port]/]path[:tag][@digest].
-_IMAGE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-                    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?"
-                    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+# Read by is_image_reference with string methods (compiling it was start-up cost,
+# docs/performance.md round 4; tests/test_startup_helpers.py holds the two to the same answers).
+IMAGE = (r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+         r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?"
+         r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_COMPONENT_CHARS = _LOWER_ALNUM | {".", "_", "-"}
+_HOST_CHARS = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ.-")
+_ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ALGORITHM_CHARS = _HOST_CHARS | frozenset("_+")
+
+
+def _is_component(text: str) -> bool:
+    """`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`: separators `.`, `_`, `__` or dashes between alnum runs."""
+    if text == "" or text[0] not in _LOWER_ALNUM or text[-1] not in _LOWER_ALNUM:
+        return False
+    if not _COMPONENT_CHARS.issuperset(text):
+        return False
+    run = ""
+    for char in text:
+        if char in _LOWER_ALNUM:
+            if run and run not in (".", "_", "__") and run.strip("-"):
+                return False
+            run = ""
+        else:
+            run += char
+    return True
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"  # the pattern's \w (str patterns are Unicode)
+
+
+def _is_digest(text: str) -> bool:
+    """`[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`."""
+    algorithm, colon, hexits = text.partition(":")
+    if not colon or len(hexits) < 32 or not _HEX.issuperset(hexits):
+        return False
+    if not _ALGORITHM_CHARS.issuperset(algorithm):
+        return False
+    for sep in "-_+":
+        algorithm = algorithm.replace(sep, ".")
+    return all(part != "" and part[0] in _ALPHA for part in algorithm.split("."))
+
+
+def is_image_reference(image: str) -> bool:
+    """IMAGE matches (its `$` also before one final newline): `[registry/]path[:tag][@digest]`."""
+    text = image[:-1] if image.endswith("\n") else image
+    rest, at, digest = text.partition("@")
+    if at and not _is_digest(digest):
+        return False
+    colon = rest.rfind(":")
+    if colon > rest.rfind("/"):
+        rest, tag = rest[:colon], rest[colon + 1:]
+        if not 1 <= len(tag) <= 128 or not _is_word(tag[0]):
+            return False
+        if not all(_is_word(c) or c in ".-" for c in tag):
+            return False
+    parts = rest.split("/")
+    if all(_is_component(part) for part in parts):
+        return True
+    host, _, port = parts[0].partition(":")
+    return (len(parts) > 1 and host != "" and _HOST_CHARS.issuperset(host)
+            and (":" not in parts[0] or (port.isascii() and port.isdigit()))
+            and all(_is_component(part) for part in parts[1:]))
 _HOST_PORT = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
 
-
-_RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                            r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 def is_dns_subdomain(value: str) -> bool:
@@ -228,7 +298,7 @@ def image_problem(image: str) -> str | None:
         return "is empty"
     if any(c.isspace() for c in image):
         return "contains whitespace (a space, tab or line break)"
-    if not _IMAGE.match(image):
+    if not is_image_reference(image):
         return "is not a valid image reference ([registry/]repository[:tag][@sha256:digest], lower-case repository)"
     return None
 
@@ -270,7 +340,7 @@ def check_monitoring(cluster: MultigresCluster) -> list[Result]:
         return []
     out = [error(f"label key {key!r} is not a Kubernetes label key ([prefix/]name, name at most 63 "
                  "characters of letters, digits, '-', '_', '.'); rename it.", f"spec.monitoring.labels.{key}")
-           for key in m.labels or {} if not (_RESOURCE_NAME.match(key) and len(key.rsplit("/", 1)[-1]) <= 63)]
+           for key in m.labels or {} if not (naming.is_resource_name(key) and len(key.rsplit("/", 1)[-1]) <= 63)]
     for field in ("endpoint", "traces_endpoint"):
         url = getattr(m.otlp, field) if m.otlp is not None else None
         if url is not None and not url.startswith(("http://", "https://")):
@@ -300,7 +370,7 @@ def check_secret_names(cluster: MultigresCluster) -> list[Result]:
 
 def check_namespace(cluster: MultigresCluster) -> list[Result]:
     ns = cluster.metadata.get("namespace")
-    if ns not in (None, "") and (not isinstance(ns, str) or len(ns) > 63 or not DNS_LABEL.match(ns)):
+    if ns not in (None, "") and (not isinstance(ns, str) or len(ns) > 63 or not naming.is_dns_label(ns)):
         return [error(f"namespace {ns!r} is not a valid namespace name (a DNS-1123 label: lower-case letters, "
                       "digits and '-', at most 63); fix it.", "metadata.namespace")]
     return []
@@ -644,7 +714,7 @@ def _bounded_field(kind: str, path: str, key: str, sub: Any) -> list[Result] | N
     if key in ("requests", "limits") and isinstance(sub, dict):
         return [error(f"resource name {name!r} is not valid (cpu, memory, ephemeral-storage, storage or a "
                       "domain-prefixed name such as nvidia.com/gpu); fix the key.", f"{path}.{key}.{name}")
-                for name in sub if not isinstance(name, str) or not _RESOURCE_NAME.match(name)]
+                for name in sub if not isinstance(name, str) or not naming.is_resource_name(name)]
     if key == "storageClassName" and isinstance(sub, str):
         return [] if is_dns_subdomain(sub) else [error(
             f"storageClassName {sub!r} is not a valid StorageClass name (lower-case letters, digits, '-' and "

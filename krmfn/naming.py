@@ -47,13 +47,58 @@ NAME_LIMITS = {"Service": 63, "StatefulSet": 52, "Job": 52, "CronJob": 52, "Name
 DEFAULT_LIMIT = 253
 LABEL_VALUE_LIMIT = 63
 
-_INVALID = re.compile(r"[^a-z0-9-]+")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# The name patterns below are read with string tests, each standing for the pattern next to it
+# (compiling the patterns was start-up cost on every render, docs/performance.md round 4;
+# tests/test_startup_helpers.py holds each test to its pattern). A pattern's `$` also matches
+# before one final newline, so the tests do too (`_body`).
+INVALID = r"[^a-z0-9-]+"
+QUALIFIED_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+RESOURCE_NAME = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                 r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LABEL_CHARS = _LOWER_ALNUM | {"-"}
+_NAME_CHARS = _ALNUM | {"-", "_", "."}
+
+
+def _body(text: str) -> str:
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _qualified(text: str) -> bool:
+    return text != "" and text[0] in _ALNUM and text[-1] in _ALNUM and _NAME_CHARS.issuperset(text)
+
+
+def _dns_label(text: str) -> bool:
+    return text != "" and text[0] in _LOWER_ALNUM and text[-1] in _LOWER_ALNUM and _LABEL_CHARS.issuperset(text)
+
+
+def is_qualified_name(text: str) -> bool:
+    """QUALIFIED_NAME: letters and digits at both ends, `-`, `_`, `.` between."""
+    return _qualified(_body(text))
+
+
+def is_dns_label(text: str) -> bool:
+    """DNS_LABEL (without its 63-character bound)."""
+    return _dns_label(_body(text))
+
+
+def is_resource_name(text: str) -> bool:
+    """RESOURCE_NAME: `[prefix/]name`, the prefix DNS labels joined by dots (without length bounds)."""
+    prefix, slash, name = _body(text).rpartition("/")
+    return _qualified(name) and (not slash or all(_dns_label(label) for label in prefix.split(".")))
 
 
 def sanitize(part: str) -> str:
     """One DNS-1123 label fragment: lower case, `_` and other characters to `-`."""
-    return _INVALID.sub("-", str(part).lower()).strip("-")
+    text = str(part).lower()
+    if _LABEL_CHARS.issuperset(text):  # nothing for INVALID to replace: the pattern is never compiled
+        return text.strip("-")
+    if "__" not in text and _LABEL_CHARS.issuperset(text.replace("_", "")):  # `orders_tg`: each `_` is a run
+        return text.replace("_", "-").strip("-")
+    return re.sub(INVALID, "-", text).strip("-")
 
 
 def limit_for(kind: str) -> int:
@@ -97,7 +142,7 @@ def object_name(kind: str, *parts: str) -> str:
 
 
 def is_label_value(value: str) -> bool:
-    return len(value) <= LABEL_VALUE_LIMIT and bool(_LABEL_VALUE.match(value))
+    return len(value) <= LABEL_VALUE_LIMIT and (_body(value) == "" or _qualified(_body(value)))
 
 
 # ---- child custom resources (the design's names, with the cluster prefix: docs/design.md, "Deviations") ----

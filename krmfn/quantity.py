@@ -6,13 +6,16 @@ a decimal SI suffix (n, u, m, "", k, M, G, T, P, E) or a decimal exponent (e3, E
 
 from __future__ import annotations
 
-import re
 import sys
 from math import gcd
 
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}  # powers of two
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}  # powers of ten
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+# The text grammar, read by `split_quantity` with string methods: compiling it was 1.6 M
+# instructions at every start-up (docs/performance.md, round 4); tests/test_startup_helpers.py
+# holds the two to the same answers.
+GRAMMAR = r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+_DIGITS = "0123456789"
 
 # The same grammar as a JSON-schema pattern, for the CRDs.
 PATTERN = (r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
@@ -116,10 +119,10 @@ def parse_quantity(value: str | int | float) -> Exact:
             raise QuantityError(f"{_shown(value)} is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 250Gi)")
         value = repr(value)
     text = str(value).strip()
-    m = _QUANTITY.match(text)
-    if not m:
+    parts = split_quantity(text)
+    if parts is None:
         raise QuantityError(f"{_shown(value)} is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 250Gi)")
-    number, suffix = m.group(1), m.group(2) or ""
+    number, suffix = parts
     negative = number.startswith("-")
     whole, _, frac = number.lstrip("+-").partition(".")
     digits = (whole + frac).lstrip("0")
@@ -139,6 +142,30 @@ def parse_quantity(value: str | int | float) -> Exact:
     number_ = int(digits) << exp2
     amount = Exact(number_ * 10**exp10) if exp10 >= 0 else Exact(number_, 10**-exp10)
     return -amount if negative else amount
+
+
+def split_quantity(text: str) -> tuple[str, str] | None:
+    """(number, suffix) as GRAMMAR's two groups give them (suffix "" for none), None when it does
+    not match. The longest number is the only one: no suffix starts with a digit or a dot."""
+    if text.endswith("\n"):  # the pattern's `$` also matches before one final newline
+        text = text[:-1]
+    body = text[1:] if text[:1] in ("+", "-") else text
+    rest = body.lstrip(_DIGITS)
+    whole = len(body) - len(rest)
+    if rest[:1] == ".":
+        after = rest[1:]
+        rest = after.lstrip(_DIGITS)
+        if whole == 0 and len(after) == len(rest):
+            return None
+    elif whole == 0:
+        return None
+    if rest in _BINARY or rest in _DECIMAL:
+        return text[:len(text) - len(rest)], rest
+    if rest[:1] in ("e", "E"):
+        exponent = rest[2:] if rest[1:2] in ("+", "-") else rest[1:]
+        if exponent and not exponent.lstrip(_DIGITS):
+            return text[:len(text) - len(rest)], rest
+    return None
 
 
 def _exponents(value: object, suffix: str, exp10: int) -> tuple[int, int]:

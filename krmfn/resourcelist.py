@@ -244,7 +244,14 @@ def foreign_alias(node: yaml.Node) -> yaml.Node | None:
     return None
 
 
-_OCTAL_LOOKALIKE = re.compile(r"^[-+]?0[0-9]+$")
+OCTAL_LOOKALIKE = r"^[-+]?0[0-9]+$"  # what is_octal_lookalike tests, without compiling it at start-up
+
+
+def is_octal_lookalike(text: str) -> bool:
+    """OCTAL_LOOKALIKE (its `$` also before one final newline; tests/test_startup_helpers.py)."""
+    text = text[:-1] if text.endswith("\n") else text
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    return len(digits) >= 2 and digits[0] == "0" and digits.isascii() and digits.isdigit()
 
 
 def octal_lookalikes(node: yaml.Node | None) -> list[tuple[str, str]]:
@@ -262,7 +269,7 @@ def octal_lookalikes(node: yaml.Node | None) -> list[tuple[str, str]]:
             continue
         seen.add(id(current))
         if isinstance(current, yaml.ScalarNode):
-            if current.tag == "tag:yaml.org,2002:int" and not current.style and _OCTAL_LOOKALIKE.match(current.value):
+            if current.tag == "tag:yaml.org,2002:int" and not current.style and is_octal_lookalike(current.value):
                 out.append((path, current.value))
         elif isinstance(current, yaml.MappingNode):
             for key, value in current.value:
@@ -569,14 +576,28 @@ def located_node(obj: dict[str, Any], node: Any) -> Any:
     return node if isinstance(annotations, dict) and "config.kubernetes.io/function" in annotations else None
 
 
-_KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+")
+KEEP_CHOMPING = r"[|>][1-9]?\+"
+
+
+def has_keep_chomping(text: str) -> bool:
+    """Whether KEEP_CHOMPING is found in the text: the characters before each `+`, or the
+    pattern when there are many (compiling it was start-up cost, docs/performance.md)."""
+    if text.count("+") > 64:
+        return re.search(KEEP_CHOMPING, text) is not None
+    pos = text.find("+")
+    while pos != -1:
+        before = text[pos - 1:pos]
+        if before in ("|", ">") or (before != "" and before in "123456789" and text[pos - 2:pos - 1] in ("|", ">")):
+            return True
+        pos = text.find("+", pos + 1)
+    return False
 
 
 def document_text(chunk: str) -> str:
     """A document's text as it is passed through: blank lines around it dropped, except the
     trailing ones a keep-chomped block scalar (`|+`, `>+`) holds as part of its value."""
     text = chunk.lstrip("\n")
-    if _KEEP_CHOMPING.search(text):
+    if has_keep_chomping(text):
         return text if text.endswith("\n") else text + "\n"
     return text.rstrip("\n") + "\n"
 

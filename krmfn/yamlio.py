@@ -21,6 +21,7 @@ from .merge import json_text
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -32,19 +33,82 @@ class CoreLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 
 CoreLoader.yaml_implicit_resolvers = {}
+
+
+def _digits(text: str) -> bool:
+    """`[0-9]+`: ASCII digits only, as the pattern (str.isdigit alone accepts other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
+def _body(text: str) -> str:
+    """The text a `^...$` pattern matches against: `$` also matches before one final newline."""
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _is_core_bool(text: str) -> bool:
+    return _body(text) in ("true", "True", "TRUE", "false", "False", "FALSE")
+
+
+def _is_core_null(text: str) -> bool:
+    return _body(text) in ("~", "null", "Null", "NULL", "")
+
+
+def _is_core_int(text: str) -> bool:
+    text = _body(text)
+    head, rest = text[:2], text[2:]
+    if head == "0o":
+        return rest != "" and not rest.strip("01234567")
+    if head == "0x":
+        return rest != "" and not rest.strip("0123456789abcdefABCDEF")
+    return _digits(text[1:] if text[:1] in ("-", "+") else text)
+
+
+def _is_core_float(text: str) -> bool:
+    text = _body(text)
+    if text in (".nan", ".NaN", ".NAN"):
+        return True
+    if text[:1] in ("-", "+"):
+        text = text[1:]
+    if text in (".inf", ".Inf", ".INF"):
+        return True
+    mantissa, e, exponent = text.replace("E", "e", 1).partition("e")
+    if e and not _digits(exponent[1:] if exponent[:1] in ("-", "+") else exponent):
+        return False
+    whole, dot, fraction = mantissa.partition(".")
+    if not dot:
+        return _digits(whole)
+    return (_digits(whole) or whole == "") and (_digits(fraction) or fraction == "") and (whole + fraction) != ""
+
+
+class _Test:
+    """A core-schema resolver as a string test with a regex's `match`: PyYAML's resolver tables
+    take compiled patterns, and compiling these four was 4 M of the seed's instructions at every
+    start-up (docs/performance.md, round 4). `pattern` is the regex it stands for
+    (tests/test_units.py holds the two to the same answers)."""
+
+    __slots__ = ("pattern", "test")
+
+    def __init__(self, pattern: str, test: Callable[[str], bool]) -> None:
+        self.pattern = pattern
+        self.test = test
+
+    def match(self, text: str) -> bool | None:
+        return True if self.test(text) else None
+
+
 _CORE_RESOLVERS = [
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:bool", _Test(r"^(?:true|True|TRUE|false|False|FALSE)$", _is_core_bool), "tTfF"),
+    ("tag:yaml.org,2002:null", _Test(r"^(?:~|null|Null|NULL|)$", _is_core_null), ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:int", _Test(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", _is_core_int), "-+0123456789"),
     (
         "tag:yaml.org,2002:float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        _Test(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", _is_core_float),
         "-+0123456789.",
     ),
 ]
-for _tag, _pattern, _first in _CORE_RESOLVERS:
-    CoreLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+for _tag, _test, _first in _CORE_RESOLVERS:
+    CoreLoader.add_implicit_resolver(_tag, _test, list(_first))
 # Merge keys (`<<: {namespace: prod}`, `<<: *base`): kyaml resolves them, so every front end
 # does (PyYAML's constructor flattens them once the key is tagged as one).
 CoreLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])

@@ -37,7 +37,7 @@ def test_entrypoint_is_the_console_script_in_function_mode() -> None:
     assert len(entry) == 1, "function mode means no arguments"
     scripts = PYPROJECT["project"]["scripts"]
     name = entry[0].rsplit("/", 1)[-1]
-    assert scripts.get(name) == "krmfn.cli:main"
+    assert scripts.get(name) == "krmfn.cli:console"
     assert not instructions("CMD")
 
 

@@ -324,6 +324,24 @@ def test_console_script_function_mode() -> None:
     assert (proc.stdout, proc.returncode, proc.stderr) == (function_mode(stdin)[0], 0, "")
 
 
+def test_console_script_function_mode_delivers_everything_before_its_fast_exit() -> None:
+    """cli.console ends function mode with os._exit: a large answer (several 1 MiB writes, more
+    than a pipe holds) and an error's exit code and stderr lines still arrive whole."""
+    big = yamlio.load(MINIMAL)
+    big["metadata"]["annotations"] = {"note": "x" * 3_000_000}
+    stdin = resource_list(big)
+    proc = subprocess.run([str(VENV_BIN / "multigres-krmfn")], input=stdin, capture_output=True, text=True)
+    assert (proc.stdout, proc.returncode, proc.stderr) == (function_mode(stdin)[0], 0, "")
+    assert len(proc.stdout) > 3_000_000
+    bad = yamlio.load(MINIMAL)
+    bad["spec"]["unknownField"] = 1
+    stdin = resource_list(bad)
+    proc = subprocess.run([str(VENV_BIN / "multigres-krmfn")], input=stdin, capture_output=True, text=True)
+    text, code, errors = function_mode(stdin)
+    assert code == 1 and errors
+    assert (proc.stdout, proc.returncode, proc.stderr) == (text, 1, "".join(line + "\n" for line in errors))
+
+
 def test_console_script_render() -> None:
     proc = subprocess.run([str(VENV_BIN / "multigres-krmfn"), "render", str(EXAMPLES / "minimal")],
                           capture_output=True, text=True)

@@ -374,6 +374,15 @@ def test_closed_stdout_is_one_line_not_tracebacks():
     assert "the output could not be written" in ran.stderr
 
 
+def test_closed_stdout_in_function_mode_is_one_line_and_exit_1():
+    """Function mode's fast exit (cli.console) falls back to the normal exit when flushing fails."""
+    stdin = (EXAMPLES / "minimal" / "cluster.yaml").read_text()
+    ran = _exec([], input=stdin, preexec_fn=_close_stdout)
+    assert ran.returncode == 1
+    assert "Traceback" not in ran.stderr
+    assert "the output could not be written" in ran.stderr
+
+
 def _close_stdin() -> None:
     import os
 

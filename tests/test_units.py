@@ -251,6 +251,26 @@ def test_plain_shortcut_characters_start_no_implicit_resolver():
     assert "" not in yamlio._NO_RESOLVER
 
 
+def test_core_schema_string_tests_answer_as_their_patterns():
+    """yamlio's core-schema resolvers are string tests standing for regexes (start-up cost): every
+    string of up to three characters of an alphabet that reaches each branch, random longer ones
+    and the edge cases give the same answer as the pattern's `match`."""
+    import itertools
+    import random
+    import re
+
+    alphabet = "0123456789+-.eEoxabfAFinINaty~lu<\n _\u0661\u00b2"
+    tests = [(re.compile(test.pattern), test) for _, test, _ in yamlio._CORE_RESOLVERS]
+    rnd = random.Random(23)
+    samples = ["".join(chars) for n in range(4) for chars in itertools.product(alphabet, repeat=n)]
+    samples += ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(4, 12))) for _ in range(20000)]
+    samples += ["true", "tRue", "0o17", "0o18", "0x1F", "0xg", "1.5e10", "-.Inf", "+.nan", "1_000", "1e+5", "1.",
+                ".", "0o", "0x", "true\n", "1\n\n", "\n", "+.INF\n", "12345678901234567890", ".5E-3"]
+    for text in samples:
+        for pattern, test in tests:
+            assert bool(pattern.match(text)) == bool(test.match(text)), (text, test.pattern)
+
+
 # A frozen copy of the previous emitter: kept as it was, so it stays a faithful reference.
 def _reference_dump(obj) -> str:  # noqa: C901
     """The emitter before issue 12 (commit 9298575), kept to prove the fast one writes the same bytes."""

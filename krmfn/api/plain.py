@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..naming import is_qualified_name as is_qualified_name  # for the generated validators (a pattern's test)
 from ..quantity import parse_quantity
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (docs/performance.md)

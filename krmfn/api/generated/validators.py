@@ -6,7 +6,7 @@ A validator for certainly-valid input, without pydantic; see krmfn/api/validator
 # ruff: noqa
 import re as _re
 
-from ..plain import MISSING, Base, copy_plain, plain, quantity
+from ..plain import MISSING, Base, copy_plain, is_qualified_name, plain, quantity
 
 
 class Images(Base):
@@ -1208,7 +1208,7 @@ def v_CellSpec(data):
                 return None
             if len(v1) > 63:
                 return None
-            if _re.search('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', v1) is None:
+            if not is_qualified_name(v1):
                 return None
             obj.zone = v1
     v2 = data.get('region', MISSING)
@@ -1225,7 +1225,7 @@ def v_CellSpec(data):
                 return None
             if len(v2) > 63:
                 return None
-            if _re.search('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', v2) is None:
+            if not is_qualified_name(v2):
                 return None
             obj.region = v2
     v3 = data.get('placement', MISSING)
