@@ -17,6 +17,8 @@
 # the Secret) and reused on the next run, so a certificate re-made for new pools is trusted by the
 # pods that still hold the old one. DOMAIN defaults to cluster.local.
 set -euo pipefail
+# shellcheck source=scripts/tls-secret.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tls-secret.sh"
 
 if [[ $# -lt 2 || $# -gt 3 ]]; then
   echo "usage: $0 CLUSTER NAMESPACE [DOMAIN] < rendered.yaml" >&2
@@ -41,34 +43,8 @@ if [[ ${#services[@]} -eq 0 ]]; then
   exit 1
 fi
 
-umask 077
-mkdir -p "$dir"
-if [[ ! -s "$dir/ca.key" || ! -s "$dir/ca.crt" ]]; then
-  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days "$days" \
-    -subj "/CN=$cluster pgBackRest CA" -keyout "$dir/ca.key" -out "$dir/ca.crt" 2> /dev/null
-fi
 sans=""
 for svc in "${services[@]}"; do
   sans+="${sans:+,}DNS:*.$svc.$namespace.svc.$domain"
 done
-openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -subj "/CN=pgbackrest" \
-  -keyout "$dir/tls.key" -out "$dir/tls.csr" 2> /dev/null
-openssl x509 -req -in "$dir/tls.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days "$days" \
-  -out "$dir/tls.crt" -extfile <(printf '%s\n' \
-    "subjectAltName=$sans" \
-    "keyUsage=critical,digitalSignature,keyEncipherment" \
-    "extendedKeyUsage=serverAuth,clientAuth" \
-    "basicConstraints=critical,CA:FALSE") 2> /dev/null
-
-cat <<YAML
-apiVersion: v1
-kind: Secret
-metadata:
-  name: $cluster-pgbackrest-tls
-  namespace: $namespace
-type: kubernetes.io/tls
-data:
-  ca.crt: $(base64 -w0 < "$dir/ca.crt")
-  tls.crt: $(base64 -w0 < "$dir/tls.crt")
-  tls.key: $(base64 -w0 < "$dir/tls.key")
-YAML
+tls_secret "$dir" "$days" "$cluster pgBackRest CA" "pgbackrest" "$sans" "$cluster-pgbackrest-tls" "$namespace"

@@ -16,6 +16,8 @@
 # and reused on the next run, so a re-made certificate is trusted by pods still holding the old
 # one. DOMAIN defaults to cluster.local.
 set -euo pipefail
+# shellcheck source=scripts/tls-secret.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tls-secret.sh"
 
 if [[ $# -lt 2 || $# -gt 3 ]]; then
   echo "usage: $0 CLUSTER NAMESPACE [DOMAIN] < rendered.yaml" >&2
@@ -44,12 +46,6 @@ if [[ ${#peers[@]} -eq 0 || ${#clients[@]} -eq 0 ]]; then
   exit 1
 fi
 
-umask 077
-mkdir -p "$dir"
-if [[ ! -s "$dir/ca.key" || ! -s "$dir/ca.crt" ]]; then
-  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days "$days" \
-    -subj "/CN=$cluster etcd CA" -keyout "$dir/ca.key" -out "$dir/ca.crt" 2> /dev/null
-fi
 sans=""
 for svc in "${clients[@]}"; do
   for name in "$svc" "$svc.$namespace" "$svc.$namespace.svc" "$svc.$namespace.svc.$domain"; do
@@ -59,24 +55,4 @@ done
 for peer in "${peers[@]}"; do
   sans+=",DNS:*.$peer.$namespace.svc.$domain"
 done
-openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -subj "/CN=$cluster etcd" \
-  -keyout "$dir/tls.key" -out "$dir/tls.csr" 2> /dev/null
-openssl x509 -req -in "$dir/tls.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days "$days" \
-  -out "$dir/tls.crt" -extfile <(printf '%s\n' \
-    "subjectAltName=$sans" \
-    "keyUsage=critical,digitalSignature,keyEncipherment" \
-    "extendedKeyUsage=serverAuth,clientAuth" \
-    "basicConstraints=critical,CA:FALSE") 2> /dev/null
-
-cat <<YAML
-apiVersion: v1
-kind: Secret
-metadata:
-  name: $cluster-topo-tls
-  namespace: $namespace
-type: kubernetes.io/tls
-data:
-  ca.crt: $(base64 -w0 < "$dir/ca.crt")
-  tls.crt: $(base64 -w0 < "$dir/tls.crt")
-  tls.key: $(base64 -w0 < "$dir/tls.key")
-YAML
+tls_secret "$dir" "$days" "$cluster etcd CA" "$cluster etcd" "$sans" "$cluster-topo-tls" "$namespace"

@@ -5,11 +5,19 @@ default, and then nothing in the render changes. (The e2e module is tests/e2e/te
 
 from __future__ import annotations
 
+import base64
 import copy
+import functools
+import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from consistency import args_of
-from helpers import EXAMPLES, objects, resource_list, run_text
+from helpers import EXAMPLES, ROOT, objects, resource_list, run_text
 from processes import SAMPLE_POD_IP, container_argv, container_env, sample_pod_name
 from test_multigres_flags import parse
 
@@ -189,3 +197,28 @@ def test_unknown_field_bad_secret_name_and_bad_image_are_refused() -> None:
     assert any(r.severity == "error" and r.path == "spec.topoTLS.secretName" for r in results)
     _, results = _render({"clientImage": "Bad Image"})
     assert any(r.severity == "error" and r.path == "spec.topoTLS.clientImage" for r in results)
+
+
+def test_user_secret_script_names_what_cert_manager_would(tmp_path: Path) -> None:
+    """scripts/make-topo-tls.sh reads the render and issues the certificate cert-manager's would:
+    the same DNS names, server and client auth, verified by the CA it prints (ca.key kept local)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    objs, _ = _render({"secretName": "minimal-topo-tls"})
+    cm_objs, _ = _render({"certManager": ISSUER})
+    (cert,) = [o for o in cm_objs if o["kind"] == "Certificate"]
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "make-topo-tls.sh"), "minimal", "shop"],
+                          input=yaml.safe_dump_all(objs), capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "TOPO_TLS_DIR": str(tmp_path / "ca")})
+    assert proc.returncode == 0, proc.stderr
+    secret = yamlio.load(proc.stdout)
+    assert secret["metadata"] == {"name": "minimal-topo-tls", "namespace": "shop"}
+    for key, data in secret["data"].items():
+        (tmp_path / key).write_bytes(base64.b64decode(data))
+    openssl = functools.partial(subprocess.run, capture_output=True, text=True, check=True)
+    assert "OK" in openssl(["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"), str(tmp_path / "tls.crt")]).stdout
+    text = openssl(["openssl", "x509", "-in", str(tmp_path / "tls.crt"), "-noout", "-ext",
+                    "subjectAltName,extendedKeyUsage"]).stdout
+    assert sorted(re.findall(r"DNS:([^,\s]+)", text)) == sorted(cert["spec"]["dnsNames"])
+    assert "TLS Web Server Authentication" in text and "TLS Web Client Authentication" in text
+    assert (tmp_path / "ca" / "ca.key").exists() and "ca.key" not in secret["data"]

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from conftest import LOG_DIR
+from failover import outcome, start_writer
 from knode.cluster import Node
 from kube import namespace, run_pod, wait
 from render import (
@@ -281,29 +282,11 @@ def test_network_policies_let_outsiders_reach_the_gateway_only(deployment: Deplo
     node.kubectl("delete", "pod", "-n", NS, "outsider", "as-multiadmin", "--wait=false")
 
 
-def _writer(node: Node, seconds: int) -> str:
-    """A pod that inserts one row every 0.1 s for `seconds` through the gateway and logs
-    `ack <id> <ms>` or `fail <id> <ms>` per attempt (bounded: at most 10 × seconds attempts)."""
-    script = (f"end=$(( $(date +%s) + {seconds} )); i=100000; "
-              "while [ $(date +%s) -lt $end ]; do i=$((i+1)); "
-              f"if timeout 5 psql -h {GATEWAY} -U postgres -d postgres -Atq "
-              "-c \"insert into e2e_rows values ($i, 'w')\" "
-              ">/dev/null 2>&1; then echo ack $i $(date +%s%3N); else echo fail $i $(date +%s%3N); fi; "
-              "sleep 0.1; done")
-    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "writer", "namespace": NS},
-                 "spec": {"restartPolicy": "Never", "containers": [{
-                     "name": "writer", "image": "ghcr.io/multigres/pgctld:sha-6bd80b9", "imagePullPolicy": "Never",
-                     "command": ["bash", "-c", script], "env": [{"name": "PGPASSWORD", "value": PASSWORD}],
-                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}}])
-    wait(node, NS, "pod/writer", "condition=Ready", timeout=60)
-    return "writer"
-
-
 def test_failover_keeps_every_acknowledged_row(deployment: Deployment, reporter: None) -> None:
     node = deployment.node
     pods = pooler_pods(node, NS)
     old = primary(node, NS, pods)
-    _writer(node, seconds=60)
+    start_writer(node, NS, GATEWAY, "e2e_rows", seconds=60)
     time.sleep(5)
     killed_ms = int(time.time() * 1000)
     node.kubectl("delete", "pod", "-n", NS, old, "--wait=false")
@@ -313,20 +296,11 @@ def test_failover_keeps_every_acknowledged_row(deployment: Deployment, reporter:
         assert time.time() * 1000 - killed_ms <= 10_000, f"the status did not react within 10 s: {shard}"
         time.sleep(0.2)
     deployment.times["status_reacts_to_primary_loss"] = (time.time() * 1000 - killed_ms) / 1000
-    wait(node, NS, "pod/writer", "jsonpath={.status.phase}=Succeeded", timeout=120)
-    log = node.kubectl("logs", "-n", NS, "writer").stdout.split("\n")
-    attempts = [(kind, int(i), int(ms)) for kind, i, ms in (line.split() for line in log if line)]
-    acked = {i for kind, i, _ in attempts if kind == "ack"}
-    after = [(kind, ms) for kind, _, ms in attempts if ms >= killed_ms]
-    failures = [ms for kind, ms in after if kind == "fail"]
-    back = next((ms for kind, ms in after if kind == "ack" and (not failures or ms > failures[0])), None)
-    assert back is not None, f"no write succeeded after the primary's pod was deleted: {after[-5:]}"
-    deployment.times["failover_writes_back"] = (back - killed_ms) / 1000
-    deployment.times["failover_failed_attempts"] = len(failures)
-    assert back - killed_ms <= 30_000, f"writes came back after {(back - killed_ms) / 1000:.1f}s"
-    present = {int(x) for x in gateway_sql(node, NS, GATEWAY, "select id from e2e_rows where id > 100000")
-               .split()}
-    assert acked <= present, f"acknowledged rows lost: {sorted(acked - present)[:20]}"
+    seen = outcome(node, NS, GATEWAY, "e2e_rows", killed_ms)
+    deployment.times["failover_writes_back"] = seen.back_ms / 1000
+    deployment.times["failover_failed_attempts"] = seen.failed_attempts
+    assert seen.back_ms <= 30_000, f"writes came back after {seen.back_ms / 1000:.1f}s"
+    assert not seen.lost, f"acknowledged rows lost: {seen.lost[:20]}"
     new = primary(node, NS, [p for p in pooler_pods(node, NS) if p != old])
     assert new != old
     deadline = time.monotonic() + 180

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import pytest
 from conftest import LOG_DIR
+from failover import outcome, start_writer
 from function_image import Built, build, function_image, save_oci_archive
 from knode.cluster import Node
 from kube import namespace, wait
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
-from sql import PASSWORD, PG_IMAGE, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import PASSWORD, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
 from krmfn import defaults, naming
 
@@ -178,42 +179,18 @@ def test_etcd_refuses_a_client_without_a_certificate(node: Node, cluster: dict[s
     node.kubectl("delete", "pod", "-n", NS, "py", "etcdctl-cert", "etcdctl-nocert", "--wait=false")
 
 
-def _writer(node: Node, seconds: int) -> None:
-    """Inserts one row every 0.1 s through the gateway for `seconds`, logging `ack|fail <id> <ms>`."""
-    script = (f"end=$(( $(date +%s) + {seconds} )); i=100000; "
-              "while [ $(date +%s) -lt $end ]; do i=$((i+1)); "
-              f"if timeout 5 psql -h {GATEWAY} -U postgres -d postgres -Atq "
-              "-c \"insert into etls_rows values ($i, 'w')\" "
-              ">/dev/null 2>&1; then echo ack $i $(date +%s%3N); else echo fail $i $(date +%s%3N); fi; "
-              "sleep 0.1; done")
-    node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "writer", "namespace": NS},
-                 "spec": {"restartPolicy": "Never", "containers": [{
-                     "name": "writer", "image": PG_IMAGE, "imagePullPolicy": "Never",
-                     "command": ["bash", "-c", script], "env": [{"name": "PGPASSWORD", "value": PASSWORD}],
-                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}]}}])
-    wait(node, NS, "pod/writer", "condition=Ready", timeout=60)
-
-
 def test_failover_with_etcd_tls_keeps_every_acknowledged_row(node: Node, cluster: dict[str, float]) -> None:
     old = primary(node, NS, pooler_pods(node, NS))
-    _writer(node, seconds=60)
+    start_writer(node, NS, GATEWAY, "etls_rows", seconds=60)
     time.sleep(5)
     killed_ms = int(time.time() * 1000)
     node.kubectl("delete", "pod", "-n", NS, old, "--wait=false")
-    wait(node, NS, "pod/writer", "jsonpath={.status.phase}=Succeeded", timeout=120)
-    log = node.kubectl("logs", "-n", NS, "writer").stdout.split("\n")
-    attempts = [(kind, int(i), int(ms)) for kind, i, ms in (line.split() for line in log if line)]
-    acked = {i for kind, i, _ in attempts if kind == "ack"}
-    after = [(kind, ms) for kind, _, ms in attempts if ms >= killed_ms]
-    failures = [ms for kind, ms in after if kind == "fail"]
-    back = next((ms for kind, ms in after if kind == "ack" and (not failures or ms > failures[0])), None)
-    assert back is not None, f"no write succeeded after the primary's pod was deleted: {after[-5:]}"
-    cluster["failover_writes_back"] = (back - killed_ms) / 1000
-    cluster["failover_failed_attempts"] = len(failures)
-    present = {int(x) for x in gateway_sql(node, NS, GATEWAY, "select id from etls_rows where id > 100000").split()}
-    cluster["failover_acknowledged_rows"] = len(acked)
-    cluster["failover_lost_rows"] = len(acked - present)
-    assert acked <= present, f"acknowledged rows lost: {sorted(acked - present)[:20]}"
-    assert back - killed_ms <= 30_000, f"writes came back after {(back - killed_ms) / 1000:.1f}s"
+    seen = outcome(node, NS, GATEWAY, "etls_rows", killed_ms)
+    cluster["failover_writes_back"] = seen.back_ms / 1000
+    cluster["failover_failed_attempts"] = seen.failed_attempts
+    cluster["failover_acknowledged_rows"] = len(seen.acked)
+    cluster["failover_lost_rows"] = len(seen.lost)
+    assert not seen.lost, f"acknowledged rows lost: {seen.lost[:20]}"
+    assert seen.back_ms <= 30_000, f"writes came back after {seen.back_ms / 1000:.1f}s"
     new = primary(node, NS, [p for p in pooler_pods(node, NS) if p != old])
     assert new != old
