@@ -22,8 +22,10 @@ SUFFIX = "pool.ns.svc.cluster.local"
 class Admin:
     """Poolers p-0..p-2 of postgres/default/0-inf; `primary` flips `after` GETs past the switch."""
 
-    def __init__(self, primary: str, new_primary: str | None, after: int = 2) -> None:
+    def __init__(self, primary: str, new_primary: str | None, after: int = 2, refuse: int = 0) -> None:
         self.primary, self.new_primary, self.after = primary, new_primary, after
+        self.refuse = refuse  # switch-primary answers 500 this many times first (a stale pooler address)
+        self.refused = 0
         self.switches: list[tuple[str, dict]] = []
         self.gets = 0
 
@@ -65,6 +67,10 @@ def _serve(admin: Admin) -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if admin.refused < admin.refuse:
+                admin.refused += 1
+                self._reply({"code": 13, "message": "ResignLeadership failed: ... connect: no route to host"}, 500)
+                return
             admin.switches.append((self.path, body))
             self._reply({"oldLeaderId": {"component": "MULTIPOOLER", "cell": "zone1", "name": "abc-2"}})
 
@@ -118,6 +124,23 @@ def test_primary_gives_up_after_its_budget(served) -> None:
     assert ran.returncode == 0
     assert len(admin.switches) == 1
     assert "no new primary within 2 s" in ran.stderr
+
+
+def test_a_refused_switch_is_asked_again_within_the_budget(served) -> None:
+    admin = Admin(primary=f"p-2.{SUFFIX}", new_primary=f"p-0.{SUFFIX}", refuse=2)
+    ran = _hook(served(admin), "p-2")
+    assert ran.returncode == 0, ran.stderr
+    assert admin.refused == 2 and len(admin.switches) == 1
+    assert ran.stderr.count("switch-primary failed; asking again") == 2
+    assert f"new primary p-0.{SUFFIX}" in ran.stderr
+
+
+def test_a_switch_refused_for_the_whole_budget_lets_the_pod_stop(served) -> None:
+    admin = Admin(primary=f"p-2.{SUFFIX}", new_primary=None, refuse=1000)
+    ran = _hook(served(admin), "p-2", budget=3)
+    assert ran.returncode == 0
+    assert admin.switches == [] and admin.refused >= 2
+    assert "switch-primary failed for 3 s; stopping without handover" in ran.stderr
 
 
 def test_unreachable_multiadmin_lets_the_pod_stop() -> None:

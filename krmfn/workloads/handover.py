@@ -8,8 +8,9 @@ multiadmin calls the pooler's ResignLeadership (writes are quiesced, postgres re
 standby, REQUESTING_DEMOTION is published) and multiorch elects a new primary through its normal
 consensus flow (go/services/multiadmin/switch_primary.go). The hook then waits, within a bounded
 time, until another pooler of the shard is the routed primary, and returns; SIGTERM then stops a
-standby. If multiadmin cannot be reached or the wait runs out, the pod stops as upstream's own
-shutdown does it (it declares itself ineligible and multiorch fails over).
+standby. A refused switch-primary is asked again every 2 s within the same bound. If multiadmin
+cannot be reached or the wait runs out, the pod stops as upstream's own shutdown does it (it
+declares itself ineligible and multiorch fails over).
 
 The script is bash over /dev/tcp (the multigres image is Debian with bash and coreutils, and has no
 HTTP client); replies are JSON read with plain pattern matching, spaces removed first (protojson
@@ -71,8 +72,17 @@ start=$SECONDS
 list=$(primaries) || { say "multiadmin unreachable; stopping without handover"; exit 0; }
 grep -qxF "$me" <<<"$list" || exit 0
 say "$me is the primary of $db/$tg/$shard: switching over"
-http POST "/api/v1/shards/$db/$tg/$shard/switch-primary" "{\"reason\":\"pod $POD_NAME stopping\"}" >/dev/null ||
-  { say "switch-primary failed; stopping without handover"; exit 0; }
+# A refused switch changed nothing (multiadmin resigns the primary or fails): asked again within
+# the budget. One cause seen on the node: multiadmin still dials a pod's address from before its
+# restart (its gRPC resolver asks DNS again only every ~30 s) and answers 500 "no route to host".
+until http POST "/api/v1/shards/$db/$tg/$shard/switch-primary" "{\"reason\":\"pod $POD_NAME stopping\"}" >/dev/null; do
+  other=$(primaries | grep -vxF "$me" | head -n1)
+  [ -z "$other" ] || { say "new primary $other after $((SECONDS - start)) s"; exit 0; }
+  [ $((SECONDS - start)) -lt "$budget" ] ||
+    { say "switch-primary failed for $budget s; stopping without handover"; exit 0; }
+  say "switch-primary failed; asking again"
+  sleep 2
+done
 while [ $((SECONDS - start)) -lt "$budget" ]; do
   other=$(primaries | grep -vxF "$me" | head -n1)
   if [ -n "$other" ]; then
