@@ -112,10 +112,13 @@ CONNPOOL_GLOBAL_CAPACITY = 40
 # to 8 s of random jitter before appointing a new leader; measured on the test node, writes came
 # back 17-20 s after a primary pod was deleted (the grace restarts when the replacement pod
 # reports in). Upstream's local provisioner polls every 500 ms (go/provisioner/local/local.go);
-# a 2 s + up to 2 s grace still lets the orchestrators of several cells stagger.
+# a 2 s + up to 2 s grace still lets the orchestrators of several cells stagger. The recovery
+# cycle (an analysis of the poolers' cached health, no topology read: recovery_loop.go) runs every
+# 200 ms: a planned switchover waits for a cycle to see the resigned leader and another to act on
+# the preStop hook's request (workloads/handover.py), about 0.75 s of the write gap at 500 ms.
 MULTIORCH_TIMING = {
     "pooler-health-check-interval": "500ms",
-    "recovery-cycle-interval": "500ms",
+    "recovery-cycle-interval": "200ms",
     "leader-failover-grace-period-base": "2s",
     "leader-failover-grace-period-max-jitter": "2s",
 }

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from helpers import go_tool
 
 from krmfn.workloads import handover
 
@@ -28,6 +33,7 @@ class Admin:
         self.refused = 0
         self.switches: list[tuple[str, dict]] = []
         self.gets = 0
+        self.orchs: list[dict] = []  # GET /api/v1/orchs?cells=zone1
 
     def poolers(self) -> dict:
         if self.switches and self.new_primary is not None:
@@ -60,6 +66,10 @@ def _serve(admin: Admin) -> ThreadingHTTPServer:
             self.wfile.write(data)
 
         def do_GET(self) -> None:  # noqa: N802
+            if self.path.startswith("/api/v1/orchs"):
+                assert self.path == "/api/v1/orchs?cells=zone1", self.path
+                self._reply({"orchs": admin.orchs})
+                return
             # multiadmin refuses a shard filter without a table group (and its request has none)
             assert self.path == "/api/v1/poolers?database=postgres", self.path
             admin.gets += 1
@@ -82,8 +92,9 @@ def _serve(admin: Admin) -> ThreadingHTTPServer:
     return server
 
 
-def _hook(port: int, pod: str, budget: int = 20) -> subprocess.CompletedProcess[str]:
-    command = handover.pre_stop_command(f"127.0.0.1:{port}", "postgres/default/0-inf", SUFFIX, budget)
+def _hook(port: int, pod: str, budget: int = 20, orchestrator: str = "") -> subprocess.CompletedProcess[str]:
+    command = handover.pre_stop_command(f"127.0.0.1:{port}", "postgres/default/0-inf", SUFFIX, budget, "zone1",
+                                        orchestrator)
     env = {**os.environ, "POD_NAME": pod, "HANDOVER_LOG": "/dev/stderr"}
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
@@ -150,3 +161,100 @@ def test_unreachable_multiadmin_lets_the_pod_stop() -> None:
     ran = _hook(port, "p-2")
     assert ran.returncode == 0
     assert "multiadmin unreachable" in ran.stderr
+
+
+# --- the request to multiorch after the switch -----------------------------------------------------
+
+ORCH = "pg-multiorch-zone1"  # the Deployment the hook is told to ask
+
+
+def _orch(name: str, port: int) -> dict:
+    """A record as multiorch registers it (go/services/multiorch/init.go: name = --service-id, the
+    pod's name; hostname = the pod IP; port map grpc and http)."""
+    return {"id": {"component": "MULTIORCH", "cell": "zone1", "name": name}, "hostname": "127.0.0.1",
+            "portMap": {"grpc": port, "http": 1}}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Decoy:
+    """A TCP listener that counts who connects: orchestrators the hook must not ask."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+
+@pytest.fixture
+def multiorch(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """Upstream's multiorch on loopback (its topology unreachable: the gRPC service still serves)."""
+    port, log = _free_port(), tmp_path / "multiorch.log"
+    tmp_path.chmod(0o777)
+    cmd = [go_tool("multigres", "multiorch"), f"--http-port={_free_port()}", f"--grpc-port={port}", "--cell=zone1",
+           "--watch-targets=postgres/default", "--topo-global-server-addresses=127.0.0.1:9",
+           "--topo-global-root=/multigres/global", "--hostname=127.0.0.1", "--service-id=orch"]
+    if os.geteuid() == 0:  # multiorch refuses to run as root
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port, log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_primary_asks_its_multiorch_for_a_recovery_cycle_after_the_switch(served, multiorch) -> None:
+    port, log = multiorch
+    decoy = Decoy()
+    admin = Admin(primary=f"p-2.{SUFFIX}", new_primary=f"p-0.{SUFFIX}", after=8)
+    admin.orchs = [
+        _orch(f"{ORCH}-5d4f8c9b7-x2k9q", port),
+        _orch("pg-other-multiorch-zone1-5d4f8c9b7-x2k9q", decoy.port),  # another table group's
+        _orch(f"{ORCH}-extra-5d4f8c9b7-x2k9q", decoy.port),  # another Deployment's name starting with ours
+    ]
+    ran = _hook(served(admin), "p-2", orchestrator=ORCH)
+    assert ran.returncode == 0, ran.stderr
+    assert f"new primary p-0.{SUFFIX}" in ran.stderr
+    answered = int(ran.stderr.split("multiorch answered ")[1].split()[0])
+    assert answered >= 1, ran.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines() if "TriggerRecoveryNow" in line]
+    assert calls and all(c["max_cycles"] == 1 for c in calls), log.read_text()[-2000:]
+    assert decoy.accepted == 0
+    time.sleep(5)  # a request in flight when the hook returned ends within its 4 s bound; no new one starts
+    settled = log.read_text().count("TriggerRecoveryNow")
+    time.sleep(2)
+    assert log.read_text().count("TriggerRecoveryNow") == settled
+
+
+def test_a_multiorch_that_does_not_answer_changes_nothing(served) -> None:
+    decoy = Decoy()  # accepts and hangs up at once: no HTTP/2 reply
+    admin = Admin(primary=f"p-2.{SUFFIX}", new_primary=f"p-0.{SUFFIX}", after=4)
+    admin.orchs = [_orch(f"{ORCH}-5d4f8c9b7-x2k9q", decoy.port)]
+    ran = _hook(served(admin), "p-2", orchestrator=ORCH)
+    assert ran.returncode == 0, ran.stderr
+    assert f"new primary p-0.{SUFFIX}" in ran.stderr and "multiorch answered 0 recovery requests" in ran.stderr
+    assert decoy.accepted >= 1

@@ -68,8 +68,8 @@ PROGRAMS: dict[str, str] = {
     **dict.fromkeys(["sed", "unshare"], BASE),
     "postgres": "postgresql-15",  # the exporter's smoke test (tests/test_monitoring_smoke.py)
     "redis-server": "redis-server",  # Argo CD's cache in its e2e (tests/e2e/argocd_stack.py)
-    **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "multiadmin", "prometheus", "promtool",
-                     "postgres_exporter", "kube-network-policies", "weed", "argocd", "argocd-cmp-server",
+    **dict.fromkeys(["kubectl", "kustomize", "etcd", "etcdctl", "multigres", "multiadmin", "multiorch", "prometheus",
+                     "promtool", "postgres_exporter", "kube-network-policies", "weed", "argocd", "argocd-cmp-server",
                      "argocd-repo-server", "argocd-application-controller"], BUILT),
     **dict.fromkeys(["go", "kpt"], PREREQUISITE),
 }

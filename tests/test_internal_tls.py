@@ -132,3 +132,24 @@ def test_unknown_field_and_bad_secret_name_are_refused() -> None:
     assert any(r.severity == "error" and "internalTLS" in (r.path or "") for r in results)
     _, results = _render({"secretName": "Not_A_Name"})
     assert any(r.severity == "error" and r.path == "spec.internalTLS.secretName" for r in results)
+
+
+def test_the_primarys_hook_asks_multiorch_only_without_tls() -> None:
+    """The preStop hook speaks cleartext HTTP/2 to multiorch; with internal TLS, multiorch wants a
+    client certificate over TLS, so the hook is given no multiorch to ask (its last argument)."""
+    for tls, expected in ((None, "minimal-postgres-default-multiorch-zone1"), ({"secretName": "shop-grpc"}, "")):
+        objs, _ = _render(tls)
+        wl, pooler = _pods(objs)["multipooler"]
+        assert pooler["lifecycle"]["preStop"]["exec"]["command"][-2:] == ["zone1", expected], tls
+
+
+def test_poolers_reach_multiorch_only_without_tls() -> None:
+    """The NetworkPolicy that lets a table group's poolers call its multiorch's gRPC (the hook's
+    request) is rendered only when the hook makes that request."""
+    def callers(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [peer for o in objs if o["kind"] == "NetworkPolicy"
+                and o["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "multiorch"
+                for rule in o["spec"].get("ingress", []) for peer in rule.get("from", [])
+                if peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == "multipooler"]
+    assert callers(_render(None)[0])
+    assert not callers(_render({"secretName": "shop-grpc"})[0])

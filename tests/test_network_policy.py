@@ -62,8 +62,8 @@ def expected(src: dict[str, Any], dst: dict[str, Any], port: int) -> bool:  # no
         return port in (15200, 15400) and caller == "multiadmin"
     if component == "multigateway":
         return port == 5432 or (port == 15170 and caller in ("multigateway", "multiadmin")) or caller == "multiadmin"
-    if component == "multiorch":
-        return caller == "multiadmin"
+    if component == "multiorch":  # the pooler's preStop hook asks its table group's multiorch (handover.py)
+        return caller == "multiadmin" or (port == 15370 and caller == "multipooler" and _same(s, d, SHARD[:2]))
     if component == "multiadmin":
         return src["namespace"] == dst["namespace"]
     assert component == "topo-registration", component

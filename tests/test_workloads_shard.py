@@ -8,7 +8,7 @@ import re
 import fixtures
 import topo_decode
 from consistency import args_of
-from helpers import EXAMPLES, objects, resource_list, run_text
+from helpers import EXAMPLES, objects, render_paths, resource_list, run_text
 
 from krmfn import yamlio
 from krmfn.api.generated import child_types as ct
@@ -265,3 +265,23 @@ def test_missing_s3_credentials_secret_is_a_warning() -> None:
     results = run_text(resource_list(obj)).results
     (r,) = [r for r in results if r.path == "spec.backup.s3.credentialsSecret"]
     assert r.severity == "warning" and "'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'" in r.message
+
+
+def test_the_primarys_hook_asks_its_own_table_groups_multiorch_in_its_own_cell() -> None:
+    """The preStop hook's last two arguments name the pod's cell and the multiorch Deployment it
+    asks for a recovery cycle: the one of the shard's table group in that cell (seed: three cells)."""
+    rendered = objects(render_paths(EXAMPLES / "seed"))
+    orchs = {o["metadata"]["name"]: o["metadata"]["labels"] for o in rendered
+             if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "multiorch"}
+    seen = 0
+    for sts in (o for o in rendered if o["kind"] == "StatefulSet"
+                and o["metadata"]["labels"]["app.kubernetes.io/component"] == "multipooler"):
+        labels = sts["metadata"]["labels"]
+        hook = _containers(sts)["multipooler"]["lifecycle"]["preStop"]["exec"]["command"]
+        cell, orch = hook[-2:]
+        assert cell == labels["multigres.com/cell"]
+        assert orch in orchs, (orch, sorted(orchs))
+        for key in ("multigres.com/cell", "multigres.com/database", "multigres.com/table-group"):
+            assert orchs[orch][key] == labels[key], (key, orch, sts["metadata"]["name"])
+        seen += 1
+    assert seen >= 3

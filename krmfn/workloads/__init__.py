@@ -22,7 +22,7 @@ from .certificate import (
 )
 from .context import ClusterContext
 from .monitoring import instrument, monitoring_objects
-from .network_policy import build_cluster_policies, build_shard_policy, build_topo_policy
+from .network_policy import build_cluster_policies, build_shard_policy, build_table_group_policy, build_topo_policy
 from .registration import build_registration
 from .shard import build_multishard
 from .tablegroup import build_multitablegroup
@@ -65,7 +65,7 @@ def build_child(child: Child, ctx: ClusterContext) -> list[dict[str, Any]]:
     if child.kind == "MultiCell":
         return build_multicell(child, ctx)
     if child.kind == "MultiTableGroup":
-        return build_multitablegroup(child, ctx)
+        return build_multitablegroup(child, ctx) + build_table_group_policy(child, ctx)
     return build_multishard(child, ctx) + build_shard_policy(child, ctx)
 
 

@@ -12,9 +12,22 @@ standby. A refused switch-primary is asked again every 2 s within the same bound
 cannot be reached or the wait runs out, the pod stops as upstream's own shutdown does it (it
 declares itself ineligible and multiorch fails over).
 
+multiorch appoints the successor of a resigned leader only after its failover grace period, as for
+a failed one (go/services/multiorch/recovery/actions/appoint_leader.go, GracePeriod): 2-4 s of
+the handover's write gap. Its gRPC TriggerRecoveryNow expires every grace period it tracks and runs
+a recovery cycle (go/services/multiorch/recovery/engine.go; multiorch's only way to act at once,
+proto/multiorchservice.proto). So from the moment it asks for the switch until it returns, the
+hook sends that request (max_cycles = 1: it returns after multiorch's next full cycle) every
+0.15 s, at most 3 in flight, to each multiorch of its table group in its cell, found through
+multiadmin's `GET /api/v1/orchs`. The request is an optimisation: unanswered or refused, the grace period
+runs out as before. With internal gRPC TLS multiorch wants a client certificate, which bash over
+/dev/tcp cannot present, and the hook sends no request.
+
 The script is bash over /dev/tcp (the multigres image is Debian with bash and coreutils, and has no
 HTTP client); replies are JSON read with plain pattern matching, spaces removed first (protojson
-may insert them).
+may insert them). The gRPC request is cleartext HTTP/2 written frame by frame (RFC 9113: the
+client preface, SETTINGS, one HEADERS frame of HPACK literals, one DATA frame) and its reply read
+frame by frame with `head -c` and `od`.
 """
 
 from __future__ import annotations
@@ -36,7 +49,7 @@ GRACE_SECONDS = 90
 
 SCRIPT = r"""
 set -u
-admin=$1 me="$POD_NAME.$3" budget=@BUDGET@
+admin=$1 me="$POD_NAME.$3" budget=@BUDGET@ cell=$4 orch=$5
 IFS=/ read -r db tg shard <<<"$2"
 admin_host=${admin%:*} admin_port=${admin##*:}
 # Into the container's log (PID 1's stdout); a hook's own output is shown only when it fails.
@@ -53,6 +66,44 @@ printf '%s' "${reply#*$'\r\n\r\n'}"
 END
 )
 http() { timeout 10 bash -c "$HTTP" http "$admin_host" "$admin_port" "$1" "$2" "${3:-}"; }
+# One gRPC call over cleartext HTTP/2 (prior knowledge): multiorch's
+# /multiorch.MultiorchService/TriggerRecoveryNow with max_cycles = 1 (proto field 1, varint: 08 01).
+# HPACK literals without Huffman coding; succeeds when a reply message (a DATA frame) came before
+# the stream's end, which a gRPC error never sends.
+GRPC=$(cat <<'END'
+export LC_ALL=C
+exec 3<>"/dev/tcp/$1/$2" || exit 1
+hex() {
+  local s=$1 out= i
+  for ((i = 0; i < ${#s}; i++)); do printf -v out '%s\\x%02x' "$out" "'${s:i:1}"; done
+  printf '%s' "$out"
+}
+str() { printf '\\x%02x%s' "${#1}" "$(hex "$1")"; }
+frame() {
+  printf '%b' "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x00\\x00\\x%02x' \
+    $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)) "$2" "$3" "$4")$5" >&3
+}
+block="\\x83\\x86\\x04$(str /multiorch.MultiorchService/TriggerRecoveryNow)\\x01$(str "$1:$2")"
+block+="\\x0f\\x10$(str application/grpc)\\x00$(str te)$(str trailers)\\x00$(str grpc-timeout)$(str 3S)"
+printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' >&3
+frame 0 4 0 0 ""
+frame "$(printf '%b' "$block" | wc -c)" 1 4 1 "$block"
+frame 7 0 1 1 "\\x00\\x00\\x00\\x00\\x02\\x08\\x01"
+data=0
+while :; do
+  read -ra h < <(head -c 9 <&3 | od -An -tu1 -v)
+  [ ${#h[@]} -eq 9 ] || exit 1
+  len=$((h[0] << 16 | h[1] << 8 | h[2])) type=${h[3]} flags=${h[4]} stream=${h[8]}
+  [ "$len" -eq 0 ] || head -c "$len" <&3 >/dev/null
+  case $type in
+    0) [ "$stream" -ne 1 ] || data=1 ;;
+    1) [ "$stream" -eq 1 ] && ((flags & 1)) && exit $((1 - data)) ;;
+    3|7) exit 1 ;;
+    4) ((flags & 1)) || frame 0 4 1 0 "" ;;
+  esac
+done
+END
+)
 # The hostnames of the shard's poolers routed as primary, one a line, from multiadmin's records
 # (a stale record may still say primary for a moment after a switch: all of them are listed).
 primaries() {
@@ -68,28 +119,78 @@ primaries() {
     echo "${chunk%%'"'*}"
   done <<<"${body//'{"id":{'/$'\n'}"
 }
+# "address port" of the gRPC server of every multiorch of this table group in this pod's cell: the
+# records multiorch registers (name = its pod's name, `<Deployment>-<hash>-<suffix>`; hostname =
+# its pod IP; port map "grpc"), from multiadmin's GET /api/v1/orchs.
+orchestrators() {
+  local body chunk name rest host port
+  [ -n "$orch" ] || return 0
+  body=$(http GET "/api/v1/orchs?cells=$cell") || return 0
+  body=${body//[[:space:]]/}
+  while IFS= read -r chunk; do
+    name=${chunk#*'"name":"'} name=${name%%'"'*} rest=${name#"$orch"-}
+    [[ $rest != "$name" && $rest =~ ^[a-z0-9]+-[a-z0-9]+$ ]] || continue
+    host=${chunk#*'"hostname":"'} host=${host%%'"'*}
+    port=${chunk#*'"grpc":'} port=${port%%[!0-9]*}
+    [[ -n $host && -n $port ]] && echo "$host $port"
+  done <<<"${body//'{"id":{'/$'\n'}"
+}
+# Asks one orchestrator for a recovery cycle every 0.15 s, at most 3 requests in flight (each
+# bounded by 4 s): multiorch appoints the successor of a resigned leader only after its failover
+# grace period, which a request expires (go/services/multiorch/recovery/engine.go,
+# TriggerRecoveryNow) once it has polled every pooler for a fresh health snapshot, which may take
+# up to 0.5 s while the resigning pooler restarts postgres; overlapping requests let the first
+# expiry after multiorch has seen the resignation come soon after it.
+requests() {
+  local n=0
+  while :; do
+    if [ "$n" -ge 3 ]; then wait -n; n=$((n - 1)); fi
+    { timeout 4 bash -c "$GRPC" grpc "$1" "$2" && echo x >>"$asked"; } &
+    n=$((n + 1))
+    sleep 0.15
+  done
+}
+# One loop per orchestrator, in the background, from the moment the switch is asked for: the pooler
+# publishes its resignation before the switch returns (it then restarts postgres as a standby) and
+# multiorch starts the grace period on its next cycle; the first request after that expires it.
+start_requests() {
+  local host port
+  while read -r host port; do
+    [ -z "$host" ] || requests "$host" "$port" </dev/null >/dev/null 2>&1 &
+  done <<<"$targets"
+}
+stop_requests() {
+  local pids
+  mapfile -t pids < <(jobs -p)
+  [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null
+}
 start=$SECONDS
 list=$(primaries) || { say "multiadmin unreachable; stopping without handover"; exit 0; }
 grep -qxF "$me" <<<"$list" || exit 0
 say "$me is the primary of $db/$tg/$shard: switching over"
+targets=$(orchestrators) asked=$(mktemp 2>/dev/null || echo /dev/null)
+trap 'stop_requests; [ "$asked" = /dev/null ] || rm -f "$asked"' EXIT
+start_requests
 # A refused switch changed nothing (multiadmin resigns the primary or fails): asked again within
 # the budget. One cause seen on the node: multiadmin still dials a pod's address from before its
 # restart (its gRPC resolver asks DNS again only every ~30 s) and answers 500 "no route to host".
 until http POST "/api/v1/shards/$db/$tg/$shard/switch-primary" "{\"reason\":\"pod $POD_NAME stopping\"}" >/dev/null; do
+  stop_requests
   other=$(primaries | grep -vxF "$me" | head -n1)
   [ -z "$other" ] || { say "new primary $other after $((SECONDS - start)) s"; exit 0; }
   [ $((SECONDS - start)) -lt "$budget" ] ||
     { say "switch-primary failed for $budget s; stopping without handover"; exit 0; }
   say "switch-primary failed; asking again"
   sleep 2
+  start_requests
 done
 while [ $((SECONDS - start)) -lt "$budget" ]; do
   other=$(primaries | grep -vxF "$me" | head -n1)
   if [ -n "$other" ]; then
-    say "new primary $other after $((SECONDS - start)) s"
+    say "new primary $other after $((SECONDS - start)) s (multiorch answered $(wc -l <"$asked") recovery requests)"
     exit 0
   fi
-  sleep 0.5
+  sleep 0.25
 done
 say "no new primary within $budget s; stopping anyway"
 """
@@ -100,15 +201,29 @@ def admin_host(ctx: ClusterContext) -> str:
     return objects.service_host(naming.multiadmin_name(ctx.name), ctx.namespace, ctx.cluster_domain)
 
 
-def pre_stop(spec: MultiShardSpec, ctx: ClusterContext, service_host: str) -> dict[str, Any]:
+def orchestrator_prefix(spec: MultiShardSpec, ctx: ClusterContext, cell: str) -> str:
+    """The Deployment name the hook's multiorch pods start with: the shard's table group's, in the
+    pod's own cell. Empty with internal gRPC TLS: multiorch then wants a client certificate over TLS,
+    which the hook's bash cannot speak, so the handover waits out multiorch's grace period."""
+    if spec.internal_tls is not None:
+        return ""
+    table_group = naming.table_group_name(ctx.name, spec.database_name, spec.table_group_name)
+    return naming.multiorch_deployment(table_group, cell)
+
+
+def pre_stop(spec: MultiShardSpec, ctx: ClusterContext, service_host: str, cell: str) -> dict[str, Any]:
     """The lifecycle block of the multipooler container. Its `--hostname` is `<pod>.<service_host>`;
     a hook's command gets no `$(VAR)` expansion, so the script reads $POD_NAME from the container's
     environment (the downward API puts it there for the `--hostname` flag)."""
     admin = f"{admin_host(ctx)}:{defaults.PORTS['multiadmin']['http']}"
     shard = f"{spec.database_name}/{spec.table_group_name}/{spec.shard_name}"
-    return {"preStop": {"exec": {"command": pre_stop_command(admin, shard, service_host, WAIT_SECONDS)}}}
+    command = pre_stop_command(admin, shard, service_host, WAIT_SECONDS, cell, orchestrator_prefix(spec, ctx, cell))
+    return {"preStop": {"exec": {"command": command}}}
 
 
-def pre_stop_command(admin: str, shard: str, service_host: str, budget: int) -> list[str]:
-    """The hook's command: the script, multiadmin's host:port, `db/tg/shard` and the pod's domain."""
-    return ["/bin/bash", "-c", SCRIPT.replace("@BUDGET@", str(budget)), "handover", admin, shard, service_host]
+def pre_stop_command(admin: str, shard: str, service_host: str, budget: int, cell: str = "",
+                     orchestrator: str = "") -> list[str]:
+    """The hook's command: the script, multiadmin's host:port, `db/tg/shard`, the pod's domain, its
+    cell and the multiorch Deployment to ask for a recovery cycle (empty: none)."""
+    return ["/bin/bash", "-c", SCRIPT.replace("@BUDGET@", str(budget)), "handover", admin, shard, service_host,
+            cell, orchestrator]

@@ -25,7 +25,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.generated.child_types import MultiShard, TopoServer
+    from ..api.generated.child_types import MultiShard, MultiTableGroup, TopoServer
     from .context import ClusterContext
 
 P = defaults.PORTS
@@ -92,6 +92,20 @@ def build_shard_policy(child: MultiShard, ctx: ClusterContext) -> list[dict[str,
              _rule(callers, P["multipooler"]["grpc"]),
              _rule([_pods(cluster, "multiadmin")], P["multipooler"]["http"], P["pgctld"]["http"]),
              *_scrape_rules(ctx, defaults.EXPORTER_PORT)]
+    return [_policy(naming.network_policy(meta["name"]), meta, target, rules)]
+
+
+def build_table_group_policy(child: MultiTableGroup, ctx: ClusterContext) -> list[dict[str, Any]]:
+    """multiorch of one table group (every cell): its gRPC from the table group's own pooler pods,
+    whose primary's preStop hook asks it for a recovery cycle after a switchover (handover.py).
+    Not rendered with internal TLS, where the hook does not call. Policies add up: multiadmin's
+    access comes from the cluster's multiorch policy."""
+    if ctx.network_policy is None or child.spec.internal_tls is not None:
+        return []
+    cluster, meta = naming.cluster_of(child.metadata), child.metadata
+    identity = naming.identity_of(meta)
+    target = naming.labels(cluster, "multiorch", **identity)
+    rules = [_rule([_pods(cluster, "multipooler", **identity)], P["multiorch"]["grpc"])]
     return [_policy(naming.network_policy(meta["name"]), meta, target, rules)]
 
 

@@ -142,7 +142,8 @@ def multipooler_container(spec: MultiShardSpec, pool: ResolvedPool, pull: dict[s
         mounts=_mounts(spec.backup, tmp_mount, *backup.cipher_mounts(spec.backup),
                        *([internal_tls.mount()] if spec.internal_tls else []),
                        *([topo_tls.mount()] if spec.global_topo_server.tls else [])))
-    out["lifecycle"] = handover.pre_stop(spec, ctx, objects.service_host(service, namespace, ctx.cluster_domain))
+    out["lifecycle"] = handover.pre_stop(spec, ctx, objects.service_host(service, namespace, ctx.cluster_domain),
+                                        pool.cell)
     return out
 
 

@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -45,6 +46,7 @@ CLUSTER = "minimal"  # the example's name; its own namespace keeps it apart from
 GATEWAY = f"{CLUSTER}-zone1-gateway"
 STS = f"{CLUSTER}-postgres-default-0-replica-zone1"
 ADMIN = f"{CLUSTER}-multiadmin"
+ORCH = f"{CLUSTER}-postgres-default-multiorch-zone1"
 IMAGES = {"multigres": "ghcr.io/multigres/multigres", "pgctld": "ghcr.io/multigres/pgctld"}
 TAG, SECOND_TAG = "sha-6bd80b9", "day2-retag"
 USER_CONFIG = {"work_mem": "8MB", "myapp.flavor": "vanilla"}
@@ -87,6 +89,7 @@ def deployment(node: Node) -> Iterator[Deployment]:
     gateway_sql(node, ns, GATEWAY, "create table day2_rows (id int primary key)")
     yield dep
     LOG_DIR.mkdir(parents=True, exist_ok=True)
+    (LOG_DIR / "day2-multiorch.log").write_text(node.kubectl("logs", "-n", ns, f"deployment/{ORCH}").stdout)
     (LOG_DIR / "day2-times.txt").write_text("".join(f"{k}: {v}\n" for k, v in dep.times.items())
                                             + "".join(f"switch-primary {a}\n" for a in SWITCH_ANSWERS))
     node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
@@ -156,6 +159,25 @@ def _pods(node: Node) -> dict[str, tuple[str, int]]:
             "initContainerStatuses", []))) for p in pods}
 
 
+def orchestrator_facts(dep: Deployment, key: str, since_ms: int) -> None:
+    """What multiorch logged since `since_ms`: the preStop hook's recovery requests (TriggerRecoveryNow),
+    the cycles it deferred for its grace period, and each promotion's reason and phases."""
+    since = datetime.fromtimestamp(since_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    lines = []
+    for line in dep.node.kubectl("logs", "-n", NS, f"deployment/{ORCH}").stdout.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and str(entry.get("time", ""))[:26] >= since:
+            lines.append(entry)
+    dep.times[f"{key}_recovery_requests"] = sum(1 for e in lines if str(e.get("msg")).startswith("TriggerRecoveryNow:"))
+    dep.times[f"{key}_grace_deferrals"] = sum(1 for e in lines if str(e.get("msg")).startswith("deferring recovery"))
+    dep.times[f"{key}_promotions"] = [
+        f"{e.get('reason')} recruit {e.get('recruit_ms')} ms promote {e.get('promote_ms')} ms"
+        for e in lines if e.get("msg") == "primary.promotion" and e.get("outcome") == "success"]
+
+
 def roll(dep: Deployment, spec: dict[str, Any], key: str, first_id: int) -> Writes:
     """Apply `spec` with a writer running; wait for the roll; record its numbers under `key`."""
     node = dep.node
@@ -178,6 +200,7 @@ def roll(dep: Deployment, spec: dict[str, Any], key: str, first_id: int) -> Writ
     dep.times[f"{key}_lost"] = len(lost_rows(node, writes))
     dep.times[f"{key}_acked_after_roll"] = sum(1 for _, ms, _ in writes.acked if ms > ready_ms)
     dep.times[f"{key}_primary_before_after"] = f"{before} -> {primary(node, NS, pooler_pods(node, NS))}"
+    orchestrator_facts(dep, key, t0)
     return writes
 
 
@@ -284,14 +307,15 @@ def _with_tag(spec: dict[str, Any], tag: str) -> dict[str, Any]:
     return out
 
 
-# The issue's target is a write gap of at most 2 s per change of primary. Not met: multiorch waits
-# its failover grace period (rendered 2 s + up to 2 s of jitter, defaults.MULTIORCH_TIMING) before
-# it appoints the successor of a leader that resigned, as for a failed one (upstream
-# go/services/multiorch/recovery/actions/appoint_leader.go, GracePeriod), after the resign's own
-# drain. Measured on the node: 7.0 s for one handover (docs/runtime-checks.md, "Day 2"). The bound
-# below is what a handover costs with that grace; a roll that fails over instead, or stalls as
-# before the cohort gate (72.9 s), fails it.
-GAP_BOUND_SECONDS = 15
+# The issue's target is a write gap of at most 2 s per change of primary. What a handover costs
+# (docs/runtime-checks.md, "Day 2"): the pooler's resign (drain, publish, postgres restarted as a
+# standby), multiorch's next cycles (200 ms) to see it and to act on the preStop hook's
+# TriggerRecoveryNow, and the promotion (0.6-1.1 s): 1.8-2.6 s measured on the node, where
+# multiorch's failover grace period (2-4 s) made it 4.6-6.1 s before the request. The bound
+# leaves room for a loaded CI node and still fails a handover that waits out the grace period
+# on top of a slow promotion, a failover instead of a handover, or a stall (72.9 s before the
+# cohort gate); each test also asserts that multiorch received the hook's requests.
+GAP_BOUND_SECONDS = 5
 
 
 def test_roll_of_a_new_image_hands_over_once(deployment: Deployment) -> None:
@@ -310,6 +334,7 @@ def test_roll_of_a_new_image_hands_over_once(deployment: Deployment) -> None:
     assert not lost_rows(node, writes)
     assert times["handover_acked_after_roll"] > 0, times  # the shard has a primary afterwards
     assert times["handover_primary_changes"] == 1, times
+    assert times["handover_recovery_requests"] >= 1, times  # the hook asked multiorch not to wait its grace
     assert max(times["handover_write_gaps_seconds"], default=0) <= GAP_BOUND_SECONDS, times
 
 
@@ -325,6 +350,7 @@ def test_a_restart_only_change_rolls_with_the_handover(deployment: Deployment) -
     assert not lost_rows(node, writes)
     assert times["restart_setting_acked_after_roll"] > 0, times
     assert times["restart_setting_primary_changes"] == 1, times
+    assert times["restart_setting_recovery_requests"] >= 1, times
     assert max(times["restart_setting_write_gaps_seconds"], default=0) <= GAP_BOUND_SECONDS, times
 
 
@@ -361,9 +387,11 @@ def test_scale_down_of_the_primarys_pod(deployment: Deployment) -> None:
     deployment.times["scale_down_write_unavailable_seconds"] = round(sum(gaps), 2)
     deployment.times["scale_down_primary_changes"] = writes.primary_changes()
     deployment.times["scale_down_lost"] = len(lost_rows(node, writes))
+    orchestrator_facts(deployment, "scale_down", t0)
     assert not lost_rows(node, writes)
     assert max(gaps, default=0) <= GAP_BOUND_SECONDS, gaps
     assert writes.primary_changes() == 1, deployment.times
+    assert deployment.times["scale_down_recovery_requests"] >= 1, deployment.times
     assert primary(node, NS, pooler_pods(node, NS)) != highest
     assert any(ms > t0 for _, ms, _ in writes.acked), "no acknowledged write after the scale-down began"
     # The topology: the removed pod's record says it is gone (upstream's pooler writes
