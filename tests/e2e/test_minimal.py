@@ -278,7 +278,8 @@ def test_network_policies_let_outsiders_reach_the_gateway_only(deployment: Deplo
     assert inside == {etcd: "open", f"{pooler}:15270": "open", f"{orch}:15370": "open",
                       f"{pooler}:5432": "timeout", f"{pooler}:8432": "timeout"}, inside
     policies = node.kubectl("get", "networkpolicies", "-n", NS, "-o", "name").stdout.split()
-    assert len(policies) == 6, policies  # etcd, shard, multiadmin, gateways, multiorch, registration
+    # etcd, shard, multiadmin, gateways, multiorch, the table group's multiorch (from its poolers), registration
+    assert len(policies) == 7, policies
     node.kubectl("delete", "pod", "-n", NS, "outsider", "as-multiadmin", "--wait=false")
 
 
