@@ -111,17 +111,30 @@ CONNPOOL_GLOBAL_CAPACITY = 40
 # (go/services/multiorch/config/config.go) poll every second and wait a grace period of 4 s plus up
 # to 8 s of random jitter before appointing a new leader; measured on the test node, writes came
 # back 17-20 s after a primary pod was deleted (the grace restarts when the replacement pod
-# reports in). Upstream's local provisioner polls every 500 ms (go/provisioner/local/local.go);
-# a 2 s + up to 2 s grace still lets the orchestrators of several cells stagger. The recovery
-# cycle (an analysis of the poolers' cached health, no topology read: recovery_loop.go) runs every
+# reports in). Upstream's local provisioner sets a 500 ms health-check interval
+# (go/provisioner/local/config.go), kept here although multiorch at the pinned commit reads pooler
+# health from a pushed stream (store/health_stream.go) and no longer consults it; a
+# 2 s + up to 2 s grace still lets the orchestrators of several cells stagger. The recovery cycle
+# (an analysis of the poolers' cached health, no topology read: recovery_loop.go) runs every
 # 200 ms: a planned switchover waits for a cycle to see the resigned leader and another to act on
 # the preStop hook's request (workloads/handover.py), about 0.75 s of the write gap at 500 ms.
+# 100 ms was tried (docs/runtime-checks.md, "Day 2"): no clear gain, and the one run had a cycle
+# act on a standby's dropped WAL receiver before the resignation was seen, which held the loop 5 s.
 MULTIORCH_TIMING = {
     "pooler-health-check-interval": "500ms",
     "recovery-cycle-interval": "200ms",
     "leader-failover-grace-period-base": "2s",
     "leader-failover-grace-period-max-jitter": "2s",
 }
+# multigateway's failover buffering (go/services/multigateway/buffer/config.go, off upstream by
+# default): while a shard has no serving primary (the old one draining with MTF01, or none in the
+# topology) the gateway holds its primary-bound queries and retries them once the new primary's
+# health stream reports SERVING, instead of failing them. A handover (workloads/handover.py) then
+# costs clients latency, not errors. Upstream's window (10 s per request), maximum failover (20 s)
+# and one buffered failover a minute per shard are kept: a handover takes about 2-3 s here; a
+# failover after a lost pod or zone (8-31 s measured) can outlast the window, and the queries it
+# held then fail as they did without the buffer, only later (alert MultigresGatewayBufferEvictions).
+GATEWAY_FLAGS = ("--buffer-enabled=true",)
 # PostgreSQL settings the render sets unless postgresConfig says otherwise (postgres_config.py).
 # wal_receiver_status_interval: multiorch counts a standby as still streaming from the primary (and
 # so as proof the primary is alive, which holds off a failover) until its WAL receiver's last

@@ -57,6 +57,11 @@ RULES: list[dict[str, Any]] = [
              "sum by (multigres_cluster, multigres_cell) (rate(mg_gateway_query_duration_seconds_count{O}[5m]))\n"
              "> 0.05",
      "summary": "More than 5% of the queries in cell {{ $labels.multigres_cell }} fail at the gateway."},
+    {"alert": "MultigresGatewayBufferEvictions", "for": "0m", "severity": "warning",
+     "expr": "sum by (multigres_cluster, multigres_cell, reason) "
+             "(increase(multigateway_buffer_requests_evicted_total{O}[10m])) > 0",
+     "summary": "multigateway in cell {{ $labels.multigres_cell }} failed queries it held during a failover "
+                "({{ $labels.reason }})."},
     {"alert": "MultigresPoolerSaturated", "for": "5m", "severity": "warning",
      "expr": "sum by (multigres_cluster, instance) (mg_pooler_server_connections{O, state=\"active\"})\n/\n"
              "max by (multigres_cluster, instance) (mg_pooler_config_max_server_connections{O})\n> 0.9\n"

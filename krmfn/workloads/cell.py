@@ -49,6 +49,7 @@ def build_multicell(child: MultiCell, ctx: ClusterContext) -> list[dict[str, Any
         *objects.server_flags("multigateway"), *log_levels.flags(ctx, "multigateway"),
         f"--pg-port={p['postgres']}", f"--cell={spec.name}",
         *objects.topo_flags(spec.global_topo_server, namespace, ctx), *objects.DEPLOYMENT_IDENTITY,
+        *defaults.GATEWAY_FLAGS,
     ]
     args += tls_flags(spec.gateway_tls)
     args += internal_tls.server_flags(spec.internal_tls) + internal_tls.client_flags(spec.internal_tls)

@@ -108,6 +108,14 @@ class Writes:
         times = [ms for _, ms, _ in self.acked if ms >= since_ms]
         return [round((b - a) / 1000, 2) for a, b in zip(times, times[1:], strict=False) if b - a > 1000]
 
+    def gap_windows(self, since_ms: int) -> list[str]:
+        """The same gaps as UTC `start-end` clock times, to be read against multiorch's log."""
+        times = [ms for _, ms, _ in self.acked if ms >= since_ms]
+
+        def clock(ms: int) -> str:
+            return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S.%f")[:12]
+        return [f"{clock(a)}-{clock(b)}" for a, b in zip(times, times[1:], strict=False) if b - a > 1000]
+
     def primary_changes(self) -> int:
         addresses = [ip for _, _, ip in self.acked]
         return sum(1 for a, b in zip(addresses, addresses[1:], strict=False) if a != b)
@@ -195,7 +203,9 @@ def roll(dep: Deployment, spec: dict[str, Any], key: str, first_id: int) -> Writ
     gaps = writes.gaps(t0)
     dep.times[f"{key}_write_gaps_seconds"] = gaps
     dep.times[f"{key}_write_unavailable_seconds"] = round(sum(gaps), 2)
+    dep.times[f"{key}_write_gaps_at"] = writes.gap_windows(t0)
     dep.times[f"{key}_primary_changes"] = writes.primary_changes()
+    dep.times[f"{key}_failed_writes"] = sum(1 for _, ms in writes.failed if ms >= t0)
     dep.times[f"{key}_acknowledged"] = len(writes.acked)
     dep.times[f"{key}_lost"] = len(lost_rows(node, writes))
     dep.times[f"{key}_acked_after_roll"] = sum(1 for _, ms, _ in writes.acked if ms > ready_ms)
@@ -336,6 +346,7 @@ def test_roll_of_a_new_image_hands_over_once(deployment: Deployment) -> None:
     assert times["handover_primary_changes"] == 1, times
     assert times["handover_recovery_requests"] >= 1, times  # the hook asked multiorch not to wait its grace
     assert max(times["handover_write_gaps_seconds"], default=0) <= GAP_BOUND_SECONDS, times
+    assert times["handover_failed_writes"] == 0, times  # held by the gateway, not failed
 
 
 def test_a_restart_only_change_rolls_with_the_handover(deployment: Deployment) -> None:
@@ -352,6 +363,7 @@ def test_a_restart_only_change_rolls_with_the_handover(deployment: Deployment) -
     assert times["restart_setting_primary_changes"] == 1, times
     assert times["restart_setting_recovery_requests"] >= 1, times
     assert max(times["restart_setting_write_gaps_seconds"], default=0) <= GAP_BOUND_SECONDS, times
+    assert times["restart_setting_failed_writes"] == 0, times  # held by the gateway, not failed
 
 
 # --- scale-down ----------------------------------------------------------------------------------
@@ -385,12 +397,15 @@ def test_scale_down_of_the_primarys_pod(deployment: Deployment) -> None:
     gaps = writes.gaps(t0)
     deployment.times["scale_down_write_gaps_seconds"] = gaps
     deployment.times["scale_down_write_unavailable_seconds"] = round(sum(gaps), 2)
+    deployment.times["scale_down_write_gaps_at"] = writes.gap_windows(t0)
     deployment.times["scale_down_primary_changes"] = writes.primary_changes()
+    deployment.times["scale_down_failed_writes"] = sum(1 for _, ms in writes.failed if ms >= t0)
     deployment.times["scale_down_lost"] = len(lost_rows(node, writes))
     orchestrator_facts(deployment, "scale_down", t0)
     assert not lost_rows(node, writes)
     assert max(gaps, default=0) <= GAP_BOUND_SECONDS, gaps
     assert writes.primary_changes() == 1, deployment.times
+    assert deployment.times["scale_down_failed_writes"] == 0, deployment.times
     assert deployment.times["scale_down_recovery_requests"] >= 1, deployment.times
     assert primary(node, NS, pooler_pods(node, NS)) != highest
     assert any(ms > t0 for _, ms, _ in writes.acked), "no acknowledged write after the scale-down began"
