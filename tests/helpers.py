@@ -148,3 +148,17 @@ def go_tool(tool: str, binary: str) -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return str(path)
+
+
+def longest_write_gap(acked_ms: list[int], since_ms: int) -> tuple[int, int] | None:
+    """The longest stretch without an acknowledged write that ends after `since_ms` (it starts at the
+    last acknowledgement before it, or at `since_ms` when there is none): what a client saw of an
+    outage whether the gateway failed its writes meanwhile or held them (failover buffering: then
+    nothing fails, and counting failures sees no outage at all). None when nothing was acknowledged
+    after `since_ms`."""
+    before = [ms for ms in acked_ms if ms <= since_ms]
+    after = sorted(ms for ms in acked_ms if ms > since_ms)
+    if not after:
+        return None
+    edges = [max(before, default=since_ms), *after]
+    return max(zip(edges, edges[1:], strict=False), key=lambda gap: gap[1] - gap[0])

@@ -299,6 +299,7 @@ def test_failover_keeps_every_acknowledged_row(deployment: Deployment, reporter:
     deployment.times["status_reacts_to_primary_loss"] = (time.time() * 1000 - killed_ms) / 1000
     seen = outcome(node, NS, GATEWAY, "e2e_rows", killed_ms)
     deployment.times["failover_writes_back"] = seen.back_ms / 1000
+    deployment.times["failover_longest_write_gap"] = seen.gap_ms / 1000
     deployment.times["failover_failed_attempts"] = seen.failed_attempts
     assert seen.back_ms <= 30_000, f"writes came back after {seen.back_ms / 1000:.1f}s"
     assert not seen.lost, f"acknowledged rows lost: {seen.lost[:20]}"

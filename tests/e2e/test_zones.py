@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from conftest import LOG_DIR
+from helpers import longest_write_gap
 from knode.multinode import NODES, Cluster, wait_for
 from kube import get, namespace, run_pod, wait
 from render import apply_render, fit_to_node, install_crds, password_secret, render_cluster, tls_secret
@@ -187,12 +188,14 @@ class WriterLog:
         return {i for kind, i, _ in self.attempts if kind == "ack"}
 
     def back_after(self, cut_ms: int) -> tuple[float | None, int]:
-        """Seconds from cut_ms to the first success after the first failure (or the first
-        success, when nothing failed), and the number of failed attempts after cut_ms."""
-        after = [(kind, ms) for kind, _, ms in self.attempts if ms >= cut_ms]
-        failures = [ms for kind, ms in after if kind == "fail"]
-        back = next((ms for kind, ms in after if kind == "ack" and (not failures or ms > failures[0])), None)
-        return (None if back is None else (back - cut_ms) / 1000), len(failures)
+        """Seconds from cut_ms to the acknowledgement that ended the longest write gap after it (the
+        gateway may hold writes rather than fail them), and the number of failed attempts after cut_ms."""
+        gap = self.longest_gap(cut_ms)
+        failures = [ms for kind, _, ms in self.attempts if kind == "fail" and ms >= cut_ms]
+        return (None if gap is None else (gap[1] - cut_ms) / 1000), len(failures)
+
+    def longest_gap(self, since_ms: int) -> tuple[int, int] | None:
+        return longest_write_gap([ms for kind, _, ms in self.attempts if kind == "ack"], since_ms)
 
     def failure_window(self) -> float:
         """Seconds from the first failed attempt to the first success after the last one (0: none failed)."""
@@ -283,6 +286,7 @@ def test_a_drain_keeps_the_shard_within_its_durability_policy(deployment: Deploy
     with DurabilitySampler(zones) as sampler:
         time.sleep(3)
         t0 = time.monotonic()
+        drain_ms = int(time.time() * 1000)
         # --force: the zone's psql client is a bare pod (made again below); everything of Multigres is evicted
         res = zones.kubectl("drain", NODE_OF_ZONE[drained], "--ignore-daemonsets", "--delete-emptydir-data",
                             "--force", "--timeout=180s", check=False, timeout=240)
@@ -295,7 +299,13 @@ def test_a_drain_keeps_the_shard_within_its_durability_policy(deployment: Deploy
     window = log.failure_window()
     deployment.times["drain_failed_writes"] = len([a for a in log.attempts if a[0] == "fail"])
     deployment.times["drain_failure_window"] = window
+    gap = log.longest_gap(drain_ms)
+    assert gap is not None, "no write acknowledged after the drain began"
+    deployment.times["drain_longest_write_gap"] = (gap[1] - gap[0]) / 1000
     assert window <= 15, f"writes failed over {window:.1f}s during the drain (one failover window: 15 s)"
+    # The gateway holds writes while the shard changes primary (failover buffering), so the stretch
+    # without an acknowledgement is the outage a client saw, failed writes or not.
+    assert gap[1] - gap[0] <= 15_000, f"no write acknowledged for {(gap[1] - gap[0]) / 1000:.1f}s during the drain"
     _assert_no_acknowledged_row_lost(zones, writer_zone, log, 200_000)
     zones.kubectl("uncordon", NODE_OF_ZONE[drained])
     start_client(zones, NS, _client(drained), NODE_OF_ZONE[drained])
