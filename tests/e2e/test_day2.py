@@ -102,19 +102,23 @@ class Writes:
     acked: list[tuple[int, int, str]]  # (id, ms when acknowledged, primary's address)
     failed: list[tuple[int, int]]
 
-    def gaps(self, since_ms: int) -> list[float]:
-        """Seconds between consecutive acknowledgements after `since_ms`, for gaps over 1 s (a write
-        every 0.2-0.4 s otherwise, a connection each): the write unavailability a client saw."""
+    def _gap_edges(self, since_ms: int) -> list[tuple[int, int]]:
+        """Consecutive acknowledgements after `since_ms` more than 1 s apart (a write every 0.2-0.4 s
+        otherwise, a connection each): the write unavailability a client saw."""
         times = [ms for _, ms, _ in self.acked if ms >= since_ms]
-        return [round((b - a) / 1000, 2) for a, b in zip(times, times[1:], strict=False) if b - a > 1000]
+        return [(a, b) for a, b in zip(times, times[1:], strict=False) if b - a > 1000]
+
+    def gaps(self, since_ms: int) -> list[float]:
+        return [round((b - a) / 1000, 2) for a, b in self._gap_edges(since_ms)]
 
     def gap_windows(self, since_ms: int) -> list[str]:
         """The same gaps as UTC `start-end` clock times, to be read against multiorch's log."""
-        times = [ms for _, ms, _ in self.acked if ms >= since_ms]
-
         def clock(ms: int) -> str:
             return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S.%f")[:12]
-        return [f"{clock(a)}-{clock(b)}" for a, b in zip(times, times[1:], strict=False) if b - a > 1000]
+        return [f"{clock(a)}-{clock(b)}" for a, b in self._gap_edges(since_ms)]
+
+    def failed_since(self, since_ms: int) -> int:
+        return sum(1 for _, ms in self.failed if ms >= since_ms)
 
     def primary_changes(self) -> int:
         addresses = [ip for _, _, ip in self.acked]
@@ -205,7 +209,7 @@ def roll(dep: Deployment, spec: dict[str, Any], key: str, first_id: int) -> Writ
     dep.times[f"{key}_write_unavailable_seconds"] = round(sum(gaps), 2)
     dep.times[f"{key}_write_gaps_at"] = writes.gap_windows(t0)
     dep.times[f"{key}_primary_changes"] = writes.primary_changes()
-    dep.times[f"{key}_failed_writes"] = sum(1 for _, ms in writes.failed if ms >= t0)
+    dep.times[f"{key}_failed_writes"] = writes.failed_since(t0)
     dep.times[f"{key}_acknowledged"] = len(writes.acked)
     dep.times[f"{key}_lost"] = len(lost_rows(node, writes))
     dep.times[f"{key}_acked_after_roll"] = sum(1 for _, ms, _ in writes.acked if ms > ready_ms)
@@ -399,7 +403,7 @@ def test_scale_down_of_the_primarys_pod(deployment: Deployment) -> None:
     deployment.times["scale_down_write_unavailable_seconds"] = round(sum(gaps), 2)
     deployment.times["scale_down_write_gaps_at"] = writes.gap_windows(t0)
     deployment.times["scale_down_primary_changes"] = writes.primary_changes()
-    deployment.times["scale_down_failed_writes"] = sum(1 for _, ms in writes.failed if ms >= t0)
+    deployment.times["scale_down_failed_writes"] = writes.failed_since(t0)
     deployment.times["scale_down_lost"] = len(lost_rows(node, writes))
     orchestrator_facts(deployment, "scale_down", t0)
     assert not lost_rows(node, writes)
