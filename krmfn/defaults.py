@@ -118,13 +118,22 @@ CONNPOOL_GLOBAL_CAPACITY = 40
 # (an analysis of the poolers' cached health, no topology read: recovery_loop.go) runs every
 # 200 ms: a planned switchover waits for a cycle to see the resigned leader and another to act on
 # the preStop hook's request (workloads/handover.py), about 0.75 s of the write gap at 500 ms.
-# 100 ms was tried (docs/runtime-checks.md, "Day 2"): no clear gain, and the one run had a cycle
-# act on a standby's dropped WAL receiver before the resignation was seen, which held the loop 5 s.
+# 100 ms was tried (docs/runtime-checks.md, "Day 2"): no clear gain.
+# The recovery loop is serial, and a handover can race it: when the resigning primary's postgres
+# stops, a standby's WAL receiver drops before multiorch has seen the resignation (the resigning
+# pooler answers no health poll meanwhile), so a cycle takes the old primary for healthy and runs
+# FixReplication on that standby, whose SetPrimary is then checked for streaming every 0.5 s for
+# --verify-replication-timeout (5 s upstream, go/services/multiorch/recovery/actions/fix_replication.go);
+# the resignation waits behind it. Measured on the node: 7.9 s and 7.4 s handovers at 100 and
+# 200 ms. 2 s bounds that wait; a standby not streaming by then is reported failed and the fix is
+# asked again on a later cycle (SetPrimary is idempotent), which is what upstream does after 5 s.
+# wal_retrieve_retry_interval (POSTGRES_SETTINGS) makes the standby stream again sooner.
 MULTIORCH_TIMING = {
     "pooler-health-check-interval": "500ms",
     "recovery-cycle-interval": "200ms",
     "leader-failover-grace-period-base": "2s",
     "leader-failover-grace-period-max-jitter": "2s",
+    "verify-replication-timeout": "2s",
 }
 # multigateway's failover buffering (go/services/multigateway/buffer/config.go, off upstream by
 # default): while a shard has no serving primary (the old one draining with MTF01, or none in the
@@ -142,7 +151,12 @@ GATEWAY_FLAGS = ("--buffer-enabled=true",)
 # leader_needs_replacement_analyzer.go). PostgreSQL's 10 s made a cut-off zone's primary count as
 # alive for 30 s; 2 s makes it 6 s, under multiorch's own 15 s leader-liveness window. The cost is
 # one small status message per standby every 2 s. Reloadable (sighup): changing it rolls nothing.
-POSTGRES_SETTINGS = {"wal_receiver_status_interval": "2s"}
+# wal_retrieve_retry_interval: how long a standby's startup process waits, once no WAL source
+# answers, before it tries again (PostgreSQL's default 5 s). A standby whose primary restarts (a
+# handover restarts the old primary as a standby) or fails over tries to stream again only after
+# it, unless a reload wakes it; multiorch's FixReplication waits for that (MULTIORCH_TIMING). 1 s
+# costs at most one connection attempt a second while a standby has no source. Reloadable.
+POSTGRES_SETTINGS = {"wal_receiver_status_interval": "2s", "wal_retrieve_retry_interval": "1s"}
 PG_HBA_MOUNT = "/etc/multigres/pg-hba"
 PG_HBA_FILE = "pg_hba_template.conf"
 # pgctld reads ca.crt, pgbackrest.crt and pgbackrest.key from --pgbackrest-cert-dir

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from knode.cluster import Node
@@ -50,3 +54,20 @@ def run_pod(node: Node, ns: str, name: str, image: str, command: list[str], time
     log = node.kubectl("logs", "-n", ns, name, check=False).stdout
     assert phase == "Succeeded", f"pod {name} ended {phase or 'not'}: {log}"
     return log
+
+
+@contextlib.contextmanager
+def follow_logs(node: Node, ns: str, selector: str, path: Path) -> Iterator[None]:
+    """Follows, into `path`, the logs of the pods matching `selector` that exist when it starts (every
+    container, with timestamps): a deleted or rolled pod's log is gone with the pod, and this keeps
+    what it said meanwhile (a resigning primary's pooler and its preStop hook, say)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(node.kube / "kubectl"), f"--kubeconfig={node.kubeconfig}", "logs", "-f", "-n", ns, "-l", selector,
+           "--all-containers", "--prefix", "--timestamps", "--max-log-requests=20", "--since=5s"]
+    with path.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

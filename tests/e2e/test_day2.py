@@ -25,7 +25,7 @@ import pytest
 import yaml
 from conftest import LOG_DIR
 from knode.cluster import Node
-from kube import get, namespace, run_pod, wait
+from kube import follow_logs, get, namespace, run_pod, wait
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
 from sql import (
     MULTIGRES_IMAGE,
@@ -47,6 +47,7 @@ GATEWAY = f"{CLUSTER}-zone1-gateway"
 STS = f"{CLUSTER}-postgres-default-0-replica-zone1"
 ADMIN = f"{CLUSTER}-multiadmin"
 ORCH = f"{CLUSTER}-postgres-default-multiorch-zone1"
+POOLERS = "app.kubernetes.io/component=multipooler"
 IMAGES = {"multigres": "ghcr.io/multigres/multigres", "pgctld": "ghcr.io/multigres/pgctld"}
 TAG, SECOND_TAG = "sha-6bd80b9", "day2-retag"
 USER_CONFIG = {"work_mem": "8MB", "myapp.flavor": "vanilla"}
@@ -197,8 +198,9 @@ def roll(dep: Deployment, spec: dict[str, Any], key: str, first_id: int) -> Writ
     time.sleep(5)
     before = primary(node, NS, pooler_pods(node, NS))
     t0 = int(time.time() * 1000)
-    dep.apply(spec)
-    node.kubectl("rollout", "status", "-n", NS, f"statefulset/{STS}", "--timeout=400s", timeout=430)
+    with follow_logs(node, NS, POOLERS, LOG_DIR / f"day2-{key}-poolers.log"):
+        dep.apply(spec)
+        node.kubectl("rollout", "status", "-n", NS, f"statefulset/{STS}", "--timeout=400s", timeout=430)
     dep.times[f"{key}_roll_seconds"] = round(time.time() - t0 / 1000, 1)
     wait(node, NS, "pod -l app.kubernetes.io/component=multipooler", "condition=Ready", timeout=300)
     ready_ms = int(time.time() * 1000)
@@ -391,11 +393,12 @@ def test_scale_down_of_the_primarys_pod(deployment: Deployment) -> None:
     t0 = int(time.time() * 1000)
     spec = copy.deepcopy(deployment.spec)
     _pool(spec)["replicas"] = 2
-    deployment.apply(spec)
-    deadline = time.monotonic() + 180
-    while highest in pooler_pods(node, NS):
-        assert time.monotonic() < deadline
-        time.sleep(1)
+    with follow_logs(node, NS, POOLERS, LOG_DIR / "day2-scale_down-poolers.log"):
+        deployment.apply(spec)
+        deadline = time.monotonic() + 180
+        while highest in pooler_pods(node, NS):
+            assert time.monotonic() < deadline
+            time.sleep(1)
     time.sleep(3)
     writes = finish_writer(node, "writer-scale")
     gaps = writes.gaps(t0)

@@ -29,7 +29,7 @@ import pytest
 from conftest import LOG_DIR
 from failover import outcome, start_writer
 from knode.cluster import Node
-from kube import namespace, run_pod, wait
+from kube import follow_logs, namespace, run_pod, wait
 from render import (
     apply_render,
     fit_to_node,
@@ -79,6 +79,9 @@ def deployment(node: Node) -> Iterator[Deployment]:
     (LOG_DIR / "minimal-times.txt").write_text("".join(
         f"{k}: {v:.0f}\n" if k.endswith(("_attempts", "_restarts")) else f"{k}: {v:.1f}s\n"
         for k, v in dep.times.items()))
+    # multiorch's account of the failover test's handover, to read against its write gap.
+    (LOG_DIR / "minimal-multiorch.log").write_text(node.kubectl(
+        "logs", "-n", ns, "-l", "app.kubernetes.io/component=multiorch", "--tail=-1", "--prefix", check=False).stdout)
     node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
 
 
@@ -290,14 +293,16 @@ def test_failover_keeps_every_acknowledged_row(deployment: Deployment, reporter:
     start_writer(node, NS, GATEWAY, "e2e_rows", seconds=60)
     time.sleep(5)
     killed_ms = int(time.time() * 1000)
-    node.kubectl("delete", "pod", "-n", NS, old, "--wait=false")
-    # The status reporter shows the loss: the shard no longer Available, or Progressing.
-    while not (_condition(shard := _shard_status(node), "Available") != "True"
-               or _condition(shard, "Progressing") == "True"):
-        assert time.time() * 1000 - killed_ms <= 10_000, f"the status did not react within 10 s: {shard}"
-        time.sleep(0.2)
-    deployment.times["status_reacts_to_primary_loss"] = (time.time() * 1000 - killed_ms) / 1000
-    seen = outcome(node, NS, GATEWAY, "e2e_rows", killed_ms)
+    # The deleted pod's log (its preStop hook's handover) is kept until the writer is done.
+    with follow_logs(node, NS, POOL_SELECTOR, LOG_DIR / "minimal-failover-poolers.log"):
+        node.kubectl("delete", "pod", "-n", NS, old, "--wait=false")
+        # The status reporter shows the loss: the shard no longer Available, or Progressing.
+        while not (_condition(shard := _shard_status(node), "Available") != "True"
+                   or _condition(shard, "Progressing") == "True"):
+            assert time.time() * 1000 - killed_ms <= 10_000, f"the status did not react within 10 s: {shard}"
+            time.sleep(0.2)
+        deployment.times["status_reacts_to_primary_loss"] = (time.time() * 1000 - killed_ms) / 1000
+        seen = outcome(node, NS, GATEWAY, "e2e_rows", killed_ms)
     deployment.times["failover_writes_back"] = seen.back_ms / 1000
     deployment.times["failover_longest_write_gap"] = seen.gap_ms / 1000
     deployment.times["failover_failed_attempts"] = seen.failed_attempts
