@@ -124,10 +124,11 @@ CONNPOOL_GLOBAL_CAPACITY = 40
 # pooler answers no health poll meanwhile), so a cycle takes the old primary for healthy and runs
 # FixReplication on that standby, whose SetPrimary is then checked for streaming every 0.5 s for
 # --verify-replication-timeout (5 s upstream, go/services/multiorch/recovery/actions/fix_replication.go);
-# the resignation waits behind it. Measured on the node: 7.9 s and 7.4 s handovers at 100 and
-# 200 ms. 2 s bounds that wait; a standby not streaming by then is reported failed and the fix is
-# asked again on a later cycle (SetPrimary is idempotent), which is what upstream does after 5 s.
-# wal_retrieve_retry_interval (POSTGRES_SETTINGS) makes the standby stream again sooner.
+# the resignation waits behind it. Measured on the node: a 7.89 s handover at 100 ms, 7.56 and
+# 7.62 s at 200 ms (docs/runtime-checks.md, "Day 2"). 2 s bounds that wait; a standby not
+# streaming by then is reported failed and the fix is asked again on a later cycle (SetPrimary is
+# idempotent), as upstream does after 5 s. wal_retrieve_retry_interval (POSTGRES_SETTINGS) makes
+# the standby stream again sooner.
 MULTIORCH_TIMING = {
     "pooler-health-check-interval": "500ms",
     "recovery-cycle-interval": "200ms",

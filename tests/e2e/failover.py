@@ -2,7 +2,8 @@
 
 Shared by the failover tests (test_minimal, test_grpc_tls, test_topo_tls): the pod inserts one row
 every 0.1 s for `seconds` into `table` (columns id int, note text) and logs `ack <id> <ms>` or
-`fail <id> <ms>` per attempt, so lost rows and the time writes came back are read from what a
+`fail <id> <ms> <psql's error, or timeout>` per attempt (the failures are kept in
+`e2e-logs/<namespace>-<pod>-failures.log`), so lost rows and the time writes came back are read from what a
 client saw, not from the server. The outage is the longest stretch between acknowledgements: the
 gateway holds writes during a failover (failover buffering), so failures alone would miss it.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conftest import LOG_DIR
 from helpers import longest_write_gap
 from knode.cluster import Node
 from kube import wait
@@ -23,9 +25,10 @@ def start_writer(node: Node, ns: str, gateway: str, table: str, seconds: int, na
     """Start the writer pod (bounded: at most 10 x `seconds` attempts); its name."""
     script = (f"end=$(( $(date +%s) + {seconds} )); i={FIRST_ID}; "
               "while [ $(date +%s) -lt $end ]; do i=$((i+1)); "
-              f"if timeout 5 psql -h {gateway} -U postgres -d postgres -Atq "
-              f"-c \"insert into {table} values ($i, 'w')\" "
-              ">/dev/null 2>&1; then echo ack $i $(date +%s%3N); else echo fail $i $(date +%s%3N); fi; "
+              f"if err=$(timeout 5 psql -h {gateway} -U postgres -d postgres -Atq "
+              f"-c \"insert into {table} values ($i, 'w')\" 2>&1 >/dev/null); "
+              "then echo ack $i $(date +%s%3N); "
+              "else echo \"fail $i $(date +%s%3N) $(echo ${err:-timeout} | head -c 300)\"; fi; "
               "sleep 0.1; done")
     node.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
                  "spec": {"restartPolicy": "Never", "containers": [{
@@ -49,7 +52,10 @@ def outcome(node: Node, ns: str, gateway: str, table: str, killed_ms: int, name:
     """Wait for the writer to finish and read its log against the table."""
     wait(node, ns, f"pod/{name}", "jsonpath={.status.phase}=Succeeded", timeout=120)
     log = node.kubectl("logs", "-n", ns, name).stdout.split("\n")
-    attempts = [(kind, int(i), int(ms)) for kind, i, ms in (line.split() for line in log if line)]
+    # A failed attempt's line ends with psql's error (or `timeout`): what the gateway answered.
+    attempts = [(kind, int(i), int(ms)) for kind, i, ms, *_ in (line.split() for line in log if line.strip())]
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    (LOG_DIR / f"{ns}-{name}-failures.log").write_text("".join(f"{line}\n" for line in log if line.startswith("fail")))
     acked = {i for kind, i, _ in attempts if kind == "ack"}
     after = [(kind, ms) for kind, _, ms in attempts if ms >= killed_ms]
     failures = [ms for kind, ms in after if kind == "fail"]
