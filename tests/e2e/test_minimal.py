@@ -341,7 +341,8 @@ def test_a_new_replica_restores_from_the_backup_and_pods_keep_their_data(deploym
         time.sleep(2)
     assert local_sql(node, NS, newest, "select count(*) from e2e_rows where id <= 1000") == "1000"
     # Every pooler pod deleted at once: they come back from their volumes, with the rows.
-    node.kubectl("delete", "pod", "-n", NS, "-l", POOL_SELECTOR, "--wait=true", timeout=180)
+    with follow_logs(node, NS, POOL_SELECTOR, LOG_DIR / "minimal-delete-all-poolers.log"):  # their hooks
+        node.kubectl("delete", "pod", "-n", NS, "-l", POOL_SELECTOR, "--wait=true", timeout=180)
     wait(node, NS, f"pod -l {POOL_SELECTOR}", "condition=Ready", timeout=300)
     out, _ = wait_gateway_sql(node, NS, GATEWAY, "select count(*) from e2e_rows where id <= 1000", timeout=180)
     assert out == "1000"
