@@ -86,7 +86,7 @@ def deployment(node: Node) -> Iterator[Deployment]:
     start_client(node, ns)
     wait(node, ns, f"deployment/{GATEWAY}", "condition=Available", timeout=420)
     wait_gateway_sql(node, ns, GATEWAY, "select 1", timeout=420)
-    wait(node, ns, "pod -l app.kubernetes.io/component=multipooler", "condition=Ready", timeout=300)
+    wait(node, ns, f"pod -l {POOLERS}", "condition=Ready", timeout=300)
     gateway_sql(node, ns, GATEWAY, "create table day2_rows (id int primary key)")
     yield dep
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -165,7 +165,7 @@ def lost_rows(node: Node, writes: Writes) -> list[int]:
 
 def _pods(node: Node) -> dict[str, tuple[str, int]]:
     """Pooler pod name → (uid, restarts of its containers)."""
-    pods = json.loads(node.kubectl("get", "pods", "-n", NS, "-l", "app.kubernetes.io/component=multipooler",
+    pods = json.loads(node.kubectl("get", "pods", "-n", NS, "-l", POOLERS,
                                    "-o", "json").stdout)["items"]
     return {p["metadata"]["name"]: (p["metadata"]["uid"], sum(
         c["restartCount"] for c in p["status"].get("containerStatuses", []) + p["status"].get(
@@ -202,7 +202,7 @@ def roll(dep: Deployment, spec: dict[str, Any], key: str, first_id: int) -> Writ
         dep.apply(spec)
         node.kubectl("rollout", "status", "-n", NS, f"statefulset/{STS}", "--timeout=400s", timeout=430)
     dep.times[f"{key}_roll_seconds"] = round(time.time() - t0 / 1000, 1)
-    wait(node, NS, "pod -l app.kubernetes.io/component=multipooler", "condition=Ready", timeout=300)
+    wait(node, NS, f"pod -l {POOLERS}", "condition=Ready", timeout=300)
     ready_ms = int(time.time() * 1000)
     time.sleep(3)
     writes = finish_writer(node, f"writer-{first_id}")
@@ -313,7 +313,7 @@ def _primary_onto(node: Node, target: str) -> bool:
                 break
     finally:
         node.kubectl("uncordon", node_name)
-    wait(node, NS, "pod -l app.kubernetes.io/component=multipooler", "condition=Ready", timeout=300)
+    wait(node, NS, f"pod -l {POOLERS}", "condition=Ready", timeout=300)
     return primary(node, NS, pooler_pods(node, NS)) == target
 
 

@@ -82,6 +82,10 @@ def deployment(node: Node) -> Iterator[Deployment]:
     # multiorch's account of the failover test's handover, to read against its write gap.
     (LOG_DIR / "minimal-multiorch.log").write_text(node.kubectl(
         "logs", "-n", ns, "-l", "app.kubernetes.io/component=multiorch", "--tail=-1", "--prefix", check=False).stdout)
+    # The gateway's, for its failover buffer: each cycle it starts and stops logs at info; a failover
+    # within a minute of the last cycle's end is not buffered (--buffer-min-time-between-failovers).
+    (LOG_DIR / "minimal-gateway.log").write_text(node.kubectl(
+        "logs", "-n", ns, f"deployment/{GATEWAY}", "--tail=-1", "--timestamps", check=False).stdout)
     node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
 
 
