@@ -113,6 +113,25 @@ def golden(name: str, text: str) -> None:
     assert text == path.read_text(), f"{name} differs from its golden file (`make golden` to accept)"
 
 
+def image_root(needs: str) -> Path:
+    """The Debian root the images are made of (tools/imageroot.sh), built here on first use when
+    this machine can (root and debootstrap; a few minutes, then cached with the tools), holding
+    `needs` (a path inside it). Else the test skips with the reason, or fails under REQUIRE_TOOLS=1:
+    a cold CI machine builds it rather than skip."""
+    script = ["bash", str(ROOT / "tools" / "imageroot.sh")]
+    root = Path(subprocess.run([*script, "path"], capture_output=True, text=True, check=True).stdout.strip())
+    if not (root / needs).exists() and os.geteuid() == 0 and shutil.which("debootstrap"):
+        built = subprocess.run(script, capture_output=True, text=True)
+        if built.returncode != 0:
+            print(built.stderr[-2000:])
+    if (root / needs).exists():
+        return root
+    reason = f"the image root (tools/imageroot.sh) has no {needs} and cannot be built here (needs root and debootstrap)"
+    if REQUIRE_TOOLS:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def upstream_source(name: str) -> Path:
     """The verified upstream source archive NAME (tools/sources.sh: cache, mirror or download);
     skip with the reason when it cannot be had, unless REQUIRE_TOOLS=1 (CI), then fail."""

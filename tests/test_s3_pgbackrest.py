@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from apiserver import _free_ports
-from helpers import REQUIRE_TOOLS, ROOT, go_tool
+from helpers import go_tool, image_root
 from processes import ProcessGroup, wait_for
 
 pytestmark = pytest.mark.e2e  # a real S3 server and the image root's pgBackRest: the e2e run
@@ -74,13 +74,7 @@ pg1-user=postgres
 
 
 def _image_root() -> Path:
-    proc = subprocess.run(["bash", str(ROOT / "tools" / "imageroot.sh"), "path"], capture_output=True, text=True)
-    root = Path(proc.stdout.strip())
-    if proc.returncode != 0 or not (root / "usr" / "bin" / "pgbackrest").exists():
-        reason = "the image root is not built (tools/imageroot.sh)"
-        if REQUIRE_TOOLS:
-            pytest.fail(reason)
-        pytest.skip(reason)
+    root = image_root("usr/bin/pgbackrest")
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare (a chroot of the image root)")
     return root
