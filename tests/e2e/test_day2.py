@@ -129,10 +129,12 @@ class Writes:
 def start_writer(node: Node, name: str, seconds: int, first_id: int) -> None:
     # The primary's identity is its postmaster's start time: a promoted standby keeps its own, a
     # restarted instance gets a new one (the pooler reaches postgres over a unix socket, so
-    # inet_server_addr() is empty). The writer stops at `seconds` or when /tmp/stop appears.
+    # inet_server_addr() is empty). The writer stops at `seconds` or when /tmp/stop appears. Each
+    # attempt waits up to 10 s, as long as the gateway holds a query in a failover (its buffer
+    # window): a held write is acknowledged late, not failed by the client.
     script = (f"end=$(( $(date +%s) + {seconds} )); i={first_id}; "
               "while [ ! -e /tmp/stop ] && [ $(date +%s) -lt $end ]; do i=$((i+1)); "
-              f"if ip=$(timeout 5 psql -h {GATEWAY} -U postgres -d postgres -Atq -c \"insert into day2_rows "
+              f"if ip=$(timeout 10 psql -h {GATEWAY} -U postgres -d postgres -Atq -c \"insert into day2_rows "
               "values ($i) returning extract(epoch from pg_postmaster_start_time())\" 2>/dev/null); "
               "then echo ack $i $(date +%s%3N) $ip; else echo fail $i $(date +%s%3N); fi; "
               "sleep 0.1; done")
@@ -323,15 +325,18 @@ def _with_tag(spec: dict[str, Any], tag: str) -> dict[str, Any]:
     return out
 
 
-# The issue's target is a write gap of at most 2 s per change of primary. What a handover costs
-# (docs/runtime-checks.md, "Day 2"): the pooler's resign (drain, publish, postgres restarted as a
-# standby), multiorch's next cycles (200 ms) to see it and to act on the preStop hook's
-# TriggerRecoveryNow, and the promotion (0.6-1.1 s): 1.8-2.6 s measured on the node, where
-# multiorch's failover grace period (2-4 s) made it 4.6-6.1 s before the request. The bound
-# leaves room for a loaded CI node and still fails a handover that waits out the grace period
-# on top of a slow promotion, a failover instead of a handover, or a stall (72.9 s before the
-# cohort gate); each test also asserts that multiorch received the hook's requests.
-GAP_BOUND_SECONDS = 5
+# The issue's target is a write gap of at most 2 s per change of primary; the gaps are recorded
+# (day2-times.txt), and the bound below is a regression guard, not the target. What a handover
+# costs (docs/runtime-checks.md, "Day 2"): the pooler's resign (drain, publish, postgres restarted
+# as a standby), multiorch's next cycles (200 ms) to see it and to act on the preStop hook's
+# TriggerRecoveryNow, and the promotion (0.6-1.7 s): 1.5-3.8 s measured on one machine, 3.6-5.5 s
+# on a slower one (the CI machine of 2026-12-07, whose unit suite takes 1.6 times as long), where
+# multiorch also ran a replication fix first (the race of day2.md, bounded to about 1.4 s). The
+# bound fails a failover instead of a handover (grace period plus detection, 8-31 s measured) and a
+# stall (72.9 s before the cohort gate). Waiting out the grace period (2-4 s more) is caught by the
+# count of cycles multiorch deferred for it: 1-3 with the hook's requests, 10-20 without.
+GAP_BOUND_SECONDS = 8
+GRACE_DEFERRALS_BOUND = 8
 
 
 def test_roll_of_a_new_image_hands_over_once(deployment: Deployment) -> None:
@@ -351,6 +356,7 @@ def test_roll_of_a_new_image_hands_over_once(deployment: Deployment) -> None:
     assert times["handover_acked_after_roll"] > 0, times  # the shard has a primary afterwards
     assert times["handover_primary_changes"] == 1, times
     assert times["handover_recovery_requests"] >= 1, times  # the hook asked multiorch not to wait its grace
+    assert times["handover_grace_deferrals"] <= GRACE_DEFERRALS_BOUND, times
     assert max(times["handover_write_gaps_seconds"], default=0) <= GAP_BOUND_SECONDS, times
     assert times["handover_failed_writes"] == 0, times  # held by the gateway, not failed
 
@@ -368,6 +374,7 @@ def test_a_restart_only_change_rolls_with_the_handover(deployment: Deployment) -
     assert times["restart_setting_acked_after_roll"] > 0, times
     assert times["restart_setting_primary_changes"] == 1, times
     assert times["restart_setting_recovery_requests"] >= 1, times
+    assert times["restart_setting_grace_deferrals"] <= GRACE_DEFERRALS_BOUND, times
     assert max(times["restart_setting_write_gaps_seconds"], default=0) <= GAP_BOUND_SECONDS, times
     assert times["restart_setting_failed_writes"] == 0, times  # held by the gateway, not failed
 
@@ -414,6 +421,7 @@ def test_scale_down_of_the_primarys_pod(deployment: Deployment) -> None:
     assert writes.primary_changes() == 1, deployment.times
     assert deployment.times["scale_down_failed_writes"] == 0, deployment.times
     assert deployment.times["scale_down_recovery_requests"] >= 1, deployment.times
+    assert deployment.times["scale_down_grace_deferrals"] <= GRACE_DEFERRALS_BOUND, deployment.times
     assert primary(node, NS, pooler_pods(node, NS)) != highest
     assert any(ms > t0 for _, ms, _ in writes.acked), "no acknowledged write after the scale-down began"
     # The topology: the removed pod's record says it is gone (upstream's pooler writes
