@@ -82,10 +82,12 @@ def deployment(node: Node) -> Iterator[Deployment]:
     # multiorch's account of the failover test's handover, to read against its write gap.
     (LOG_DIR / "minimal-multiorch.log").write_text(node.kubectl(
         "logs", "-n", ns, "-l", "app.kubernetes.io/component=multiorch", "--tail=-1", "--prefix", check=False).stdout)
-    # The gateway's, for its failover buffer: each cycle it starts and stops logs at info; a failover
-    # within a minute of the last cycle's end is not buffered (--buffer-min-time-between-failovers).
+    # The gateways' (every pod: a client's connections spread over them), for their failover buffers:
+    # each cycle a pod starts and stops logs at info; a failover within a minute of the last cycle's
+    # end is not buffered (--buffer-min-time-between-failovers).
     (LOG_DIR / "minimal-gateway.log").write_text(node.kubectl(
-        "logs", "-n", ns, f"deployment/{GATEWAY}", "--tail=-1", "--timestamps", check=False).stdout)
+        "logs", "-n", ns, "-l", "app.kubernetes.io/component=multigateway", "--tail=-1", "--timestamps",
+        "--prefix", check=False).stdout)
     node.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
 
 
