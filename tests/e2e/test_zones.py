@@ -29,7 +29,7 @@ import pytest
 from conftest import LOG_DIR
 from helpers import longest_write_gap
 from knode.multinode import NODES, Cluster, wait_for
-from kube import get, namespace, run_pod, wait
+from kube import follow_logs, get, namespace, run_pod, wait
 from render import apply_render, fit_to_node, install_crds, password_secret, render_cluster, tls_secret
 from sql import MULTIGRES_IMAGE, PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
@@ -42,6 +42,7 @@ ZONE_OF_NODE = {s.name: s.zone for s in NODES}
 NODE_OF_ZONE = {s.zone: s.name for s in NODES}
 CELL = "multigres.com/cell"
 POOL_SELECTOR = "app.kubernetes.io/component=multipooler"
+MULTIGRES_PODS = "app.kubernetes.io/component in (multipooler,multiorch,multiadmin,multigateway)"
 ETCD_IMAGE = "gcr.io/etcd-development/etcd:v3.6.16"
 PG_IMAGE = "ghcr.io/multigres/pgctld:sha-6bd80b9"
 
@@ -283,32 +284,37 @@ def test_a_drain_keeps_the_shard_within_its_durability_policy(deployment: Deploy
     old, drained = _zone_of_primary(zones)  # the primary's zone: the drain makes a failover
     writer_zone = next(z for z in ZONES if z != drained)
     _writer(zones, "drain-writer", writer_zone, _gateway_ip(zones, writer_zone), seconds=40, first_id=200_000)
-    with DurabilitySampler(zones) as sampler:
-        time.sleep(3)
-        t0 = time.monotonic()
-        drain_ms = int(time.time() * 1000)
-        # --force: the zone's psql client is a bare pod (made again below); everything of Multigres is evicted
-        res = zones.kubectl("drain", NODE_OF_ZONE[drained], "--ignore-daemonsets", "--delete-emptydir-data",
-                            "--force", "--timeout=180s", check=False, timeout=240)
-        deployment.times["drain_seconds"] = time.monotonic() - t0
-        time.sleep(2)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert sampler.samples and min(sampler.samples) >= 2, sampler.samples
-    deployment.times["drain_min_ready_cells"] = min(sampler.samples)
-    log = _finish(zones, "drain-writer")
-    window = log.failure_window()
-    deployment.times["drain_failed_writes"] = len([a for a in log.attempts if a[0] == "fail"])
-    deployment.times["drain_failure_window"] = window
-    gap = log.longest_gap(drain_ms)
-    assert gap is not None, "no write acknowledged after the drain began"
-    deployment.times["drain_longest_write_gap"] = (gap[1] - gap[0]) / 1000
-    assert window <= 15, f"writes failed over {window:.1f}s during the drain (one failover window: 15 s)"
-    # The gateway holds writes while the shard changes primary (failover buffering), so the stretch
-    # without an acknowledgement is the outage a client saw, failed writes or not.
-    assert gap[1] - gap[0] <= 15_000, f"no write acknowledged for {(gap[1] - gap[0]) / 1000:.1f}s during the drain"
-    _assert_no_acknowledged_row_lost(zones, writer_zone, log, 200_000)
-    zones.kubectl("uncordon", NODE_OF_ZONE[drained])
-    start_client(zones, NS, _client(drained), NODE_OF_ZONE[drained])
+    try:
+        # The evicted pods' logs go with them: kept while they speak (the primary's hook among them).
+        with follow_logs(zones, NS, MULTIGRES_PODS, LOG_DIR / "zones-drain.log"), DurabilitySampler(zones) as sampler:
+            time.sleep(3)
+            t0 = time.monotonic()
+            drain_ms = int(time.time() * 1000)
+            # --force: the zone's psql client is a bare pod (made again below); everything of Multigres is evicted
+            res = zones.kubectl("drain", NODE_OF_ZONE[drained], "--ignore-daemonsets", "--delete-emptydir-data",
+                                "--force", "--timeout=180s", check=False, timeout=240)
+            deployment.times["drain_seconds"] = time.monotonic() - t0
+            time.sleep(2)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert sampler.samples and min(sampler.samples) >= 2, sampler.samples
+        deployment.times["drain_min_ready_cells"] = min(sampler.samples)
+        log = _finish(zones, "drain-writer")
+        (LOG_DIR / "zones-drain-writer.log").write_text(
+            f"drain began {drain_ms}\n" + "".join(f"{k} {i} {ms}\n" for k, i, ms in log.attempts))
+        window = log.failure_window()
+        deployment.times["drain_failed_writes"] = len([a for a in log.attempts if a[0] == "fail"])
+        deployment.times["drain_failure_window"] = window
+        gap = log.longest_gap(drain_ms)
+        assert gap is not None, "no write acknowledged after the drain began"
+        deployment.times["drain_longest_write_gap"] = (gap[1] - gap[0]) / 1000
+        assert window <= 15, f"writes failed over {window:.1f}s during the drain (one failover window: 15 s)"
+        # The gateway holds writes while the shard changes primary (failover buffering), so the stretch
+        # without an acknowledgement is the outage a client saw, failed writes or not.
+        assert gap[1] - gap[0] <= 15_000, f"no write acknowledged for {(gap[1] - gap[0]) / 1000:.1f}s during the drain"
+        _assert_no_acknowledged_row_lost(zones, writer_zone, log, 200_000)
+    finally:  # the next test needs the zone back whatever happened here
+        zones.kubectl("uncordon", NODE_OF_ZONE[drained], check=False)
+        start_client(zones, NS, _client(drained), NODE_OF_ZONE[drained])
     wait(zones, NS, f"pod -l {POOL_SELECTOR}", "condition=Ready", timeout=300)
     deployment.times["uncordon_to_streaming"] = _wait_streaming(zones, old, 180)
 
