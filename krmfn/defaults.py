@@ -140,11 +140,16 @@ MULTIORCH_TIMING = {
 # default): while a shard has no serving primary (the old one draining with MTF01, or none in the
 # topology) the gateway holds its primary-bound queries and retries them once the new primary's
 # health stream reports SERVING, instead of failing them. A handover (workloads/handover.py) then
-# costs clients latency, not errors. Upstream's window (10 s per request), maximum failover (20 s)
-# and one buffered failover a minute per shard are kept: a handover takes about 2-3 s here; a
-# failover after a lost pod or zone (8-31 s measured) can outlast the window, and the queries it
-# held then fail as they did without the buffer, only later (alert MultigresGatewayBufferEvictions).
-GATEWAY_FLAGS = ("--buffer-enabled=true",)
+# costs clients latency, not errors. Upstream's window (10 s per request) and maximum failover
+# (20 s) are kept: a handover takes about 2-5 s here; a failover after a lost pod or zone (8-31 s
+# measured) can outlast the window, and the queries it held then fail as they did without the
+# buffer, only later (alert MultigresGatewayBufferEvictions). Upstream buffers one failover a
+# minute per shard (buffer-min-time-between-failovers, shard_buffer.go: a cycle within a minute of
+# the last one's end fails its queries at once); 10 s here, because a node-pool upgrade drains node
+# after node and hands a shard's primary over twice within a minute, and a credential lookup at a
+# shard's bootstrap already ends a cycle (seen in the e2e: the next handover within the minute was
+# not buffered). The cost: a shard that flaps holds clients up to the window once every 10 s.
+GATEWAY_FLAGS = ("--buffer-enabled=true", "--buffer-min-time-between-failovers=10s")
 # PostgreSQL settings the render sets unless postgresConfig says otherwise (postgres_config.py).
 # wal_receiver_status_interval: multiorch counts a standby as still streaming from the primary (and
 # so as proof the primary is alive, which holds off a failover) until its WAL receiver's last
@@ -155,9 +160,10 @@ GATEWAY_FLAGS = ("--buffer-enabled=true",)
 # wal_retrieve_retry_interval: how long a standby's startup process waits, once no WAL source
 # answers, before it tries again (PostgreSQL's default 5 s). A standby whose primary restarts (a
 # handover restarts the old primary as a standby) or fails over tries to stream again only after
-# it, unless a reload wakes it; multiorch's FixReplication waits for that (MULTIORCH_TIMING). 1 s
-# costs at most one connection attempt a second while a standby has no source. Reloadable.
-POSTGRES_SETTINGS = {"wal_receiver_status_interval": "2s", "wal_retrieve_retry_interval": "1s"}
+# it, unless a reload wakes it; multiorch's FixReplication waits for that (MULTIORCH_TIMING), and a
+# handover that meets it waited about 1.1 s with 1 s. 200 ms costs at most five connection
+# attempts a second to its primary while it has no source. Reloadable.
+POSTGRES_SETTINGS = {"wal_receiver_status_interval": "2s", "wal_retrieve_retry_interval": "200ms"}
 PG_HBA_MOUNT = "/etc/multigres/pg-hba"
 PG_HBA_FILE = "pg_hba_template.conf"
 # pgctld reads ca.crt, pgbackrest.crt and pgbackrest.key from --pgbackrest-cert-dir

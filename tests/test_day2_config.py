@@ -45,11 +45,11 @@ def test_memory_defaults_follow_the_postgres_container_memory() -> None:
     # Default request 1Gi: a quarter, three quarters, and the floor of 100 connections.
     assert _settings(_run()) == {"shared_buffers": "256MB", "effective_cache_size": "768MB",
                                  "max_connections": "100", "wal_receiver_status_interval": "2s",
-                                 "wal_retrieve_retry_interval": "1s"}
+                                 "wal_retrieve_retry_interval": "200ms"}
     out = _run(lambda o: _pool(o).update(postgres={"resources": {"limits": {"memory": "8Gi"}}}))
     assert _settings(out) == {"shared_buffers": "2048MB", "effective_cache_size": "6144MB",
                               "max_connections": "200", "wal_receiver_status_interval": "2s",
-                              "wal_retrieve_retry_interval": "1s"}
+                              "wal_retrieve_retry_interval": "200ms"}
     assert postgres_config.memory_defaults(64 * 1024**3)["max_connections"] == "500"
 
 

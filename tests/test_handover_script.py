@@ -34,6 +34,8 @@ class Admin:
         self.switches: list[tuple[str, dict]] = []
         self.gets = 0
         self.orchs: list[dict] = []  # GET /api/v1/orchs?cells=zone1
+        self.other_orchs: list[dict] = []  # GET /api/v1/orchs?cells=zone2
+        self.orch_cells: list[str] = []  # the cells the hook asked for, in order
 
     def poolers(self) -> dict:
         if self.switches and self.new_primary is not None:
@@ -67,8 +69,9 @@ def _serve(admin: Admin) -> ThreadingHTTPServer:
 
         def do_GET(self) -> None:  # noqa: N802
             if self.path.startswith("/api/v1/orchs"):
-                assert self.path == "/api/v1/orchs?cells=zone1", self.path
-                self._reply({"orchs": admin.orchs})
+                cell = self.path.removeprefix("/api/v1/orchs?cells=")
+                admin.orch_cells.append(cell)
+                self._reply({"orchs": {"zone1": admin.orchs, "zone2": admin.other_orchs}.get(cell, [])})
                 return
             # multiadmin refuses a shard filter without a table group (and its request has none)
             assert self.path == "/api/v1/poolers?database=postgres", self.path
@@ -92,9 +95,8 @@ def _serve(admin: Admin) -> ThreadingHTTPServer:
     return server
 
 
-def _hook(port: int, pod: str, budget: int = 20, orchestrator: str = "") -> subprocess.CompletedProcess[str]:
-    command = handover.pre_stop_command(f"127.0.0.1:{port}", "postgres/default/0-inf", SUFFIX, budget, "zone1",
-                                        orchestrator)
+def _hook(port: int, pod: str, budget: int = 20, orchs: str = "") -> subprocess.CompletedProcess[str]:
+    command = handover.pre_stop_command(f"127.0.0.1:{port}", "postgres/default/0-inf", SUFFIX, budget, orchs)
     env = {**os.environ, "POD_NAME": pod, "HANDOVER_LOG": "/dev/stderr"}
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
@@ -166,12 +168,14 @@ def test_unreachable_multiadmin_lets_the_pod_stop() -> None:
 # --- the request to multiorch after the switch -----------------------------------------------------
 
 ORCH = "pg-multiorch-zone1"  # the Deployment the hook is told to ask
+ORCH2 = "pg-multiorch-zone2"  # the same table group's, in the next cell
+ORCHS = f"zone1={ORCH} zone2={ORCH2}"  # as handover.orchestrators renders it for a pod of zone1
 
 
-def _orch(name: str, port: int) -> dict:
+def _orch(name: str, port: int, cell: str = "zone1") -> dict:
     """A record as multiorch registers it (go/services/multiorch/init.go: name = --service-id, the
     pod's name; hostname = the pod IP; port map grpc and http)."""
-    return {"id": {"component": "MULTIORCH", "cell": "zone1", "name": name}, "hostname": "127.0.0.1",
+    return {"id": {"component": "MULTIORCH", "cell": cell, "name": name}, "hostname": "127.0.0.1",
             "portMap": {"grpc": port, "http": 1}}
 
 
@@ -236,14 +240,15 @@ def test_primary_asks_its_multiorch_for_a_recovery_cycle_after_the_switch(served
         _orch("pg-other-multiorch-zone1-5d4f8c9b7-x2k9q", decoy.port),  # another table group's
         _orch(f"{ORCH}-extra-5d4f8c9b7-x2k9q", decoy.port),  # another Deployment's name starting with ours
     ]
-    ran = _hook(served(admin), "p-2", orchestrator=ORCH)
+    admin.other_orchs = [_orch(f"{ORCH2}-6c7d9e8f5-a1b2c", decoy.port, "zone2")]  # its cell has one: not asked
+    ran = _hook(served(admin), "p-2", orchs=ORCHS)
     assert ran.returncode == 0, ran.stderr
     assert f"new primary p-0.{SUFFIX}" in ran.stderr
     answered = int(ran.stderr.split("multiorch answered ")[1].split()[0])
     assert answered >= 1, ran.stderr
     calls = [json.loads(line) for line in log.read_text().splitlines() if "TriggerRecoveryNow" in line]
     assert calls and all(c["max_cycles"] == 1 for c in calls), log.read_text()[-2000:]
-    assert decoy.accepted == 0
+    assert decoy.accepted == 0 and admin.orch_cells == ["zone1"]
     time.sleep(5)  # a request in flight when the hook returned ends within its 4 s bound; no new one starts
     settled = log.read_text().count("TriggerRecoveryNow")
     time.sleep(2)
@@ -254,7 +259,23 @@ def test_a_multiorch_that_does_not_answer_changes_nothing(served) -> None:
     decoy = Decoy()  # accepts and hangs up at once: no HTTP/2 reply
     admin = Admin(primary=f"p-2.{SUFFIX}", new_primary=f"p-0.{SUFFIX}", after=4)
     admin.orchs = [_orch(f"{ORCH}-5d4f8c9b7-x2k9q", decoy.port)]
-    ran = _hook(served(admin), "p-2", orchestrator=ORCH)
+    ran = _hook(served(admin), "p-2", orchs=ORCHS)
     assert ran.returncode == 0, ran.stderr
     assert f"new primary p-0.{SUFFIX}" in ran.stderr and "multiorch answered 0 recovery requests" in ran.stderr
     assert decoy.accepted >= 1
+
+
+def test_without_a_multiorch_in_its_cell_the_primary_asks_the_next_cells(served, multiorch) -> None:
+    """A drain evicts the primary's pod and its cell's multiorch together (it deregisters as it
+    stops): the requests go to the table group's multiorch in the next cell, and to no third cell's."""
+    port, log = multiorch
+    decoy = Decoy()
+    admin = Admin(primary=f"p-2.{SUFFIX}", new_primary=f"p-0.{SUFFIX}", after=8)
+    admin.other_orchs = [_orch(f"{ORCH2}-6c7d9e8f5-a1b2c", port, "zone2"),
+                         _orch(f"{ORCH}-5d4f8c9b7-x2k9q", decoy.port, "zone2")]  # zone1's name: not zone2's
+    ran = _hook(served(admin), "p-2", orchs=f"{ORCHS} zone3=pg-multiorch-zone3")
+    assert ran.returncode == 0, ran.stderr
+    assert admin.orch_cells == ["zone1", "zone2"], admin.orch_cells
+    assert int(ran.stderr.split("multiorch answered ")[1].split()[0]) >= 1, ran.stderr
+    assert "TriggerRecoveryNow" in log.read_text()
+    assert decoy.accepted == 0

@@ -137,10 +137,10 @@ def test_unknown_field_and_bad_secret_name_are_refused() -> None:
 def test_the_primarys_hook_asks_multiorch_only_without_tls() -> None:
     """The preStop hook speaks cleartext HTTP/2 to multiorch; with internal TLS, multiorch wants a
     client certificate over TLS, so the hook is given no multiorch to ask (its last argument)."""
-    for tls, expected in ((None, "minimal-postgres-default-multiorch-zone1"), ({"secretName": "shop-grpc"}, "")):
+    for tls, expected in ((None, "zone1=minimal-postgres-default-multiorch-zone1"), ({"secretName": "shop-grpc"}, "")):
         objs, _ = _render(tls)
         wl, pooler = _pods(objs)["multipooler"]
-        assert pooler["lifecycle"]["preStop"]["exec"]["command"][-2:] == ["zone1", expected], tls
+        assert pooler["lifecycle"]["preStop"]["exec"]["command"][-1] == expected, tls
 
 
 def test_poolers_reach_multiorch_only_without_tls() -> None:

@@ -268,20 +268,28 @@ def test_missing_s3_credentials_secret_is_a_warning() -> None:
 
 
 def test_the_primarys_hook_asks_its_own_table_groups_multiorch_in_its_own_cell() -> None:
-    """The preStop hook's last two arguments name the pod's cell and the multiorch Deployment it
-    asks for a recovery cycle: the one of the shard's table group in that cell (seed: three cells)."""
+    """The preStop hook's last argument names the multiorch Deployments it may ask for a recovery
+    cycle, as `cell=Deployment` pairs: its table group's in the pod's own cell first, then the same
+    table group's in each other cell of its pools, each once (seed: three cells)."""
     rendered = objects(render_paths(EXAMPLES / "seed"))
     orchs = {o["metadata"]["name"]: o["metadata"]["labels"] for o in rendered
              if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "multiorch"}
-    seen = 0
+    seen = spanning = 0
     for sts in (o for o in rendered if o["kind"] == "StatefulSet"
                 and o["metadata"]["labels"]["app.kubernetes.io/component"] == "multipooler"):
         labels = sts["metadata"]["labels"]
         hook = _containers(sts)["multipooler"]["lifecycle"]["preStop"]["exec"]["command"]
-        cell, orch = hook[-2:]
-        assert cell == labels["multigres.com/cell"]
-        assert orch in orchs, (orch, sorted(orchs))
-        for key in ("multigres.com/cell", "multigres.com/database", "multigres.com/table-group"):
-            assert orchs[orch][key] == labels[key], (key, orch, sts["metadata"]["name"])
+        pairs = [p.split("=") for p in hook[-1].split()]
+        assert pairs[0][0] == labels["multigres.com/cell"], pairs
+        assert len({c for c, _ in pairs}) == len(pairs), pairs
+        spanning += len(pairs) > 1
+        for cell, orch in pairs:
+            assert orch in orchs, (orch, sorted(orchs))
+            assert orchs[orch]["multigres.com/cell"] == cell
+            for key in ("multigres.com/database", "multigres.com/table-group"):
+                assert orchs[orch][key] == labels[key], (key, orch, sts["metadata"]["name"])
+        same_group = {n for n, lb in orchs.items()
+                      if all(lb[k] == labels[k] for k in ("multigres.com/database", "multigres.com/table-group"))}
+        assert {o for _, o in pairs} == same_group
         seen += 1
-    assert seen >= 3
+    assert seen >= 3 and spanning >= 2, (seen, spanning)

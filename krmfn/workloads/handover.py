@@ -19,8 +19,11 @@ a recovery cycle (go/services/multiorch/recovery/engine.go; multiorch's only way
 proto/multiorchservice.proto). So from the moment it asks for the switch until it returns, the
 hook sends that request (max_cycles = 1: it returns after multiorch's next full cycle) every
 0.15 s, at most 3 in flight, to each multiorch of its table group in its cell, found through
-multiadmin's `GET /api/v1/orchs`. The request is an optimisation: unanswered or refused, the grace period
-runs out as before. With internal gRPC TLS multiorch wants a client certificate, which bash over
+multiadmin's `GET /api/v1/orchs`; when its cell has none registered (a drain evicts the cell's
+multiorch with the primary), to those of the next cell of the table group that has one: one cell
+only, so that multiorchs of several cells do not all end their grace period at once and race to
+appoint. The request is an optimisation: unanswered or refused, the grace period runs out as
+before. With internal gRPC TLS multiorch wants a client certificate, which bash over
 /dev/tcp cannot present, and the hook sends no request.
 
 The script is bash over /dev/tcp (the multigres image is Debian with bash and coreutils, and has no
@@ -49,7 +52,7 @@ GRACE_SECONDS = 90
 
 SCRIPT = r"""
 set -u
-admin=$1 me="$POD_NAME.$3" budget=@BUDGET@ cell=$4 orch=$5
+admin=$1 me="$POD_NAME.$3" budget=@BUDGET@ orchs=${4:-}
 IFS=/ read -r db tg shard <<<"$2"
 admin_host=${admin%:*} admin_port=${admin##*:}
 # Into the container's log (PID 1's stdout); a hook's own output is shown only when it fails.
@@ -119,21 +122,26 @@ primaries() {
     echo "${chunk%%'"'*}"
   done <<<"${body//'{"id":{'/$'\n'}"
 }
-# "address port" of the gRPC server of every multiorch of this table group in this pod's cell: the
-# records multiorch registers (name = its pod's name, `<Deployment>-<hash>-<suffix>`; hostname =
-# its pod IP; port map "grpc"), from multiadmin's GET /api/v1/orchs.
+# "address port" of the gRPC server of every multiorch of this table group in the first cell of
+# $orchs (`cell=Deployment` pairs, this pod's cell first) that has one registered: the records
+# multiorch registers (name = its pod's name, `<Deployment>-<hash>-<suffix>`; hostname = its pod
+# IP; port map "grpc"), from multiadmin's GET /api/v1/orchs. A drain evicts the pod's own cell's
+# multiorch with it (it deregisters as it stops): another cell's then gets the requests.
 orchestrators() {
-  local body chunk name rest host port
-  [ -n "$orch" ] || return 0
-  body=$(http GET "/api/v1/orchs?cells=$cell") || return 0
-  body=${body//[[:space:]]/}
-  while IFS= read -r chunk; do
-    name=${chunk#*'"name":"'} name=${name%%'"'*} rest=${name#"$orch"-}
-    [[ $rest != "$name" && $rest =~ ^[a-z0-9]+-[a-z0-9]+$ ]] || continue
-    host=${chunk#*'"hostname":"'} host=${host%%'"'*}
-    port=${chunk#*'"grpc":'} port=${port%%[!0-9]*}
-    [[ -n $host && -n $port ]] && echo "$host $port"
-  done <<<"${body//'{"id":{'/$'\n'}"
+  local pair cell orch body chunk name rest host port found
+  for pair in $orchs; do
+    cell=${pair%%=*} orch=${pair#*=} found=
+    body=$(http GET "/api/v1/orchs?cells=$cell") || continue
+    body=${body//[[:space:]]/}
+    while IFS= read -r chunk; do
+      name=${chunk#*'"name":"'} name=${name%%'"'*} rest=${name#"$orch"-}
+      [[ $rest != "$name" && $rest =~ ^[a-z0-9]+-[a-z0-9]+$ ]] || continue
+      host=${chunk#*'"hostname":"'} host=${host%%'"'*}
+      port=${chunk#*'"grpc":'} port=${port%%[!0-9]*}
+      [[ -n $host && -n $port ]] && echo "$host $port" && found=1
+    done <<<"${body//'{"id":{'/$'\n'}"
+    [ -z "$found" ] || return 0
+  done
 }
 # Asks one orchestrator for a recovery cycle every 0.15 s, at most 3 requests in flight (each
 # bounded by 4 s): multiorch appoints the successor of a resigned leader only after its failover
@@ -201,14 +209,17 @@ def admin_host(ctx: ClusterContext) -> str:
     return objects.service_host(naming.multiadmin_name(ctx.name), ctx.namespace, ctx.cluster_domain)
 
 
-def orchestrator_prefix(spec: MultiShardSpec, ctx: ClusterContext, cell: str) -> str:
-    """The Deployment name the hook's multiorch pods start with: the shard's table group's, in the
-    pod's own cell. Empty with internal gRPC TLS: multiorch then wants a client certificate over TLS,
-    which the hook's bash cannot speak, so the handover waits out multiorch's grace period."""
+def orchestrators(spec: MultiShardSpec, ctx: ClusterContext, cell: str) -> str:
+    """`cell=Deployment` pairs, space-separated: the multiorch Deployments of the shard's table
+    group (one per cell of its pools, tablegroup.py, objects.pool_cells), the pod's own cell first, then the others in
+    the spec's order; the hook asks the first cell that has a multiorch registered. Empty with
+    internal gRPC TLS: multiorch then wants a client certificate over TLS, which the hook's bash
+    cannot speak, so the handover waits out multiorch's grace period."""
     if spec.internal_tls is not None:
         return ""
     table_group = naming.table_group_name(ctx.name, spec.database_name, spec.table_group_name)
-    return naming.multiorch_deployment(table_group, cell)
+    cells = [cell, *(c for c in objects.pool_cells(spec.pools) if c != cell)]
+    return " ".join(f"{c}={naming.multiorch_deployment(table_group, c)}" for c in cells)
 
 
 def pre_stop(spec: MultiShardSpec, ctx: ClusterContext, service_host: str, cell: str) -> dict[str, Any]:
@@ -217,13 +228,12 @@ def pre_stop(spec: MultiShardSpec, ctx: ClusterContext, service_host: str, cell:
     environment (the downward API puts it there for the `--hostname` flag)."""
     admin = f"{admin_host(ctx)}:{defaults.PORTS['multiadmin']['http']}"
     shard = f"{spec.database_name}/{spec.table_group_name}/{spec.shard_name}"
-    command = pre_stop_command(admin, shard, service_host, WAIT_SECONDS, cell, orchestrator_prefix(spec, ctx, cell))
+    command = pre_stop_command(admin, shard, service_host, WAIT_SECONDS, orchestrators(spec, ctx, cell))
     return {"preStop": {"exec": {"command": command}}}
 
 
-def pre_stop_command(admin: str, shard: str, service_host: str, budget: int, cell: str = "",
-                     orchestrator: str = "") -> list[str]:
-    """The hook's command: the script, multiadmin's host:port, `db/tg/shard`, the pod's domain, its
-    cell and the multiorch Deployment to ask for a recovery cycle (empty: none)."""
+def pre_stop_command(admin: str, shard: str, service_host: str, budget: int, orchs: str = "") -> list[str]:
+    """The hook's command: the script, multiadmin's host:port, `db/tg/shard`, the pod's domain and
+    the multiorch Deployments to ask for a recovery cycle (orchestrators(); empty: none)."""
     return ["/bin/bash", "-c", SCRIPT.replace("@BUDGET@", str(budget)), "handover", admin, shard, service_host,
-            cell, orchestrator]
+            orchs]

@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
-    from ..api.generated.child_types import GlobalTopoRef
+    from ..api.generated.child_types import GlobalTopoRef, ResolvedPool
     from .context import ClusterContext
 
     class PullSettings(Protocol):
@@ -305,3 +305,10 @@ def disruption_budget(meta: dict[str, Any], labels: dict[str, str], max_unavaila
     return obj("policy/v1", "PodDisruptionBudget", meta, {
         "maxUnavailable": max_unavailable, "selector": {"matchLabels": naming.selector(labels)},
         "unhealthyPodEvictionPolicy": "AlwaysAllow"})
+
+
+def pool_cells(pools: list[ResolvedPool]) -> list[str]:
+    """Cells hosting the pools, in first-appearance order (deterministic, follows the spec): a
+    table group's multiorch cells (tablegroup.py) and the ones its primaries' hooks ask (handover.py)."""
+    return list(dict.fromkeys(p.cell for p in pools))
+

@@ -13,13 +13,8 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: start-up cost (do
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..api.generated.child_types import MultiTableGroup, ResolvedPool
+    from ..api.generated.child_types import MultiTableGroup
     from .context import ClusterContext
-
-
-def pool_cells(pools: list[ResolvedPool]) -> list[str]:
-    """Cells hosting the pools, in first-appearance order (deterministic, follows the spec)."""
-    return list(dict.fromkeys(p.cell for p in pools))
 
 
 def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[dict[str, Any]]:
@@ -29,7 +24,7 @@ def build_multitablegroup(child: MultiTableGroup, ctx: ClusterContext) -> list[d
     pull = objects.pull_of(spec)
     replicas = defaults.COMPONENT_REPLICAS["multiorch"] if orch_spec.replicas is None else orch_spec.replicas
     out = []
-    for cell in pool_cells(spec.shard_template.pools):
+    for cell in objects.pool_cells(spec.shard_template.pools):
         name = naming.multiorch_deployment(meta["name"], cell)
         labels = naming.labels(naming.cluster_of(meta), "multiorch", **{**naming.identity_of(meta), "cell": cell})
         args = [

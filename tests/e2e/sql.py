@@ -47,6 +47,19 @@ def wait_gateway_sql(node: Node, ns: str, host: str, sql: str, timeout: float = 
     raise AssertionError(f"`{sql}` through {host} did not succeed within {timeout:.0f}s: {last}")
 
 
+def first_write(node: Node, ns: str, host: str, sql: str, database: str = "postgres", client: str = "psql",
+                timeout: float = 120) -> str:
+    """A module's first write after its shard bootstrapped, retried until it succeeds: sql must be
+    idempotent (`create table if not exists`, `insert ... on conflict do nothing`).
+
+    Why: upstream multiorch may run its ShardInit a second time just after the first one promoted
+    a primary (its store still showed the shard uninitialized), recruiting the new primary, which
+    demotes itself and restarts as a standby; the first `select 1` may then succeed and the next
+    statement meet "database is temporarily unavailable" (seen once in CI, test_topo_tls). The
+    shard settles on a primary within seconds; a write retried until then is what a client does."""
+    return wait_gateway_sql(node, ns, host, sql, timeout, database, client)[0]
+
+
 def local_sql(node: Node, ns: str, pod: str, sql: str, database: str = "postgres") -> str:
     """Run sql on the pod's own postgres over its unix socket, from the pgctld container."""
     script = ('PGPASSWORD="$(cat /etc/multigres/postgres-password/password)" '

@@ -36,7 +36,7 @@ from knode.config import NODE_IP
 from kube import get, namespace, wait
 from processes import ProcessGroup, wait_for
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
-from sql import PASSWORD, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import PASSWORD, first_write, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
 NS = "backups"
 CLUSTER = "minimal"
@@ -180,9 +180,9 @@ def test_s3_bootstrap_serves_sql(deployment: Deployment) -> None:
     node = deployment.node
     wait_gateway_sql(node, NS, GATEWAY, "select 1", timeout=420)
     deployment.times["s3_bootstrap_apply_to_first_query"] = time.monotonic() - deployment.applied_at
-    out = gateway_sql(node, NS, GATEWAY, "create table secrets (v text); "
-                                         f"insert into secrets select '{MARKER}' from generate_series(1, 2000); "
-                                         "select count(*) from secrets")
+    out = first_write(node, NS, GATEWAY, "create table if not exists secrets (id int primary key, v text); "
+                                         f"insert into secrets select g, '{MARKER}' from generate_series(1, 2000) g "
+                                         "on conflict do nothing; select count(*) from secrets")
     assert out.splitlines()[-1] == "2000"
     # The bootstrap backup (taken by the first pooler) is in the bucket.
     assert _full_backups(deployment.s3), _keys(deployment.s3)[:20]

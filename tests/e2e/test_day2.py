@@ -31,6 +31,7 @@ from sql import (
     MULTIGRES_IMAGE,
     PASSWORD,
     PG_IMAGE,
+    first_write,
     gateway_sql,
     local_sql,
     pooler_pods,
@@ -87,7 +88,7 @@ def deployment(node: Node) -> Iterator[Deployment]:
     wait(node, ns, f"deployment/{GATEWAY}", "condition=Available", timeout=420)
     wait_gateway_sql(node, ns, GATEWAY, "select 1", timeout=420)
     wait(node, ns, f"pod -l {POOLERS}", "condition=Ready", timeout=300)
-    gateway_sql(node, ns, GATEWAY, "create table day2_rows (id int primary key)")
+    first_write(node, ns, GATEWAY, "create table if not exists day2_rows (id int primary key)")
     yield dep
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     (LOG_DIR / "day2-multiorch.log").write_text(node.kubectl("logs", "-n", ns, f"deployment/{ORCH}").stdout)

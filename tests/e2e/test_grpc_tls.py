@@ -31,7 +31,16 @@ from failover import outcome, start_writer
 from knode.cluster import Node
 from kube import namespace, wait
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
-from sql import MULTIGRES_IMAGE, PASSWORD, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import (
+    MULTIGRES_IMAGE,
+    PASSWORD,
+    first_write,
+    gateway_sql,
+    pooler_pods,
+    primary,
+    start_client,
+    wait_gateway_sql,
+)
 
 from krmfn import naming
 
@@ -91,8 +100,8 @@ def test_bootstraps_and_serves_sql_over_mutual_tls(node: Node, cluster: dict[str
     wait(node, NS, f"deployment/{GATEWAY}", "condition=Available", timeout=420)
     _, _ = wait_gateway_sql(node, NS, GATEWAY, "select 1", timeout=420)
     cluster["first_query"] = time.monotonic() - cluster["applied_at"]
-    gateway_sql(node, NS, GATEWAY, "create table itls_rows (id int primary key, note text)")
-    gateway_sql(node, NS, GATEWAY, "insert into itls_rows values (1, 'tls')")
+    first_write(node, NS, GATEWAY, "create table if not exists itls_rows (id int primary key, note text); "
+                "insert into itls_rows values (1, 'tls') on conflict do nothing")
     assert gateway_sql(node, NS, GATEWAY, "select count(*) from itls_rows") == "1"
 
 

@@ -26,7 +26,7 @@ from render import (
     render_warnings,
     tls_secret,
 )
-from sql import PASSWORD, gateway_sql, start_client, wait_gateway_sql
+from sql import PASSWORD, first_write, start_client, wait_gateway_sql
 
 NS = "multigres"
 CLUSTER = "example-multigres-cluster"
@@ -62,8 +62,9 @@ def test_default_table_group_serves_sql_through_every_cell(seed: str, node: Node
          "condition=Ready", timeout=300)
     first, *others = (f"{CLUSTER}-{cell}-gateway" for cell in CELLS)
     wait_gateway_sql(node, NS, first, "select 1", database="production_db", timeout=240)
-    gateway_sql(node, NS, first, "create table seed_rows (id int primary key); "
-                                 "insert into seed_rows select generate_series(1, 100)", database="production_db")
+    first_write(node, NS, first, "create table if not exists seed_rows (id int primary key); "
+                                 "insert into seed_rows select generate_series(1, 100) on conflict do nothing",
+                database="production_db")
     for gateway in (first, *others):
         out, _ = wait_gateway_sql(node, NS, gateway, "select current_database(), count(*) from seed_rows",
                                   database="production_db", timeout=120)

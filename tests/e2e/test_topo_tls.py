@@ -31,7 +31,7 @@ from function_image import Built, build, function_image, save_oci_archive
 from knode.cluster import Node
 from kube import namespace, wait
 from render import apply_render, fit_to_node, install_crds, load_example, password_secret, render_cluster, tls_secret
-from sql import PASSWORD, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import PASSWORD, first_write, gateway_sql, pooler_pods, primary, start_client, wait_gateway_sql
 
 from krmfn import defaults, naming
 
@@ -93,8 +93,8 @@ def test_bootstraps_and_serves_sql_with_etcd_tls(node: Node, cluster: dict[str, 
     wait(node, NS, f"deployment/{GATEWAY}", "condition=Available", timeout=480)
     _, _ = wait_gateway_sql(node, NS, GATEWAY, "select 1", timeout=420)
     cluster["first_query"] = time.monotonic() - cluster["applied_at"]
-    gateway_sql(node, NS, GATEWAY, "create table etls_rows (id int primary key, note text)")
-    gateway_sql(node, NS, GATEWAY, "insert into etls_rows values (1, 'tls')")
+    first_write(node, NS, GATEWAY, "create table if not exists etls_rows (id int primary key, note text); "
+                "insert into etls_rows values (1, 'tls') on conflict do nothing")
     assert gateway_sql(node, NS, GATEWAY, "select count(*) from etls_rows") == "1"
     job = node.kubectl("get", "jobs", "-n", NS, "-l", "app.kubernetes.io/component=topo-registration",
                        "-o", "jsonpath={.items[0].metadata.name}").stdout

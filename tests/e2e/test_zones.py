@@ -31,7 +31,16 @@ from helpers import longest_write_gap
 from knode.multinode import NODES, Cluster, wait_for
 from kube import follow_logs, get, namespace, run_pod, wait
 from render import apply_render, fit_to_node, install_crds, password_secret, render_cluster, tls_secret
-from sql import MULTIGRES_IMAGE, PASSWORD, gateway_sql, local_sql, pooler_pods, primary, start_client, wait_gateway_sql
+from sql import (
+    MULTIGRES_IMAGE,
+    PASSWORD,
+    first_write,
+    local_sql,
+    pooler_pods,
+    primary,
+    start_client,
+    wait_gateway_sql,
+)
 
 from krmfn import naming
 
@@ -144,8 +153,9 @@ def test_sql_goes_through_every_cells_gateway(deployment: Deployment) -> None:
     first = ZONES[0]
     _, took = wait_gateway_sql(zones, NS, _gateway(first), "select 1", timeout=300, client=_client(first))
     deployment.times["poolers_ready_to_first_query"] = took
-    gateway_sql(zones, NS, _gateway(first), "create table zone_rows (id int primary key, note text); "
-                "insert into zone_rows select g, 'row ' || g from generate_series(1, 100) g", client=_client(first))
+    first_write(zones, NS, _gateway(first), "create table if not exists zone_rows (id int primary key, note text); "
+                "insert into zone_rows select g, 'row ' || g from generate_series(1, 100) g on conflict do nothing",
+                client=_client(first))
     for zone in ZONES:
         out, _ = wait_gateway_sql(zones, NS, _gateway(zone), "select count(*) from zone_rows", timeout=120,
                                   client=_client(zone))
