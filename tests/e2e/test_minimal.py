@@ -93,8 +93,8 @@ def deployment(node: Node) -> Iterator[Deployment]:
     (LOG_DIR / "minimal-multiorch.log").write_text(node.kubectl(
         "logs", "-n", ns, "-l", "app.kubernetes.io/component=multiorch", "--tail=-1", "--prefix", check=False).stdout)
     # The gateways' (every pod: a client's connections spread over them), for their failover buffers:
-    # each cycle a pod starts and stops logs at info; a failover within a minute of the last cycle's
-    # end is not buffered (--buffer-min-time-between-failovers).
+    # each cycle a pod starts and stops logs at info; a failover within 10 s of the last cycle's
+    # end is not buffered (--buffer-min-time-between-failovers, rendered 10s; upstream 1m).
     (LOG_DIR / "minimal-gateway.log").write_text(node.kubectl(
         "logs", "-n", ns, "-l", "app.kubernetes.io/component=multigateway", "--tail=-1", "--timestamps",
         "--prefix", check=False).stdout)
