@@ -29,8 +29,10 @@ before. With internal gRPC TLS multiorch wants a client certificate, which bash 
 The script is bash over /dev/tcp (the multigres image is Debian with bash and coreutils, and has no
 HTTP client); replies are JSON read with plain pattern matching, spaces removed first (protojson
 may insert them). The gRPC request is cleartext HTTP/2 written frame by frame (RFC 9113: the
-client preface, SETTINGS, one HEADERS frame of HPACK literals, one DATA frame) and its reply read
-frame by frame with `head -c` and `od`.
+client preface, SETTINGS, one HEADERS frame of HPACK literals, one DATA frame), built once per
+multiorch; its reply is read a byte at a time with bash's `read`, so that a request starts two
+processes (`timeout`, `bash`) instead of ~50: the requests run while the primary's postgres restarts
+and a successor is promoted, the moments when the node's CPU is most needed.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ HTTP=$(cat <<'END'
 exec 3<>"/dev/tcp/$1/$2" || exit 1
 printf '%s %s HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
   "$3" "$4" "$1" "${#5}" "$5" >&3
-reply=$(cat <&3)
+IFS= read -r -d '' reply <&3
 status=${reply%%$'\r'*}
 case $status in *' 200 '*) ;; *) echo "$3 $4: $status" >&2; exit 1;; esac
 printf '%s' "${reply#*$'\r\n\r\n'}"
@@ -70,43 +72,62 @@ END
 )
 http() { timeout 10 bash -c "$HTTP" http "$admin_host" "$admin_port" "$1" "$2" "${3:-}"; }
 # One gRPC call over cleartext HTTP/2 (prior knowledge): multiorch's
-# /multiorch.MultiorchService/TriggerRecoveryNow with max_cycles = 1 (proto field 1, varint: 08 01).
-# HPACK literals without Huffman coding; succeeds when a reply message (a DATA frame) came before
-# the stream's end, which a gRPC error never sends.
+# /multiorch.MultiorchService/TriggerRecoveryNow, its request bytes ready-made in $3 (printf %b
+# escapes, grpc_request). The reply is read frame by frame, a byte at a time, with bash's own `read`:
+# no process per frame, since the hook runs while the node is busiest (one request used to cost ~50
+# processes, at ~7 requests a second). Succeeds when a reply message (a DATA frame) came before the
+# stream's end, which a gRPC error never sends.
 GRPC=$(cat <<'END'
 export LC_ALL=C
 exec 3<>"/dev/tcp/$1/$2" || exit 1
-hex() {
-  local s=$1 out= i
-  for ((i = 0; i < ${#s}; i++)); do printf -v out '%s\\x%02x' "$out" "'${s:i:1}"; done
-  printf '%s' "$out"
+printf '%b' "$3" >&3
+# The next $1 bytes of the reply, as numbers, into b; fails at the end of the stream. A NUL byte is
+# read's delimiter: it ends the read with nothing read and success.
+take() {
+  local i c
+  b=()
+  for ((i = 0; i < $1; i++)); do
+    IFS= read -r -d '' -n 1 -u 3 c || [ -n "$c" ] || return 1
+    if [ -z "$c" ]; then b[i]=0; else printf -v 'b[i]' '%d' "'$c"; fi
+  done
 }
-str() { printf '\\x%02x%s' "${#1}" "$(hex "$1")"; }
-frame() {
-  printf '%b' "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x00\\x00\\x%02x' \
-    $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)) "$2" "$3" "$4")$5" >&3
-}
-block="\\x83\\x86\\x04$(str /multiorch.MultiorchService/TriggerRecoveryNow)\\x01$(str "$1:$2")"
-block+="\\x0f\\x10$(str application/grpc)\\x00$(str te)$(str trailers)\\x00$(str grpc-timeout)$(str 3S)"
-printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' >&3
-frame 0 4 0 0 ""
-frame "$(printf '%b' "$block" | wc -c)" 1 4 1 "$block"
-frame 7 0 1 1 "\\x00\\x00\\x00\\x00\\x02\\x08\\x01"
 data=0
-while :; do
-  read -ra h < <(head -c 9 <&3 | od -An -tu1 -v)
-  [ ${#h[@]} -eq 9 ] || exit 1
-  len=$((h[0] << 16 | h[1] << 8 | h[2])) type=${h[3]} flags=${h[4]} stream=${h[8]}
-  [ "$len" -eq 0 ] || head -c "$len" <&3 >/dev/null
+while take 9; do
+  len=$((b[0] << 16 | b[1] << 8 | b[2])) type=${b[3]} flags=${b[4]} stream=${b[8]}
+  take "$len" || exit 1
   case $type in
     0) [ "$stream" -ne 1 ] || data=1 ;;
     1) [ "$stream" -eq 1 ] && ((flags & 1)) && exit $((1 - data)) ;;
     3|7) exit 1 ;;
-    4) ((flags & 1)) || frame 0 4 1 0 "" ;;
+    4) ((flags & 1)) || printf '\x00\x00\x00\x04\x01\x00\x00\x00\x00' >&3 ;;
   esac
 done
+exit 1
 END
 )
+hex() {
+  local LC_ALL=C s=$1 out= i
+  for ((i = 0; i < ${#s}; i++)); do printf -v out '%s\\x%02x' "$out" "'${s:i:1}"; done
+  printf '%s' "$out"
+}
+str() { printf '\\x%02x%s' "${#1}" "$(hex "$1")"; }
+# A frame's 9-byte header (length, type, flags, stream) as printf %b escapes.
+frame() {
+  printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x00\\x00\\x%02x' \
+    $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)) "$2" "$3" "$4"
+}
+# The request to multiorch at $1:$2 as printf %b escapes, built once per multiorch (RFC 9113): the
+# client preface, an empty SETTINGS frame, one HEADERS frame of HPACK literals without Huffman
+# coding, one DATA frame with max_cycles = 1 (proto field 1, varint: 08 01). Every byte of the
+# block is one 4-character \xHH escape.
+grpc_request() {
+  local block
+  block="\\x83\\x86\\x04$(str /multiorch.MultiorchService/TriggerRecoveryNow)\\x01$(str "$1:$2")"
+  block+="\\x0f\\x10$(str application/grpc)\\x00$(str te)$(str trailers)\\x00$(str grpc-timeout)$(str 3S)"
+  printf '%s%s' 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' "$(frame 0 4 0 0)"
+  printf '%s%s' "$(frame $((${#block} / 4)) 1 4 1)" "$block"
+  printf '%s%s' "$(frame 7 0 1 1)" '\x00\x00\x00\x00\x02\x08\x01'
+}
 # The hostnames of the shard's poolers routed as primary, one a line, from multiadmin's records
 # (a stale record may still say primary for a moment after a switch: all of them are listed).
 primaries() {
@@ -153,7 +174,7 @@ requests() {
   local n=0
   while :; do
     if [ "$n" -ge 3 ]; then wait -n; n=$((n - 1)); fi
-    { timeout 4 bash -c "$GRPC" grpc "$1" "$2" && echo x >>"$asked"; } &
+    { timeout 4 bash -c "$GRPC" grpc "$1" "$2" "$3" && echo x >>"$asked"; } &
     n=$((n + 1))
     sleep 0.15
   done
@@ -164,7 +185,7 @@ requests() {
 start_requests() {
   local host port
   while read -r host port; do
-    [ -z "$host" ] || requests "$host" "$port" </dev/null >/dev/null 2>&1 &
+    [ -z "$host" ] || requests "$host" "$port" "$(grpc_request "$host" "$port")" </dev/null >/dev/null 2>&1 &
   done <<<"$targets"
 }
 stop_requests() {
