@@ -106,7 +106,7 @@ exit 1
 END
 )
 hex() {
-  local LC_ALL=C s=$1 out= i
+  local LC_ALL=C s=$1 out='' i
   for ((i = 0; i < ${#s}; i++)); do printf -v out '%s\\x%02x' "$out" "'${s:i:1}"; done
   printf '%s' "$out"
 }
