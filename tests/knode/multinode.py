@@ -50,6 +50,18 @@ NODE_LEASE_SECONDS = 4  # the kubelet renews its lease every quarter of this
 NODE_MONITOR_GRACE = "10s"  # no renewed lease for this long: NotReady
 
 
+DEVICE_PLUGIN_SOCKET = Path("/var/lib/kubelet/device-plugins/kubelet.sock")
+
+
+def _socket_identity(path: Path) -> tuple[int, int] | None:
+    """(inode, change time) of a file, None when it is missing: a re-created socket differs."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     index: int  # 1, 2, 3
@@ -171,8 +183,18 @@ class Cluster(Node):
         self.log(f"nodes: images imported in {self.timings['images']:.1f}s")
 
     def _kubelet(self, tokens: dict[str, str]) -> None:
+        """One kubelet after the other: each cleans up and then listens on the same host path,
+        DEVICE_PLUGIN_SOCKET (hard-coded in kubelet, not under --root-dir; kubernetes
+        pkg/kubelet/cm/devicemanager/plugin/v1beta1/server.go `Start`). Started together, one may
+        create its socket between another's cleanup and listen, and that one exits with "bind:
+        address already in use" (a CI rehearsal, 2026-12-07). Each waits, at most 30 s, until the
+        socket is a new one."""
         for spec in self.nodes:
+            before = _socket_identity(DEVICE_PLUGIN_SOCKET)
             self._start_kubelet(spec)
+            deadline = time.monotonic() + 30
+            while _socket_identity(DEVICE_PLUGIN_SOCKET) in (None, before) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def _start_kubelet(self, spec: NodeSpec) -> None:
         pki, d = self.work / "pki", self.node_dir(spec)
